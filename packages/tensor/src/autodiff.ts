@@ -1,0 +1,166 @@
+// Reverse-mode autodiff on a tape. Ops record a node when an input belongs to the active tape; `vjp` replays
+// the nodes backwards through the rule table in vjp.ts. Hooks ask for gradients of intermediate tensors with
+// `retainGrad`, the way PyTorch's `retain_grad` works.
+import type { Prim, PrimAttrs } from "./prims.js";
+import { fmt, ShapeError, sameShape } from "./shape.js";
+import { Tensor } from "./tensor.js";
+
+export interface TapeNode<P extends Prim = Prim> {
+  readonly prim: P;
+  readonly attrs: PrimAttrs[P];
+  readonly inputs: readonly Tensor[];
+  readonly out: Tensor;
+}
+
+export class Tape {
+  readonly nodes: TapeNode[] = [];
+  readonly retained = new Set<number>();
+}
+
+let active: Tape | null = null;
+
+export function activeTape(): Tape | null {
+  return active;
+}
+
+/** Called by every op after computing `out`: records it if any input is on the active tape. */
+export function record<P extends Prim>(prim: P, attrs: PrimAttrs[P], inputs: readonly Tensor[], out: Tensor): Tensor {
+  const tape = active;
+  if (tape === null) return out;
+  for (const x of inputs) {
+    if (x.tape === tape) {
+      out.tape = tape;
+      tape.nodes.push({ prim, attrs, inputs, out } as TapeNode);
+      return out;
+    }
+  }
+  return out;
+}
+
+/** A new tensor sharing storage with `x` and carrying no gradient history. */
+export function stopGradient(x: Tensor): Tensor {
+  return new Tensor(x.shape, x.dtype, x.store);
+}
+
+/** Runs `fn` without recording anything on the tape. */
+export function noGrad<T>(fn: () => T): T {
+  const prev = active;
+  active = null;
+  try {
+    return fn();
+  } finally {
+    active = prev;
+  }
+}
+
+/** Marks an intermediate tensor so that its gradient is kept; read it with `gradOf` on the backward result. */
+export function retainGrad(x: Tensor): Tensor {
+  if (active !== null && x.tape === active) active.retained.add(x.id);
+  return x;
+}
+
+export interface Backward {
+  /** Gradients with respect to the inputs given to `vjp`, in order (zeros where there is no dependence). */
+  grads: Tensor[];
+  /** The gradient of a tensor marked with `retainGrad` during the forward call, or undefined. */
+  gradOf(x: Tensor): Tensor | undefined;
+}
+
+type Rules = (node: TapeNode, g: Tensor) => (Tensor | null)[];
+let rules: Rules | null = null;
+let zerosLike: ((x: Tensor) => Tensor) | null = null;
+let addGrad: ((a: Tensor, b: Tensor) => Tensor) | null = null;
+
+/** vjp.ts installs the rule table here (ops → autodiff → vjp would otherwise be an import cycle). */
+export function installRules(r: Rules, zeros: (x: Tensor) => Tensor, add: (a: Tensor, b: Tensor) => Tensor): void {
+  rules = r;
+  zerosLike = zeros;
+  addGrad = add;
+}
+
+function backprop(tape: Tape, outs: readonly Tensor[], cts: readonly Tensor[], inputs: readonly Tensor[]): Backward {
+  if (rules === null || zerosLike === null || addGrad === null) throw new Error("autodiff: vjp rules not installed");
+  const r = rules;
+  const add = addGrad;
+  const grads = new Map<number, Tensor>();
+  const keep = new Set<number>([...tape.retained, ...inputs.map((x) => x.id)]);
+  outs.forEach((o, i) => {
+    const ct = cts[i] as Tensor;
+    if (!sameShape(o.shape, ct.shape)) {
+      throw new ShapeError(`vjp: cotangent shape ${fmt(ct.shape)} does not match output shape ${fmt(o.shape)}`);
+    }
+    const prev = grads.get(o.id);
+    grads.set(o.id, prev ? add(prev, ct) : ct);
+  });
+  noGrad(() => {
+    for (let n = tape.nodes.length - 1; n >= 0; n--) {
+      const node = tape.nodes[n] as TapeNode;
+      const g = grads.get(node.out.id);
+      if (g === undefined) continue;
+      if (!keep.has(node.out.id)) grads.delete(node.out.id);
+      const gin = r(node, g);
+      node.inputs.forEach((x, i) => {
+        const gi = gin[i];
+        if (gi === null || gi === undefined || x.tape !== tape) return;
+        const prev = grads.get(x.id);
+        grads.set(x.id, prev ? add(prev, gi) : gi);
+      });
+    }
+  });
+  const z = zerosLike;
+  return {
+    grads: inputs.map((x) => grads.get(x.id) ?? z(x)),
+    gradOf: (x) => (keep.has(x.id) ? grads.get(x.id) : undefined),
+  };
+}
+
+/**
+ * Runs `f` on `inputs` recording a tape, and returns its outputs with a function that pulls cotangents back.
+ * @example const { out, backward } = vjp((x) => [mul(x, x)], [x]); backward([ones(x.shape)]).grads[0] // 2x
+ */
+export function vjp(
+  f: (...xs: Tensor[]) => Tensor[],
+  inputs: readonly Tensor[],
+): { out: Tensor[]; backward: (cts: readonly Tensor[]) => Backward } {
+  const tape = new Tape();
+  const prev = active;
+  active = tape;
+  const watched = inputs.map((x) => {
+    const w = stopGradient(x);
+    w.tape = tape;
+    return w;
+  });
+  let out: Tensor[];
+  try {
+    out = f(...watched);
+  } finally {
+    active = prev;
+  }
+  return { out, backward: (cts) => backprop(tape, out, cts, watched) };
+}
+
+/**
+ * Value and gradients of a scalar function with respect to all of its arguments.
+ * @example const { value, grads } = valueAndGrad((w) => sum(mul(w, w)))(w)
+ */
+export function valueAndGrad(
+  f: (...xs: Tensor[]) => Tensor,
+): (...inputs: Tensor[]) => { value: Tensor; grads: Tensor[]; gradOf: (x: Tensor) => Tensor | undefined } {
+  return (...inputs) => {
+    const { out, backward } = vjp((...xs) => [f(...xs)], inputs);
+    const value = out[0] as Tensor;
+    if (value.size !== 1) throw new ShapeError(`valueAndGrad: function must return one element, got shape ${fmt(value.shape)}`);
+    const seed = new Tensor(value.shape, value.dtype, stopGradient(value).store);
+    const one = zerosLike?.(seed);
+    if (one === undefined) throw new Error("autodiff: vjp rules not installed");
+    one.data[0] = 1;
+    const b = backward([one]);
+    return { value, grads: b.grads, gradOf: b.gradOf };
+  };
+}
+
+/** Gradients of a scalar function with respect to all of its arguments. */
+export function grad(f: (...xs: Tensor[]) => Tensor): (...inputs: Tensor[]) => Tensor[] {
+  const vg = valueAndGrad(f);
+  return (...inputs) => vg(...inputs).grads;
+}

@@ -1,0 +1,501 @@
+// Fused composites: one loop per op instead of a chain of primitives, each with its own backward kernel
+// (used by vjp.ts). These are where transformer time goes outside the matmuls.
+import { getBackend } from "./backend.js";
+import type { TypedArray } from "./dtype.js";
+import { erf as erfScalar } from "./kernels/elementwise.js";
+import { planMatmul } from "./kernels/matmul.js";
+import * as rd from "./kernels/reduce.js";
+import { needFloat, recordPrim, sameDtype } from "./ops.js";
+import { broadcastShapes, fmt, normAxis, ShapeError, sizeOf } from "./shape.js";
+import { type Tensor, zeros } from "./tensor.js";
+
+// ---------------------------------------------------------------- softmax / log-softmax
+
+function axisView(op: string, x: Tensor, axis: number): { a: number; v: rd.ReduceView } {
+  const a = normAxis(op, axis, x.rank);
+  return { a, v: rd.contiguousView(x.shape, [a]) as rd.ReduceView };
+}
+
+function softmaxKernel(x: TypedArray, v: rd.ReduceView, out: TypedArray, logOut: boolean): void {
+  const { outer, red, inner } = v;
+  for (let o = 0; o < outer; o++) {
+    for (let i = 0; i < inner; i++) {
+      const base = o * red * inner + i;
+      let m = Number.NEGATIVE_INFINITY;
+      for (let r = 0; r < red; r++) m = Math.max(m, x[base + r * inner] as number);
+      if (m === Number.NEGATIVE_INFINITY) {
+        // a fully masked row: zeros (softmax) / -inf (log-softmax) instead of NaN
+        for (let r = 0; r < red; r++) out[base + r * inner] = logOut ? Number.NEGATIVE_INFINITY : 0;
+        continue;
+      }
+      let s = 0;
+      for (let r = 0; r < red; r++) {
+        const e = Math.exp((x[base + r * inner] as number) - m);
+        if (!logOut) out[base + r * inner] = e;
+        s += e;
+      }
+      if (logOut) {
+        const lse = m + Math.log(s);
+        for (let r = 0; r < red; r++) out[base + r * inner] = (x[base + r * inner] as number) - lse;
+      } else {
+        const inv = 1 / s;
+        for (let r = 0; r < red; r++) out[base + r * inner] = (out[base + r * inner] as number) * inv;
+      }
+    }
+  }
+}
+
+/** softmax along `axis` (last by default). */
+export function softmax(x: Tensor, axis = -1): Tensor {
+  needFloat("softmax", x);
+  const { a, v } = axisView("softmax", x, axis);
+  const out = zeros(x.shape, x.dtype); // same as x
+  softmaxKernel(x.data, v, out.data, false);
+  return recordPrim("softmax", { axis: a }, [x], out);
+}
+
+export function logSoftmax(x: Tensor, axis = -1): Tensor {
+  needFloat("logSoftmax", x);
+  const { a, v } = axisView("logSoftmax", x, axis);
+  const out = zeros(x.shape, x.dtype); // same as x
+  softmaxKernel(x.data, v, out.data, true);
+  return recordPrim("logSoftmax", { axis: a }, [x], out);
+}
+
+/** dx = y * (g - sum(g * y)) for softmax; dx = g - exp(y) * sum(g) for log-softmax. */
+export function softmaxBackward(y: Tensor, g: Tensor, axis: number, isLog: boolean): Tensor {
+  const v = rd.contiguousView(y.shape, [axis]) as rd.ReduceView;
+  const out = zeros(y.shape, y.dtype); // same as y
+  const Y = y.data;
+  const G = g.data;
+  const O = out.data;
+  const { outer, red, inner } = v;
+  for (let o = 0; o < outer; o++) {
+    for (let i = 0; i < inner; i++) {
+      const base = o * red * inner + i;
+      let s = 0;
+      for (let r = 0; r < red; r++) {
+        const p = base + r * inner;
+        s += isLog ? (G[p] as number) : (G[p] as number) * (Y[p] as number);
+      }
+      for (let r = 0; r < red; r++) {
+        const p = base + r * inner;
+        O[p] = isLog ? (G[p] as number) - Math.exp(Y[p] as number) * s : (Y[p] as number) * ((G[p] as number) - s);
+      }
+    }
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- layer norm / RMS norm
+
+function checkNormParam(op: string, x: Tensor, p: Tensor | undefined, what: string): void {
+  if (p === undefined) return;
+  sameDtype(op, x, p);
+  const D = x.shape[x.rank - 1];
+  if (p.rank !== 1 || p.shape[0] !== D)
+    throw new ShapeError(`${op}: ${what} shape ${fmt(p.shape)} must be [${D}] for input ${fmt(x.shape)}`);
+}
+
+/**
+ * Layer norm over the last axis: (x - mean) / sqrt(var + eps) * weight + bias (biased variance, as PyTorch).
+ * @example layerNorm(x, w, b, 1e-5) // [batch, pos, d_model]
+ */
+export function layerNorm(x: Tensor, weight?: Tensor, bias?: Tensor, eps = 1e-5): Tensor {
+  needFloat("layerNorm", x);
+  if (x.rank < 1) throw new ShapeError("layerNorm: input must have rank >= 1");
+  checkNormParam("layerNorm", x, weight, "weight");
+  checkNormParam("layerNorm", x, bias, "bias");
+  const D = x.shape[x.rank - 1] as number;
+  const rows = D === 0 ? 0 : x.size / D;
+  const mean = new Float64Array(rows);
+  const rstd = new Float64Array(rows);
+  const out = zeros(x.shape, x.dtype); // same as x
+  const X = x.data;
+  const O = out.data;
+  const W = weight?.data;
+  const B = bias?.data;
+  for (let r = 0; r < rows; r++) {
+    const o = r * D;
+    let m = 0;
+    for (let j = 0; j < D; j++) m += X[o + j] as number;
+    m /= D;
+    let v = 0;
+    for (let j = 0; j < D; j++) {
+      const d = (X[o + j] as number) - m;
+      v += d * d;
+    }
+    const rs = 1 / Math.sqrt(v / D + eps);
+    mean[r] = m;
+    rstd[r] = rs;
+    for (let j = 0; j < D; j++) {
+      let y = ((X[o + j] as number) - m) * rs;
+      if (W) y *= W[j] as number;
+      if (B) y += B[j] as number;
+      O[o + j] = y;
+    }
+  }
+  const inputs = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
+  return recordPrim("layerNorm", { eps, hasWeight: !!weight, hasBias: !!bias, mean, rstd }, inputs, out);
+}
+
+/** Gradients of layer norm (dx, dweight, dbias) from the saved mean and 1/std. */
+export function layerNormBackward(
+  x: Tensor,
+  weight: Tensor | undefined,
+  g: Tensor,
+  mean: Float64Array,
+  rstd: Float64Array,
+  wantBias: boolean,
+): { dx: Tensor; dw: Tensor | null; db: Tensor | null } {
+  const D = x.shape[x.rank - 1] as number;
+  const rows = mean.length;
+  const dx = zeros(x.shape, x.dtype); // same as x
+  const dwAcc = new Float64Array(D);
+  const dbAcc = new Float64Array(D);
+  const X = x.data;
+  const G = g.data;
+  const W = weight?.data;
+  const DX = dx.data;
+  for (let r = 0; r < rows; r++) {
+    const o = r * D;
+    const m = mean[r] as number;
+    const rs = rstd[r] as number;
+    let s1 = 0;
+    let s2 = 0;
+    for (let j = 0; j < D; j++) {
+      const xh = ((X[o + j] as number) - m) * rs;
+      const gj = G[o + j] as number;
+      const dxh = W ? gj * (W[j] as number) : gj;
+      s1 += dxh;
+      s2 += dxh * xh;
+      dwAcc[j] = (dwAcc[j] as number) + gj * xh;
+      dbAcc[j] = (dbAcc[j] as number) + gj;
+    }
+    s1 /= D;
+    s2 /= D;
+    for (let j = 0; j < D; j++) {
+      const xh = ((X[o + j] as number) - m) * rs;
+      const gj = G[o + j] as number;
+      const dxh = W ? gj * (W[j] as number) : gj;
+      DX[o + j] = rs * (dxh - s1 - xh * s2);
+    }
+  }
+  const mk = (acc: Float64Array): Tensor => {
+    const t = zeros([D], x.dtype); // [d]
+    t.data.set(acc);
+    return t;
+  };
+  return { dx, dw: weight ? mk(dwAcc) : null, db: wantBias ? mk(dbAcc) : null };
+}
+
+/** RMS norm over the last axis: x / sqrt(mean(x²) + eps) * weight (Llama, Mistral, Qwen2). */
+export function rmsNorm(x: Tensor, weight?: Tensor, eps = 1e-6): Tensor {
+  needFloat("rmsNorm", x);
+  if (x.rank < 1) throw new ShapeError("rmsNorm: input must have rank >= 1");
+  checkNormParam("rmsNorm", x, weight, "weight");
+  const D = x.shape[x.rank - 1] as number;
+  const rows = D === 0 ? 0 : x.size / D;
+  const rstd = new Float64Array(rows);
+  const out = zeros(x.shape, x.dtype); // same as x
+  const X = x.data;
+  const O = out.data;
+  const W = weight?.data;
+  for (let r = 0; r < rows; r++) {
+    const o = r * D;
+    let ss = 0;
+    for (let j = 0; j < D; j++) ss += (X[o + j] as number) * (X[o + j] as number);
+    const rs = 1 / Math.sqrt(ss / D + eps);
+    rstd[r] = rs;
+    for (let j = 0; j < D; j++) O[o + j] = W ? (X[o + j] as number) * rs * (W[j] as number) : (X[o + j] as number) * rs;
+  }
+  return recordPrim("rmsNorm", { eps, hasWeight: !!weight, rstd }, weight ? [x, weight] : [x], out);
+}
+
+export function rmsNormBackward(
+  x: Tensor,
+  weight: Tensor | undefined,
+  g: Tensor,
+  rstd: Float64Array,
+): { dx: Tensor; dw: Tensor | null } {
+  const D = x.shape[x.rank - 1] as number;
+  const dx = zeros(x.shape, x.dtype); // same as x
+  const dwAcc = new Float64Array(D);
+  const X = x.data;
+  const G = g.data;
+  const W = weight?.data;
+  const DX = dx.data;
+  for (let r = 0; r < rstd.length; r++) {
+    const o = r * D;
+    const rs = rstd[r] as number;
+    let s = 0;
+    for (let j = 0; j < D; j++) {
+      const xh = (X[o + j] as number) * rs;
+      const gj = G[o + j] as number;
+      s += (W ? gj * (W[j] as number) : gj) * xh;
+      dwAcc[j] = (dwAcc[j] as number) + gj * xh;
+    }
+    s /= D;
+    for (let j = 0; j < D; j++) {
+      const xh = (X[o + j] as number) * rs;
+      const gj = G[o + j] as number;
+      DX[o + j] = rs * ((W ? gj * (W[j] as number) : gj) - xh * s);
+    }
+  }
+  let dw: Tensor | null = null;
+  if (weight) {
+    dw = zeros([D], x.dtype); // [d]
+    dw.data.set(dwAcc);
+  }
+  return { dx, dw };
+}
+
+// ---------------------------------------------------------------- activations
+
+const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
+const INV_SQRT_2 = Math.SQRT1_2;
+const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
+
+/** GELU: "tanh" is GPT-2's gelu_new, "none" is the exact erf form (BERT, GPT-NeoX). */
+export function gelu(x: Tensor, approximate: "tanh" | "none" = "tanh"): Tensor {
+  needFloat("gelu", x);
+  const out = zeros(x.shape, x.dtype); // same as x
+  const X = x.data;
+  const O = out.data;
+  if (approximate === "tanh") {
+    for (let i = 0; i < X.length; i++) {
+      const v = X[i] as number;
+      O[i] = 0.5 * v * (1 + Math.tanh(SQRT_2_OVER_PI * (v + 0.044715 * v * v * v)));
+    }
+  } else {
+    for (let i = 0; i < X.length; i++) {
+      const v = X[i] as number;
+      O[i] = 0.5 * v * (1 + erfScalar(v * INV_SQRT_2));
+    }
+  }
+  return recordPrim("gelu", { approximate }, [x], out);
+}
+
+export function geluBackward(x: Tensor, g: Tensor, approximate: "tanh" | "none"): Tensor {
+  const dx = zeros(x.shape, x.dtype); // same as x
+  const X = x.data;
+  const G = g.data;
+  const D = dx.data;
+  for (let i = 0; i < X.length; i++) {
+    const v = X[i] as number;
+    let d: number;
+    if (approximate === "tanh") {
+      const t = Math.tanh(SQRT_2_OVER_PI * (v + 0.044715 * v * v * v));
+      d = 0.5 * (1 + t) + 0.5 * v * (1 - t * t) * SQRT_2_OVER_PI * (1 + 3 * 0.044715 * v * v);
+    } else {
+      d = 0.5 * (1 + erfScalar(v * INV_SQRT_2)) + v * Math.exp(-0.5 * v * v) * INV_SQRT_2PI;
+    }
+    D[i] = (G[i] as number) * d;
+  }
+  return dx;
+}
+
+/** SiLU (swish): x * sigmoid(x), the gate of SwiGLU. */
+export function silu(x: Tensor): Tensor {
+  needFloat("silu", x);
+  const out = zeros(x.shape, x.dtype); // same as x
+  const X = x.data;
+  const O = out.data;
+  for (let i = 0; i < X.length; i++) {
+    const v = X[i] as number;
+    O[i] = v / (1 + Math.exp(-v));
+  }
+  return recordPrim("silu", {}, [x], out);
+}
+
+export function siluBackward(x: Tensor, g: Tensor): Tensor {
+  const dx = zeros(x.shape, x.dtype); // same as x
+  const X = x.data;
+  const G = g.data;
+  const D = dx.data;
+  for (let i = 0; i < X.length; i++) {
+    const v = X[i] as number;
+    const s = 1 / (1 + Math.exp(-v));
+    D[i] = (G[i] as number) * s * (1 + v * (1 - s));
+  }
+  return dx;
+}
+
+// ---------------------------------------------------------------- rotary embedding
+
+/**
+ * Rotary position embedding on the first `rotaryDim` features of x [..., T, D] with cos/sin [T, rotaryDim/2].
+ * `interleaved: false` rotates halves (Llama/NeoX `rotate_half`); `true` rotates adjacent pairs (GPT-J).
+ */
+export function rope(x: Tensor, cos: Tensor, sin: Tensor, opts: { rotaryDim?: number; interleaved?: boolean } = {}): Tensor {
+  needFloat("rope", x);
+  sameDtype("rope", x, cos);
+  sameDtype("rope", x, sin);
+  if (x.rank < 2) throw new ShapeError(`rope: input ${fmt(x.shape)} must be [..., pos, d]`);
+  const T = x.shape[x.rank - 2] as number;
+  const D = x.shape[x.rank - 1] as number;
+  const R = opts.rotaryDim ?? D;
+  if (R % 2 !== 0 || R > D || R <= 0) throw new ShapeError(`rope: rotaryDim ${R} must be even and in (0, ${D}]`);
+  for (const [n, t] of [
+    ["cos", cos],
+    ["sin", sin],
+  ] as const) {
+    if (t.rank !== 2 || t.shape[0] !== T || t.shape[1] !== R / 2) {
+      throw new ShapeError(`rope: ${n} shape ${fmt(t.shape)} must be [${T}, ${R / 2}] for input ${fmt(x.shape)}`);
+    }
+  }
+  const interleaved = opts.interleaved ?? false;
+  const out = zeros(x.shape, x.dtype); // same as x
+  ropeKernel(x.data, cos.data, sin.data, out.data, T, D, R, interleaved, 1);
+  return recordPrim("rope", { rotaryDim: R, interleaved }, [x, cos, sin], out);
+}
+
+/** sign = -1 applies the inverse rotation (the backward pass). */
+export function ropeKernel(
+  X: TypedArray,
+  C: TypedArray,
+  S: TypedArray,
+  O: TypedArray,
+  T: number,
+  D: number,
+  R: number,
+  interleaved: boolean,
+  sign: number,
+): void {
+  const h = R / 2;
+  const rows = D === 0 ? 0 : X.length / D;
+  for (let r = 0; r < rows; r++) {
+    const t = r % T;
+    const o = r * D;
+    for (let i = 0; i < h; i++) {
+      const c = C[t * h + i] as number;
+      const s = sign * (S[t * h + i] as number);
+      const i1 = interleaved ? o + 2 * i : o + i;
+      const i2 = interleaved ? o + 2 * i + 1 : o + i + h;
+      const x1 = X[i1] as number;
+      const x2 = X[i2] as number;
+      O[i1] = x1 * c - x2 * s;
+      O[i2] = x2 * c + x1 * s;
+    }
+    for (let j = R; j < D; j++) O[o + j] = X[o + j] as number;
+  }
+}
+
+// ---------------------------------------------------------------- attention
+
+export interface AttentionOptions {
+  /** Multiplies q·kᵀ; default 1/sqrt(d_head). */
+  scale?: number;
+  /** Query i attends to keys j <= i + (S - T): the offset lets a KV cache hold earlier keys. */
+  causal?: boolean;
+  /** Additive mask broadcastable to [batch, head, T, S] (0 keeps, -inf drops); gets no gradient. */
+  mask?: Tensor;
+}
+
+/**
+ * Masked scaled-dot-product attention. Returns the mixed values and the attention pattern (the softmax saved
+ * for the backward pass; it carries no gradient — models that hook the pattern use the unfused primitives).
+ * @example const { out, pattern } = attention(q, k, v, { causal: true }) // q,k,v [batch, head, pos, d_head]
+ */
+export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions = {}): { out: Tensor; pattern: Tensor } {
+  needFloat("attention", q);
+  sameDtype("attention", q, k);
+  sameDtype("attention", q, v);
+  if (q.rank !== 4 || k.rank !== 4 || v.rank !== 4) {
+    throw new ShapeError(
+      `attention: q, k, v must be [batch, head, pos, d]; got ${fmt(q.shape)}, ${fmt(k.shape)}, ${fmt(v.shape)}`,
+    );
+  }
+  const [B, H, T, Dh] = q.shape as [number, number, number, number];
+  const S = k.shape[2] as number;
+  if (k.shape[0] !== B || k.shape[1] !== H || k.shape[3] !== Dh || v.shape[0] !== B || v.shape[1] !== H || v.shape[2] !== S) {
+    throw new ShapeError(`attention: incompatible q ${fmt(q.shape)}, k ${fmt(k.shape)}, v ${fmt(v.shape)}`);
+  }
+  const scale = opts.scale ?? 1 / Math.sqrt(Dh);
+  const causal = opts.causal ?? false;
+  const mask = opts.mask;
+  if (mask) {
+    sameDtype("attention", q, mask);
+    const bs = broadcastShapes("attention mask", mask.shape, [B, H, T, S]);
+    if (bs.length !== 4 || bs.some((d, i) => d !== [B, H, T, S][i])) {
+      throw new ShapeError(`attention: mask ${fmt(mask.shape)} does not broadcast to [${B},${H},${T},${S}]`);
+    }
+  }
+  const be = getBackend();
+  const scores = be.matmul(q, k, false, true, planMatmul(q.shape, k.shape, false, true)); // [batch, head, T, S]
+  maskedSoftmaxInPlace(scores.data, B, H, T, S, scale, causal, mask);
+  const pattern = scores; // [batch, head, T, S]
+  const out = be.matmul(pattern, v, false, false, planMatmul(pattern.shape, v.shape, false, false)); // [batch, head, T, Dv]
+  const inputs = mask ? [q, k, v, mask] : [q, k, v];
+  recordPrim("attention", { scale, causal, hasMask: !!mask, pattern }, inputs, out);
+  return { out, pattern };
+}
+
+function maskedSoftmaxInPlace(
+  P: TypedArray,
+  B: number,
+  H: number,
+  T: number,
+  S: number,
+  scale: number,
+  causal: boolean,
+  mask: Tensor | undefined,
+): void {
+  const M = mask?.data;
+  const ms = mask ? maskStrides(mask.shape) : null;
+  const off = S - T;
+  for (let b = 0; b < B; b++)
+    for (let h = 0; h < H; h++)
+      for (let t = 0; t < T; t++) {
+        const row = ((b * H + h) * T + t) * S;
+        const lim = causal ? Math.min(S, t + off + 1) : S;
+        const mrow = ms ? b * (ms[0] as number) + h * (ms[1] as number) + t * (ms[2] as number) : 0;
+        const m3 = ms ? (ms[3] as number) : 0;
+        let mx = Number.NEGATIVE_INFINITY;
+        for (let s = 0; s < lim; s++) {
+          let val = (P[row + s] as number) * scale;
+          if (M) val += M[mrow + s * m3] as number;
+          P[row + s] = val;
+          if (val > mx) mx = val;
+        }
+        if (mx === Number.NEGATIVE_INFINITY) {
+          for (let s = 0; s < S; s++) P[row + s] = 0;
+          continue;
+        }
+        let sum = 0;
+        for (let s = 0; s < lim; s++) {
+          const e = Math.exp((P[row + s] as number) - mx);
+          P[row + s] = e;
+          sum += e;
+        }
+        const inv = 1 / sum;
+        for (let s = 0; s < lim; s++) P[row + s] = (P[row + s] as number) * inv;
+        for (let s = lim; s < S; s++) P[row + s] = 0;
+      }
+}
+
+function maskStrides(shape: readonly number[]): number[] {
+  const full = [...new Array(4 - shape.length).fill(1), ...shape] as number[];
+  const st = [0, 0, 0, 0];
+  let s = 1;
+  for (let i = 3; i >= 0; i--) {
+    st[i] = full[i] === 1 ? 0 : s;
+    s *= full[i] as number;
+  }
+  return st;
+}
+
+/** dS = P ⊙ (dP − rowsum(dP ⊙ P)) · scale, computed in place into dP. */
+export function attentionScoresBackward(P: Tensor, dP: Tensor, scale: number): Tensor {
+  const S = P.shape[3] as number;
+  const rows = sizeOf(P.shape) / (S || 1);
+  const p = P.data;
+  const d = dP.data;
+  for (let r = 0; r < rows; r++) {
+    const o = r * S;
+    let s = 0;
+    for (let j = 0; j < S; j++) s += (d[o + j] as number) * (p[o + j] as number);
+    for (let j = 0; j < S; j++) d[o + j] = (p[o + j] as number) * ((d[o + j] as number) - s) * scale;
+  }
+  return dP;
+}

@@ -1,0 +1,144 @@
+// The `ort` backend: matmuls on onnxruntime-node (MLAS) in a worker thread. The calling thread hands the
+// operand buffers over by transfer (zero-copy), blocks on an Atomics word until the worker answers, and takes
+// the buffers back with receiveMessageOnPort — a synchronous call over ORT's public async API.
+import { availableParallelism } from "node:os";
+import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from "node:worker_threads";
+import { type Backend, refBackend, registerOrtLoader } from "../backend.js";
+import { dtypes } from "../dtype.js";
+import type { MatmulPlan } from "../kernels/matmul.js";
+import { fmt } from "../shape.js";
+import { type Storage, type Tensor, zeros } from "../tensor.js";
+import { encodeModel, type NodeSpec, ONNX_DOUBLE, ONNX_FLOAT } from "./onnx.js";
+
+export interface OrtOptions {
+  /** intra-op threads; default: all cores (LLMDBG_THREADS overrides). */
+  threads?: number;
+  /** below this many multiply-adds the call overhead (~50 µs) outweighs MLAS, so `ref` runs it. */
+  minMacs?: number;
+  /** milliseconds to wait for one op before giving up (LLMDBG_ORT_TIMEOUT_MS overrides). */
+  timeoutMs?: number;
+}
+
+interface Reply {
+  ok: boolean;
+  err?: string;
+  bufs?: ArrayBuffer[];
+  version?: string;
+}
+
+const elemType = { f32: ONNX_FLOAT, f64: ONNX_DOUBLE } as const;
+const typeName = { f32: "float32", f64: "float64" } as const;
+
+export class OrtBackend implements Backend {
+  readonly name = "ort" as const;
+  readonly threads: number;
+  minMacs: number;
+  readonly version: string;
+  private readonly worker: Worker;
+  private readonly port: MessagePort;
+  private readonly ctl = new Int32Array(new SharedArrayBuffer(4));
+  private readonly sent = new Set<string>();
+  private readonly timeoutMs: number;
+
+  constructor(opts: OrtOptions = {}) {
+    const env = globalThis.process?.env ?? {};
+    this.threads = opts.threads ?? (Number(env.LLMDBG_THREADS) || availableParallelism());
+    this.minMacs = opts.minMacs ?? 32 * 1024;
+    this.timeoutMs = opts.timeoutMs ?? (Number(env.LLMDBG_ORT_TIMEOUT_MS) || 300_000);
+    const { port1, port2 } = new MessageChannel();
+    this.port = port1;
+    this.worker = new Worker(new URL("./worker.mjs", import.meta.url), {
+      workerData: { ctl: this.ctl.buffer, port: port2, threads: this.threads },
+      transferList: [port2],
+    });
+    this.worker.unref();
+    this.port.unref();
+    const r = this.call({ kind: "init" }, [], 60_000);
+    if (!r.ok) {
+      void this.worker.terminate();
+      throw new Error(`cannot load onnxruntime-node: ${r.err}`);
+    }
+    this.version = r.version ?? "unknown";
+  }
+
+  private call(msg: object, transfer: ArrayBuffer[], timeoutMs = this.timeoutMs): Reply {
+    Atomics.store(this.ctl, 0, 0);
+    this.port.postMessage(msg, transfer);
+    const res = Atomics.wait(this.ctl, 0, 0, timeoutMs);
+    if (res === "timed-out") throw new Error(`ort backend: no answer from the onnxruntime worker within ${timeoutMs} ms`);
+    const m = receiveMessageOnPort(this.port);
+    if (m === undefined) throw new Error("ort backend: the onnxruntime worker signalled without a reply");
+    return m.message as Reply;
+  }
+
+  /** Runs `nodes` on the given tensors; `out` receives the single output. Buffers travel by transfer. */
+  private run(key: string, nodes: NodeSpec[], ins: { name: string; t: Tensor }[], out: Tensor): void {
+    const dt = out.dtype as "f32" | "f64";
+    const stores: Storage[] = [];
+    const slot = (t: Tensor): number => {
+      const s = t.store;
+      let i = stores.indexOf(s);
+      if (i < 0) i = stores.push(s) - 1;
+      return i;
+    };
+    const feeds = ins.map(({ name, t }) => ({ name, type: typeName[dt], dims: t.shape, buf: slot(t) }));
+    const o = { name: "out", type: typeName[dt], dims: out.shape, buf: slot(out) };
+    const bufs = stores.map((s) => s.data.buffer as ArrayBuffer);
+    let model: Uint8Array | undefined;
+    if (!this.sent.has(key)) {
+      const vi = (name: string, shape: readonly number[]) => ({ name, elemType: elemType[dt], shape });
+      model = encodeModel(
+        nodes,
+        ins.map(({ name, t }) => vi(name, t.shape)),
+        [vi("out", out.shape)],
+      );
+    }
+    const r = this.call({ kind: "run", key, model, feeds, out: o, bufs }, bufs);
+    // re-attach every buffer before anything can throw, so no tensor is left detached
+    const back = r.bufs ?? [];
+    stores.forEach((s, i) => {
+      const b = back[i];
+      if (b) s.data = dtypes[dt].wrap(b);
+    });
+    if (!r.ok) throw new Error(`ort backend: ${key} failed: ${r.err}`);
+    this.sent.add(key);
+  }
+
+  matmul(a: Tensor, b: Tensor, transA: boolean, transB: boolean, plan: MatmulPlan): Tensor {
+    const macs = plan.M * plan.N * plan.K * plan.batch.reduce((p, d) => p * d, 1);
+    if ((a.dtype !== "f32" && a.dtype !== "f64") || macs < this.minMacs || macs === 0 || plan.M * plan.N === 0) {
+      return refBackend.matmul(a, b, transA, transB, plan);
+    }
+    const out = zeros(plan.outShape, a.dtype); // [...batch, M, N]
+    const swap = (r: number) => [...Array.from({ length: r - 2 }, (_, i) => i), r - 1, r - 2];
+    const nodes: NodeSpec[] = [];
+    let an = "a";
+    let bn = "b";
+    if (transA) nodes.push({ op: "Transpose", inputs: ["a"], outputs: [(an = "at")], ints: { perm: swap(a.rank) } });
+    if (transB) nodes.push({ op: "Transpose", inputs: ["b"], outputs: [(bn = "bt")], ints: { perm: swap(b.rank) } });
+    nodes.push({ op: "MatMul", inputs: [an, bn], outputs: ["out"] });
+    const key = `matmul ${a.dtype} ${fmt(a.shape)}${transA ? "T" : ""} ${fmt(b.shape)}${transB ? "T" : ""}`;
+    this.run(
+      key,
+      nodes,
+      [
+        { name: "a", t: a },
+        { name: "b", t: b },
+      ],
+      out,
+    );
+    return out;
+  }
+
+  /** Stops the worker thread; later calls fail. */
+  close(): Promise<number> {
+    return this.worker.terminate();
+  }
+}
+
+let shared: OrtBackend | null = null;
+
+registerOrtLoader(() => {
+  shared ??= new OrtBackend();
+  return shared;
+});

@@ -1,0 +1,107 @@
+// A minimal ONNX ModelProto encoder for the single-op graphs the `ort` backend runs. Hand-written because the
+// graphs are tiny and fixed; a protobuf library would add a dependency and code generation for ~60 lines.
+// Field numbers follow onnx/onnx.proto (IR version 8, opset 17).
+
+const utf8 = new TextEncoder();
+
+function varint(n: number, out: number[]): void {
+  let v = n;
+  while (v >= 0x80) {
+    out.push((v & 0x7f) | 0x80);
+    v = Math.floor(v / 128);
+  }
+  out.push(v);
+}
+
+function tag(field: number, wire: number, out: number[]): void {
+  varint((field << 3) | wire, out);
+}
+
+function bytes(field: number, b: readonly number[] | Uint8Array, out: number[]): void {
+  tag(field, 2, out);
+  varint(b.length, out);
+  for (const x of b) out.push(x);
+}
+
+const str = (field: number, s: string, out: number[]): void => bytes(field, utf8.encode(s), out);
+
+function int(field: number, v: number, out: number[]): void {
+  tag(field, 0, out);
+  varint(v, out);
+}
+
+/** ONNX TensorProto.DataType codes. */
+export const ONNX_FLOAT = 1;
+export const ONNX_DOUBLE = 11;
+
+export interface ValueInfo {
+  name: string;
+  elemType: number;
+  shape: readonly number[];
+}
+
+export interface NodeSpec {
+  op: string;
+  inputs: string[];
+  outputs: string[];
+  /** integer-list attributes only (perm) and integer attributes, which is all these graphs need */
+  ints?: Record<string, number[]>;
+  int?: Record<string, number>;
+}
+
+function valueInfo(v: ValueInfo): number[] {
+  const dims: number[] = [];
+  for (const d of v.shape) {
+    const dim: number[] = [];
+    int(1, d, dim); // Dimension.dim_value
+    bytes(1, dim, dims); // TensorShapeProto.dim
+  }
+  const tensorType: number[] = [];
+  int(1, v.elemType, tensorType); // TypeProto.Tensor.elem_type
+  bytes(2, dims, tensorType); // TypeProto.Tensor.shape
+  const type: number[] = [];
+  bytes(1, tensorType, type); // TypeProto.tensor_type
+  const out: number[] = [];
+  str(1, v.name, out);
+  bytes(2, type, out);
+  return out;
+}
+
+function node(n: NodeSpec): number[] {
+  const out: number[] = [];
+  for (const i of n.inputs) str(1, i, out);
+  for (const o of n.outputs) str(2, o, out);
+  str(4, n.op, out);
+  for (const [name, vals] of Object.entries(n.ints ?? {})) {
+    const a: number[] = [];
+    str(1, name, a);
+    int(20, 7, a); // AttributeProto.type = INTS
+    for (const v of vals) int(8, v, a);
+    bytes(5, a, out);
+  }
+  for (const [name, v] of Object.entries(n.int ?? {})) {
+    const a: number[] = [];
+    str(1, name, a);
+    int(20, 2, a); // AttributeProto.type = INT
+    int(3, v, a);
+    bytes(5, a, out);
+  }
+  return out;
+}
+
+/** Encodes a graph of `nodes` with typed, fully static inputs and outputs. */
+export function encodeModel(nodes: NodeSpec[], inputs: ValueInfo[], outputs: ValueInfo[]): Uint8Array {
+  const graph: number[] = [];
+  for (const n of nodes) bytes(1, node(n), graph);
+  str(2, "llmdbg", graph);
+  for (const i of inputs) bytes(11, valueInfo(i), graph);
+  for (const o of outputs) bytes(12, valueInfo(o), graph);
+  const opset: number[] = [];
+  str(1, "", opset);
+  int(2, 17, opset);
+  const model: number[] = [];
+  int(1, 8, model); // ir_version
+  bytes(7, graph, model);
+  bytes(8, opset, model);
+  return Uint8Array.from(model);
+}

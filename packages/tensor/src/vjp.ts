@@ -1,0 +1,209 @@
+// The backward rules: one per primitive, in one exhaustive table. A primitive added to PrimAttrs without a
+// rule here is a compile error. Rules run under noGrad and may use any op.
+import { installRules, type TapeNode } from "./autodiff.js";
+import { isFloat } from "./dtype.js";
+import {
+  attentionScoresBackward,
+  geluBackward,
+  layerNormBackward,
+  rmsNormBackward,
+  ropeKernel,
+  siluBackward,
+  softmaxBackward,
+} from "./fused.js";
+import {
+  add,
+  broadcastTo,
+  cast,
+  div,
+  eq,
+  exp,
+  gather,
+  ge,
+  gt,
+  log,
+  matmul,
+  mul,
+  neg,
+  pad,
+  permute,
+  pow,
+  reshape,
+  scatterAdd,
+  slice,
+  sub,
+  sum,
+  where,
+} from "./ops.js";
+import type { Prim } from "./prims.js";
+import { type Shape, sameShape } from "./shape.js";
+import { type Tensor, zeros } from "./tensor.js";
+
+type Grads = (Tensor | null)[];
+type Rule<P extends Prim> = (n: TapeNode<P>, g: Tensor) => Grads;
+
+/** Sums a broadcast gradient back down to `shape`. */
+export function sumTo(g: Tensor, shape: Shape): Tensor {
+  if (sameShape(g.shape, shape)) return g;
+  const lead = g.rank - shape.length;
+  const axes: number[] = [];
+  for (let i = 0; i < g.rank; i++) if (i < lead || (shape[i - lead] === 1 && g.shape[i] !== 1)) axes.push(i);
+  return reshape(sum(g, axes, true), shape);
+}
+
+const inp = (n: TapeNode, i: number): Tensor => n.inputs[i] as Tensor;
+
+/** Re-expands a reduced gradient (or output) to the input's shape. */
+function unreduce(t: Tensor, x: Tensor, axes: readonly number[], keepDims: boolean): Tensor {
+  const kshape = keepDims ? t.shape : x.shape.map((d, i) => (axes.includes(i) ? 1 : d));
+  return broadcastTo(reshape(t, kshape), x.shape);
+}
+
+const rules: { [P in Prim]: Rule<P> } = {
+  add: (n, g) => [sumTo(g, inp(n, 0).shape), sumTo(g, inp(n, 1).shape)],
+  sub: (n, g) => [sumTo(g, inp(n, 0).shape), sumTo(neg(g), inp(n, 1).shape)],
+  mul: (n, g) => [sumTo(mul(g, inp(n, 1)), inp(n, 0).shape), sumTo(mul(g, inp(n, 0)), inp(n, 1).shape)],
+  div: (n, g) => [sumTo(div(g, inp(n, 1)), inp(n, 0).shape), sumTo(neg(mul(g, div(n.out, inp(n, 1)))), inp(n, 1).shape)],
+  maximum: (n, g) => {
+    const takeA = ge(inp(n, 0), inp(n, 1)); // ties send the whole gradient to a
+    return [sumTo(where(takeA, g, 0), inp(n, 0).shape), sumTo(where(takeA, 0, g), inp(n, 1).shape)];
+  },
+  pow: (n, g) => {
+    const a = inp(n, 0);
+    const b = inp(n, 1);
+    const da = mul(g, mul(b, pow(a, sub(b, 1)))); // b·a^(b-1), also right at a = 0
+    const db = mul(g, mul(n.out, where(gt(a, 0), log(a), 0))); // a^b·ln a, taken as 0 where a <= 0
+    return [sumTo(da, a.shape), sumTo(db, b.shape)];
+  },
+  neg: (_n, g) => [neg(g)],
+  exp: (n, g) => [mul(g, n.out)],
+  log: (n, g) => [div(g, inp(n, 0))],
+  sqrt: (n, g) => [div(g, mul(n.out, 2))],
+  rsqrt: (n, g) => [mul(g, mul(mul(n.out, mul(n.out, n.out)), -0.5))],
+  tanh: (n, g) => [mul(g, sub(1, mul(n.out, n.out)))],
+  erf: (n, g) => {
+    const x = inp(n, 0);
+    return [mul(g, mul(exp(neg(mul(x, x))), 2 / Math.sqrt(Math.PI)))];
+  },
+  where: (n, g) => {
+    const c = inp(n, 0);
+    return [null, sumTo(where(c, g, 0), inp(n, 1).shape), sumTo(where(c, 0, g), inp(n, 2).shape)];
+  },
+  compare: () => [null, null],
+  sum: (n, g) => [unreduce(g, inp(n, 0), n.attrs.axes, n.attrs.keepDims)],
+  max: (n, g) => {
+    const x = inp(n, 0);
+    const { axes, keepDims } = n.attrs;
+    const hit = cast(eq(x, unreduce(n.out, x, axes, keepDims)), x.dtype);
+    const share = div(hit, sum(hit, axes, true)); // ties share the gradient equally
+    return [mul(unreduce(g, x, axes, keepDims), share)];
+  },
+  argmax: () => [null],
+  logsumexp: (n, g) => {
+    const x = inp(n, 0);
+    const { axes, keepDims } = n.attrs;
+    return [mul(unreduce(g, x, axes, keepDims), exp(sub(x, unreduce(n.out, x, axes, keepDims))))];
+  },
+  reshape: (n, g) => [reshape(g, inp(n, 0).shape)],
+  broadcastTo: (n, g) => [sumTo(g, inp(n, 0).shape)],
+  permute: (n, g) => {
+    const inv = new Array<number>(n.attrs.perm.length);
+    n.attrs.perm.forEach((p, i) => {
+      inv[p] = i;
+    });
+    return [permute(g, inv)];
+  },
+  slice: (n, g) => {
+    const x = inp(n, 0);
+    return [
+      pad(
+        g,
+        n.attrs.begin,
+        x.shape.map((d, i) => d - (n.attrs.end[i] as number)),
+      ),
+    ];
+  },
+  concat: (n, g) => {
+    let off = 0;
+    return n.inputs.map((x) => {
+      const a = n.attrs.axis;
+      const b = x.shape.map((_, i) => (i === a ? off : 0));
+      const e = x.shape.map((d, i) => (i === a ? off + d : (g.shape[i] as number)));
+      off += x.shape[a] as number;
+      return slice(g, b, e);
+    });
+  },
+  gather: (n, g) => [scatterAdd(g, inp(n, 1), n.attrs.axis, inp(n, 0).shape[n.attrs.axis] as number), null],
+  scatterAdd: (n, g) => [gather(g, inp(n, 1), n.attrs.axis), null],
+  pad: (n, g) => {
+    const x = inp(n, 0);
+    return [
+      slice(
+        g,
+        n.attrs.before,
+        x.shape.map((d, i) => (n.attrs.before[i] as number) + d),
+      ),
+    ];
+  },
+  matmul: (n, g) => {
+    const a = inp(n, 0);
+    const b = inp(n, 1);
+    const { transA, transB } = n.attrs;
+    let da: Tensor;
+    let db: Tensor;
+    if (!transA && !transB) {
+      da = matmul(g, b, { transB: true }); // [..., M, N]·[..., N, K]
+      db = matmul(a, g, { transA: true }); // [..., K, M]·[..., M, N]
+    } else if (transA && !transB) {
+      da = matmul(b, g, { transB: true }); // [..., K, N]·[..., N, M]
+      db = matmul(a, g); // [..., K, M]·[..., M, N]
+    } else if (!transA && transB) {
+      da = matmul(g, b); // [..., M, N]·[..., N, K]
+      db = matmul(g, a, { transA: true }); // [..., N, M]·[..., M, K]
+    } else {
+      da = matmul(b, g, { transA: true, transB: true }); // [..., K, N]·[..., N, M]
+      db = matmul(g, a, { transA: true, transB: true }); // [..., N, M]·[..., M, K]
+    }
+    return [sumTo(da, a.shape), sumTo(db, b.shape)];
+  },
+  cast: (n, g) => [isFloat(inp(n, 0).dtype) && isFloat(g.dtype) ? cast(g, inp(n, 0).dtype) : null],
+  softmax: (n, g) => [softmaxBackward(n.out, g, n.attrs.axis, false)],
+  logSoftmax: (n, g) => [softmaxBackward(n.out, g, n.attrs.axis, true)],
+  layerNorm: (n, g) => {
+    const { hasWeight, hasBias, mean, rstd } = n.attrs;
+    const w = hasWeight ? inp(n, 1) : undefined;
+    const r = layerNormBackward(inp(n, 0), w, g, mean, rstd, hasBias);
+    return [r.dx, ...(hasWeight ? [r.dw] : []), ...(hasBias ? [r.db] : [])];
+  },
+  rmsNorm: (n, g) => {
+    const w = n.attrs.hasWeight ? inp(n, 1) : undefined;
+    const r = rmsNormBackward(inp(n, 0), w, g, n.attrs.rstd);
+    return w ? [r.dx, r.dw] : [r.dx];
+  },
+  gelu: (n, g) => [geluBackward(inp(n, 0), g, n.attrs.approximate)],
+  silu: (n, g) => [siluBackward(inp(n, 0), g)],
+  rope: (n, g) => {
+    const x = inp(n, 0);
+    const dx = zeros(x.shape, x.dtype); // same as x
+    const T = x.shape[x.rank - 2] as number;
+    const D = x.shape[x.rank - 1] as number;
+    ropeKernel(g.data, inp(n, 1).data, inp(n, 2).data, dx.data, T, D, n.attrs.rotaryDim, n.attrs.interleaved, -1);
+    return [dx, null, null];
+  },
+  attention: (n, g) => {
+    const [q, k, v] = [inp(n, 0), inp(n, 1), inp(n, 2)];
+    const p = n.attrs.pattern as Tensor; // [batch, head, T, S]
+    const dv = matmul(p, g, { transA: true }); // [batch, head, S, Dv]
+    const dp = matmul(g, v, { transB: true }); // [batch, head, T, S]
+    const ds = attentionScoresBackward(p, dp, n.attrs.scale); // [batch, head, T, S]
+    const dq = matmul(ds, k); // [batch, head, T, D]
+    const dk = matmul(ds, q, { transA: true }); // [batch, head, S, D]
+    return n.attrs.hasMask ? [dq, dk, dv, null] : [dq, dk, dv];
+  },
+};
+
+installRules(
+  (node, g) => (rules[node.prim] as (n: TapeNode, g: Tensor) => Grads)(node, g),
+  (x) => zeros(x.shape, isFloat(x.dtype) ? x.dtype : "f32"),
+  (a, b) => add(a, b),
+);
