@@ -1,0 +1,218 @@
+// Every primitive and fused composite passes a float64 finite-difference check, including broadcasting,
+// size-1 and empty dimensions and non-default axes. The case table is an exhaustive mapped type over Prim:
+// a primitive without a gradient test is a compile error.
+import { describe, expect, it } from "vitest";
+import type { Prim, Tensor } from "../src/index.js";
+import * as T from "../src/index.js";
+import { gradcheck } from "./gradcheck.js";
+
+const TOL = 1e-6;
+const r = (shape: number[], seed: number): Tensor => T.randn(shape, seed, "f64");
+const pos = (shape: number[], seed: number): Tensor => T.randu(shape, seed, 0.5, 2, "f64");
+const idx = (vals: number[], shape?: number[]): Tensor => T.tensor(vals, shape ?? [vals.length], "i32");
+
+interface Case {
+  name: string;
+  inputs: () => Tensor[];
+  f: (...xs: Tensor[]) => Tensor;
+  wrt?: number[];
+}
+
+const cases: { [P in Prim]: Case[] } = {
+  add: [
+    { name: "same shape", inputs: () => [r([2, 3], 1), r([2, 3], 2)], f: T.add },
+    { name: "broadcast bias", inputs: () => [r([2, 3, 4], 1), r([4], 2)], f: T.add },
+    { name: "broadcast both ways", inputs: () => [r([3, 1], 1), r([1, 4], 2)], f: T.add },
+    { name: "middle axis of size 1", inputs: () => [r([2, 1, 3], 1), r([2, 5, 3], 2)], f: T.add },
+    { name: "empty dim", inputs: () => [r([0, 3], 1), r([3], 2)], f: T.add },
+  ],
+  sub: [{ name: "broadcast", inputs: () => [r([2, 3], 1), r([2, 1], 2)], f: T.sub }],
+  mul: [
+    { name: "broadcast", inputs: () => [r([2, 3, 4], 1), r([3, 1], 2)], f: T.mul },
+    { name: "scalar operand", inputs: () => [r([5], 1)], f: (x) => T.mul(x, 3) },
+  ],
+  div: [{ name: "broadcast", inputs: () => [r([2, 3], 1), pos([3], 2)], f: T.div }],
+  maximum: [{ name: "broadcast", inputs: () => [r([4, 3], 1), r([3], 2)], f: T.maximum }],
+  pow: [
+    { name: "positive base", inputs: () => [pos([2, 3], 1), r([3], 2)], f: T.pow },
+    { name: "integer exponent, any base", inputs: () => [r([6], 1)], f: (x) => T.pow(x, 3) },
+  ],
+  neg: [{ name: "basic", inputs: () => [r([2, 3], 1)], f: T.neg }],
+  exp: [{ name: "basic", inputs: () => [r([2, 3], 1)], f: T.exp }],
+  log: [{ name: "basic", inputs: () => [pos([2, 3], 1)], f: T.log }],
+  sqrt: [{ name: "basic", inputs: () => [pos([2, 3], 1)], f: T.sqrt }],
+  rsqrt: [{ name: "basic", inputs: () => [pos([2, 3], 1)], f: T.rsqrt }],
+  tanh: [{ name: "basic", inputs: () => [r([2, 3], 1)], f: T.tanh }],
+  erf: [{ name: "basic", inputs: () => [T.mul(r([3, 4], 1), 2)], f: T.erf }],
+  where: [
+    {
+      name: "broadcast condition",
+      inputs: () => [r([2, 3], 1), r([2, 3], 2), r([3], 3)],
+      f: (c, a, b) => T.where(T.gt(c, 0), a, b),
+    },
+  ],
+  compare: [
+    // no gradient flows through a comparison; the mask times x differentiates to the mask
+    { name: "mask", inputs: () => [r([3, 4], 1)], f: (x) => T.mul(x, T.cast(T.gt(x, 0), "f64")) },
+  ],
+  sum: [
+    { name: "all", inputs: () => [r([2, 3, 4], 1)], f: (x) => T.sum(x) },
+    { name: "axis 1 keepDims", inputs: () => [r([2, 3, 4], 1)], f: (x) => T.sum(x, 1, true) },
+    { name: "non-contiguous axes", inputs: () => [r([2, 3, 4], 1)], f: (x) => T.sum(x, [0, 2]) },
+    { name: "empty axis", inputs: () => [r([2, 0, 3], 1)], f: (x) => T.sum(x, 1) },
+  ],
+  max: [
+    { name: "last axis", inputs: () => [r([3, 5], 1)], f: (x) => T.max(x, -1) },
+    { name: "axis 0 keepDims", inputs: () => [r([4, 3], 1)], f: (x) => T.max(x, 0, true) },
+  ],
+  argmax: [{ name: "gather at argmax", inputs: () => [r([4, 6], 1)], f: (x) => T.mul(x, T.cast(T.argmax(x, 0, true), "f64")) }],
+  logsumexp: [
+    { name: "last axis", inputs: () => [r([3, 5], 1)], f: (x) => T.logsumexp(x, -1) },
+    { name: "two axes keepDims", inputs: () => [r([2, 3, 4], 1)], f: (x) => T.logsumexp(x, [0, 2], true) },
+  ],
+  reshape: [{ name: "with -1", inputs: () => [r([2, 3, 4], 1)], f: (x) => T.mul(T.reshape(x, [6, -1]), r([6, 4], 9)) }],
+  broadcastTo: [{ name: "expand", inputs: () => [r([3, 1], 1)], f: (x) => T.broadcastTo(x, [2, 3, 4]) }],
+  permute: [{ name: "4-d", inputs: () => [r([2, 3, 4, 5], 1)], f: (x) => T.permute(x, [0, 2, 3, 1]) }],
+  slice: [
+    { name: "middle block", inputs: () => [r([4, 5], 1)], f: (x) => T.slice(x, [1, -3], [3, 5]) },
+    { name: "empty", inputs: () => [r([4, 5], 1)], f: (x) => T.slice(x, [2, 0], [2, 5]) },
+  ],
+  concat: [
+    { name: "axis 1", inputs: () => [r([2, 3], 1), r([2, 1], 2), r([2, 0], 3)], f: (a, b, c) => T.concat([a, b, c], 1) },
+    { name: "axis 0", inputs: () => [r([1, 3], 1), r([2, 3], 2)], f: (a, b) => T.concat([a, b], 0) },
+  ],
+  gather: [
+    { name: "embedding rows with repeats", inputs: () => [r([5, 3], 1)], f: (w) => T.gather(w, idx([4, 0, 4, 2], [2, 2]), 0) },
+    { name: "axis 1", inputs: () => [r([2, 5, 3], 1)], f: (w) => T.gather(w, idx([1, 1, 3]), 1) },
+  ],
+  scatterAdd: [{ name: "repeats", inputs: () => [r([2, 4, 3], 1)], f: (u) => T.scatterAdd(u, idx([0, 2, 2, 1]), 1, 5) }],
+  pad: [{ name: "both sides", inputs: () => [r([2, 3], 1)], f: (x) => T.pad(x, [1, 0], [2, 3], 0.5) }],
+  matmul: [
+    { name: "2-d", inputs: () => [r([3, 4], 1), r([4, 5], 2)], f: (a, b) => T.matmul(a, b) },
+    { name: "transA", inputs: () => [r([4, 3], 1), r([4, 5], 2)], f: (a, b) => T.matmul(a, b, { transA: true }) },
+    { name: "transB", inputs: () => [r([3, 4], 1), r([5, 4], 2)], f: (a, b) => T.matmul(a, b, { transB: true }) },
+    { name: "both", inputs: () => [r([4, 3], 1), r([5, 4], 2)], f: (a, b) => T.matmul(a, b, { transA: true, transB: true }) },
+    { name: "batched broadcast", inputs: () => [r([2, 1, 3, 4], 1), r([3, 4, 2], 2)], f: (a, b) => T.matmul(a, b) },
+    { name: "weight shared over batch", inputs: () => [r([2, 3, 4], 1), r([4, 5], 2)], f: (a, b) => T.matmul(a, b) },
+    { name: "empty K", inputs: () => [r([3, 0], 1), r([0, 2], 2)], f: (a, b) => T.matmul(a, b) },
+  ],
+  cast: [
+    {
+      name: "f64 -> f64 round trip via f32 is not differentiable exactly; f64 identity",
+      inputs: () => [r([3], 1)],
+      f: (x) => T.mul(T.cast(x, "f64"), x),
+    },
+  ],
+  softmax: [
+    { name: "last axis", inputs: () => [r([3, 5], 1)], f: (x) => T.softmax(x) },
+    { name: "axis 0", inputs: () => [r([4, 3], 1)], f: (x) => T.softmax(x, 0) },
+  ],
+  logSoftmax: [
+    { name: "last axis", inputs: () => [r([3, 5], 1)], f: (x) => T.logSoftmax(x) },
+    { name: "axis 1 of 3", inputs: () => [r([2, 4, 3], 1)], f: (x) => T.logSoftmax(x, 1) },
+  ],
+  layerNorm: [
+    {
+      name: "weight and bias",
+      inputs: () => [r([2, 3, 8], 1), r([8], 2), r([8], 3)],
+      f: (x, w, b) => T.layerNorm(x, w, b, 1e-5),
+    },
+    { name: "no affine", inputs: () => [r([4, 6], 1)], f: (x) => T.layerNorm(x, undefined, undefined, 1e-5) },
+  ],
+  rmsNorm: [
+    { name: "weight", inputs: () => [r([2, 3, 8], 1), r([8], 2)], f: (x, w) => T.rmsNorm(x, w, 1e-6) },
+    { name: "no weight", inputs: () => [r([4, 6], 1)], f: (x) => T.rmsNorm(x, undefined, 1e-6) },
+  ],
+  gelu: [
+    { name: "tanh", inputs: () => [T.mul(r([3, 7], 1), 2)], f: (x) => T.gelu(x, "tanh") },
+    { name: "erf", inputs: () => [T.mul(r([3, 7], 1), 2)], f: (x) => T.gelu(x, "none") },
+  ],
+  silu: [{ name: "basic", inputs: () => [T.mul(r([3, 7], 1), 2)], f: T.silu }],
+  rope: [
+    {
+      name: "rotate_half, partial rotary",
+      inputs: () => [r([2, 3, 5, 8], 1), r([5, 2], 2), r([5, 2], 3)],
+      f: (x, c, s) => T.rope(x, c, s, { rotaryDim: 4 }),
+      wrt: [0],
+    },
+    {
+      name: "interleaved",
+      inputs: () => [r([1, 2, 4, 6], 1), r([4, 3], 2), r([4, 3], 3)],
+      f: (x, c, s) => T.rope(x, c, s, { interleaved: true }),
+      wrt: [0],
+    },
+  ],
+  attention: [
+    {
+      name: "causal",
+      inputs: () => [r([2, 2, 4, 3], 1), r([2, 2, 4, 3], 2), r([2, 2, 4, 5], 3)],
+      f: (q, k, v) => T.attention(q, k, v, { causal: true }).out,
+    },
+    {
+      name: "causal with KV offset and additive mask",
+      inputs: () => [r([1, 2, 2, 3], 1), r([1, 2, 5, 3], 2), r([1, 2, 5, 3], 3)],
+      f: (q, k, v) =>
+        T.attention(q, k, v, { causal: true, scale: 0.7, mask: T.tensor([0, -1e9, 0, 0, 0], [1, 1, 1, 5], "f64") }).out,
+    },
+    {
+      name: "bidirectional",
+      inputs: () => [r([1, 1, 3, 4], 1), r([1, 1, 6, 4], 2), r([1, 1, 6, 2], 3)],
+      f: (q, k, v) => T.attention(q, k, v).out,
+    },
+  ],
+};
+
+describe.each(["ref", "ort"] as const)("finite-difference gradients (f64, %s backend)", (backend) => {
+  for (const [prim, list] of Object.entries(cases) as [Prim, Case[]][]) {
+    for (const c of list) {
+      it(`${prim}: ${c.name}`, () => {
+        T.useBackend(backend);
+        const rep = gradcheck(c.f, c.inputs(), c.wrt ? { wrt: c.wrt } : {});
+        console.log(`[${backend}] ${prim}: ${c.name}: rel err ${rep.relErr.toExponential(2)}`);
+        expect(rep.relErr).toBeLessThanOrEqual(TOL);
+      });
+    }
+  }
+});
+
+describe("autodiff API", () => {
+  it("gradients of intermediates via retainGrad", () => {
+    T.useBackend("ref");
+    const x = T.tensor([1, 2, 3], [3], "f64");
+    let mid: Tensor | undefined;
+    const { grads, gradOf } = T.valueAndGrad((x) => {
+      mid = T.retainGrad(T.mul(x, x)); // x²
+      return T.sum(T.mul(mid, 3));
+    })(x);
+    expect(gradOf(mid as Tensor)?.toArray()).toEqual([3, 3, 3]);
+    expect(grads[0]?.toArray()).toEqual([6, 12, 18]);
+  });
+
+  it("stopGradient and noGrad cut the tape", () => {
+    const x = T.tensor([1, 2], [2], "f64");
+    const g1 = T.grad((x) => T.sum(T.mul(x, T.stopGradient(x))))(x)[0] as Tensor;
+    expect(g1.toArray()).toEqual([1, 2]);
+    const g2 = T.grad((x) =>
+      T.add(
+        T.sum(x),
+        T.noGrad(() => T.sum(T.mul(x, x))),
+      ),
+    )(x)[0] as Tensor;
+    expect(g2.toArray()).toEqual([1, 1]);
+  });
+
+  it("an input used twice accumulates both paths; an unused input gets zeros", () => {
+    const x = T.tensor([3], [1], "f64");
+    const y = T.tensor([5, 6], [2], "f64");
+    const [gx, gy] = T.grad((x, _y) => T.sum(T.add(T.mul(x, x), x)))(x, y);
+    expect(gx?.toArray()).toEqual([7]);
+    expect(gy?.toArray()).toEqual([0, 0]);
+  });
+
+  it("ops outside the traced function are not recorded", () => {
+    const x = T.tensor([1, 2], [2], "f64");
+    const { value } = T.valueAndGrad((x) => T.sum(x))(x);
+    const later = T.mul(value, 2);
+    expect(later.tape).toBeNull();
+  });
+});
