@@ -2,7 +2,7 @@
 // `ort` runs matmuls on onnxruntime-node's MLAS. Every other op runs the shared TypeScript kernels.
 import { type MatmulPlan, matmulRef } from "./kernels/matmul.js";
 import type { Tensor } from "./tensor.js";
-import { zeros } from "./tensor.js";
+import { empty } from "./tensor.js";
 
 export type BackendName = "ref" | "ort";
 
@@ -15,7 +15,7 @@ export interface Backend {
 export const refBackend: Backend = {
   name: "ref",
   matmul(a, b, transA, transB, plan) {
-    const out = zeros(plan.outShape, a.dtype); // [...batch, M, N]
+    const out = empty(plan.outShape, a.dtype); // [...batch, M, N]; the kernel writes every element
     matmulRef(a.data, a.shape, b.data, b.shape, transA, transB, plan, out.data);
     return out;
   },

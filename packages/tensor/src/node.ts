@@ -1,3 +1,8 @@
 // Node entry: everything in index.ts plus the onnxruntime-node backend (registered as "ort").
+import { setRawAllocator } from "./dtype.js";
+
+// Uninitialized, unpooled buffers: each is its own ArrayBuffer, so the ort backend can transfer it.
+setRawAllocator((bytes) => Buffer.allocUnsafeSlow(bytes).buffer as ArrayBuffer);
+
 export * from "./index.js";
-export { OrtBackend, type OrtOptions } from "./ort/backend.js";
+export { OrtBackend, type OrtOptions, type OrtStats } from "./ort/backend.js";

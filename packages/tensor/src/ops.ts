@@ -10,7 +10,7 @@ import * as mv from "./kernels/movement.js";
 import * as rd from "./kernels/reduce.js";
 import type { CompareOp, Prim, PrimAttrs } from "./prims.js";
 import { broadcastShapes, checkShape, DTypeError, fmt, normAxes, normAxis, type Shape, ShapeError, sizeOf } from "./shape.js";
-import { Tensor, zeros } from "./tensor.js";
+import { empty, Tensor, zeros } from "./tensor.js";
 
 export type Operand = Tensor | number;
 
@@ -50,7 +50,7 @@ type BinPrim = keyof typeof binFns;
 function binary(prim: BinPrim, a: Operand, b: Operand): Tensor {
   const [ta, tb] = pair(prim, a, b);
   const shape = broadcastShapes(prim, ta.shape, tb.shape);
-  const out = zeros(shape, ta.dtype); // broadcast of a and b
+  const out = empty(shape, ta.dtype); // broadcast of a and b
   ew.binary(binFns[prim], ta.data, ta.shape, tb.data, tb.shape, out.data, shape);
   return record(prim, {}, [ta, tb], out);
 }
@@ -76,7 +76,7 @@ type UnPrim = keyof typeof unFns;
 
 function unary(prim: UnPrim, x: Tensor): Tensor {
   if (prim !== "neg") needFloat(prim, x);
-  const out = zeros(x.shape, x.dtype); // same as x
+  const out = empty(x.shape, x.dtype); // same as x
   ew.unary(unFns[prim], x.data, out.data);
   return record(prim, {}, [x], out);
 }
@@ -94,7 +94,7 @@ export function where(cond: Tensor, a: Operand, b: Operand): Tensor {
   const [ta, tb] = pair("where", a, b);
   if (cond.dtype !== "bool") throw new DTypeError(`where: condition must be bool, got ${cond.dtype}`);
   const shape = broadcastShapes("where", broadcastShapes("where", cond.shape, ta.shape), tb.shape);
-  const out = zeros(shape, ta.dtype); // broadcast of cond, a, b
+  const out = empty(shape, ta.dtype); // broadcast of cond, a, b
   ew.where3(cond.data, cond.shape, ta.data, ta.shape, tb.data, tb.shape, out.data, shape);
   return record("where", {}, [cond, ta, tb], out);
 }
@@ -112,7 +112,7 @@ const cmpFns: { [K in CompareOp]: ew.BinFn } = {
 export function compare(op: CompareOp, a: Operand, b: Operand): Tensor {
   const [ta, tb] = pair(op, a, b);
   const shape = broadcastShapes(op, ta.shape, tb.shape);
-  const out = zeros(shape, "bool"); // broadcast of a and b
+  const out = empty(shape, "bool"); // broadcast of a and b
   ew.binary(cmpFns[op], ta.data, ta.shape, tb.data, tb.shape, out.data, shape);
   return record("compare", { op }, [ta, tb], out);
 }
@@ -157,7 +157,9 @@ function reduce(prim: ReducePrim, x: Tensor, axesArg: number | readonly number[]
       if (x.shape[a] === 0) throw new ShapeError(`${prim}: cannot reduce over empty axis ${a} of ${fmt(x.shape)}`);
   }
   const shape = reducedShape(x.shape, axes, keepDims);
-  const out = zeros(shape, x.dtype); // x without `axes`
+  // summing over size-1 axes moves no data: a reshape (and its cheap gradient) is enough
+  if (prim !== "logsumexp" && axes.every((a) => x.shape[a] === 1)) return reshape(x, shape);
+  const out = empty(shape, x.dtype); // x without `axes`
   const { data, view } = reduceView(prim, x, axes);
   if (prim === "sum") rd.sumView(data.data, view, out.data);
   else if (prim === "max") rd.maxView(data.data, view, out.data, null);
@@ -183,7 +185,7 @@ export function argmax(x: Tensor, axis = -1, keepDims = false): Tensor {
   if (x.shape[a] === 0) throw new ShapeError(`argmax: cannot reduce over empty axis ${a} of ${fmt(x.shape)}`);
   const shape = reducedShape(x.shape, [a], keepDims);
   const vals = dtypes[x.dtype].alloc(sizeOf(shape));
-  const out = zeros(shape, "i32"); // x without `axis`
+  const out = empty(shape, "i32"); // x without `axis`
   rd.maxView(x.data, rd.contiguousView(x.shape, [a]) as rd.ReduceView, vals, out.data as Int32Array);
   return record("argmax", { axis: a, keepDims }, [x], out);
 }
@@ -210,7 +212,7 @@ export function broadcastTo(x: Tensor, shape: readonly number[]): Tensor {
   if (s.length !== shape.length || s.some((d, i) => d !== shape[i])) {
     throw new ShapeError(`broadcastTo: cannot broadcast ${fmt(x.shape)} to ${fmt(shape)}`);
   }
-  const out = zeros(s, x.dtype); // `shape`
+  const out = empty(s, x.dtype); // `shape`
   mv.broadcastTo(x.data, x.shape, out.data, s);
   return record("broadcastTo", { shape: s }, [x], out);
 }
@@ -221,7 +223,7 @@ export function permute(x: Tensor, perm: readonly number[]): Tensor {
     throw new ShapeError(`permute: ${fmt(perm)} is not a permutation of the ${x.rank} axes of ${fmt(x.shape)}`);
   }
   const shape = perm.map((p) => x.shape[p] as number);
-  const out = zeros(shape, x.dtype); // x's axes in `perm` order
+  const out = empty(shape, x.dtype); // x's axes in `perm` order
   mv.permute(x.data, x.shape, perm, out.data);
   return record("permute", { perm: [...perm] }, [x], out);
 }
@@ -254,7 +256,7 @@ export function slice(x: Tensor, begin: readonly number[], end?: readonly number
     e.push(ei);
   });
   const shape = b.map((bi, i) => (e[i] as number) - bi);
-  const out = zeros(shape, x.dtype); // end - begin per axis
+  const out = empty(shape, x.dtype); // end - begin per axis
   mv.slice(x.data, x.shape, b, out.data, shape);
   return record("slice", { begin: b, end: e }, [x], out);
 }
@@ -279,7 +281,7 @@ export function concat(xs: readonly Tensor[], axis = 0): Tensor {
   }
   const shape = [...first.shape];
   shape[a] = xs.reduce((p, x) => p + (x.shape[a] as number), 0);
-  const out = zeros(shape, first.dtype); // inputs joined along `axis`
+  const out = empty(shape, first.dtype); // inputs joined along `axis`
   let off = 0;
   for (const x of xs) {
     mv.place(
@@ -305,7 +307,7 @@ export function gather(x: Tensor, indices: Tensor, axis = 0): Tensor {
     if (v < 0 || v >= dim) throw new ShapeError(`gather: index ${v} out of range [0, ${dim}) for axis ${a} of ${fmt(x.shape)}`);
   }
   const shape = [...x.shape.slice(0, a), ...indices.shape, ...x.shape.slice(a + 1)];
-  const out = zeros(shape, x.dtype); // x.shape[:axis] + indices.shape + x.shape[axis+1:]
+  const out = empty(shape, x.dtype); // x.shape[:axis] + indices.shape + x.shape[axis+1:]
   mv.gather(x.data, x.shape, a, idx, out.data);
   return record("gather", { axis: a }, [x, indices], out);
 }
@@ -360,7 +362,7 @@ export function matmul(a: Tensor, b: Tensor, opts: { transA?: boolean; transB?: 
 
 export function cast(x: Tensor, dtype: DType): Tensor {
   if (x.dtype === dtype) return x;
-  const out = zeros(x.shape, dtype); // same as x
+  const out = empty(x.shape, dtype); // same as x
   const s = x.data;
   const d = out.data;
   if (dtype === "bool") for (let i = 0; i < s.length; i++) d[i] = s[i] ? 1 : 0;

@@ -89,6 +89,12 @@ export function zeros(shape: Shape, dtype: DType = "f32"): Tensor {
   return new Tensor([...shape], dtype, new Storage(dtypes[dtype].alloc(sizeOf(shape))));
 }
 
+/** Internal: a tensor whose contents are unspecified, for kernels that overwrite every element. */
+export function empty(shape: Shape, dtype: DType = "f32"): Tensor {
+  checkShape("empty", shape);
+  return new Tensor([...shape], dtype, new Storage(dtypes[dtype].empty(sizeOf(shape))));
+}
+
 export function full(shape: Shape, value: number, dtype: DType = "f32"): Tensor {
   const t = zeros(shape, dtype);
   t.data.fill(value);

@@ -37,7 +37,7 @@ import {
 } from "./ops.js";
 import type { Prim } from "./prims.js";
 import { type Shape, sameShape } from "./shape.js";
-import { type Tensor, zeros } from "./tensor.js";
+import { empty, type Tensor, zeros } from "./tensor.js";
 
 type Grads = (Tensor | null)[];
 type Rule<P extends Prim> = (n: TapeNode<P>, g: Tensor) => Grads;
@@ -151,7 +151,15 @@ const rules: { [P in Prim]: Rule<P> } = {
     const { transA, transB } = n.attrs;
     let da: Tensor;
     let db: Tensor;
-    if (!transA && !transB) {
+    if (!transA && b.rank === 2 && a.rank > 2) {
+      // a shared weight: fold the batch into M so dW is one [K, N] product, not a batch of them summed
+      const K = a.shape[a.rank - 1] as number;
+      const N = g.shape[g.rank - 1] as number;
+      const a2 = reshape(a, [-1, K]); // [batch*M, K]
+      const g2 = reshape(g, [-1, N]); // [batch*M, N]
+      da = matmul(g, b, { transB: !transB }); // [..., M, K]
+      db = transB ? matmul(g2, a2, { transA: true }) : matmul(a2, g2, { transA: true }); // [N, K] | [K, N]
+    } else if (!transA && !transB) {
       da = matmul(g, b, { transB: true }); // [..., M, N]·[..., N, K]
       db = matmul(a, g, { transA: true }); // [..., K, M]·[..., M, N]
     } else if (transA && !transB) {
@@ -184,7 +192,7 @@ const rules: { [P in Prim]: Rule<P> } = {
   silu: (n, g) => [siluBackward(inp(n, 0), g)],
   rope: (n, g) => {
     const x = inp(n, 0);
-    const dx = zeros(x.shape, x.dtype); // same as x
+    const dx = empty(x.shape, x.dtype); // same as x (ropeKernel writes every element)
     const T = x.shape[x.rank - 2] as number;
     const D = x.shape[x.rank - 1] as number;
     ropeKernel(g.data, inp(n, 1).data, inp(n, 2).data, dx.data, T, D, n.attrs.rotaryDim, n.attrs.interleaved, -1);

@@ -1,7 +1,7 @@
 // Every primitive and fused composite passes a float64 finite-difference check, including broadcasting,
 // size-1 and empty dimensions and non-default axes. The case table is an exhaustive mapped type over Prim:
 // a primitive without a gradient test is a compile error.
-import { describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Prim, Tensor } from "../src/index.js";
 import * as T from "../src/index.js";
 import { gradcheck } from "./gradcheck.js";
@@ -94,6 +94,11 @@ const cases: { [P in Prim]: Case[] } = {
     { name: "both", inputs: () => [r([4, 3], 1), r([5, 4], 2)], f: (a, b) => T.matmul(a, b, { transA: true, transB: true }) },
     { name: "batched broadcast", inputs: () => [r([2, 1, 3, 4], 1), r([3, 4, 2], 2)], f: (a, b) => T.matmul(a, b) },
     { name: "weight shared over batch", inputs: () => [r([2, 3, 4], 1), r([4, 5], 2)], f: (a, b) => T.matmul(a, b) },
+    {
+      name: "weight shared over batch, transB",
+      inputs: () => [r([2, 3, 4], 1), r([5, 4], 2)],
+      f: (a, b) => T.matmul(a, b, { transB: true }),
+    },
     { name: "empty K", inputs: () => [r([3, 0], 1), r([0, 2], 2)], f: (a, b) => T.matmul(a, b) },
   ],
   cast: [
@@ -161,6 +166,16 @@ const cases: { [P in Prim]: Case[] } = {
     },
   ],
 };
+
+// Outputs are allocated uninitialized; poisoning every fresh buffer with NaN makes a kernel that leaves an
+// element unwritten fail its gradient check instead of passing on memory that happened to be zero.
+let restore: ReturnType<typeof T.setRawAllocator> | undefined;
+beforeAll(() => {
+  restore = T.setRawAllocator((bytes) => new Uint8Array(bytes).fill(0xff).buffer, 0);
+});
+afterAll(() => {
+  if (restore) T.setRawAllocator(restore.fn, restore.minBytes);
+});
 
 describe.each(["ref", "ort"] as const)("finite-difference gradients (f64, %s backend)", (backend) => {
   for (const [prim, list] of Object.entries(cases) as [Prim, Case[]][]) {

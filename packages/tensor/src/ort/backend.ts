@@ -7,7 +7,7 @@ import { type Backend, refBackend, registerOrtLoader } from "../backend.js";
 import { dtypes } from "../dtype.js";
 import type { MatmulPlan } from "../kernels/matmul.js";
 import { fmt } from "../shape.js";
-import { type Storage, type Tensor, zeros } from "../tensor.js";
+import { empty, type Storage, type Tensor } from "../tensor.js";
 import { encodeModel, type NodeSpec, ONNX_DOUBLE, ONNX_FLOAT } from "./onnx.js";
 
 export interface OrtOptions {
@@ -24,6 +24,14 @@ interface Reply {
   err?: string;
   bufs?: ArrayBuffer[];
   version?: string;
+  runMs?: number;
+}
+
+/** Where time goes in the ort backend: `runMs` inside onnxruntime, `waitMs` seen by the calling thread. */
+export interface OrtStats {
+  calls: number;
+  waitMs: number;
+  runMs: number;
 }
 
 const elemType = { f32: ONNX_FLOAT, f64: ONNX_DOUBLE } as const;
@@ -39,6 +47,7 @@ export class OrtBackend implements Backend {
   private readonly ctl = new Int32Array(new SharedArrayBuffer(4));
   private readonly sent = new Set<string>();
   private readonly timeoutMs: number;
+  readonly stats: OrtStats = { calls: 0, waitMs: 0, runMs: 0 };
 
   constructor(opts: OrtOptions = {}) {
     const env = globalThis.process?.env ?? {};
@@ -84,16 +93,23 @@ export class OrtBackend implements Backend {
     const feeds = ins.map(({ name, t }) => ({ name, type: typeName[dt], dims: t.shape, buf: slot(t) }));
     const o = { name: "out", type: typeName[dt], dims: out.shape, buf: slot(out) };
     const bufs = stores.map((s) => s.data.buffer as ArrayBuffer);
-    let model: Uint8Array | undefined;
-    if (!this.sent.has(key)) {
+    // which operands share a buffer is part of the op's identity (matmul(x, x) sends one buffer)
+    const fullKey = `${key} @${feeds.map((f) => f.buf).join(",")},${o.buf}`;
+    let spec: object | undefined;
+    if (!this.sent.has(fullKey)) {
       const vi = (name: string, shape: readonly number[]) => ({ name, elemType: elemType[dt], shape });
-      model = encodeModel(
+      const model = encodeModel(
         nodes,
         ins.map(({ name, t }) => vi(name, t.shape)),
         [vi("out", out.shape)],
       );
+      spec = { model, feeds, out: o };
     }
-    const r = this.call({ kind: "run", key, model, feeds, out: o, bufs }, bufs);
+    const t0 = performance.now();
+    const r = this.call({ kind: "run", key: fullKey, spec, bufs }, bufs);
+    this.stats.calls++;
+    this.stats.waitMs += performance.now() - t0;
+    this.stats.runMs += r.runMs ?? 0;
     // re-attach every buffer before anything can throw, so no tensor is left detached
     const back = r.bufs ?? [];
     stores.forEach((s, i) => {
@@ -101,7 +117,7 @@ export class OrtBackend implements Backend {
       if (b) s.data = dtypes[dt].wrap(b);
     });
     if (!r.ok) throw new Error(`ort backend: ${key} failed: ${r.err}`);
-    this.sent.add(key);
+    this.sent.add(fullKey);
   }
 
   matmul(a: Tensor, b: Tensor, transA: boolean, transB: boolean, plan: MatmulPlan): Tensor {
@@ -109,14 +125,21 @@ export class OrtBackend implements Backend {
     if ((a.dtype !== "f32" && a.dtype !== "f64") || macs < this.minMacs || macs === 0 || plan.M * plan.N === 0) {
       return refBackend.matmul(a, b, transA, transB, plan);
     }
-    const out = zeros(plan.outShape, a.dtype); // [...batch, M, N]
-    const swap = (r: number) => [...Array.from({ length: r - 2 }, (_, i) => i), r - 1, r - 2];
+    const out = empty(plan.outShape, a.dtype); // [...batch, M, N]; onnxruntime writes every element
     const nodes: NodeSpec[] = [];
-    let an = "a";
-    let bn = "b";
-    if (transA) nodes.push({ op: "Transpose", inputs: ["a"], outputs: [(an = "at")], ints: { perm: swap(a.rank) } });
-    if (transB) nodes.push({ op: "Transpose", inputs: ["b"], outputs: [(bn = "bt")], ints: { perm: swap(b.rank) } });
-    nodes.push({ op: "MatMul", inputs: [an, bn], outputs: ["out"] });
+    if ((transA || transB) && a.dtype === "f32") {
+      // FusedMatMul (a documented onnxruntime contrib op) reads transposed operands in place; a Transpose
+      // node would copy them first
+      const int = { transA: transA ? 1 : 0, transB: transB ? 1 : 0 };
+      nodes.push({ op: "FusedMatMul", domain: "com.microsoft", inputs: ["a", "b"], outputs: ["out"], int });
+    } else {
+      const swap = (r: number) => [...Array.from({ length: r - 2 }, (_, i) => i), r - 1, r - 2];
+      let an = "a";
+      let bn = "b";
+      if (transA) nodes.push({ op: "Transpose", inputs: ["a"], outputs: [(an = "at")], ints: { perm: swap(a.rank) } });
+      if (transB) nodes.push({ op: "Transpose", inputs: ["b"], outputs: [(bn = "bt")], ints: { perm: swap(b.rank) } });
+      nodes.push({ op: "MatMul", inputs: [an, bn], outputs: ["out"] });
+    }
     const key = `matmul ${a.dtype} ${fmt(a.shape)}${transA ? "T" : ""} ${fmt(b.shape)}${transB ? "T" : ""}`;
     this.run(
       key,

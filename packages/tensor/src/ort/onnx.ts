@@ -42,6 +42,8 @@ export interface ValueInfo {
 
 export interface NodeSpec {
   op: string;
+  /** operator domain: "" is standard ONNX; "com.microsoft" holds onnxruntime's documented contrib ops */
+  domain?: string;
   inputs: string[];
   outputs: string[];
   /** integer-list attributes only (perm) and integer attributes, which is all these graphs need */
@@ -72,6 +74,7 @@ function node(n: NodeSpec): number[] {
   for (const i of n.inputs) str(1, i, out);
   for (const o of n.outputs) str(2, o, out);
   str(4, n.op, out);
+  if (n.domain) str(7, n.domain, out);
   for (const [name, vals] of Object.entries(n.ints ?? {})) {
     const a: number[] = [];
     str(1, name, a);
@@ -96,12 +99,15 @@ export function encodeModel(nodes: NodeSpec[], inputs: ValueInfo[], outputs: Val
   str(2, "llmdbg", graph);
   for (const i of inputs) bytes(11, valueInfo(i), graph);
   for (const o of outputs) bytes(12, valueInfo(o), graph);
-  const opset: number[] = [];
-  str(1, "", opset);
-  int(2, 17, opset);
   const model: number[] = [];
   int(1, 8, model); // ir_version
   bytes(7, graph, model);
-  bytes(8, opset, model);
+  const domains = new Set(["", ...nodes.map((n) => n.domain ?? "")]);
+  for (const d of domains) {
+    const opset: number[] = [];
+    str(1, d, opset);
+    int(2, d === "" ? 17 : 1, opset);
+    bytes(8, opset, model); // ModelProto.opset_import
+  }
   return Uint8Array.from(model);
 }

@@ -5,6 +5,8 @@ import { workerData } from "node:worker_threads";
 
 const { ctl: ctlBuf, port, threads } = workerData;
 const ctl = new Int32Array(ctlBuf);
+// per op key: the model bytes and the feed layout, sent once; sessions are created lazily and evicted LRU
+const specs = new Map();
 const sessions = new Map();
 const MAX_SESSIONS = 256;
 let ort = null;
@@ -17,15 +19,8 @@ function done(msg, transfer) {
 
 const views = { float32: Float32Array, float64: Float64Array };
 
-async function session(key, model) {
-  let s = sessions.get(key);
-  if (s) {
-    sessions.delete(key); // re-insert: Map order is the LRU order
-    sessions.set(key, s);
-    return s;
-  }
-  if (!model) throw new Error(`ort worker: no model for op ${key}`);
-  s = await ort.InferenceSession.create(model, {
+async function createSession(key, spec) {
+  const s = await ort.InferenceSession.create(spec.model, {
     intraOpNumThreads: threads,
     interOpNumThreads: 1,
     executionMode: "sequential",
@@ -55,13 +50,23 @@ port.on("message", async (msg) => {
   }
   const bufs = msg.bufs;
   try {
-    const s = await session(msg.key, msg.model);
+    if (msg.spec) specs.set(msg.key, msg.spec);
+    const spec = specs.get(msg.key);
+    if (!spec) throw new Error(`ort worker: no model for op ${msg.key}`);
+    let s = sessions.get(msg.key);
+    if (s) {
+      sessions.delete(msg.key); // re-insert: Map order is the LRU order
+      sessions.set(msg.key, s);
+    } else {
+      s = await createSession(msg.key, spec);
+    }
     const feeds = {};
-    for (const f of msg.feeds) feeds[f.name] = new ort.Tensor(f.type, new views[f.type](bufs[f.buf]), f.dims);
-    const o = msg.out;
+    for (const f of spec.feeds) feeds[f.name] = new ort.Tensor(f.type, new views[f.type](bufs[f.buf]), f.dims);
+    const o = spec.out;
     const fetches = { [o.name]: new ort.Tensor(o.type, new views[o.type](bufs[o.buf]), o.dims) };
+    const t0 = performance.now();
     await s.run(feeds, fetches);
-    done({ ok: true, bufs }, bufs);
+    done({ ok: true, bufs, runMs: performance.now() - t0 }, bufs);
   } catch (e) {
     done({ ok: false, err: String(e?.message ?? e), bufs }, bufs);
   }
