@@ -397,14 +397,22 @@ export interface AttentionOptions {
   causal?: boolean;
   /** Additive mask broadcastable to [batch, head, T, S] (0 keeps, -inf drops); gets no gradient. */
   mask?: Tensor;
+  /** Also return the scaled, masked scores (-inf where masked) before the softmax; costs one extra copy. */
+  returnScores?: boolean;
 }
 
 /**
- * Masked scaled-dot-product attention. Returns the mixed values and the attention pattern (the softmax saved
- * for the backward pass; it carries no gradient — models that hook the pattern use the unfused primitives).
+ * Masked scaled-dot-product attention. Returns the mixed values, the attention pattern (the softmax saved
+ * for the backward pass) and, if asked, the pre-softmax scores. Pattern and scores carry no gradient: models
+ * that hook or differentiate them use the unfused primitives (matmul, add, softmax, matmul).
  * @example const { out, pattern } = attention(q, k, v, { causal: true }) // q,k,v [batch, head, pos, d_head]
  */
-export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions = {}): { out: Tensor; pattern: Tensor } {
+export function attention(
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  opts: AttentionOptions = {},
+): { out: Tensor; pattern: Tensor; scores?: Tensor } {
   needFloat("attention", q);
   sameDtype("attention", q, k);
   sameDtype("attention", q, v);
@@ -430,12 +438,13 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOption
   }
   const be = getBackend();
   const scores = be.matmul(q, k, false, true, planMatmul(q.shape, k.shape, false, true)); // [batch, head, T, S]
-  maskedSoftmaxInPlace(scores.data, B, H, T, S, scale, causal, mask);
+  const pre = opts.returnScores ? empty(scores.shape, scores.dtype) : undefined; // [batch, head, T, S]
+  maskedSoftmaxInPlace(scores.data, B, H, T, S, scale, causal, mask, pre?.data);
   const pattern = scores; // [batch, head, T, S]
   const out = be.matmul(pattern, v, false, false, planMatmul(pattern.shape, v.shape, false, false)); // [batch, head, T, Dv]
   const inputs = mask ? [q, k, v, mask] : [q, k, v];
   recordPrim("attention", { scale, causal, hasMask: !!mask, pattern }, inputs, out);
-  return { out, pattern };
+  return pre ? { out, pattern, scores: pre } : { out, pattern };
 }
 
 function maskedSoftmaxInPlace(
@@ -447,6 +456,7 @@ function maskedSoftmaxInPlace(
   scale: number,
   causal: boolean,
   mask: Tensor | undefined,
+  pre: TypedArray | undefined,
 ): void {
   const M = mask?.data;
   const ms = mask ? maskStrides(mask.shape) : null;
@@ -464,6 +474,10 @@ function maskedSoftmaxInPlace(
           if (M) val += M[mrow + s * m3] as number;
           P[row + s] = val;
           if (val > mx) mx = val;
+        }
+        if (pre) {
+          for (let s = 0; s < lim; s++) pre[row + s] = P[row + s] as number;
+          for (let s = lim; s < S; s++) pre[row + s] = Number.NEGATIVE_INFINITY;
         }
         if (mx === Number.NEGATIVE_INFINITY) {
           for (let s = 0; s < S; s++) P[row + s] = 0;
