@@ -154,6 +154,12 @@ function main(): void {
     be instanceof OrtBackend ? `ort (onnxruntime ${be.version}, ${threads} threads)` : "ref (onnxruntime unavailable)";
   console.log(`llmdbg bench — node ${process.version}, ${cpus()[0]?.model ?? "unknown CPU"} × ${cpus().length}`);
   console.log(`ours: backend ${beDesc}; peers run at ${threads} thread(s); load average ${loadavg()[0]?.toFixed(2)}`);
+  const tuned = ["MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_"].filter((k) => process.env[k]);
+  console.log(
+    tuned.length > 0
+      ? `glibc malloc tuning (inherited by the peers too): ${tuned.map((k) => `${k}=${process.env[k]}`).join(" ")}`
+      : "no glibc malloc tuning: run through `npm run bench`, or large allocations pay page faults on every op",
+  );
   console.log(`${ROUNDS} rounds alternating ours and peer; medians of all timed repetitions after warm-up\n`);
 
   const rows: Row[] = [];
