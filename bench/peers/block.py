@@ -16,6 +16,8 @@ import time
 import torch
 import torch.nn.functional as F
 
+from timing import bench  # noqa: E402  (sibling module: the script folder is on sys.path)
+
 
 def load(path):
     with open(path) as f:
@@ -46,16 +48,6 @@ def block(p, x, cfg):
     return resid_mid + torch.matmul(post, p["w_out"]) + p["b_out"]
 
 
-def bench(fn, warmup, min_reps, max_reps, min_ms):
-    for _ in range(warmup):
-        fn()
-    samples = []
-    start = time.perf_counter()
-    while len(samples) < max_reps and (len(samples) < min_reps or (time.perf_counter() - start) * 1e3 < min_ms):
-        t0 = time.perf_counter()
-        fn()
-        samples.append((time.perf_counter() - t0) * 1e3)
-    return samples
 
 
 def rel_err(got, want):

@@ -13,6 +13,8 @@ import time
 
 import numpy as np
 
+from timing import bench  # noqa: E402  (sibling module: the script folder is on sys.path)
+
 
 def blas_name():
     try:
@@ -23,16 +25,6 @@ def blas_name():
         return "BLAS"
 
 
-def bench(fn, warmup, min_reps, max_reps, min_ms):
-    for _ in range(warmup):
-        fn()
-    samples = []
-    start = time.perf_counter()
-    while len(samples) < max_reps and (len(samples) < min_reps or (time.perf_counter() - start) * 1e3 < min_ms):
-        t0 = time.perf_counter()
-        fn()
-        samples.append((time.perf_counter() - t0) * 1e3)
-    return samples
 
 
 def main():

@@ -3,7 +3,7 @@
 // `retainGrad`, the way PyTorch's `retain_grad` works.
 import type { Prim, PrimAttrs } from "./prims.js";
 import { fmt, ShapeError, sameShape } from "./shape.js";
-import { Tensor } from "./tensor.js";
+import { Tensor, zeros } from "./tensor.js";
 
 export interface TapeNode<P extends Prim = Prim> {
   readonly prim: P;
@@ -30,7 +30,7 @@ export function record<P extends Prim>(prim: P, attrs: PrimAttrs[P], inputs: rea
   for (const x of inputs) {
     if (x.tape === tape) {
       out.tape = tape;
-      tape.nodes.push({ prim, attrs, inputs, out } as TapeNode);
+      tape.nodes.push({ prim, attrs, inputs: [...inputs], out } as TapeNode);
       return out;
     }
   }
@@ -150,9 +150,7 @@ export function valueAndGrad(
     const { out, backward } = vjp((...xs) => [f(...xs)], inputs);
     const value = out[0] as Tensor;
     if (value.size !== 1) throw new ShapeError(`valueAndGrad: function must return one element, got shape ${fmt(value.shape)}`);
-    const seed = new Tensor(value.shape, value.dtype, stopGradient(value).store);
-    const one = zerosLike?.(seed);
-    if (one === undefined) throw new Error("autodiff: vjp rules not installed");
+    const one = zeros(value.shape, value.dtype); // d value / d value
     one.data[0] = 1;
     const b = backward([one]);
     return { value, grads: b.grads, gradOf: b.gradOf };
