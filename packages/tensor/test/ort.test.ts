@@ -76,6 +76,22 @@ describe("ort-backed composites vs ref", () => {
   });
 });
 
+describe("ort graphs", () => {
+  it("one graph serves every size of a given rank and transposition", () => {
+    const before = ort.graphCount;
+    for (const [m, k, n] of [
+      [5, 7, 3],
+      [9, 2, 4],
+      [1, 30, 6],
+    ] as const) {
+      const a = T.randn([m, k], m);
+      const b = T.randn([k, n], n);
+      compare(`matmul ${m}x${k}·${k}x${n}`, () => T.matmul(a, b), 1e-5);
+    }
+    expect(ort.graphCount - before).toBeLessThanOrEqual(1);
+  });
+});
+
 describe("ort buffer hand-over", () => {
   it("operands, views and aliased operands stay readable after a call", () => {
     const x = T.randn([16, 16], 4);

@@ -6,7 +6,6 @@ import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from "
 import { type Backend, refBackend, registerOrtLoader } from "../backend.js";
 import { dtypes } from "../dtype.js";
 import type { MatmulPlan } from "../kernels/matmul.js";
-import { fmt } from "../shape.js";
 import { empty, type Storage, type Tensor } from "../tensor.js";
 import { encodeModel, type NodeSpec, ONNX_DOUBLE, ONNX_FLOAT } from "./onnx.js";
 
@@ -90,23 +89,30 @@ export class OrtBackend implements Backend {
       if (i < 0) i = stores.push(s) - 1;
       return i;
     };
-    const feeds = ins.map(({ name, t }) => ({ name, type: typeName[dt], dims: t.shape, buf: slot(t) }));
-    const o = { name: "out", type: typeName[dt], dims: out.shape, buf: slot(out) };
+    const feeds = ins.map(({ name, t }) => ({ name, type: typeName[dt], buf: slot(t) }));
+    const o = { name: "out", type: typeName[dt], buf: slot(out) };
+    const dims = [...ins.map(({ t }) => t.shape), out.shape];
     const bufs = stores.map((s) => s.data.buffer as ArrayBuffer);
     // which operands share a buffer is part of the op's identity (matmul(x, x) sends one buffer)
     const fullKey = `${key} @${feeds.map((f) => f.buf).join(",")},${o.buf}`;
     let spec: object | undefined;
     if (!this.sent.has(fullKey)) {
-      const vi = (name: string, shape: readonly number[]) => ({ name, elemType: elemType[dt], shape });
+      // symbolic dimensions: one session serves every shape of this rank, so sequence lengths that change
+      // from call to call (generation with a KV cache) do not build a session per length
+      const vi = (name: string, rank: number) => ({
+        name,
+        elemType: elemType[dt],
+        shape: Array.from({ length: rank }, (_, i) => `${name}${i}`),
+      });
       const model = encodeModel(
         nodes,
-        ins.map(({ name, t }) => vi(name, t.shape)),
-        [vi("out", out.shape)],
+        ins.map(({ name, t }) => vi(name, t.rank)),
+        [vi("out", out.rank)],
       );
       spec = { model, feeds, out: o };
     }
     const t0 = performance.now();
-    const r = this.call({ kind: "run", key: fullKey, spec, bufs }, bufs);
+    const r = this.call({ kind: "run", key: fullKey, spec, dims, bufs }, bufs);
     this.stats.calls++;
     this.stats.waitMs += performance.now() - t0;
     this.stats.runMs += r.runMs ?? 0;
@@ -140,7 +146,7 @@ export class OrtBackend implements Backend {
       if (transB) nodes.push({ op: "Transpose", inputs: ["b"], outputs: [(bn = "bt")], ints: { perm: swap(b.rank) } });
       nodes.push({ op: "MatMul", inputs: [an, bn], outputs: ["out"] });
     }
-    const key = `matmul ${a.dtype} ${fmt(a.shape)}${transA ? "T" : ""} ${fmt(b.shape)}${transB ? "T" : ""}`;
+    const key = `matmul ${a.dtype} rank ${a.rank}${transA ? "T" : ""} x rank ${b.rank}${transB ? "T" : ""}`;
     this.run(
       key,
       nodes,
@@ -151,6 +157,11 @@ export class OrtBackend implements Backend {
       out,
     );
     return out;
+  }
+
+  /** How many distinct op graphs have been sent to the worker (shapes are symbolic, so sizes do not add). */
+  get graphCount(): number {
+    return this.sent.size;
   }
 
   /** Stops the worker thread; later calls fail. */

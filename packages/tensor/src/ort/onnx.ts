@@ -37,7 +37,8 @@ export const ONNX_DOUBLE = 11;
 export interface ValueInfo {
   name: string;
   elemType: number;
-  shape: readonly number[];
+  /** Each dimension fixed (a number) or symbolic (a name): symbolic dims let one session serve every size. */
+  shape: readonly (number | string)[];
 }
 
 export interface NodeSpec {
@@ -55,7 +56,9 @@ function valueInfo(v: ValueInfo): number[] {
   const dims: number[] = [];
   for (const d of v.shape) {
     const dim: number[] = [];
-    int(1, d, dim); // Dimension.dim_value
+    if (typeof d === "number")
+      int(1, d, dim); // Dimension.dim_value
+    else str(2, d, dim); // Dimension.dim_param
     bytes(1, dim, dims); // TensorShapeProto.dim
   }
   const tensorType: number[] = [];

@@ -8,7 +8,8 @@ const ctl = new Int32Array(ctlBuf);
 // per op key: the model bytes and the feed layout, sent once; sessions are created lazily and evicted LRU
 const specs = new Map();
 const sessions = new Map();
-const MAX_SESSIONS = 256;
+// each session owns an intra-op thread pool, so keep few; symbolic shapes make one session serve all sizes
+const MAX_SESSIONS = 64;
 let ort = null;
 
 function done(msg, transfer) {
@@ -61,9 +62,11 @@ port.on("message", async (msg) => {
       s = await createSession(msg.key, spec);
     }
     const feeds = {};
-    for (const f of spec.feeds) feeds[f.name] = new ort.Tensor(f.type, new views[f.type](bufs[f.buf]), f.dims);
+    spec.feeds.forEach((f, i) => {
+      feeds[f.name] = new ort.Tensor(f.type, new views[f.type](bufs[f.buf]), msg.dims[i]);
+    });
     const o = spec.out;
-    const fetches = { [o.name]: new ort.Tensor(o.type, new views[o.type](bufs[o.buf]), o.dims) };
+    const fetches = { [o.name]: new ort.Tensor(o.type, new views[o.type](bufs[o.buf]), msg.dims[spec.feeds.length]) };
     const t0 = performance.now();
     await s.run(feeds, fetches);
     done({ ok: true, bufs, runMs: performance.now() - t0 }, bufs);
