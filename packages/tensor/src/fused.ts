@@ -256,13 +256,6 @@ const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 const INV_SQRT_2 = Math.SQRT1_2;
 const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
 
-/** tanh through one exp: V8's Math.tanh costs ~30 ns, this ~8 ns; absolute error ~1e-16. */
-function fastTanh(u: number): number {
-  if (u > 20) return 1;
-  if (u < -20) return -1;
-  return 1 - 2 / (Math.exp(2 * u) + 1);
-}
-
 /** GELU: "tanh" is GPT-2's gelu_new, "none" is the exact erf form (BERT, GPT-NeoX). */
 export function gelu(x: Tensor, approximate: "tanh" | "none" = "tanh"): Tensor {
   needFloat("gelu", x);
@@ -272,7 +265,8 @@ export function gelu(x: Tensor, approximate: "tanh" | "none" = "tanh"): Tensor {
   if (approximate === "tanh") {
     for (let i = 0; i < X.length; i++) {
       const v = X[i] as number;
-      O[i] = 0.5 * v * (1 + fastTanh(SQRT_2_OVER_PI * (v + 0.044715 * v * v * v)));
+      // 0.5·(1 + tanh(u)) = sigmoid(2u): one exp per element instead of V8's slower Math.tanh
+      O[i] = v / (1 + Math.exp(-2 * SQRT_2_OVER_PI * (v + 0.044715 * v * v * v)));
     }
   } else {
     for (let i = 0; i < X.length; i++) {
@@ -292,8 +286,9 @@ export function geluBackward(x: Tensor, g: Tensor, approximate: "tanh" | "none")
     const v = X[i] as number;
     let d: number;
     if (approximate === "tanh") {
-      const t = fastTanh(SQRT_2_OVER_PI * (v + 0.044715 * v * v * v));
-      d = 0.5 * (1 + t) + 0.5 * v * (1 - t * t) * SQRT_2_OVER_PI * (1 + 3 * 0.044715 * v * v);
+      // gelu = v·s with s = sigmoid(2u), u = √(2/π)(v + 0.044715 v³): d = s + v·s(1 − s)·2u'
+      const s = 1 / (1 + Math.exp(-2 * SQRT_2_OVER_PI * (v + 0.044715 * v * v * v)));
+      d = s + v * s * (1 - s) * 2 * SQRT_2_OVER_PI * (1 + 3 * 0.044715 * v * v);
     } else {
       d = 0.5 * (1 + erfScalar(v * INV_SQRT_2)) + v * Math.exp(-0.5 * v * v) * INV_SQRT_2PI;
     }

@@ -51,6 +51,27 @@ describe("forward semantics", () => {
     const p = T.attention(T.zeros([1, 1, 3, 2]), T.zeros([1, 1, 3, 2]), T.zeros([1, 1, 3, 2]), { causal: true }).pattern;
     expect(p.toArray().map((v) => Math.round(v * 1e6) / 1e6)).toEqual([1, 0, 0, 0.5, 0.5, 0, 0.333333, 0.333333, 0.333333]);
   });
+  it("GELU and SiLU match their textbook formulas in f64", () => {
+    const xs = [-30, -5, -1.3, -0.2, 0, 0.4, 1, 2.7, 8, 40];
+    const x = T.tensor(xs, [xs.length], "f64");
+    const k = Math.sqrt(2 / Math.PI);
+    const tanhRef = xs.map((v) => 0.5 * v * (1 + Math.tanh(k * (v + 0.044715 * v ** 3))));
+    // from Python: 0.5 * v * (1 + math.erf(v / math.sqrt(2)))
+    const erfRef = [
+      -0, -1.4332578593401202e-6, -0.12584062996129347, -0.0841480581121794, 0, 0.2621686966441297, 0.8413447460685429,
+      2.6906391707317905, 7.999999999999995, 40,
+    ];
+    const siluRef = xs.map((v) => v / (1 + Math.exp(-v)));
+    T.gelu(x, "tanh")
+      .toArray()
+      .forEach((v, i) => expect(Math.abs(v - (tanhRef[i] as number))).toBeLessThan(1e-13));
+    T.gelu(x, "none")
+      .toArray()
+      .forEach((v, i) => expect(Math.abs(v - (erfRef[i] as number))).toBeLessThan(1e-12));
+    T.silu(x)
+      .toArray()
+      .forEach((v, i) => expect(Math.abs(v - (siluRef[i] as number))).toBeLessThan(1e-13));
+  });
   it("fully masked attention rows give zeros, not NaN", () => {
     const mask = T.full([1, 1, 1, 2], Number.NEGATIVE_INFINITY);
     const { out } = T.attention(T.ones([1, 1, 1, 2]), T.ones([1, 1, 2, 2]), T.ones([1, 1, 2, 2]), { mask });
