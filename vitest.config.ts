@@ -4,6 +4,7 @@ export default defineConfig({
   resolve: { conditions: ["node"] },
   test: {
     include: ["packages/*/test/**/*.test.ts"],
+    setupFiles: ["./vitest.setup.ts"],
     testTimeout: 60_000,
     // one ORT worker per test file; two files at a time fits the 2-core machine
     maxWorkers: 2,

@@ -45,14 +45,18 @@ function load(name: BackendName): Backend {
   }
 }
 
-/** The backend in use: chosen by `useBackend`, else `LLMDBG_BACKEND` (ref | ort), else ort with fallback to ref. */
+/**
+ * The backend in use: chosen by `useBackend`, else `LLMDBG_BACKEND` (ref | ort), else ort (falling back to
+ * ref with a warning) when the Node entry registered it, else ref.
+ */
 export function getBackend(): Backend {
   if (current === null) {
     const env = globalThis.process?.env?.LLMDBG_BACKEND;
     if (env !== undefined && env !== "" && env !== "ref" && env !== "ort") {
       throw new Error(`LLMDBG_BACKEND must be 'ref' or 'ort', got '${env}'`);
     }
-    current = load((env as BackendName | undefined) || "ort");
+    // without the Node entry there is no onnxruntime to try, so plain `ref` is the default, not a fallback
+    current = load((env as BackendName | undefined) || (ortLoader ? "ort" : "ref"));
   }
   return current;
 }
