@@ -1,5 +1,21 @@
-// @llmdbg/models — model file formats (for now: safetensors and GGUF). This entry is platform-neutral;
-// `node.ts` adds reading and writing files.
+// @llmdbg/models — model files: safetensors and GGUF weights, config normalization, tokenizers and chat
+// templates. This entry is platform-neutral; `node.ts` adds reading and writing files.
+
+export * from "./chat-template.js";
+export {
+  type Activation,
+  type ArchitectureFamily,
+  type ClassifierHead,
+  type ConfigSource,
+  type GgufArchitecture,
+  type HfModelType,
+  type ModelConfig,
+  normalizeHfConfig,
+  type PositionalEncoding,
+  type ProblemType,
+  type RopeScaling,
+} from "./config.js";
+export { normalizeGgufConfig } from "./config-gguf.js";
 export { ModelFormatError } from "./errors.js";
 export { bf16BitsToF32, f16BitsToF32, f32ToBf16Bits, f32ToF16Bits } from "./float16.js";
 export * from "./gguf.js";
@@ -19,3 +35,4 @@ export {
   type TensorEntry,
   type WriteOptions,
 } from "./safetensors.js";
+export * from "./tokenizer.js";

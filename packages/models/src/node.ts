@@ -10,3 +10,4 @@ export {
   type ShardedSafetensorsReader,
   writeSafetensors,
 } from "./safetensors-node.js";
+export * from "./tokenizer-node.js";
