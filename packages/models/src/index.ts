@@ -35,4 +35,6 @@ export {
   type TensorEntry,
   type WriteOptions,
 } from "./safetensors.js";
+export * from "./tiny.js";
+export * from "./tiny-tokenizers.js";
 export * from "./tokenizer.js";

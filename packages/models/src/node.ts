@@ -10,4 +10,5 @@ export {
   type ShardedSafetensorsReader,
   writeSafetensors,
 } from "./safetensors-node.js";
+export * from "./tiny-node.js";
 export * from "./tokenizer-node.js";
