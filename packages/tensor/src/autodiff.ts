@@ -53,6 +53,24 @@ export function noGrad<T>(fn: () => T): T {
   }
 }
 
+/**
+ * Puts `x` on the active tape and keeps its gradient (read it with `gradOf`). Unlike `retainGrad`, this also
+ * works for a tensor that does not depend on any traced input (a hook on activations computed from frozen
+ * weights): it becomes a leaf. A tensor already on the tape stays connected to what it depends on.
+ */
+export function watch(x: Tensor): Tensor {
+  const tape = active;
+  if (tape === null) return x;
+  if (x.tape === tape) {
+    tape.retained.add(x.id);
+    return x;
+  }
+  const leaf = stopGradient(x);
+  leaf.tape = tape;
+  tape.retained.add(leaf.id);
+  return leaf;
+}
+
 /** Marks an intermediate tensor so that its gradient is kept; read it with `gradOf` on the backward result. */
 export function retainGrad(x: Tensor): Tensor {
   if (active !== null && x.tape === active) active.retained.add(x.id);

@@ -203,6 +203,20 @@ describe("autodiff API", () => {
     expect(grads[0]?.toArray()).toEqual([6, 12, 18]);
   });
 
+  it("watch makes a leaf of an untracked tensor and keeps tracked ones connected", () => {
+    const w = T.tensor([2, 3], [2], "f64"); // a frozen weight: not an input of vjp
+    let h1: Tensor | undefined;
+    let h2: Tensor | undefined;
+    const { out, backward } = T.vjp(() => {
+      h1 = T.watch(T.mul(w, 1)); // not on the tape yet: becomes a leaf
+      h2 = T.watch(T.mul(h1, h1)); // on the tape: stays connected to h1
+      return [T.sum(T.mul(h2, 5))];
+    }, []);
+    const b = backward([T.ones((out[0] as Tensor).shape, "f64")]);
+    expect(b.gradOf(h2 as Tensor)?.toArray()).toEqual([5, 5]);
+    expect(b.gradOf(h1 as Tensor)?.toArray()).toEqual([20, 30]); // 5 · 2·h1
+  });
+
   it("stopGradient and noGrad cut the tape", () => {
     const x = T.tensor([1, 2], [2], "f64");
     const g1 = T.grad((x) => T.sum(T.mul(x, T.stopGradient(x))))(x)[0] as Tensor;
