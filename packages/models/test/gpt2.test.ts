@@ -87,6 +87,56 @@ describe("gpt2 architecture", () => {
     expect(worst).toBeLessThan(5e-3);
   });
 
+  it("matches the PyTorch reference (tools/reference/gpt2.py): logits, every hook, and the embedding gradient", () => {
+    const golden = readSafetensors(new URL("./golden/gpt2-tiny.safetensors", import.meta.url).pathname);
+    expect(golden.metadata.input_ids).toBe("[[3,17,42,5,99,7,250,11]]");
+    const V = config.vocabSize;
+    const targets = JSON.parse(golden.metadata.targets ?? "[]") as number[];
+    const loss = (out: Tensor) =>
+      T.sum(
+        T.gather(
+          T.reshape(T.logSoftmax(out), [8 * V]),
+          T.tensor(
+            targets.map((t, p) => p * V + t),
+            [8],
+            "i32",
+          ),
+        ),
+      );
+    const { output, cache } = run(model, ids, { cache: true, grads: { hooks: ["hook_embed"], loss } });
+    const maxDiff = (ours: Tensor, ref: Tensor, name: string): number => {
+      expect(ours.shape, name).toEqual(ref.shape);
+      let m = 0;
+      for (let i = 0; i < ours.size; i++) {
+        const a = ours.data[i] as number;
+        const b = ref.data[i] as number;
+        if (a === b) continue; // also the -inf of masked scores
+        m = Math.max(m, Math.abs(a - b));
+      }
+      return m;
+    };
+    let worstName = "";
+    let worst = 0;
+    for (const name of [...model.hookPoints.map((p) => p.name), "logits"]) {
+      const d = maxDiff(name === "logits" ? output : cache.get(name), golden.load(name), name);
+      if (d > worst) [worst, worstName] = [d, name];
+      expect(d, name).toBeLessThanOrEqual(1e-4);
+    }
+    const g = cache.grad("hook_embed");
+    const gRef = golden.load("grad.hook_embed");
+    let num = 0;
+    let den = 0;
+    for (let i = 0; i < g.size; i++) {
+      num += ((g.data[i] as number) - (gRef.data[i] as number)) ** 2;
+      den += (gRef.data[i] as number) ** 2;
+    }
+    const rel = Math.sqrt(num / den);
+    console.log(
+      `gpt2 vs PyTorch: worst activation diff ${worst.toExponential(2)} (${worstName}); embedding grad rel err ${rel.toExponential(2)}`,
+    );
+    expect(rel).toBeLessThanOrEqual(1e-4);
+  });
+
   it("a tensor of the wrong shape is a ModelFormatError naming it", () => {
     const bad = {
       has: (k: string) => weights.has(k),
