@@ -1,6 +1,6 @@
 // Interventions are serializable tagged unions: the same JSON goes CLI → server → store → UI and replays a
 // run. Each selects positions and heads through the hook point's declared axes.
-import { add, broadcastTo, fmt, mul, ShapeError, type Tensor, tensor, where, zeros } from "@llmdbg/tensor";
+import { add, broadcastTo, cast, fmt, mul, ShapeError, type Tensor, tensor, where, zeros } from "@llmdbg/tensor";
 import { type HookPoint, headAxis, positionAxis } from "./hooks.js";
 
 /** Plain tensor data for JSON: row-major values with their shape. */
@@ -82,10 +82,10 @@ function selection(x: Tensor, p: HookPoint, iv: Intervention): Tensor | null {
 /** Applies one intervention to the activation `x` at hook point `p`; returns a new tensor. */
 export function applyIntervention(x: Tensor, p: HookPoint, iv: Intervention): Tensor {
   const sel = selection(x, p, iv); // broadcastable to x, or null for "everywhere"
-  const pick = (replacement: Tensor): Tensor => (sel ? where(castBool(sel), replacement, x) : replacement);
+  const pick = (replacement: Tensor): Tensor => (sel ? where(cast(sel, "bool"), replacement, x) : replacement);
   switch (iv.kind) {
     case "zero":
-      return sel ? where(castBool(sel), 0, x) : zeros(x.shape, x.dtype);
+      return sel ? where(cast(sel, "bool"), 0, x) : zeros(x.shape, x.dtype);
     case "scale":
       // 1 + (factor − 1)·mask: exactly x where unselected, and exactly x when factor = 1
       return sel ? mul(x, add(mul(sel, iv.factor - 1), 1)) : mul(x, iv.factor);
@@ -107,10 +107,4 @@ export function applyIntervention(x: Tensor, p: HookPoint, iv: Intervention): Te
       return pick(mean);
     }
   }
-}
-
-function castBool(m: Tensor): Tensor {
-  const b = zeros(m.shape, "bool"); // same as m
-  for (let i = 0; i < m.size; i++) b.data[i] = m.data[i] ? 1 : 0;
-  return b;
 }

@@ -58,11 +58,7 @@ export function toyModel(dtype: "f32" | "f64" = "f64"): HookedModel {
     const qh = T.permute(q, [0, 2, 1, 3]); // [batch, head, pos, d_head]
     const kh = T.permute(k, [0, 2, 1, 3]); // [batch, head, pos, d_head]
     const vh = T.permute(v, [0, 2, 1, 3]); // [batch, head, pos, d_head]
-    const causal = T.tensor(
-      Array.from({ length: Tn * Tn }, (_, i) => (i % Tn <= Math.floor(i / Tn) ? 0 : Number.NEGATIVE_INFINITY)),
-      [Tn, Tn],
-      dtype,
-    ); // [query_pos, key_pos]
+    const causal = T.causalMask(Tn, Tn, dtype); // [query_pos, key_pos]
     const scores = ctx.hook(
       "blocks.0.attn.hook_attn_scores",
       T.add(T.mul(T.matmul(qh, kh, { transB: true }), 1 / Math.sqrt(DH)), causal),

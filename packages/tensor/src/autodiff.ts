@@ -1,6 +1,8 @@
 // Reverse-mode autodiff on a tape. Ops record a node when an input belongs to the active tape; `vjp` replays
 // the nodes backwards through the rule table in vjp.ts. Hooks ask for gradients of intermediate tensors with
 // `retainGrad`, the way PyTorch's `retain_grad` works.
+
+import { isFloat } from "./dtype.js";
 import type { Prim, PrimAttrs } from "./prims.js";
 import { fmt, ShapeError, sameShape } from "./shape.js";
 import { Tensor, zeros } from "./tensor.js";
@@ -86,18 +88,16 @@ export interface Backward {
 
 type Rules = (node: TapeNode, g: Tensor) => (Tensor | null)[];
 let rules: Rules | null = null;
-let zerosLike: ((x: Tensor) => Tensor) | null = null;
 let addGrad: ((a: Tensor, b: Tensor) => Tensor) | null = null;
 
 /** vjp.ts installs the rule table here (ops → autodiff → vjp would otherwise be an import cycle). */
-export function installRules(r: Rules, zeros: (x: Tensor) => Tensor, add: (a: Tensor, b: Tensor) => Tensor): void {
+export function installRules(r: Rules, add: (a: Tensor, b: Tensor) => Tensor): void {
   rules = r;
-  zerosLike = zeros;
   addGrad = add;
 }
 
 function backprop(tape: Tape, outs: readonly Tensor[], cts: readonly Tensor[], inputs: readonly Tensor[]): Backward {
-  if (rules === null || zerosLike === null || addGrad === null) throw new Error("autodiff: vjp rules not installed");
+  if (rules === null || addGrad === null) throw new Error("autodiff: vjp rules not installed");
   const r = rules;
   const add = addGrad;
   const grads = new Map<number, Tensor>();
@@ -125,9 +125,8 @@ function backprop(tape: Tape, outs: readonly Tensor[], cts: readonly Tensor[], i
       });
     }
   });
-  const z = zerosLike;
   return {
-    grads: inputs.map((x) => grads.get(x.id) ?? z(x)),
+    grads: inputs.map((x) => grads.get(x.id) ?? zeros(x.shape, isFloat(x.dtype) ? x.dtype : "f32")),
     gradOf: (x) => (keep.has(x.id) ? grads.get(x.id) : undefined),
   };
 }

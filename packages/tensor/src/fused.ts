@@ -1,11 +1,12 @@
 // Fused composites: one loop per op instead of a chain of primitives, each with its own backward kernel
 // (used by vjp.ts). These are where transformer time goes outside the matmuls.
+import { record } from "./autodiff.js";
 import { getBackend } from "./backend.js";
-import type { TypedArray } from "./dtype.js";
+import type { DType, TypedArray } from "./dtype.js";
 import { erf as erfScalar } from "./kernels/elementwise.js";
 import { planMatmul } from "./kernels/matmul.js";
 import * as rd from "./kernels/reduce.js";
-import { needFloat, recordPrim, sameDtype } from "./ops.js";
+import { needFloat, sameDtype } from "./ops.js";
 import { broadcastShapes, fmt, normAxis, ShapeError, sizeOf } from "./shape.js";
 import { empty, type Tensor } from "./tensor.js";
 
@@ -51,7 +52,7 @@ export function softmax(x: Tensor, axis = -1): Tensor {
   const { a, v } = axisView("softmax", x, axis);
   const out = empty(x.shape, x.dtype); // same as x
   softmaxKernel(x.data, v, out.data, false);
-  return recordPrim("softmax", { axis: a }, [x], out);
+  return record("softmax", { axis: a }, [x], out);
 }
 
 export function logSoftmax(x: Tensor, axis = -1): Tensor {
@@ -59,7 +60,7 @@ export function logSoftmax(x: Tensor, axis = -1): Tensor {
   const { a, v } = axisView("logSoftmax", x, axis);
   const out = empty(x.shape, x.dtype); // same as x
   softmaxKernel(x.data, v, out.data, true);
-  return recordPrim("logSoftmax", { axis: a }, [x], out);
+  return record("logSoftmax", { axis: a }, [x], out);
 }
 
 /** dx = y * (g - sum(g * y)) for softmax; dx = g - exp(y) * sum(g) for log-softmax. */
@@ -136,7 +137,7 @@ export function layerNorm(x: Tensor, weight?: Tensor, bias?: Tensor, eps = 1e-5)
     }
   }
   const inputs = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
-  return recordPrim("layerNorm", { eps, hasWeight: !!weight, hasBias: !!bias, mean, rstd }, inputs, out);
+  return record("layerNorm", { eps, hasWeight: !!weight, hasBias: !!bias, mean, rstd }, inputs, out);
 }
 
 /** Gradients of layer norm (dx, dweight, dbias) from the saved mean and 1/std. */
@@ -209,7 +210,7 @@ export function rmsNorm(x: Tensor, weight?: Tensor, eps = 1e-6): Tensor {
     rstd[r] = rs;
     for (let j = 0; j < D; j++) O[o + j] = W ? (X[o + j] as number) * rs * (W[j] as number) : (X[o + j] as number) * rs;
   }
-  return recordPrim("rmsNorm", { eps, hasWeight: !!weight, rstd }, weight ? [x, weight] : [x], out);
+  return record("rmsNorm", { eps, hasWeight: !!weight, rstd }, weight ? [x, weight] : [x], out);
 }
 
 export function rmsNormBackward(
@@ -274,7 +275,7 @@ export function gelu(x: Tensor, approximate: "tanh" | "none" = "tanh"): Tensor {
       O[i] = 0.5 * v * (1 + erfScalar(v * INV_SQRT_2));
     }
   }
-  return recordPrim("gelu", { approximate }, [x], out);
+  return record("gelu", { approximate }, [x], out);
 }
 
 export function geluBackward(x: Tensor, g: Tensor, approximate: "tanh" | "none"): Tensor {
@@ -307,7 +308,7 @@ export function silu(x: Tensor): Tensor {
     const v = X[i] as number;
     O[i] = v / (1 + Math.exp(-v));
   }
-  return recordPrim("silu", {}, [x], out);
+  return record("silu", {}, [x], out);
 }
 
 export function siluBackward(x: Tensor, g: Tensor): Tensor {
@@ -349,7 +350,7 @@ export function rope(x: Tensor, cos: Tensor, sin: Tensor, opts: { rotaryDim?: nu
   const interleaved = opts.interleaved ?? false;
   const out = empty(x.shape, x.dtype); // same as x
   ropeKernel(x.data, cos.data, sin.data, out.data, T, D, R, interleaved, 1);
-  return recordPrim("rope", { rotaryDim: R, interleaved }, [x, cos, sin], out);
+  return record("rope", { rotaryDim: R, interleaved }, [x, cos, sin], out);
 }
 
 /** sign = -1 applies the inverse rotation (the backward pass). */
@@ -384,6 +385,18 @@ export function ropeKernel(
 }
 
 // ---------------------------------------------------------------- attention
+
+/**
+ * The additive causal mask [T, S]: 0 where query i may attend to key j (j <= i + S − T, the KV-cache offset
+ * that `attention`'s `causal` option uses), −inf elsewhere. For models that build scores from primitives.
+ * @example add(scores, causalMask(T)) // [batch, head, T, T]
+ */
+export function causalMask(T: number, S = T, dtype: DType = "f32"): Tensor {
+  const m = empty([T, S], dtype); // [query_pos, key_pos]
+  const d = m.data;
+  for (let i = 0; i < T; i++) for (let j = 0; j < S; j++) d[i * S + j] = j <= i + S - T ? 0 : Number.NEGATIVE_INFINITY;
+  return m;
+}
 
 export interface AttentionOptions {
   /** Multiplies q·kᵀ; default 1/sqrt(d_head). */
@@ -438,7 +451,7 @@ export function attention(
   const pattern = scores; // [batch, head, T, S]
   const out = be.matmul(pattern, v, false, false, planMatmul(pattern.shape, v.shape, false, false)); // [batch, head, T, Dv]
   const inputs = mask ? [q, k, v, mask] : [q, k, v];
-  recordPrim("attention", { scale, causal, hasMask: !!mask, pattern }, inputs, out);
+  record("attention", { scale, causal, hasMask: !!mask, pattern }, inputs, out);
   return pre ? { out, pattern, scores: pre } : { out, pattern };
 }
 

@@ -8,7 +8,7 @@ import * as ew from "./kernels/elementwise.js";
 import { planMatmul } from "./kernels/matmul.js";
 import * as mv from "./kernels/movement.js";
 import * as rd from "./kernels/reduce.js";
-import type { CompareOp, Prim, PrimAttrs } from "./prims.js";
+import type { CompareOp } from "./prims.js";
 import { broadcastShapes, checkShape, DTypeError, fmt, normAxes, normAxis, type Shape, ShapeError, sizeOf } from "./shape.js";
 import { empty, Tensor, zeros } from "./tensor.js";
 
@@ -369,11 +369,6 @@ export function cast(x: Tensor, dtype: DType): Tensor {
   else if (dtype === "i32") for (let i = 0; i < s.length; i++) d[i] = Math.trunc(s[i] as number);
   else d.set(s);
   return record("cast", { dtype }, [x], out);
-}
-
-/** Internal: used by fused ops in fused.ts. */
-export function recordPrim<P extends Prim>(prim: P, attrs: PrimAttrs[P], inputs: readonly Tensor[], out: Tensor): Tensor {
-  return record(prim, attrs, inputs, out);
 }
 
 export { needFloat, sameDtype };

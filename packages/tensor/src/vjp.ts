@@ -212,6 +212,5 @@ const rules: { [P in Prim]: Rule<P> } = {
 
 installRules(
   (node, g) => (rules[node.prim] as (n: TapeNode, g: Tensor) => Grads)(node, g),
-  (x) => zeros(x.shape, isFloat(x.dtype) ? x.dtype : "f32"),
   (a, b) => add(a, b),
 );

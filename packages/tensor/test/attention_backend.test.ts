@@ -34,6 +34,7 @@ describe("fused attention vs primitives", () => {
       [Tq, S],
       "f64",
     ); // [T, S]
+    expect(T.causalMask(Tq, S, "f64").toArray()).toEqual(causal.toArray()); // the helper models use
     const scores = T.add(T.add(T.mul(T.matmul(q, k, { transB: true }), scale), mask), causal); // [batch, head, T, S]
     const pattern = T.softmax(scores); // [batch, head, T, S]
     const out = T.matmul(pattern, v); // [batch, head, T, D]

@@ -125,10 +125,7 @@ export function gpt2(config: ModelConfig, weights: WeightSource, file = "model.s
     if (ids.rank !== 2) throw new Error(`gpt2: ids must be [batch, pos], got [${ids.shape.join(",")}]`);
     const [B, Tn] = ids.shape as [number, number];
     if (Tn > config.maxPositions) throw new Error(`gpt2: ${Tn} positions exceed the model's ${config.maxPositions}`);
-    const causal = T.tensor(
-      Array.from({ length: Tn * Tn }, (_, i) => (i % Tn <= Math.floor(i / Tn) ? 0 : Number.NEGATIVE_INFINITY)),
-      [Tn, Tn],
-    ); // [query_pos, key_pos]
+    const causal = T.causalMask(Tn); // [query_pos, key_pos]
     const embed = ctx.hook("hook_embed", T.gather(p.wte, ids, 0)); // [batch, pos, d_model]
     const pos = ctx.hook("hook_pos_embed", T.broadcastTo(T.narrow(p.wpe, 0, 0, Tn), [B, Tn, D])); // [batch, pos, d_model]
     let x = T.add(embed, pos); // [batch, pos, d_model]

@@ -128,7 +128,7 @@ export class OrtBackend implements Backend {
 
   matmul(a: Tensor, b: Tensor, transA: boolean, transB: boolean, plan: MatmulPlan): Tensor {
     const macs = plan.M * plan.N * plan.K * plan.batch.reduce((p, d) => p * d, 1);
-    if ((a.dtype !== "f32" && a.dtype !== "f64") || macs < this.minMacs || macs === 0 || plan.M * plan.N === 0) {
+    if ((a.dtype !== "f32" && a.dtype !== "f64") || macs < this.minMacs || macs === 0) {
       return refBackend.matmul(a, b, transA, transB, plan);
     }
     const out = empty(plan.outShape, a.dtype); // [...batch, M, N]; onnxruntime writes every element
