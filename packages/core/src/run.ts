@@ -2,20 +2,24 @@
 // TransformerLens footgun). A model's forward pass calls ctx.hook at each declared point.
 import { ones, ShapeError, type Tensor, vjp, watch, zeros } from "@llmdbg/tensor";
 import { ActivationCache } from "./cache.js";
+import type { ForwardOptions } from "./forward.js";
 import type { HookPoint } from "./hooks.js";
 import { applyIntervention, type Intervention } from "./interventions.js";
 
 /** A model whose forward pass reports every declared hook point through `ctx.hook`. */
 export interface HookedModel {
   readonly hookPoints: readonly HookPoint[];
-  /** ids [batch, pos] (i32) → logits [batch, pos, d_vocab] (or whatever the head produces) */
-  forward(ids: Tensor, ctx: HookContext): Tensor;
+  /**
+   * ids [batch, pos] (i32) → logits [batch, pos, d_vocab] (or whatever the head produces). `opts` carries
+   * padding, positions and the KV cache; `planForward` (forward.ts) resolves their defaults.
+   */
+  forward(ids: Tensor, ctx: HookContext, opts?: ForwardOptions): Tensor;
 }
 
 /** Which hook points to record: all, a list of names, or a predicate. */
 export type HookFilter = boolean | readonly string[] | ((name: string) => boolean);
 
-export interface RunOptions {
+export interface RunOptions extends ForwardOptions {
   cache?: HookFilter;
   interventions?: readonly Intervention[];
   /** Gradients of `loss(output)` (a one-element tensor) with respect to the selected hook activations. */
@@ -92,11 +96,11 @@ export function run(model: HookedModel, ids: Tensor, opts: RunOptions = {}): Run
   const ctx = new HookContext(model.hookPoints, opts);
   const g = opts.grads;
   if (g === undefined) {
-    const output = model.forward(ids, ctx);
+    const output = model.forward(ids, ctx, opts);
     return { output, cache: ctx.cache, ctx };
   }
   const { out, backward } = vjp(() => {
-    const output = model.forward(ids, ctx);
+    const output = model.forward(ids, ctx, opts);
     return [output, g.loss(output)];
   }, []);
   const [output, loss] = out as [Tensor, Tensor];

@@ -2,27 +2,12 @@
 // @huggingface/tokenizers (a JS port of the Rust crate); this file checks the parts of the file that library takes on
 // trust, so a broken file fails here with `file: field: detail` instead of a TypeError deep inside it, or — worse —
 // silently tokenizing differently than the Rust reader would.
+import type { Tokenizer } from "@llmdbg/core";
 import { Tokenizer as LibTokenizer } from "@huggingface/tokenizers";
 import { readChatTemplate } from "./chat-template.js";
 import { ModelFormatError, show } from "./errors.js";
 
-/** Text ↔ token ids. `encode` and `decode` follow the Hugging Face `tokenizers` semantics of the loaded file. */
-export interface Tokenizer {
-  /** Ids for `text`; `addSpecialTokens` (default true) applies the file's post-processor (e.g. BERT's [CLS] … [SEP]). */
-  encode(text: string, opts?: { addSpecialTokens?: boolean }): number[];
-  /** Text for `ids`; `skipSpecialTokens` (default false) drops special tokens. Throws RangeError for an id not in the vocabulary. */
-  decode(ids: readonly number[], opts?: { skipSpecialTokens?: boolean }): string;
-  /** The raw vocabulary strings of `ids` (e.g. `Ġworld`, `##ing`, `▁the`, `<0xF0>`), for display. */
-  tokenStrings(ids: readonly number[]): string[];
-  idToToken(id: number): string | undefined;
-  tokenToId(token: string): number | undefined;
-  /** One more than the largest id (model vocabulary and added tokens): the rows an embedding matrix needs. */
-  readonly vocabSize: number;
-  readonly bosTokenId: number | undefined;
-  readonly eosTokenId: number | undefined;
-  readonly padTokenId: number | undefined;
-  readonly unkTokenId: number | undefined;
-}
+export type { Tokenizer };
 
 /** A tokenizer loaded from Hugging Face files; `chatTemplate` is the config's default chat template, if it has one. */
 export interface HfTokenizer extends Tokenizer {

@@ -327,7 +327,9 @@ export function siluBackward(x: Tensor, g: Tensor): Tensor {
 // ---------------------------------------------------------------- rotary embedding
 
 /**
- * Rotary position embedding on the first `rotaryDim` features of x [..., T, D] with cos/sin [T, rotaryDim/2].
+ * Rotary position embedding on the first `rotaryDim` features of x [..., D]. cos/sin [..., rotaryDim/2]
+ * have leading dims that are a suffix of x's: [T, R/2] shares angles across batch and heads; [B, H, T, R/2]
+ * gives every row its own (left-padded batches, where positions differ per row).
  * `interleaved: false` rotates halves (Llama/NeoX `rotate_half`); `true` rotates adjacent pairs (GPT-J).
  */
 export function rope(x: Tensor, cos: Tensor, sin: Tensor, opts: { rotaryDim?: number; interleaved?: boolean } = {}): Tensor {
@@ -335,21 +337,24 @@ export function rope(x: Tensor, cos: Tensor, sin: Tensor, opts: { rotaryDim?: nu
   sameDtype("rope", x, cos);
   sameDtype("rope", x, sin);
   if (x.rank < 2) throw new ShapeError(`rope: input ${fmt(x.shape)} must be [..., pos, d]`);
-  const T = x.shape[x.rank - 2] as number;
   const D = x.shape[x.rank - 1] as number;
   const R = opts.rotaryDim ?? D;
   if (R % 2 !== 0 || R > D || R <= 0) throw new ShapeError(`rope: rotaryDim ${R} must be even and in (0, ${D}]`);
+  const lead = x.shape.slice(0, -1);
   for (const [n, t] of [
     ["cos", cos],
     ["sin", sin],
   ] as const) {
-    if (t.rank !== 2 || t.shape[0] !== T || t.shape[1] !== R / 2) {
-      throw new ShapeError(`rope: ${n} shape ${fmt(t.shape)} must be [${T}, ${R / 2}] for input ${fmt(x.shape)}`);
+    const tl = t.shape.slice(0, -1);
+    const suffix = tl.length >= 1 && tl.length <= lead.length && tl.every((d, i) => d === lead[lead.length - tl.length + i]);
+    if (t.shape[t.rank - 1] !== R / 2 || !suffix) {
+      throw new ShapeError(`rope: ${n} shape ${fmt(t.shape)} must be [..., ${R / 2}] with leading dims a suffix of ${fmt(lead)}`);
     }
   }
+  if (cos.shape.join() !== sin.shape.join()) throw new ShapeError(`rope: cos ${fmt(cos.shape)} and sin ${fmt(sin.shape)} differ`);
   const interleaved = opts.interleaved ?? false;
   const out = empty(x.shape, x.dtype); // same as x
-  ropeKernel(x.data, cos.data, sin.data, out.data, T, D, R, interleaved, 1);
+  ropeKernel(x.data, cos.data, sin.data, out.data, cos.size / (R / 2), D, R, interleaved, 1);
   return record("rope", { rotaryDim: R, interleaved }, [x, cos, sin], out);
 }
 
@@ -359,7 +364,7 @@ export function ropeKernel(
   C: TypedArray,
   S: TypedArray,
   O: TypedArray,
-  T: number,
+  cosRows: number,
   D: number,
   R: number,
   interleaved: boolean,
@@ -368,7 +373,7 @@ export function ropeKernel(
   const h = R / 2;
   const rows = D === 0 ? 0 : X.length / D;
   for (let r = 0; r < rows; r++) {
-    const t = r % T;
+    const t = r % cosRows; // x row r uses angle row r mod cosRows (cos's dims are a suffix of x's)
     const o = r * D;
     for (let i = 0; i < h; i++) {
       const c = C[t * h + i] as number;

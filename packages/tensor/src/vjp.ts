@@ -37,7 +37,7 @@ import {
 } from "./ops.js";
 import type { Prim } from "./prims.js";
 import { type Shape, sameShape } from "./shape.js";
-import { empty, type Tensor, zeros } from "./tensor.js";
+import { empty, type Tensor } from "./tensor.js";
 
 type Grads = (Tensor | null)[];
 type Rule<P extends Prim> = (n: TapeNode<P>, g: Tensor) => Grads;
@@ -193,9 +193,10 @@ const rules: { [P in Prim]: Rule<P> } = {
   rope: (n, g) => {
     const x = inp(n, 0);
     const dx = empty(x.shape, x.dtype); // same as x (ropeKernel writes every element)
-    const T = x.shape[x.rank - 2] as number;
     const D = x.shape[x.rank - 1] as number;
-    ropeKernel(g.data, inp(n, 1).data, inp(n, 2).data, dx.data, T, D, n.attrs.rotaryDim, n.attrs.interleaved, -1);
+    const cos = inp(n, 1);
+    const cosRows = cos.size / (n.attrs.rotaryDim / 2);
+    ropeKernel(g.data, cos.data, inp(n, 2).data, dx.data, cosRows, D, n.attrs.rotaryDim, n.attrs.interleaved, -1);
     return [dx, null, null];
   },
   attention: (n, g) => {

@@ -141,6 +141,12 @@ const cases: { [P in Prim]: Case[] } = {
       wrt: [0],
     },
     {
+      name: "per-row angles [B, H, T, R/2]",
+      inputs: () => [r([2, 3, 5, 8], 1), r([2, 3, 5, 3], 2), r([2, 3, 5, 3], 3)],
+      f: (x, c, s) => T.rope(x, c, s, { rotaryDim: 6 }),
+      wrt: [0],
+    },
+    {
       name: "interleaved",
       inputs: () => [r([1, 2, 4, 6], 1), r([4, 3], 2), r([4, 3], 3)],
       f: (x, c, s) => T.rope(x, c, s, { interleaved: true }),

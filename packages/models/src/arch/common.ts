@@ -1,0 +1,209 @@
+// The pieces every architecture file shares, each with TransformerLens's hook semantics: checkpoint access
+// with shape checks, hooked LayerNorm/RMSNorm, rotary angles (with every scaling ModelConfig knows), and
+// hooked attention over the KV cache with grouped-query heads and the padding/causal/sliding-window bias.
+// They branch on ModelConfig fields only, never on a model's name.
+import { attentionBias, type ForwardPlan, type HookContext } from "@llmdbg/core";
+import type { Tensor } from "@llmdbg/tensor";
+import * as T from "@llmdbg/tensor";
+import type { ModelConfig, PositionalEncoding } from "../config.js";
+import { ModelFormatError } from "../errors.js";
+
+/** Where weights come from: a safetensors or GGUF reader (or anything with the same two methods). */
+export interface WeightSource {
+  has(key: string): boolean;
+  load(key: string): Tensor;
+}
+
+export interface Checkpoint {
+  /** The tensor `key` as f32, checked against `shape` (given as [in, out] for 2-D linear weights). */
+  get(key: string, shape: readonly number[]): Tensor;
+  /** Like get, or undefined when the checkpoint has no such tensor. */
+  maybe(key: string, shape: readonly number[]): Tensor | undefined;
+  /** A 2-D weight stored [out, in]: matmul with transB. */
+  readonly transB: boolean;
+}
+
+/**
+ * Checkpoint access by Hugging Face state-dict name. `prefixes` are tried in order (`save_pretrained`
+ * writes `transformer.` / `model.` / `gpt_neox.`; bare names come from other exporters). 2-D shapes are
+ * given [in, out] and checked in the checkpoint's `weightLayout`.
+ */
+export function checkpoint(config: ModelConfig, weights: WeightSource, file: string, prefixes: readonly string[]): Checkpoint {
+  const transB = config.weightLayout === "out_in";
+  const resolve = (key: string): string | undefined => prefixes.map((p) => p + key).find((k) => weights.has(k));
+  const read = (key: string, shape: readonly number[]): Tensor | undefined => {
+    const k = resolve(key);
+    if (k === undefined) return undefined;
+    const t = weights.load(k);
+    const want = transB && shape.length === 2 ? [shape[1] as number, shape[0] as number] : shape;
+    if (t.shape.join() !== want.join()) {
+      throw new ModelFormatError(file, k, `expected shape [${want.join(",")}], got [${t.shape.join(",")}]`);
+    }
+    return t.dtype === "f32" ? t : T.cast(t, "f32");
+  };
+  return {
+    transB,
+    maybe: read,
+    get(key, shape) {
+      const t = read(key, shape);
+      if (t === undefined) {
+        const tried = prefixes.map((p) => p + key).join(", ");
+        throw new ModelFormatError(file, key, `missing tensor (looked for ${tried})`);
+      }
+      return t;
+    },
+  };
+}
+
+/** x [..., in] @ w (+ b) [..., out], with w in the checkpoint's layout. */
+export function linear(x: Tensor, w: Tensor, b: Tensor | undefined, transB: boolean): Tensor {
+  const y = T.matmul(x, w, { transB }); // [..., out]
+  return b === undefined ? y : T.add(y, b);
+}
+
+/**
+ * LayerNorm or RMSNorm as TransformerLens hooks it: `hook_scale` is sqrt(var + eps) (centred for
+ * LayerNorm, mean square for RMSNorm), `hook_normalized` the output after weight and bias.
+ * @example norm(x, blk.ln1, config.norm, "blocks.0.ln1", ctx) // [batch, pos, d_model]
+ */
+export function norm(
+  x: Tensor,
+  p: { w: Tensor; b?: Tensor | undefined },
+  kind: ModelConfig["norm"],
+  name: string,
+  ctx: HookContext,
+): Tensor {
+  const xc = kind.kind === "layernorm" ? T.sub(x, T.mean(x, -1, true)) : x; // [batch, pos, d_model]
+  const s = ctx.hook(`${name}.hook_scale`, T.sqrt(T.add(T.mean(T.mul(xc, xc), -1, true), kind.eps))); // [batch, pos, 1]
+  const y = T.mul(T.div(xc, s), p.w); // [batch, pos, d_model]
+  return ctx.hook(`${name}.hook_normalized`, p.b === undefined ? y : T.add(y, p.b)); // [batch, pos, d_model]
+}
+
+/**
+ * Rotary inverse frequencies [rotaryDim/2] after the config's scaling, as transformers computes them
+ * (`_compute_default_rope_parameters`, `_compute_llama3_parameters`); `factors` is the checkpoint's
+ * rope_freqs tensor for the `freqFactors` kind.
+ */
+export function inverseFrequencies(pos: Extract<PositionalEncoding, { kind: "rotary" }>, factors?: Tensor): Float64Array {
+  const half = pos.rotaryDim / 2;
+  const inv = Float64Array.from({ length: half }, (_, i) => 1 / pos.theta ** ((2 * i) / pos.rotaryDim));
+  const s = pos.scaling;
+  switch (s.kind) {
+    case "none":
+      return inv;
+    case "linear":
+      return inv.map((f) => f / s.factor);
+    case "freqFactors": {
+      if (factors === undefined || factors.size !== half)
+        throw new ModelFormatError("checkpoint", s.tensor, `expected ${half} rotary frequency factors`);
+      const d = factors.data;
+      return inv.map((f, i) => f / (d[i] as number));
+    }
+    case "llama3": {
+      const lowWavelen = s.originalMaxPositions / s.lowFreqFactor;
+      const highWavelen = s.originalMaxPositions / s.highFreqFactor;
+      return inv.map((f) => {
+        const wavelen = (2 * Math.PI) / f;
+        if (wavelen < highWavelen) return f; // high frequencies: unchanged
+        if (wavelen > lowWavelen) return f / s.factor; // low frequencies: stretched fully
+        const smooth = (s.originalMaxPositions / wavelen - s.lowFreqFactor) / (s.highFreqFactor - s.lowFreqFactor);
+        return (1 - smooth) * (f / s.factor) + smooth * f;
+      });
+    }
+  }
+}
+
+/**
+ * cos and sin [batch, 1, pos, rotaryDim/2] of each token's position, broadcast over heads by `rotate`.
+ * Angles are computed in f64 and rounded once (transformers computes them in f32: differences ~1e-7·pos).
+ */
+export function rotaryAngles(inv: Float64Array, positions: Tensor): { cos: Tensor; sin: Tensor } {
+  const [B, P] = positions.shape as [number, number];
+  const h = inv.length;
+  const cos = new Float32Array(B * P * h); // [batch, 1, pos, rotaryDim/2]
+  const sin = new Float32Array(B * P * h); // [batch, 1, pos, rotaryDim/2]
+  const pd = positions.data;
+  for (let r = 0; r < B * P; r++) {
+    const p = pd[r] as number;
+    for (let i = 0; i < h; i++) {
+      const a = p * (inv[i] as number);
+      cos[r * h + i] = Math.cos(a);
+      sin[r * h + i] = Math.sin(a);
+    }
+  }
+  return { cos: T.fromTyped(cos, [B, 1, P, h], "f32"), sin: T.fromTyped(sin, [B, 1, P, h], "f32") };
+}
+
+/** Rotates x [batch, pos, head, d_head] by the angles [batch, 1, pos, rotaryDim/2]; the rest of each head passes through. */
+export function rotate(
+  x: Tensor,
+  angles: { cos: Tensor; sin: Tensor },
+  pos: Extract<PositionalEncoding, { kind: "rotary" }>,
+): Tensor {
+  const [B, P, H] = x.shape as [number, number, number, number];
+  const h = pos.rotaryDim / 2;
+  const xh = T.permute(x, [0, 2, 1, 3]); // [batch, head, pos, d_head]
+  const cos = T.broadcastTo(angles.cos, [B, H, P, h]); // [batch, head, pos, rotaryDim/2]
+  const sin = T.broadcastTo(angles.sin, [B, H, P, h]); // [batch, head, pos, rotaryDim/2]
+  const y = T.rope(xh, cos, sin, { rotaryDim: pos.rotaryDim, interleaved: pos.interleaved }); // [batch, head, pos, d_head]
+  return T.permute(y, [0, 2, 1, 3]); // [batch, pos, head, d_head]
+}
+
+/**
+ * The additive attention bias of one layer [batch or 1, 1, query_pos, key_pos] (sliding window from the
+ * config's `slidingWindow.fromLayer` on). Layers with the same window share one bias.
+ */
+export function layerBias(config: ModelConfig, plan: ForwardPlan): (layer: number) => Tensor {
+  const byWindow = new Map<number, Tensor>();
+  return (layer) => {
+    const sw = config.slidingWindow;
+    const window = sw !== null && layer >= sw.fromLayer ? sw.size : Number.POSITIVE_INFINITY;
+    let b = byWindow.get(window);
+    if (b === undefined) {
+      const o = { batch: plan.batch, queries: plan.queries, past: plan.past, causal: config.causal, mask: plan.mask, window };
+      b = attentionBias(o);
+      byWindow.set(window, b);
+    }
+    return b;
+  };
+}
+
+/**
+ * Attention with TransformerLens's hooks: q [batch, pos, head, d_head], k and v [batch, pos, kv_head,
+ * d_head] (already hooked and rotated). Appends k and v to the KV cache, repeats each key/value head for
+ * its group of query heads, and hooks `attn.hook_attn_scores` (scaled, masked: −inf where hidden),
+ * `attn.hook_pattern` and `attn.hook_z`. `h` hooks a name inside the block.
+ * @example const z = attend(h, q, k, v, plan, l, bias(l), 1 / Math.sqrt(Dh)) // [batch, pos, head, d_head]
+ */
+export function attend(
+  h: (name: string, t: Tensor) => Tensor,
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  plan: ForwardPlan,
+  layer: number,
+  bias: Tensor,
+  scale: number,
+): Tensor {
+  const [B, , H, Dh] = q.shape as [number, number, number, number];
+  const Hkv = k.shape[2] as number;
+  let kh = T.permute(k, [0, 2, 1, 3]); // [batch, kv_head, pos, d_head]
+  let vh = T.permute(v, [0, 2, 1, 3]); // [batch, kv_head, pos, d_head]
+  if (plan.kvCache !== undefined) ({ k: kh, v: vh } = plan.kvCache.extend(layer, kh, vh)); // [batch, kv_head, key_pos, d_head]
+  const S = kh.shape[2] as number;
+  if (Hkv !== H) {
+    const g = H / Hkv;
+    const repeat = (t: Tensor) => T.reshape(T.broadcastTo(T.reshape(t, [B, Hkv, 1, S, Dh]), [B, Hkv, g, S, Dh]), [B, H, S, Dh]);
+    kh = repeat(kh); // [batch, head, key_pos, d_head]
+    vh = repeat(vh); // [batch, head, key_pos, d_head]
+  }
+  const qh = T.permute(q, [0, 2, 1, 3]); // [batch, head, pos, d_head]
+  const scores = h("attn.hook_attn_scores", T.add(T.mul(T.matmul(qh, kh, { transB: true }), scale), bias)); // [batch, head, query_pos, key_pos]
+  const pattern = h("attn.hook_pattern", T.softmax(scores)); // [batch, head, query_pos, key_pos]
+  return h("attn.hook_z", T.permute(T.matmul(pattern, vh), [0, 2, 1, 3])); // [batch, pos, head, d_head]
+}
+
+/** The rows of `x` [batch, pos, d] that the logits need: all, or the last position only. */
+export function logitRows(x: Tensor, plan: ForwardPlan): Tensor {
+  return plan.logits === "last" ? T.narrow(x, 1, plan.queries - 1, 1) : x; // [batch, pos or 1, d]
+}
