@@ -3,7 +3,14 @@
 
 import type { Tensor } from "@llmdbg/tensor";
 import * as T from "@llmdbg/tensor";
-import { declareHooks, type HookContext, type HookedModel } from "../src/index.js";
+import {
+  attentionBias,
+  declareHooks,
+  type ForwardOptions,
+  type HookContext,
+  type HookedModel,
+  planForward,
+} from "../src/index.js";
 
 export const D = 8;
 export const H = 2;
@@ -46,19 +53,22 @@ export function toyModel(dtype: "f32" | "f64" = "f64"): HookedModel {
       hook_resid_post: ["batch", "pos", "d_model"],
     },
   );
-  const forward = (ids: Tensor, ctx: HookContext): Tensor => {
-    const [B, Tn] = ids.shape as [number, number];
+  const forward = (ids: Tensor, ctx: HookContext, opts: ForwardOptions = {}): Tensor => {
+    const plan = planForward(ids, opts, "toy");
+    const { batch: B, queries: Tn } = plan;
     const embed = ctx.hook("hook_embed", T.gather(p.wte, ids, 0)); // [batch, pos, d_model]
-    const pos = ctx.hook("hook_pos_embed", T.broadcastTo(T.narrow(p.wpe, 0, 0, Tn), [B, Tn, D])); // [batch, pos, d_model]
+    const pos = ctx.hook("hook_pos_embed", T.gather(p.wpe, plan.positions, 0)); // [batch, pos, d_model]
     const x0 = ctx.hook("blocks.0.hook_resid_pre", T.add(embed, pos)); // [batch, pos, d_model]
     const heads = (t: Tensor) => T.reshape(t, [B, Tn, H, DH]); // [batch, pos, head, d_head]
     const q = ctx.hook("blocks.0.attn.hook_q", heads(T.matmul(x0, p.wq))); // [batch, pos, head, d_head]
     const k = ctx.hook("blocks.0.attn.hook_k", heads(T.matmul(x0, p.wk))); // [batch, pos, head, d_head]
     const v = ctx.hook("blocks.0.attn.hook_v", heads(T.matmul(x0, p.wv))); // [batch, pos, head, d_head]
     const qh = T.permute(q, [0, 2, 1, 3]); // [batch, head, pos, d_head]
-    const kh = T.permute(k, [0, 2, 1, 3]); // [batch, head, pos, d_head]
-    const vh = T.permute(v, [0, 2, 1, 3]); // [batch, head, pos, d_head]
-    const causal = T.causalMask(Tn, Tn, dtype); // [query_pos, key_pos]
+    let kh = T.permute(k, [0, 2, 1, 3]); // [batch, head, pos, d_head]
+    let vh = T.permute(v, [0, 2, 1, 3]); // [batch, head, pos, d_head]
+    if (plan.kvCache) ({ k: kh, v: vh } = plan.kvCache.extend(0, kh, vh)); // [batch, head, key_pos, d_head]
+    const bias = attentionBias({ batch: B, queries: Tn, past: plan.past, causal: true, mask: plan.mask }); // [batch|1, 1, query_pos, key_pos]
+    const causal = dtype === "f32" ? bias : T.cast(bias, dtype); // [batch|1, 1, query_pos, key_pos]
     const scores = ctx.hook(
       "blocks.0.attn.hook_attn_scores",
       T.add(T.mul(T.matmul(qh, kh, { transB: true }), 1 / Math.sqrt(DH)), causal),
@@ -72,7 +82,8 @@ export function toyModel(dtype: "f32" | "f64" = "f64"): HookedModel {
     const mlpOut = ctx.hook("blocks.0.hook_mlp_out", T.matmul(post, p.wout)); // [batch, pos, d_model]
     const resid = ctx.hook("blocks.0.hook_resid_post", T.add(mid, mlpOut)); // [batch, pos, d_model]
     const normed = ctx.hook("ln_final.hook_normalized", T.layerNorm(resid)); // [batch, pos, d_model]
-    return T.matmul(normed, p.wu); // [batch, pos, d_vocab]
+    const rows = plan.logits === "last" ? T.narrow(normed, 1, Tn - 1, 1) : normed; // [batch, pos|1, d_model]
+    return T.matmul(rows, p.wu); // [batch, pos, d_vocab]
   };
   return { hookPoints, forward };
 }
