@@ -1,6 +1,11 @@
-// @llmdbg/models — model files: safetensors and GGUF weights, config normalization, tokenizers and chat
-// templates. This entry is platform-neutral; `node.ts` adds reading and writing files.
+// @llmdbg/models — architectures (GPT-2, Llama family, GPT-NeoX, BERT/RoBERTa) and model files: safetensors
+// and GGUF weights, config normalization, tokenizers and chat templates. This entry is platform-neutral; `node.ts` adds reading and writing files.
 
+export * from "./arch/common.js";
+export * from "./arch/gpt-neox.js";
+export * from "./arch/gpt2.js";
+export * from "./arch/llama.js";
+export * from "./architectures.js";
 export * from "./chat-template.js";
 export {
   type Activation,
@@ -18,7 +23,9 @@ export {
 export { normalizeGgufConfig } from "./config-gguf.js";
 export { ModelFormatError } from "./errors.js";
 export { bf16BitsToF32, f16BitsToF32, f32ToBf16Bits, f32ToF16Bits } from "./float16.js";
+export * from "./generation-config.js";
 export * from "./gguf.js";
+export * from "./gguf-names.js";
 export { type Json, type JsonObject, JsonSyntaxError, parseJsonStrict } from "./json.js";
 export {
   type ByteReader,
@@ -38,3 +45,4 @@ export {
 export * from "./tiny.js";
 export * from "./tiny-tokenizers.js";
 export * from "./tokenizer.js";
+export * from "./tokenizer-gguf.js";

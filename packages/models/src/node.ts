@@ -2,6 +2,7 @@
 
 export { type GgufReader, openGguf, writeGguf } from "./gguf-node.js";
 export * from "./index.js";
+export * from "./load-node.js";
 export {
   type ReadOptions,
   readSafetensors,

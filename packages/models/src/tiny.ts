@@ -27,6 +27,13 @@ export interface TinyModelOptions {
   readonly nLayers?: number;
   /** round `vocab_size` up to a multiple of this (real checkpoints pad their embeddings); default 1 */
   readonly padVocabTo?: number;
+  /** bert: the head — "classifier" (`*ForSequenceClassification`, the default) or "mlm" (`*ForMaskedLM`) */
+  readonly bertHead?: "classifier" | "mlm";
+  /**
+   * bert: a RoBERTa checkpoint instead (model_type "roberta", `roberta.` names, no pooler, one token type,
+   * positions numbered from pad_token_id + 1, RoBERTa's head names); the tokenizer stays the tiny WordPiece
+   */
+  readonly roberta?: boolean;
 }
 
 /** A generated model: the JSON objects of its files and its weights (f32, checkpoint names and shapes). */
@@ -126,9 +133,16 @@ export function tinyModel(modelType: TinyModelType, opts: TinyModelOptions = {})
     const d = 32;
     const dMlp = 64;
     const labels = ["NEGATIVE", "POSITIVE"];
+    const roberta = opts.roberta ?? false;
+    const mlm = opts.bertHead === "mlm";
+    const base = roberta ? "roberta" : "bert";
+    const padId = tokens.indexOf("[PAD]");
+    // RoBERTa's position p reads row p + pad_token_id + 1 (fairseq), so its table is that much longer
+    const positionRows = roberta ? MAX_POSITIONS + padId + 1 : MAX_POSITIONS;
+    const typeRows = roberta ? 1 : 2;
     config = {
-      architectures: ["BertForSequenceClassification"],
-      model_type: "bert",
+      architectures: [`${roberta ? "Roberta" : "Bert"}${mlm ? "ForMaskedLM" : "ForSequenceClassification"}`],
+      model_type: base,
       vocab_size: vocabSize,
       hidden_size: d,
       num_hidden_layers: nLayers,
@@ -137,24 +151,27 @@ export function tinyModel(modelType: TinyModelType, opts: TinyModelOptions = {})
       hidden_act: "gelu",
       hidden_dropout_prob: 0.1,
       attention_probs_dropout_prob: 0.1,
-      max_position_embeddings: MAX_POSITIONS,
-      type_vocab_size: 2,
+      max_position_embeddings: positionRows,
+      type_vocab_size: typeRows,
       initializer_range: 0.02,
       layer_norm_eps: 1e-12,
-      pad_token_id: tokens.indexOf("[PAD]"),
+      ...(roberta && { bos_token_id: tokens.indexOf("[CLS]"), eos_token_id: tokens.indexOf("[SEP]") }),
+      pad_token_id: padId,
       position_embedding_type: "absolute",
       classifier_dropout: null,
-      id2label: Object.fromEntries(labels.map((l, i) => [String(i), l])),
-      label2id: Object.fromEntries(labels.map((l, i) => [l, i])),
+      ...(!mlm && {
+        id2label: Object.fromEntries(labels.map((l, i) => [String(i), l])),
+        label2id: Object.fromEntries(labels.map((l, i) => [l, i])),
+      }),
       use_cache: true,
       ...common,
     };
-    w.embedding("bert.embeddings.word_embeddings.weight", vocabSize, d);
-    w.embedding("bert.embeddings.position_embeddings.weight", MAX_POSITIONS, d);
-    w.embedding("bert.embeddings.token_type_embeddings.weight", 2, d);
-    w.layerNorm("bert.embeddings.LayerNorm", d);
+    w.embedding(`${base}.embeddings.word_embeddings.weight`, vocabSize, d);
+    w.embedding(`${base}.embeddings.position_embeddings.weight`, positionRows, d);
+    w.embedding(`${base}.embeddings.token_type_embeddings.weight`, typeRows, d);
+    w.layerNorm(`${base}.embeddings.LayerNorm`, d);
     for (let i = 0; i < nLayers; i++) {
-      const p = `bert.encoder.layer.${i}`;
+      const p = `${base}.encoder.layer.${i}`;
       for (const x of ["query", "key", "value"]) {
         w.linear(`${p}.attention.self.${x}.weight`, [d, d]);
         w.bias(`${p}.attention.self.${x}.bias`, d);
@@ -168,10 +185,28 @@ export function tinyModel(modelType: TinyModelType, opts: TinyModelOptions = {})
       w.bias(`${p}.output.dense.bias`, d);
       w.layerNorm(`${p}.output.LayerNorm`, d);
     }
-    w.linear("bert.pooler.dense.weight", [d, d]);
-    w.bias("bert.pooler.dense.bias", d);
-    w.linear("classifier.weight", [labels.length, d]);
-    w.bias("classifier.bias", labels.length);
+    // save_pretrained drops the decoder weight and bias tied to the word embeddings and the head's bias
+    if (mlm && roberta) {
+      w.bias("lm_head.bias", vocabSize);
+      w.linear("lm_head.dense.weight", [d, d]);
+      w.bias("lm_head.dense.bias", d);
+      w.layerNorm("lm_head.layer_norm", d);
+    } else if (mlm) {
+      w.bias("cls.predictions.bias", vocabSize);
+      w.linear("cls.predictions.transform.dense.weight", [d, d]);
+      w.bias("cls.predictions.transform.dense.bias", d);
+      w.layerNorm("cls.predictions.transform.LayerNorm", d);
+    } else if (roberta) {
+      w.linear("classifier.dense.weight", [d, d]);
+      w.bias("classifier.dense.bias", d);
+      w.linear("classifier.out_proj.weight", [labels.length, d]);
+      w.bias("classifier.out_proj.bias", labels.length);
+    } else {
+      w.linear("bert.pooler.dense.weight", [d, d]);
+      w.bias("bert.pooler.dense.bias", d);
+      w.linear("classifier.weight", [labels.length, d]);
+      w.bias("classifier.bias", labels.length);
+    }
   } else {
     const eos = tokens.indexOf(ENDOFTEXT);
     const ids = { bos_token_id: eos, eos_token_id: eos };
@@ -466,7 +501,7 @@ const str = (value: string): GgufValue => ({ type: "string", value });
  * model: its tensor names and metadata keys, and its layout changes — Llama's q/k rows permuted for interleaved
  * rope (`permuteForInterleavedRope`), Llama 3 scaling as `rope_freqs.weight`, GPT-2's Conv1D weights transposed to
  * [out, in] and `output.weight` written as a copy of the tied `token_embd.weight`, GPT-NeoX's query_key_value
- * regrouped to [q; k; v]. Qwen2 is converted as-is. The tokenizer goes in as `tokenizer.ggml.*` (model "gpt2").
+ * regrouped to [q; k; v]. Qwen2 is converted as-is. The tokenizer goes in as `tokenizer.ggml.*` (`tinyGgufTokenizerMetadata`).
  */
 export function ggufFromTiny(model: TinyModel, opts: TinyGgufOptions = {}): GgufWriteInput {
   const arch = ggufArchitectureOf(model.modelType);
@@ -600,29 +635,113 @@ export function ggufFromTiny(model: TinyModel, opts: TinyGgufOptions = {}): Gguf
     if (W["lm_head.weight"] !== undefined) put("output.weight", get("lm_head.weight"));
   }
   meta["general.file_type"] = u32(type2d === "F16" ? 1 : 0);
-  Object.assign(meta, ggufTokenizerMetadata(model));
+  Object.assign(meta, tinyGgufTokenizerMetadata(model));
   return { metadata: meta, tensors };
 }
 
-/** `tokenizer.ggml.*` for the byte-level BPE tokenizer, as llama.cpp's converter writes a GPT-2-style vocabulary. */
-function ggufTokenizerMetadata(model: TinyModel): Record<string, GgufValue> {
-  const tokens = tinyTokenList(model.tokenizer);
-  const special = new Set(((model.tokenizer.added_tokens ?? []) as { content: string }[]).map((a) => a.content));
-  const vocabSize = model.config.vocab_size as number;
-  const types: number[] = tokens.map((t) => (special.has(t) ? 3 : 1)); // CONTROL, NORMAL
+type SpecialTokenType = "bos" | "eos" | "unk" | "sep" | "pad" | "cls" | "mask";
+/** gguf-py's SpecialVocab.special_token_types, in its order, with the metadata key each id goes to. */
+const SPECIAL_TOKEN_KEYS: { readonly [T in SpecialTokenType]: string } = {
+  bos: "tokenizer.ggml.bos_token_id",
+  eos: "tokenizer.ggml.eos_token_id",
+  unk: "tokenizer.ggml.unknown_token_id",
+  sep: "tokenizer.ggml.seperator_token_id", // sic: llama.cpp's spelling
+  pad: "tokenizer.ggml.padding_token_id",
+  cls: "tokenizer.ggml.cls_token_id",
+  mask: "tokenizer.ggml.mask_token_id",
+};
+
+type TemplatePiece = { SpecialToken?: { id?: string }; Sequence?: { id?: string } };
+
+/**
+ * The `tokenizer.ggml.*` metadata llama.cpp's convert_hf_to_gguf.py writes for a tiny model's tokenizer.
+ * Byte-level BPE as `_set_vocab_gpt2` does (model "gpt2", tokens in their byte-level spelling, merges, added tokens
+ * CONTROL when special and USER_DEFINED otherwise, `[PAD{i}]` UNUSED fillers up to vocab_size); bert as
+ * `BertModel.set_vocab` does (model "bert", WordPiece in llama.cpp's "phantom space" spelling: word-initial pieces
+ * get "▁", "##" continuations lose it, `[…]` tokens stay). Special ids, add_*_token flags and the chat template as
+ * gguf-py's SpecialVocab finds them: tokenizer_config.json names resolved through added_tokens (first match),
+ * config.json ids where no name resolves, flags from a TemplateProcessing post-processor.
+ *
+ * @example
+ * tinyGgufTokenizerMetadata(tinyModel("bert"))["tokenizer.ggml.model"] // { type: "string", value: "bert" }
+ */
+export function tinyGgufTokenizerMetadata(model: TinyModel): Record<string, GgufValue> {
+  const tok = model.tokenizer;
+  const bert = model.modelType === "bert";
+  const tokens = tinyTokenList(tok);
+  const added = (tok.added_tokens ?? []) as { id: number; content: string; special?: boolean }[];
+  const types: number[] = tokens.map((_, i) => {
+    const a = added.find((t) => t.id === i);
+    return a === undefined ? 1 : a.special === true ? 3 : 4; // NORMAL, CONTROL, USER_DEFINED
+  });
   // llama.cpp pads a vocabulary shorter than vocab_size with [PAD{i}] tokens of type UNUSED
+  const vocabSize = model.config.vocab_size as number;
   for (let i = tokens.length; i < vocabSize; i++) {
     tokens.push(`[PAD${i}]`);
     types.push(5);
   }
-  const merges = (model.tokenizer.model as { merges: string[] }).merges;
-  return {
-    "tokenizer.ggml.model": str("gpt2"),
-    "tokenizer.ggml.pre": str("gpt-2"),
-    "tokenizer.ggml.tokens": { type: "array", value: { elemType: "string", items: tokens } },
-    "tokenizer.ggml.token_type": { type: "array", value: { elemType: "i32", items: types } },
-    "tokenizer.ggml.merges": { type: "array", value: { elemType: "string", items: merges } },
-    "tokenizer.ggml.bos_token_id": u32(model.config.bos_token_id as number),
-    "tokenizer.ggml.eos_token_id": u32(model.config.eos_token_id as number),
+  const phantom = (t: string): string =>
+    t.startsWith("[") && t.endsWith("]") ? t : t.startsWith("##") ? t.slice(2) : `\u2581${t}`;
+
+  const cfg = model.tokenizerConfig;
+  const name = (key: string): string | undefined => (typeof cfg[key] === "string" ? (cfg[key] as string) : undefined);
+  // SpecialVocab stands the classifier tokens in for missing bos/eos names
+  const names: { [T in SpecialTokenType]: string | undefined } = {
+    bos: name("bos_token") ?? name("cls_token"),
+    eos: name("eos_token") ?? name("sep_token"),
+    unk: name("unk_token"),
+    sep: name("sep_token"),
+    pad: name("pad_token"),
+    cls: name("cls_token"),
+    mask: name("mask_token"),
   };
+  const addFlags: Partial<Record<"bos" | "eos" | "sep", boolean>> = {};
+  type Processor = { type?: string; single?: TemplatePiece[]; pair?: TemplatePiece[]; processors?: Processor[] };
+  const post = tok.post_processor as Processor | null;
+  const pp = (post?.processors ?? [post]).find((p) => p?.type === "TemplateProcessing");
+  if (pp !== undefined && pp !== null) {
+    const single = pp.single ?? [];
+    const first = single.length > 1 ? single[0]?.SpecialToken?.id : undefined;
+    const last = single.length > 1 ? single[single.length - 1]?.SpecialToken?.id : undefined;
+    if (first !== undefined) addFlags.bos = first === names.bos || first === names.cls;
+    if (last !== undefined) addFlags.eos = last === names.eos;
+    // "A [SEP] B" in the pair template, less the single template's ends: a separator only without a trailing token
+    let pair = pp.pair ?? [];
+    if (first !== undefined && pair[0]?.SpecialToken?.id === first) pair = pair.slice(1);
+    if (last !== undefined && pair[pair.length - 1]?.SpecialToken?.id === last) pair = pair.slice(0, -1);
+    const middle = pair[0]?.Sequence?.id === "A" && pair[pair.length - 1]?.Sequence?.id === "B" ? pair.slice(1, -1) : [];
+    if (middle.length > 0) {
+      const isSep = (p: TemplatePiece | undefined) => p?.SpecialToken?.id === names.sep || p?.SpecialToken?.id === names.eos;
+      addFlags.sep = (isSep(middle[0]) && last === undefined) || (middle.length === 2 && isSep(middle[1]));
+    }
+  }
+  for (const typ of ["bos", "eos", "sep"] as const) {
+    const v = cfg[`add_${typ}_token`];
+    if (typeof v === "boolean") addFlags[typ] = v;
+  }
+
+  const meta: Record<string, GgufValue> = {
+    "tokenizer.ggml.model": str(bert ? "bert" : "gpt2"),
+    "tokenizer.ggml.pre": str(bert ? "default" : "gpt-2"),
+    "tokenizer.ggml.tokens": { type: "array", value: { elemType: "string", items: bert ? tokens.map(phantom) : tokens } },
+    "tokenizer.ggml.token_type": { type: "array", value: { elemType: "i32", items: types } },
+  };
+  if (bert) meta["tokenizer.ggml.token_type_count"] = u32(model.config.type_vocab_size as number);
+  else {
+    const merges = (tok.model as { merges: string[] }).merges;
+    meta["tokenizer.ggml.merges"] = { type: "array", value: { elemType: "string", items: merges } };
+  }
+  for (const typ of Object.keys(SPECIAL_TOKEN_KEYS) as SpecialTokenType[]) {
+    const content = names[typ];
+    const fromName = content === undefined ? undefined : added.find((a) => a.content === content)?.id;
+    const fromConfig = model.config[`${typ}_token_id`];
+    const id = fromName ?? (typeof fromConfig === "number" ? fromConfig : undefined);
+    if (id !== undefined) meta[SPECIAL_TOKEN_KEYS[typ]] = u32(id);
+  }
+  for (const [typ, v] of Object.entries(addFlags)) meta[`tokenizer.ggml.add_${typ}_token`] = { type: "bool", value: v };
+  if (typeof cfg.chat_template === "string") meta["tokenizer.chat_template"] = str(cfg.chat_template);
+  const norm = tok.normalizer as { type?: string; lowercase?: boolean } | null;
+  if (norm?.type === "BertNormalizer" && norm.lowercase !== false)
+    meta["tokenizer.ggml.normalizer.lowercase"] = { type: "bool", value: true };
+  return meta;
 }

@@ -2,8 +2,9 @@
 // @huggingface/tokenizers (a JS port of the Rust crate); this file checks the parts of the file that library takes on
 // trust, so a broken file fails here with `file: field: detail` instead of a TypeError deep inside it, or — worse —
 // silently tokenizing differently than the Rust reader would.
-import type { Tokenizer } from "@llmdbg/core";
+
 import { Tokenizer as LibTokenizer } from "@huggingface/tokenizers";
+import type { Tokenizer } from "@llmdbg/core";
 import { readChatTemplate } from "./chat-template.js";
 import { ModelFormatError, show } from "./errors.js";
 

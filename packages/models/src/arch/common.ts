@@ -5,7 +5,7 @@
 import { attentionBias, type ForwardPlan, type HookContext } from "@llmdbg/core";
 import type { Tensor } from "@llmdbg/tensor";
 import * as T from "@llmdbg/tensor";
-import type { ModelConfig, PositionalEncoding } from "../config.js";
+import type { Activation, ModelConfig, PositionalEncoding } from "../config.js";
 import { ModelFormatError } from "../errors.js";
 
 /** Where weights come from: a safetensors or GGUF reader (or anything with the same two methods). */
@@ -19,6 +19,8 @@ export interface Checkpoint {
   get(key: string, shape: readonly number[]): Tensor;
   /** Like get, or undefined when the checkpoint has no such tensor. */
   maybe(key: string, shape: readonly number[]): Tensor | undefined;
+  /** A lookup table (embeddings) [rows, cols]: stored that way in every layout, never transposed. */
+  table(key: string, rows: number, cols: number): Tensor;
   /** A 2-D weight stored [out, in]: matmul with transB. */
   readonly transB: boolean;
 }
@@ -31,29 +33,39 @@ export interface Checkpoint {
 export function checkpoint(config: ModelConfig, weights: WeightSource, file: string, prefixes: readonly string[]): Checkpoint {
   const transB = config.weightLayout === "out_in";
   const resolve = (key: string): string | undefined => prefixes.map((p) => p + key).find((k) => weights.has(k));
-  const read = (key: string, shape: readonly number[]): Tensor | undefined => {
+  const read = (key: string, shape: readonly number[], asStored = false): Tensor | undefined => {
     const k = resolve(key);
     if (k === undefined) return undefined;
     const t = weights.load(k);
-    const want = transB && shape.length === 2 ? [shape[1] as number, shape[0] as number] : shape;
+    const want = transB && shape.length === 2 && !asStored ? [shape[1] as number, shape[0] as number] : shape;
     if (t.shape.join() !== want.join()) {
       throw new ModelFormatError(file, k, `expected shape [${want.join(",")}], got [${t.shape.join(",")}]`);
     }
     return t.dtype === "f32" ? t : T.cast(t, "f32");
   };
+  const must = (key: string, shape: readonly number[], asStored = false): Tensor => {
+    const t = read(key, shape, asStored);
+    if (t === undefined) {
+      const tried = prefixes.map((p) => p + key).join(", ");
+      throw new ModelFormatError(file, key, `missing tensor (looked for ${tried})`);
+    }
+    return t;
+  };
   return {
     transB,
-    maybe: read,
-    get(key, shape) {
-      const t = read(key, shape);
-      if (t === undefined) {
-        const tried = prefixes.map((p) => p + key).join(", ");
-        throw new ModelFormatError(file, key, `missing tensor (looked for ${tried})`);
-      }
-      return t;
-    },
+    maybe: (key, shape) => read(key, shape),
+    get: (key, shape) => must(key, shape),
+    table: (key, rows, cols) => must(key, [rows, cols], true),
   };
 }
+
+/** The MLP nonlinearity of each `config.activation`; a new Activation without an entry fails to compile. */
+export const activations: { readonly [A in Activation]: (x: Tensor) => Tensor } = {
+  gelu_tanh: (x) => T.gelu(x, "tanh"),
+  gelu_erf: (x) => T.gelu(x, "none"),
+  silu: (x) => T.silu(x),
+  relu: (x) => T.maximum(x, 0),
+};
 
 /** x [..., in] @ w (+ b) [..., out], with w in the checkpoint's layout. */
 export function linear(x: Tensor, w: Tensor, b: Tensor | undefined, transB: boolean): Tensor {

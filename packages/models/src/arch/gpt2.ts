@@ -78,8 +78,8 @@ export function gpt2(config: ModelConfig, weights: WeightSource, file = "model.s
     b: ck.get(`${prefix}.bias`, [dout]),
   });
   const p = {
-    wte: ck.get(keys.wte, [config.vocabSize, D]), // [d_vocab, d_model]
-    wpe: ck.get(keys.wpe, [config.maxPositions, D]), // [n_ctx, d_model]
+    wte: ck.table(keys.wte, config.vocabSize, D), // [d_vocab, d_model]
+    wpe: ck.table(keys.wpe, config.maxPositions, D), // [n_ctx, d_model]
     lnF: ln(keys.lnF),
     blocks: Array.from({ length: nLayers }, (_, l) => {
       const k = keys.block(l);

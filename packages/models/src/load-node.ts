@@ -1,0 +1,145 @@
+// One entry point for a model on disk: a Hugging Face folder (config.json, model.safetensors or a sharded
+// index, tokenizer.json, generation_config.json) or a GGUF file. Weights are read one tensor at a time and
+// converted to f32 as the architecture asks for them, so loading never holds the file and the model at once.
+import { existsSync, statSync } from "node:fs";
+import { join } from "node:path";
+import type { Tokenizer } from "@llmdbg/core";
+import type { Tensor } from "@llmdbg/tensor";
+import type { WeightSource } from "./arch/common.js";
+import { buildModel, type LoadedArchitecture } from "./architectures.js";
+import type { ModelConfig } from "./config.js";
+import { normalizeHfConfig } from "./config.js";
+import { normalizeGgufConfig } from "./config-gguf.js";
+import { ModelFormatError } from "./errors.js";
+import { type GenerationDefaults, parseGenerationConfig } from "./generation-config.js";
+import { ggufTensorName, ggufWeightSource } from "./gguf-names.js";
+import { openGguf } from "./gguf-node.js";
+import { readSafetensors, readShardedSafetensors, SHARD_INDEX } from "./safetensors-node.js";
+import { loadGgufTokenizer } from "./tokenizer-gguf.js";
+import { loadTokenizerFromFolder, readJsonFile } from "./tokenizer-node.js";
+
+/** A tensor as stored in the checkpoint (before conversion to f32). */
+export interface StoredTensor {
+  readonly name: string;
+  readonly dtype: string;
+  readonly shape: readonly number[];
+  readonly bytes: number;
+}
+
+export interface LoadProgress {
+  /** bytes of stored tensors read so far */
+  readonly done: number;
+  readonly total: number;
+  /** the tensor just read */
+  readonly tensor: string;
+}
+
+export interface LoadModelOptions {
+  /** Called after each tensor is read (for a progress bar). */
+  readonly onProgress?: (p: LoadProgress) => void;
+}
+
+export interface LoadedModel {
+  /** the folder or .gguf file */
+  readonly path: string;
+  readonly format: "safetensors" | "gguf";
+  readonly config: ModelConfig;
+  readonly model: LoadedArchitecture;
+  /** undefined when the folder has no tokenizer.json */
+  readonly tokenizer: (Tokenizer & { readonly chatTemplate: string | undefined }) | undefined;
+  readonly generation: GenerationDefaults;
+  /** every tensor of the checkpoint, in file order */
+  readonly stored: readonly StoredTensor[];
+}
+
+/** Counts bytes as the architecture reads tensors, for `onProgress`. */
+function withProgress(w: WeightSource, sizeOf: (k: string) => number, opts: LoadModelOptions, total: number): WeightSource {
+  const report = opts.onProgress;
+  if (report === undefined) return w;
+  let done = 0;
+  return {
+    has: (k) => w.has(k),
+    load(k): Tensor {
+      const t = w.load(k);
+      done += sizeOf(k);
+      report({ done, total, tensor: k });
+      return t;
+    },
+  };
+}
+
+function loadGgufFile(path: string, opts: LoadModelOptions): LoadedModel {
+  const reader = openGguf(path);
+  try {
+    const { header } = reader;
+    const names = new Set(header.tensors.map((t) => t.name));
+    const config = normalizeGgufConfig(header.metadata, path, names);
+    if (config.source.format !== "gguf") throw new Error("unreachable: a GGUF config has a GGUF source");
+    const arch = config.source.architecture;
+    const weights = ggufWeightSource(arch, names, (n) => reader.tensor(n));
+    const byGguf = new Map(header.tensors.map((t) => [t.name, t.byteSize]));
+    const total = header.tensors.reduce((a, t) => a + t.byteSize, 0);
+    const sizeOf = (k: string) => byGguf.get(ggufTensorName(arch, k) ?? "") ?? 0;
+    const source = withProgress(weights, sizeOf, opts, total);
+    const model = buildModel(config, source, path);
+    const tokenizer = header.metadata.has("tokenizer.ggml.model") ? loadGgufTokenizer(header.metadata, path) : undefined;
+    const eos = config.eosTokenIds;
+    return {
+      path,
+      format: "gguf",
+      config,
+      model,
+      tokenizer,
+      generation: eos.length > 0 ? { eosTokenIds: eos } : {},
+      stored: header.tensors.map((t) => ({ name: t.name, dtype: t.ggmlType, shape: t.shape, bytes: t.byteSize })),
+    };
+  } finally {
+    reader.close();
+  }
+}
+
+function loadFolder(folder: string, opts: LoadModelOptions): LoadedModel {
+  const configPath = join(folder, "config.json");
+  if (!existsSync(configPath))
+    throw new ModelFormatError(configPath, "file", "not found (a Hugging Face model folder has config.json)");
+  const config = normalizeHfConfig(readJsonFile(configPath), configPath);
+  const single = join(folder, "model.safetensors");
+  const st = existsSync(join(folder, SHARD_INDEX))
+    ? readShardedSafetensors(folder)
+    : existsSync(single)
+      ? readSafetensors(single)
+      : undefined;
+  if (st === undefined)
+    throw new ModelFormatError(
+      join(folder, "model.safetensors"),
+      "file",
+      `not found (nor ${SHARD_INDEX}); only safetensors checkpoints are read`,
+    );
+  const sizes = new Map(st.entries.map((e) => [e.name, e.end - e.begin]));
+  const sizeOf = (k: string) => sizes.get(k) ?? 0;
+  const total = st.entries.reduce((a, e) => a + e.end - e.begin, 0);
+  const weights = withProgress({ has: (k) => st.has(k), load: (k) => st.load(k) }, sizeOf, opts, total);
+  const model = buildModel(config, weights, st.file);
+  const tokenizer = existsSync(join(folder, "tokenizer.json")) ? loadTokenizerFromFolder(folder) : undefined;
+  const genPath = join(folder, "generation_config.json");
+  const fromFile = existsSync(genPath) ? parseGenerationConfig(readJsonFile(genPath), genPath) : {};
+  const eos = fromFile.eosTokenIds ?? config.eosTokenIds;
+  return {
+    path: folder,
+    format: "safetensors",
+    config,
+    model,
+    tokenizer,
+    generation: eos.length > 0 ? { ...fromFile, eosTokenIds: eos } : fromFile,
+    stored: st.entries.map((e) => ({ name: e.name, dtype: e.dtype, shape: e.shape, bytes: e.end - e.begin })),
+  };
+}
+
+/**
+ * Loads a model from a Hugging Face folder or a `.gguf` file.
+ * @example const { model, tokenizer } = loadModel("models/gpt2"); run(model, T.tensor(tokenizer.encode("Hi"), [1, 1], "i32"))
+ */
+export function loadModel(path: string, opts: LoadModelOptions = {}): LoadedModel {
+  if (!existsSync(path)) throw new ModelFormatError(path, "path", "does not exist (expected a model folder or a .gguf file)");
+  return statSync(path).isDirectory() ? loadFolder(path, opts) : loadGgufFile(path, opts);
+}

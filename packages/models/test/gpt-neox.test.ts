@@ -1,0 +1,282 @@
+// GPT-NeoX on the tiny generated checkpoint: every declared hook fires once with its declared rank (parallel and
+// sequential residual), an identity intervention is bit-identical, the loss gradient matches finite differences,
+// the PyTorch reference (tools/reference/gpt_neox.py) agrees on logits, every hook and the embedding gradient,
+// the GGUF layout (q/k/v regrouped to [q; k; v]) gives the same logits, the KV cache and left padding change
+// nothing, and a missing tensor is named.
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { KvCache, padBatch, run } from "@llmdbg/core";
+import type { Tensor } from "@llmdbg/tensor";
+import * as T from "@llmdbg/tensor";
+import { afterAll, describe, expect, it } from "vitest";
+import { gptNeox, type WeightSource } from "../src/arch/gpt-neox.js";
+import { type ModelConfig, normalizeHfConfig } from "../src/config.js";
+import { normalizeGgufConfig } from "../src/config-gguf.js";
+import { ModelFormatError } from "../src/errors.js";
+import { encodeGguf, ggufTensor, parseGguf } from "../src/gguf.js";
+import { parseJsonStrict } from "../src/json.js";
+import { readSafetensors } from "../src/safetensors-node.js";
+import { ggufFromTiny, tinyModel } from "../src/tiny.js";
+import { writeTinyModel } from "../src/tiny-node.js";
+
+const dir = mkdtempSync(join(tmpdir(), "llmdbg-gpt-neox-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+writeTinyModel(dir, "gpt_neox", { seed: 0 });
+const config = normalizeHfConfig(parseJsonStrict(readFileSync(join(dir, "config.json"), "utf8")), "config.json");
+const weights = readSafetensors(join(dir, "model.safetensors"));
+const model = gptNeox(config, weights);
+// tinyModel writes use_parallel_residual: true only; the sequential block is the same weights with the flag off
+const sequential = gptNeox({ ...config, parallelResidual: false }, weights);
+const rotary = config.positional.kind === "rotary" ? config.positional : undefined;
+if (rotary === undefined) throw new Error("the tiny gpt_neox config has no rotary positions");
+// 2 rotary dims cannot tell rotate-half from interleaved pairs, nor see the base: the golden adds a 4-dim run
+const rotary4 = gptNeox({ ...config, positional: { ...rotary, rotaryDim: 4 } }, weights);
+const ids = T.tensor([3, 17, 42, 5, 99, 7, 250, 11], [1, 8], "i32");
+const V = config.vocabSize;
+
+/** Σₚ log_softmax(logits)[0, p, targets[p]]: the golden's loss (summed target log-probabilities). */
+const targetLogProb = (targets: readonly number[]) => (out: Tensor) =>
+  T.sum(
+    T.gather(
+      T.reshape(T.logSoftmax(out), [targets.length * V]), // [pos * d_vocab]
+      T.tensor(
+        targets.map((t, p) => p * V + t),
+        [targets.length],
+        "i32",
+      ),
+    ),
+  );
+
+/** max |a − b| over entries that differ (equal entries include the −inf of masked scores). */
+function maxDiff(ours: Tensor, ref: Tensor, name: string): number {
+  expect(ours.shape, name).toEqual(ref.shape);
+  let m = 0;
+  for (let i = 0; i < ours.size; i++) {
+    const a = ours.data[i] as number;
+    const b = ref.data[i] as number;
+    if (a === b) continue;
+    m = Math.max(m, Math.abs(a - b));
+  }
+  return m;
+}
+
+describe("gpt_neox architecture", () => {
+  it.each([
+    ["parallel", model, 18],
+    ["sequential", sequential, 19],
+  ] as const)("fires every declared hook once with its declared rank (%s residual)", (_mode, m, perBlock) => {
+    const { cache, ctx, output } = run(m, ids, { cache: true });
+    expect(output.shape).toEqual([1, 8, V]);
+    expect(m.hookPoints.length).toBe(3 + config.nLayers * perBlock);
+    expect(m.hookPoints.some((p) => p.name === "blocks.0.hook_resid_mid")).toBe(!m.config.parallelResidual);
+    for (const p of m.hookPoints) {
+      expect(ctx.firedCounts().get(p.name), p.name).toBe(1);
+      expect(cache.get(p.name).rank, p.name).toBe(p.axes.length);
+    }
+    expect(ctx.firedCounts().size).toBe(m.hookPoints.length);
+    // rotary touches only the leading rotaryDim dims of each head
+    const q = cache.get("blocks.0.attn.hook_q").toArray();
+    const rq = cache.get("blocks.0.attn.hook_rot_q").toArray();
+    const Dh = config.dHead;
+    for (let i = 0; i < q.length; i++) if (i % Dh >= rotary.rotaryDim) expect(rq[i]).toBe(q[i]);
+    expect(rq.slice(Dh * config.nHeads, 2 * Dh * config.nHeads)).not.toEqual(q.slice(Dh * config.nHeads, 2 * Dh * config.nHeads));
+  });
+
+  it("an identity intervention leaves the logits bit-identical", () => {
+    const a = run(model, ids).output;
+    const b = run(model, ids, { interventions: [{ kind: "scale", hook: "blocks.1.attn.hook_rot_k", factor: 1 }] }).output;
+    expect(b.toArray()).toEqual(a.toArray());
+    const c = run(sequential, ids).output;
+    const d = run(sequential, ids, { interventions: [{ kind: "scale", hook: "blocks.1.hook_resid_mid", factor: 1 }] }).output;
+    expect(d.toArray()).toEqual(c.toArray());
+  });
+
+  it("the gradient of a next-token loss w.r.t. the embeddings matches finite differences", () => {
+    const loss = targetLogProb([17, 42, 5, 99, 7, 250, 11, 3]);
+    for (const [mode, m] of [
+      ["parallel", model],
+      ["sequential", sequential],
+    ] as const) {
+      const { cache } = run(m, ids, { grads: { hooks: ["hook_embed"], loss } });
+      const g = cache.grad("hook_embed");
+      const emb = run(m, ids, { cache: ["hook_embed"] }).cache.get("hook_embed");
+      const h = 1e-2; // f32 model: a large step keeps rounding noise below the curvature error
+      let worst = 0;
+      for (const i of [0, 5, 77, 130, emb.size - 1]) {
+        const at = (delta: number) => {
+          const values = emb.toArray();
+          values[i] = (values[i] as number) + delta;
+          return loss(
+            run(m, ids, {
+              interventions: [{ kind: "patch", hook: "hook_embed", values: { shape: [...emb.shape], data: values } }],
+            }).output,
+          ).item();
+        };
+        const num = (at(h) - at(-h)) / (2 * h);
+        // the f32 loss (≈ −47) moves in ulps of ≈ 4e-6, so the quotient carries ≈ 4e-4 of rounding noise:
+        // small gradients (element 130 is ≈ 0.018) are judged against a 0.05 floor instead of themselves
+        worst = Math.max(worst, Math.abs(num - (g.data[i] as number)) / Math.max(Math.abs(num), 0.05));
+      }
+      console.log(
+        `gpt_neox (${mode}) embedding gradient vs finite differences (f32): worst relative error ${worst.toExponential(2)}`,
+      );
+      expect(worst).toBeLessThan(5e-3);
+    }
+  });
+
+  // the golden's variants of the same weights: the config's own under bare names, the others under a prefix
+  const variants = [
+    ["parallel residual, rotary dims 2", "", model],
+    ["sequential residual", "sequential.", sequential],
+    ["rotary dims 4", "rotary_dim_4.", rotary4],
+  ] as const;
+  it.each(variants)(
+    "matches the PyTorch reference (tools/reference/gpt_neox.py), %s: logits, every hook, embedding gradient",
+    (label, prefix, m) => {
+      const golden = readSafetensors(new URL("./golden/gpt_neox-tiny.safetensors", import.meta.url).pathname);
+      expect(golden.metadata.input_ids).toBe("[[3,17,42,5,99,7,250,11]]");
+      const targets = JSON.parse(golden.metadata.targets ?? "[]") as number[];
+      const { output, cache, loss } = run(m, ids, {
+        cache: true,
+        grads: { hooks: ["hook_embed"], loss: targetLogProb(targets) },
+      });
+      let worstName = "";
+      let worst = 0;
+      for (const name of [...m.hookPoints.map((p) => p.name), "logits"]) {
+        const d = maxDiff(name === "logits" ? output : cache.get(name), golden.load(prefix + name), name);
+        if (d > worst) [worst, worstName] = [d, name];
+        expect(d, name).toBeLessThanOrEqual(1e-4);
+      }
+      // the golden holds nothing this variant does not declare (e.g. no resid_mid for the parallel residual)
+      const declared = new Set([...m.hookPoints.map((p) => p.name), "logits", "grad.hook_embed", "loss"]);
+      const others = variants.map((v) => v[1]).filter((p) => p !== "" && p !== prefix);
+      const ours = golden.entries.map((e) => e.name).filter((n) => n.startsWith(prefix) && !others.some((p) => n.startsWith(p)));
+      expect(ours.map((n) => n.slice(prefix.length)).filter((n) => !declared.has(n))).toEqual([]);
+      const g = cache.grad("hook_embed");
+      const gRef = golden.load(`${prefix}grad.hook_embed`);
+      let num = 0;
+      let den = 0;
+      for (let i = 0; i < g.size; i++) {
+        num += ((g.data[i] as number) - (gRef.data[i] as number)) ** 2;
+        den += (gRef.data[i] as number) ** 2;
+      }
+      const rel = Math.sqrt(num / den);
+      const lossDiff = Math.abs((loss as Tensor).item() - (golden.load(`${prefix}loss`).data[0] as number));
+      console.log(
+        `gpt_neox (${label}) vs PyTorch: worst activation diff ${worst.toExponential(2)} (${worstName}); embedding grad rel err ${rel.toExponential(2)}; |Δloss| ${lossDiff.toExponential(2)}`,
+      );
+      expect(rel).toBeLessThanOrEqual(1e-4);
+      expect(lossDiff).toBeLessThanOrEqual(1e-4);
+    },
+  );
+
+  it.each([false, true])("the GGUF layout (attn_qkv rows [q; k; v]) gives the HF-layout logits (tied embeddings: %s)", (tied) => {
+    const tiny = tinyModel("gpt_neox", { seed: 0, tieEmbeddings: tied });
+    const hfConfig = normalizeHfConfig(parseJsonStrict(JSON.stringify(tiny.config)), "config.json");
+    const hfSource: WeightSource = { has: (k) => k in tiny.weights, load: (k) => tiny.weights[k] as Tensor };
+    const hf = gptNeox(hfConfig, hfSource);
+
+    const file = "tiny.gguf";
+    const bytes = encodeGguf(ggufFromTiny(tiny));
+    const gguf = parseGguf(bytes, file);
+    const names = new Set(gguf.tensors.map((t) => t.name));
+    const gc = normalizeGgufConfig(gguf.metadata, file, names);
+    expect(gc.qkvLayout).toBe("fused");
+    expect(gc.tiedEmbeddings).toBe(tied);
+    const fromGguf = gptNeox(
+      gc,
+      ggufSource(names, (n) => ggufTensor(gguf, bytes, n, file)),
+      file,
+    );
+
+    const a = run(hf, ids).output;
+    const b = run(fromGguf, ids).output;
+    const d = maxDiff(b, a, "logits");
+    console.log(`gpt_neox GGUF vs HF layout (tied ${tied}): max |Δlogits| ${d.toExponential(2)}`);
+    expect(d).toBeLessThanOrEqual(1e-4);
+  });
+
+  it.each([
+    ["parallel", model],
+    ["sequential", sequential],
+  ] as const)("a KV cache (positions 0..5, then 6..7) gives the one-pass logits (%s)", (_mode, m) => {
+    const full = run(m, ids).output; // [1, 8, d_vocab]
+    const kvCache = new KvCache();
+    const first = run(m, T.narrow(ids, 1, 0, 6), { kvCache }).output; // [1, 6, d_vocab]
+    const second = run(m, T.narrow(ids, 1, 6, 2), { kvCache }).output; // [1, 2, d_vocab]
+    expect(kvCache.length).toBe(8);
+    expect(maxDiff(first, T.narrow(full, 1, 0, 6), "first")).toBeLessThanOrEqual(1e-5);
+    expect(maxDiff(second, T.narrow(full, 1, 6, 2), "second")).toBeLessThanOrEqual(1e-5);
+    kvCache.dispose();
+  });
+
+  it("a left-padded batch gives each prompt's own logits at its real positions", () => {
+    const prompts = [
+      [3, 17, 42, 5, 99, 7, 250, 11],
+      [42, 5, 99],
+      [7, 250, 11, 3, 17],
+    ];
+    const { ids: batch, attentionMask } = padBatch(prompts, { padId: 0, side: "left" });
+    const out = run(model, batch, { attentionMask }).output; // [3, 8, d_vocab]
+    const len = batch.shape[1] as number;
+    prompts.forEach((p, b) => {
+      const alone = run(model, T.tensor(p, [1, p.length], "i32")).output; // [1, n, d_vocab]
+      const row = T.narrow(T.narrow(out, 0, b, 1), 1, len - p.length, p.length); // [1, n, d_vocab]
+      expect(maxDiff(row, alone, `prompt ${b}`)).toBeLessThanOrEqual(1e-5);
+    });
+  });
+
+  it("a missing tensor is a ModelFormatError naming it", () => {
+    const without = (name: string): WeightSource => ({ has: (k) => k !== name && weights.has(k), load: (k) => weights.load(k) });
+    expect(() => gptNeox(config, without("gpt_neox.layers.1.mlp.dense_h_to_4h.bias"))).toThrow(ModelFormatError);
+    expect(() => gptNeox(config, without("gpt_neox.layers.1.mlp.dense_h_to_4h.bias"))).toThrow(
+      /layers\.1\.mlp\.dense_h_to_4h\.bias: missing tensor/,
+    );
+    expect(() => gptNeox(config, without("embed_out.weight"))).toThrow(/embed_out\.weight: missing tensor/);
+    // tied models never read embed_out
+    expect(() => gptNeox({ ...config, tiedEmbeddings: true }, without("embed_out.weight"))).not.toThrow();
+  });
+
+  it("config fields it does not implement are ModelFormatErrors naming the field", () => {
+    const bad = (c: Partial<ModelConfig>) => () => gptNeox({ ...config, ...c }, weights);
+    expect(bad({ qkvLayout: "separate" })).toThrow(/qkvLayout: .*"separate"/);
+    expect(bad({ gatedMlp: true })).toThrow(/gatedMlp/);
+    expect(bad({ nKvHeads: 2 })).toThrow(/nKvHeads/);
+    expect(bad({ positional: { kind: "learned" } })).toThrow(/positional/);
+  });
+});
+
+/**
+ * A GGUF file's tensors under the Hugging Face names gptNeox reads (llama.cpp's gguf-py names for GPT-NeoX).
+ * Local to this test: the product's mapping is gguf-names.ts.
+ */
+function ggufSource(names: ReadonlySet<string>, load: (ggufName: string) => Tensor): WeightSource {
+  const rename = (hf: string): string | undefined => {
+    const top: Record<string, string> = {
+      "gpt_neox.embed_in.weight": "token_embd.weight",
+      "gpt_neox.final_layer_norm.weight": "output_norm.weight",
+      "gpt_neox.final_layer_norm.bias": "output_norm.bias",
+      "embed_out.weight": "output.weight",
+    };
+    if (hf in top) return top[hf];
+    const m = /^gpt_neox\.layers\.(\d+)\.(.+)\.(weight|bias)$/.exec(hf);
+    const part: Record<string, string> = {
+      input_layernorm: "attn_norm",
+      "attention.query_key_value": "attn_qkv",
+      "attention.dense": "attn_output",
+      post_attention_layernorm: "ffn_norm",
+      "mlp.dense_h_to_4h": "ffn_up",
+      "mlp.dense_4h_to_h": "ffn_down",
+    };
+    const g = m === null ? undefined : part[m[2] as string];
+    return m === null || g === undefined ? undefined : `blk.${m[1]}.${g}.${m[3]}`;
+  };
+  return {
+    has: (k) => {
+      const g = rename(k);
+      return g !== undefined && names.has(g);
+    },
+    load: (k) => load(rename(k) as string),
+  };
+}

@@ -1,0 +1,261 @@
+// The Llama family on tiny generated checkpoints (Llama with Llama 3 rope scaling and GQA; Qwen2 with q/k/v
+// biases and a tied unembedding): every declared hook fires once with its declared rank, an identity
+// intervention is bit-identical, the loss gradient matches finite differences, the activations match the
+// PyTorch reference, llama.cpp's GGUF layout gives the same logits, and the KV cache, left padding and a
+// sliding window behave as one full pass would.
+import { KvCache, padBatch, run } from "@llmdbg/core";
+import type { Tensor } from "@llmdbg/tensor";
+import * as T from "@llmdbg/tensor";
+import { describe, expect, it } from "vitest";
+import { llama, type WeightSource } from "../src/arch/llama.js";
+import { normalizeHfConfig } from "../src/config.js";
+import { normalizeGgufConfig } from "../src/config-gguf.js";
+import { ModelFormatError } from "../src/errors.js";
+import { encodeGguf, ggufTensor, parseGguf } from "../src/gguf.js";
+import { readSafetensors } from "../src/safetensors-node.js";
+import { ggufFromTiny, type TinyModel, type TinyModelOptions, type TinyModelType, tinyModel } from "../src/tiny.js";
+
+const memory = (w: Record<string, Tensor>): WeightSource => ({
+  has: (k) => Object.hasOwn(w, k),
+  load: (k) => w[k] as Tensor,
+});
+
+function build(type: TinyModelType, opts: TinyModelOptions) {
+  const tiny = tinyModel(type, opts);
+  const config = normalizeHfConfig(tiny.config, "config.json");
+  const weights = memory(tiny.weights);
+  return { tiny, config, weights, model: llama(config, weights) };
+}
+
+const { tiny, config, weights, model } = build("llama", { seed: 0, ropeScaling: "llama3" });
+const qwen = build("qwen2", { seed: 0 });
+const ids = T.tensor([3, 17, 42, 5, 99, 7, 250, 11], [1, 8], "i32");
+const targets = [17, 42, 5, 99, 7, 250, 11, 3];
+const V = config.vocabSize;
+
+/** Σₚ log p(targets[p]) over the 8 positions of batch 0: the loss the goldens record. */
+const targetLogProb = (out: Tensor): Tensor =>
+  T.sum(
+    T.gather(
+      T.reshape(T.logSoftmax(out), [8 * V]), // [pos * d_vocab]
+      T.tensor(
+        targets.map((t, p) => p * V + t),
+        [8],
+        "i32",
+      ),
+    ),
+  );
+
+/** max |a − b|, counting equal entries (the −inf of masked scores) as 0. */
+function maxDiff(a: Tensor, b: Tensor, name: string): number {
+  expect(a.shape, name).toEqual(b.shape);
+  let m = 0;
+  for (let i = 0; i < a.size; i++) {
+    const x = a.data[i] as number;
+    const y = b.data[i] as number;
+    if (x !== y) m = Math.max(m, Math.abs(x - y));
+  }
+  return m;
+}
+
+/** Rows `from..from+len` of logits [batch, pos, d_vocab] for batch row `b`, as [len, d_vocab]. */
+const rows = (t: Tensor, b: number, from: number, len: number): Tensor =>
+  T.reshape(T.narrow(T.narrow(t, 0, b, 1), 1, from, len), [len, t.shape[2] as number]);
+
+describe("llama architecture", () => {
+  it("fires every declared hook once with its declared rank", () => {
+    const { cache, ctx, output } = run(model, ids, { cache: true });
+    expect(output.shape).toEqual([1, 8, V]);
+    expect(model.hookPoints.length).toBe(3 + config.nLayers * 20);
+    expect(model.hookPoints.some((p) => p.name === "hook_pos_embed")).toBe(false);
+    for (const p of model.hookPoints) {
+      expect(ctx.firedCounts().get(p.name), p.name).toBe(1);
+      expect(cache.get(p.name).rank, p.name).toBe(p.axes.length);
+    }
+    // grouped-query attention: keys and values keep their nKvHeads heads, queries and z have nHeads
+    expect(config.nKvHeads).toBeLessThan(config.nHeads);
+    expect(cache.get("blocks.0.attn.hook_rot_k").shape).toEqual([1, 8, config.nKvHeads, config.dHead]);
+    expect(cache.get("blocks.0.attn.hook_v").shape).toEqual([1, 8, config.nKvHeads, config.dHead]);
+    expect(cache.get("blocks.0.attn.hook_z").shape).toEqual([1, 8, config.nHeads, config.dHead]);
+    expect(cache.get("blocks.0.mlp.hook_pre_linear").shape).toEqual([1, 8, config.dMlp]);
+  });
+
+  it("an identity intervention leaves the logits bit-identical", () => {
+    const a = run(model, ids).output;
+    const b = run(model, ids, { interventions: [{ kind: "scale", hook: "blocks.1.attn.hook_rot_k", factor: 1 }] }).output;
+    expect(b.toArray()).toEqual(a.toArray());
+  });
+
+  it("the gradient of a next-token loss w.r.t. the embeddings matches finite differences", () => {
+    const { cache } = run(model, ids, { grads: { hooks: ["hook_embed"], loss: targetLogProb } });
+    const g = cache.grad("hook_embed");
+    const emb = run(model, ids, { cache: ["hook_embed"] }).cache.get("hook_embed");
+    const h = 1e-2; // f32 model: a large step keeps rounding noise below the curvature error
+    let worst = 0;
+    for (const i of [0, 5, 77, 130, emb.size - 1]) {
+      const at = (delta: number) => {
+        const values = emb.toArray();
+        values[i] = (values[i] as number) + delta;
+        const patch = { kind: "patch" as const, hook: "hook_embed", values: { shape: [...emb.shape], data: values } };
+        return targetLogProb(run(model, ids, { interventions: [patch] }).output).item();
+      };
+      const num = (at(h) - at(-h)) / (2 * h);
+      worst = Math.max(worst, Math.abs(num - (g.data[i] as number)) / Math.max(Math.abs(num), 1e-3));
+    }
+    console.log(`llama embedding gradient vs finite differences (f32): worst relative error ${worst.toExponential(2)}`);
+    expect(worst).toBeLessThan(5e-3);
+  });
+
+  it.each([
+    ["llama", model],
+    ["qwen2", qwen.model],
+  ])("%s matches the PyTorch reference (tools/reference/llama.py): logits, every hook, the embedding gradient", (name, m) => {
+    const golden = readSafetensors(new URL(`./golden/${name}-tiny.safetensors`, import.meta.url).pathname);
+    expect(golden.metadata.input_ids).toBe("[[3,17,42,5,99,7,250,11]]");
+    expect(golden.metadata.model_type).toBe(name);
+    expect(JSON.parse(golden.metadata.targets ?? "[]")).toEqual(targets);
+    const { output, cache, loss } = run(m, ids, { cache: true, grads: { hooks: ["hook_embed"], loss: targetLogProb } });
+    let worstName = "";
+    let worst = 0;
+    for (const hook of [...m.hookPoints.map((p) => p.name), "logits"]) {
+      const d = maxDiff(hook === "logits" ? output : cache.get(hook), golden.load(hook), hook);
+      if (d > worst) [worst, worstName] = [d, hook];
+      expect(d, hook).toBeLessThanOrEqual(1e-4);
+    }
+    const logitDiff = maxDiff(output, golden.load("logits"), "logits");
+    const g = cache.grad("hook_embed");
+    const gRef = golden.load("grad.hook_embed");
+    let num = 0;
+    let den = 0;
+    for (let i = 0; i < g.size; i++) {
+      num += ((g.data[i] as number) - (gRef.data[i] as number)) ** 2;
+      den += (gRef.data[i] as number) ** 2;
+    }
+    const rel = Math.sqrt(num / den);
+    const lossDiff = Math.abs((loss as Tensor).item() - (golden.load("loss").data[0] as number));
+    console.log(
+      `${name} vs PyTorch: logits ${logitDiff.toExponential(2)}, worst activation ${worst.toExponential(2)} (${worstName}); ` +
+        `embedding grad rel err ${rel.toExponential(2)}; loss diff ${lossDiff.toExponential(2)}`,
+    );
+    expect(rel).toBeLessThanOrEqual(1e-4);
+    expect(lossDiff).toBeLessThanOrEqual(1e-4);
+  });
+
+  // A local HF → GGUF name map (the product's lives in gguf-names.ts); what it proves is the layout: llama.cpp's
+  // permuted q/k rows undone by interleaved rope, and rope_freqs.weight equal to the llama3 scaling.
+  const ggufName = (k: string): string => {
+    const bare = k.replace(/^model\./, "");
+    const top: Record<string, string> = {
+      "embed_tokens.weight": "token_embd.weight",
+      "norm.weight": "output_norm.weight",
+      "lm_head.weight": "output.weight",
+    };
+    const m = /^layers\.(\d+)\.(.+)\.(weight|bias)$/.exec(bare);
+    if (m === null) return top[bare] ?? bare;
+    const part: Record<string, string> = {
+      input_layernorm: "attn_norm",
+      "self_attn.q_proj": "attn_q",
+      "self_attn.k_proj": "attn_k",
+      "self_attn.v_proj": "attn_v",
+      "self_attn.o_proj": "attn_output",
+      post_attention_layernorm: "ffn_norm",
+      "mlp.gate_proj": "ffn_gate",
+      "mlp.up_proj": "ffn_up",
+      "mlp.down_proj": "ffn_down",
+    };
+    return `blk.${m[1]}.${part[m[2] as string] ?? m[2]}.${m[3]}`;
+  };
+
+  it.each([
+    ["llama", tiny, model],
+    ["qwen2", qwen.tiny, qwen.model],
+  ] as [string, TinyModel, typeof model][])(
+    "%s from llama.cpp's GGUF layout gives the Hugging Face logits",
+    (name, t, hfModel) => {
+      const bytes = encodeGguf(ggufFromTiny(t));
+      const file = `${name}.gguf`;
+      const gguf = parseGguf(bytes, file);
+      const names = new Set(gguf.tensors.map((x) => x.name));
+      const ggufConfig = normalizeGgufConfig(gguf.metadata, file, names);
+      const source: WeightSource = {
+        has: (k) => names.has(ggufName(k)),
+        load: (k) => ggufTensor(gguf, bytes, ggufName(k), file),
+      };
+      const rope = ggufConfig.positional;
+      if (name === "llama") {
+        expect(rope).toMatchObject({ kind: "rotary", interleaved: true, scaling: { kind: "freqFactors" } });
+        // the permutation matters: the same weights read as rotate-half pairs give other logits
+        const wrong = llama({ ...ggufConfig, positional: { ...rope, interleaved: false } as typeof rope }, source, file);
+        expect(maxDiff(run(wrong, ids).output, run(hfModel, ids).output, "logits")).toBeGreaterThan(1e-3);
+      } else {
+        expect(rope).toMatchObject({ kind: "rotary", interleaved: false, scaling: { kind: "none" } });
+        expect(ggufConfig.qkvBias && ggufConfig.tiedEmbeddings).toBe(true);
+      }
+      const d = maxDiff(run(llama(ggufConfig, source, file), ids).output, run(hfModel, ids).output, "logits");
+      console.log(`${name}: GGUF layout vs Hugging Face layout, max |Δlogits| ${d.toExponential(2)}`);
+      expect(d).toBeLessThanOrEqual(1e-4);
+    },
+  );
+
+  it("a KV cache gives the logits of one full pass", () => {
+    const full = run(model, ids).output; // [1, 8, d_vocab]
+    const cache = new KvCache();
+    run(model, T.narrow(ids, 1, 0, 6), { kvCache: cache, logits: "last" });
+    expect(cache.length).toBe(6);
+    const step = run(model, T.narrow(ids, 1, 6, 2), { kvCache: cache }).output; // [1, 2, d_vocab]
+    expect(cache.length).toBe(8);
+    const d = maxDiff(step, T.narrow(full, 1, 6, 2), "cached");
+    console.log(`llama KV cache (6 + 2 tokens) vs one pass: max |Δlogits| ${d.toExponential(2)}`);
+    expect(d).toBeLessThanOrEqual(1e-5);
+  });
+
+  it("a left-padded batch gives each prompt's own logits at its real positions", () => {
+    const prompts = [
+      [3, 17, 42, 5, 99, 7],
+      [250, 11, 9],
+    ];
+    const { ids: batch, attentionMask } = padBatch(prompts, { padId: 0, side: "left" });
+    for (const m of [model, qwen.model]) {
+      const out = run(m, batch, { attentionMask }).output; // [2, 6, d_vocab]
+      prompts.forEach((pr, b) => {
+        const alone = run(m, T.tensor(pr, [1, pr.length], "i32")).output; // [1, len, d_vocab]
+        const d = maxDiff(rows(out, b, 6 - pr.length, pr.length), rows(alone, 0, 0, pr.length), `prompt ${b}`);
+        expect(d, `prompt ${b}`).toBeLessThanOrEqual(1e-5);
+      });
+    }
+  });
+
+  it("a sliding window hides keys beyond it and changes only the later positions", () => {
+    const sw = llama({ ...config, slidingWindow: { size: 3, fromLayer: 0 } }, weights);
+    const full = run(model, ids).output;
+    const { output, cache } = run(sw, ids, { cache: true });
+    expect(maxDiff(rows(output, 0, 0, 3), rows(full, 0, 0, 3), "first 3")).toBe(0);
+    for (let p = 3; p < 8; p++) expect(maxDiff(rows(output, 0, p, 1), rows(full, 0, p, 1), `pos ${p}`)).toBeGreaterThan(1e-4);
+    for (let l = 0; l < config.nLayers; l++) {
+      const pat = cache.at("attn.hook_pattern", l); // [1, head, 8, 8]
+      const d = pat.data;
+      for (let h = 0; h < config.nHeads; h++)
+        for (let q = 0; q < 8; q++) {
+          let sum = 0;
+          for (let k = 0; k < 8; k++) {
+            const v = d[(h * 8 + q) * 8 + k] as number;
+            sum += v;
+            if (k > q || q - k >= 3) expect(v, `layer ${l} head ${h} query ${q} key ${k}`).toBe(0);
+            else expect(v).toBeGreaterThan(0);
+          }
+          expect(Math.abs(sum - 1)).toBeLessThan(1e-6);
+        }
+    }
+  });
+
+  it("a missing tensor is a ModelFormatError naming it", () => {
+    const missing = "model.layers.1.mlp.up_proj.weight";
+    const w = { ...tiny.weights };
+    delete w[missing];
+    expect(() => llama(config, memory(w))).toThrow(ModelFormatError);
+    expect(() => llama(config, memory(w))).toThrow(/layers\.1\.mlp\.up_proj\.weight: missing tensor/);
+    const noBias = { ...qwen.tiny.weights };
+    delete noBias["model.layers.0.self_attn.k_proj.bias"];
+    expect(() => llama(qwen.config, memory(noBias))).toThrow(/layers\.0\.self_attn\.k_proj\.bias: missing tensor/);
+  });
+});
