@@ -16,6 +16,8 @@ export interface ForwardOptions {
   readonly positions?: Tensor;
   /** Keys and values of earlier calls; the forward pass reads it and appends this call's. */
   readonly kvCache?: KvCache;
+  /** [batch, pos] i32 segment ids for encoders with a token-type embedding (BERT's token_type_ids); default 0. */
+  readonly tokenTypeIds?: Tensor;
   /** "last": unembed only the final position (logits [batch, 1, d_vocab]); generation needs no more. */
   readonly logits?: "all" | "last";
 }

@@ -1,12 +1,12 @@
 // Which architecture file runs a normalized config. The only place that reads `config.family`: the table is
 // an exhaustive mapped type, so a family without a file fails to compile.
 import type { HookedModel } from "@llmdbg/core";
+import { bert } from "./arch/bert.js";
 import type { WeightSource } from "./arch/common.js";
 import { gptNeox } from "./arch/gpt-neox.js";
 import { gpt2 } from "./arch/gpt2.js";
 import { llama } from "./arch/llama.js";
 import type { ArchitectureFamily, ModelConfig } from "./config.js";
-import { ModelFormatError } from "./errors.js";
 
 /** A model ready to run: its hook points, its forward pass, and the config it was built from. */
 export interface LoadedArchitecture extends HookedModel {
@@ -15,10 +15,11 @@ export interface LoadedArchitecture extends HookedModel {
 
 type Builder = (config: ModelConfig, weights: WeightSource, file: string) => LoadedArchitecture;
 
-const architectures: { readonly [F in ArchitectureFamily]?: Builder } = {
+const architectures: { readonly [F in ArchitectureFamily]: Builder } = {
   gpt2,
   llama,
   gpt_neox: gptNeox,
+  bert,
 };
 
 /**
@@ -26,8 +27,5 @@ const architectures: { readonly [F in ArchitectureFamily]?: Builder } = {
  * @example const model = buildModel(config, readSafetensors(path), path)
  */
 export function buildModel(config: ModelConfig, weights: WeightSource, file: string): LoadedArchitecture {
-  const build = architectures[config.family];
-  if (build === undefined)
-    throw new ModelFormatError(file, "architecture", `no architecture file for family ${config.family} yet`);
-  return build(config, weights, file);
+  return architectures[config.family](config, weights, file);
 }

@@ -1,6 +1,7 @@
 // @llmdbg/models — architectures (GPT-2, Llama family, GPT-NeoX, BERT/RoBERTa) and model files: safetensors
 // and GGUF weights, config normalization, tokenizers and chat templates. This entry is platform-neutral; `node.ts` adds reading and writing files.
 
+export * from "./arch/bert.js";
 export * from "./arch/common.js";
 export * from "./arch/gpt-neox.js";
 export * from "./arch/gpt2.js";

@@ -1,0 +1,296 @@
+// BERT and RoBERTa on tiny generated checkpoints (classifier and masked-LM heads): every declared hook fires once
+// with its declared rank, an identity intervention is bit-identical, the loss gradient matches finite
+// differences, the outputs and every hook match the PyTorch reference (tools/reference/bert.py), a right-padded
+// batch gives each row what it gives alone, attention reads later tokens, and missing tensors are named.
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { padBatch, type RunOptions, run } from "@llmdbg/core";
+import type { Tensor } from "@llmdbg/tensor";
+import * as T from "@llmdbg/tensor";
+import { afterAll, describe, expect, it } from "vitest";
+import { type BertModel, bert } from "../src/arch/bert.js";
+import type { WeightSource } from "../src/arch/common.js";
+import { type ModelConfig, normalizeHfConfig } from "../src/config.js";
+import { ModelFormatError } from "../src/errors.js";
+import { parseJsonStrict } from "../src/json.js";
+import type { SafetensorsReader } from "../src/safetensors.js";
+import { readSafetensors } from "../src/safetensors-node.js";
+import type { TinyModelOptions } from "../src/tiny.js";
+import { writeTinyModel } from "../src/tiny-node.js";
+
+const root = mkdtempSync(join(tmpdir(), "llmdbg-bert-"));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+interface Variant {
+  readonly config: ModelConfig;
+  readonly weights: SafetensorsReader;
+  readonly model: BertModel;
+}
+
+function load(name: string, opts: TinyModelOptions): Variant {
+  const dir = join(root, name);
+  writeTinyModel(dir, "bert", { seed: 0, ...opts });
+  const config = normalizeHfConfig(parseJsonStrict(readFileSync(join(dir, "config.json"), "utf8")), "config.json");
+  const weights = readSafetensors(join(dir, "model.safetensors"));
+  return { config, weights, model: bert(config, weights) };
+}
+
+const variants = {
+  bert: load("bert", {}),
+  "bert-mlm": load("bert-mlm", { bertHead: "mlm" }),
+  roberta: load("roberta", { roberta: true }),
+  "roberta-mlm": load("roberta-mlm", { roberta: true, bertHead: "mlm" }),
+};
+type Name = keyof typeof variants;
+const names = Object.keys(variants) as Name[];
+
+const ids = T.tensor([2, 17, 42, 5, 99, 7, 60, 3], [1, 8], "i32");
+
+/** The summed log-probability of `targets`: one class per row, or one token per position. */
+function targetLogProb(out: Tensor, targets: readonly number[]): Tensor {
+  const n = out.shape[out.rank - 1] as number;
+  const flat = T.reshape(T.logSoftmax(out), [out.size]); // [batch * (pos *) n]
+  return T.sum(
+    T.gather(
+      flat,
+      T.tensor(
+        targets.map((t, r) => r * n + t),
+        [targets.length],
+        "i32",
+      ),
+    ),
+  );
+}
+
+/** Largest |a − b| over entries that differ (equal entries include the −inf of masked scores). */
+function maxDiff(ours: Tensor, ref: Tensor, name: string): number {
+  expect(ours.shape, name).toEqual(ref.shape);
+  let m = 0;
+  for (let i = 0; i < ours.size; i++) {
+    const a = ours.data[i] as number;
+    const b = ref.data[i] as number;
+    if (a !== b) m = Math.max(m, Math.abs(a - b));
+  }
+  return m;
+}
+
+/** A checkpoint without the tensors `hide` matches. */
+function without(w: WeightSource, hide: (k: string) => boolean): WeightSource {
+  return { has: (k) => !hide(k) && w.has(k), load: (k) => w.load(k) };
+}
+
+describe.each(names)("%s architecture", (name) => {
+  const { config, model } = variants[name];
+  const mlm = name.endsWith("mlm");
+
+  it("fires every declared hook once with its declared rank", () => {
+    expect(model.head).toBe(mlm ? "mlm" : "classifier");
+    const { cache, ctx, output } = run(model, ids, { cache: true });
+    expect(output.shape).toEqual(mlm ? [1, 8, config.vocabSize] : [1, 2]);
+    expect(model.hookPoints.length).toBe(6 + (mlm ? 2 : 1) + config.nLayers * 18);
+    for (const p of model.hookPoints) {
+      expect(ctx.firedCounts().get(p.name), p.name).toBe(1);
+      expect(cache.get(p.name).rank, p.name).toBe(p.axes.length);
+    }
+    // attention rows are distributions over every position, later ones included
+    const pat = cache.get("blocks.0.attn.hook_pattern").toArray();
+    for (let r = 0; r < pat.length / 8; r++) {
+      const row = pat.slice(r * 8, r * 8 + 8);
+      expect(Math.abs(row.reduce((a, b) => a + b, 0) - 1)).toBeLessThan(1e-6);
+      expect(row.every((v) => v > 0)).toBe(true);
+    }
+  });
+
+  it("an identity intervention leaves the output bit-identical", () => {
+    const a = run(model, ids).output;
+    const hooks = ["blocks.1.hook_resid_mid", mlm ? "mlm_head.ln.hook_normalized" : "pooler.hook_pooler_out"];
+    for (const hook of hooks) {
+      const b = run(model, ids, { interventions: [{ kind: "scale", hook, factor: 1 }] }).output;
+      expect(b.toArray(), hook).toEqual(a.toArray());
+    }
+  });
+
+  it("the gradient of the target log-probability w.r.t. the word embeddings matches finite differences", () => {
+    const targets = mlm ? [17, 42, 5, 99, 7, 60, 3, 2] : [1];
+    const loss = (out: Tensor) => targetLogProb(out, targets);
+    const { cache } = run(model, ids, { grads: { hooks: ["embed.hook_embed"], loss } });
+    const g = cache.grad("embed.hook_embed");
+    const emb = run(model, ids, { cache: ["embed.hook_embed"] }).cache.get("embed.hook_embed");
+    const h = 1e-2; // f32 model: a large step keeps rounding noise below the curvature error
+    let worst = 0;
+    for (const i of [0, 5, 77, 130, emb.size - 1]) {
+      const at = (delta: number) => {
+        const values = emb.toArray();
+        values[i] = (values[i] as number) + delta;
+        const patch = { kind: "patch" as const, hook: "embed.hook_embed", values: { shape: [...emb.shape], data: values } };
+        return loss(run(model, ids, { interventions: [patch] }).output).item();
+      };
+      const num = (at(h) - at(-h)) / (2 * h);
+      worst = Math.max(worst, Math.abs(num - (g.data[i] as number)) / Math.max(Math.abs(num), 1e-3));
+    }
+    console.log(`${name} embedding gradient vs finite differences (f32): worst relative error ${worst.toExponential(2)}`);
+    expect(worst).toBeLessThan(5e-3);
+  });
+
+  it("a right-padded batch with an attention mask gives each row what it gives alone", () => {
+    const seqs = [
+      [2, 17, 42, 5, 99, 7, 60, 3],
+      [2, 8, 33, 3],
+      [2, 71, 12, 90, 104, 3],
+    ];
+    const { ids: batch, attentionMask } = padBatch(seqs, { padId: config.padTokenId ?? 0, side: "right" });
+    const out = run(model, batch, { attentionMask }).output; // [3, 8, ...] or [3, n_labels]
+    let worst = 0;
+    seqs.forEach((s, b) => {
+      const alone = run(model, T.tensor(s, [1, s.length], "i32")).output;
+      const w = alone.size; // one row: n_labels, or len * d_vocab at the real positions
+      const row = out.toArray().slice(b * (out.size / 3), b * (out.size / 3) + w);
+      alone.toArray().forEach((v, i) => {
+        worst = Math.max(worst, Math.abs(v - (row[i] as number)));
+      });
+    });
+    console.log(`${name} padded batch vs each row alone: max |Δ| ${worst.toExponential(2)}`);
+    expect(worst).toBeLessThanOrEqual(1e-5);
+  });
+
+  it("attention is bidirectional: a later token changes the first position", () => {
+    const other = T.tensor([2, 17, 42, 5, 99, 7, 61, 3], [1, 8], "i32");
+    const first = (x: Tensor) => {
+      const r = run(model, x, { cache: ["blocks.1.hook_normalized_resid_post"] });
+      return T.narrow(r.cache.get("blocks.1.hook_normalized_resid_post"), 1, 0, 1).toArray();
+    };
+    const a = first(ids);
+    const b = first(other);
+    expect(Math.max(...a.map((v, i) => Math.abs(v - (b[i] as number))))).toBeGreaterThan(1e-4);
+  });
+});
+
+describe.each([
+  ["bert", "bert-tiny"],
+  ["bert-mlm", "bert-mlm-tiny"],
+  ["roberta", "roberta-tiny"],
+] as const)("%s matches the PyTorch reference (tools/reference/bert.py)", (name, file) => {
+  it("output, every hook, and the embedding gradient", () => {
+    const { model } = variants[name];
+    const golden = readSafetensors(new URL(`./golden/${file}.safetensors`, import.meta.url).pathname);
+    const meta = golden.metadata;
+    const rows = JSON.parse(meta.input_ids ?? "[]") as number[][];
+    const types = JSON.parse(meta.token_type_ids ?? "[]") as number[][];
+    const targets = (JSON.parse(meta.targets ?? "[]") as (number | number[])[]).flat();
+    expect(meta.head).toBe(model.head);
+    const shape = [rows.length, (rows[0] as number[]).length];
+    const opts: RunOptions = {
+      cache: true,
+      tokenTypeIds: T.tensor(types.flat(), shape, "i32"),
+      grads: { hooks: ["embed.hook_embed"], loss: (out) => targetLogProb(out, targets) },
+    };
+    const { output, cache, loss } = run(model, T.tensor(rows.flat(), shape, "i32"), opts);
+    let worstName = "";
+    let worst = 0;
+    for (const n of [...model.hookPoints.map((p) => p.name), "logits"]) {
+      const d = maxDiff(n === "logits" ? output : cache.get(n), golden.load(n), n);
+      if (d > worst) [worst, worstName] = [d, n];
+      expect(d, n).toBeLessThanOrEqual(1e-4);
+    }
+    expect(Math.abs((loss as Tensor).item() - (golden.load("loss").data[0] as number))).toBeLessThan(1e-4);
+    const g = cache.grad("embed.hook_embed");
+    const gRef = golden.load("grad.embed.hook_embed");
+    let num = 0;
+    let den = 0;
+    for (let i = 0; i < g.size; i++) {
+      num += ((g.data[i] as number) - (gRef.data[i] as number)) ** 2;
+      den += (gRef.data[i] as number) ** 2;
+    }
+    const rel = Math.sqrt(num / den);
+    console.log(
+      `${name} vs PyTorch: worst activation diff ${worst.toExponential(2)} (${worstName}); embedding grad rel err ${rel.toExponential(2)}`,
+    );
+    expect(rel).toBeLessThanOrEqual(1e-4);
+  });
+});
+
+describe("bert checkpoints", () => {
+  const { config, weights, model } = variants["bert-mlm"];
+
+  it("token type ids select rows of the token-type table", () => {
+    const types = T.tensor([0, 0, 0, 0, 1, 1, 1, 1], [1, 8], "i32");
+    const opts: RunOptions = { cache: ["embed.hook_token_type_embed"], tokenTypeIds: types };
+    const a = run(model, ids, { cache: ["embed.hook_token_type_embed"] }).cache.get("embed.hook_token_type_embed");
+    const b = run(model, ids, opts).cache.get("embed.hook_token_type_embed");
+    const table = weights.load("bert.embeddings.token_type_embeddings.weight").toArray();
+    const D = config.dModel;
+    expect(a.toArray().slice(7 * D)).toEqual(table.slice(0, D));
+    expect(b.toArray().slice(7 * D)).toEqual(table.slice(D, 2 * D));
+    const bad: RunOptions = { tokenTypeIds: T.tensor([0, 0, 0, 0, 2, 2, 2, 2], [1, 8], "i32") };
+    expect(() => run(model, ids, bad)).toThrow(/token type id 2 outside \[0, 2\)/);
+  });
+
+  it("without a head the output is the last hidden state", () => {
+    const bare = bert(
+      config,
+      without(weights, (k) => k.startsWith("cls.")),
+    );
+    expect(bare.head).toBe("none");
+    const { output, cache } = run(bare, ids, { cache: true });
+    expect(output.shape).toEqual([1, 8, config.dModel]);
+    expect(output.toArray()).toEqual(cache.get("blocks.1.hook_normalized_resid_post").toArray());
+    expect(bare.hookPoints.some((p) => p.name.startsWith("mlm_head."))).toBe(false);
+  });
+
+  it("reads Google's TensorFlow LayerNorm names (gamma, beta) like transformers", () => {
+    const rename = (k: string) =>
+      k.replace(/LayerNorm\.weight$/, "LayerNorm.gamma").replace(/LayerNorm\.bias$/, "LayerNorm.beta");
+    const stored = weights.entries.map((e) => e.name);
+    const legacy: WeightSource = {
+      has: (k) => stored.some((n) => rename(n) === k),
+      load: (k) => weights.load(stored.find((n) => rename(n) === k) as string),
+    };
+    expect(run(bert(config, legacy), ids).output.toArray()).toEqual(run(model, ids).output.toArray());
+  });
+
+  it("RoBERTa's pad tokens read position row padding_idx and real tokens count on past them", () => {
+    const r = variants.roberta;
+    const pad = r.config.padTokenId as number;
+    const withPad = T.tensor([2, 17, pad, 5], [1, 4], "i32");
+    const pos = run(r.model, withPad, { cache: ["embed.hook_pos_embed"] })
+      .cache.get("embed.hook_pos_embed")
+      .toArray();
+    const table = r.weights.load("roberta.embeddings.position_embeddings.weight").toArray();
+    const D = r.config.dModel;
+    const row = (i: number) => table.slice(i * D, (i + 1) * D);
+    expect(r.config.positionOffset).toBe(pad + 1);
+    [pad + 1, pad + 2, pad, pad + 3].forEach((want, i) => {
+      expect(pos.slice(i * D, (i + 1) * D), `token ${i}`).toEqual(row(want));
+    });
+  });
+
+  it("a missing tensor is a ModelFormatError naming it", () => {
+    const drop = (suffix: string) => without(weights, (k) => k.endsWith(suffix));
+    expect(() => bert(config, drop("layer.1.intermediate.dense.bias"))).toThrow(ModelFormatError);
+    expect(() => bert(config, drop("layer.1.intermediate.dense.bias"))).toThrow(
+      /encoder\.layer\.1\.intermediate\.dense\.bias: missing tensor/,
+    );
+    const cls = variants.bert;
+    expect(() =>
+      bert(
+        cls.config,
+        without(cls.weights, (k) => k === "classifier.weight"),
+      ),
+    ).toThrow(/classifier\.weight: missing tensor/);
+    expect(() =>
+      bert(
+        cls.config,
+        without(cls.weights, (k) => k.startsWith("bert.pooler.")),
+      ),
+    ).toThrow(/pooler\.dense\.weight: missing tensor/);
+  });
+
+  it("a tensor of the wrong shape is a ModelFormatError naming it", () => {
+    const bad: WeightSource = {
+      has: (k) => weights.has(k),
+      load: (k) => (k.endsWith("layer.1.output.dense.bias") ? T.zeros([3]) : weights.load(k)),
+    };
+    expect(() => bert(config, bad)).toThrow(/layer\.1\.output\.dense\.bias: expected shape \[\d+\], got \[3\]/);
+  });
+});
