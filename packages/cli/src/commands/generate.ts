@@ -1,0 +1,130 @@
+// `llmdbg generate <model>`: continues a prompt, streaming the text as tokens come. Sampling starts from
+// the checkpoint's generation_config.json (as transformers does) and flags override it.
+import { type GenerateOptions, generateStream } from "@llmdbg/core";
+import { generationOptions } from "@llmdbg/models";
+import { intFlag, modelPath, numFlag, parse } from "../args.js";
+import { inputIds, load, tokenizerOf } from "../load.js";
+import { printJson } from "../output.js";
+import type { Command } from "./command.js";
+
+const options = {
+  text: { type: "string" },
+  tokens: { type: "string" },
+  "max-new": { type: "string" },
+  temperature: { type: "string" },
+  "top-k": { type: "string" },
+  "top-p": { type: "string" },
+  seed: { type: "string" },
+  json: { type: "boolean" },
+} as const;
+
+/** transformers' GenerationConfig default is max_length 20; a count of new tokens reads better. */
+const DEFAULT_MAX_NEW = 32;
+
+/**
+ * Turns a growing list of token ids into text deltas. Decoding all ids each time (not one token at a time)
+ * keeps a character split over several byte tokens whole; while the text ends in U+FFFD the character is
+ * still incomplete, so nothing is released until the next token finishes it. A decoder whose output is not
+ * prefix-stable (clean-up of spaces before punctuation) cannot take back what was printed: the stream then
+ * continues from the same length, as transformers' TextStreamer does, and only --json text is exact.
+ */
+export class TextStream {
+  /** characters of the decoded text already released */
+  private sent = 0;
+
+  constructor(private readonly decode: (ids: readonly number[]) => string) {}
+
+  /** The new text since the last call, given every generated id so far. */
+  push(ids: readonly number[]): string {
+    const text = this.decode(ids);
+    return text.endsWith("\uFFFD") ? "" : this.release(text);
+  }
+
+  /** Whatever is still held back (a character that never completed). */
+  flush(ids: readonly number[]): string {
+    return this.release(this.decode(ids));
+  }
+
+  private release(text: string): string {
+    const delta = text.slice(this.sent);
+    this.sent = Math.max(this.sent, text.length);
+    return delta;
+  }
+}
+
+export const generateCommand: Command = {
+  summary: "continue a prompt, streaming tokens (sampling defaults from generation_config.json)",
+  usage:
+    "llmdbg generate <model> (--text T | --tokens 1,2,3) [--max-new N] [--temperature X] [--top-k N] [--top-p P] [--seed S] [--json]",
+  help: [
+    "--text T          the prompt",
+    "--tokens 1,2,3    the prompt as token ids",
+    `--max-new N       new tokens at most (default: the checkpoint's max_new_tokens, else ${DEFAULT_MAX_NEW})`,
+    "--temperature X   0 is greedy; setting any sampling flag turns sampling on",
+    "--top-k N         sample among the N most likely tokens (0: off)",
+    "--top-p P         sample among the most likely tokens whose probability reaches P",
+    "--seed S          the same seed, prompt and settings give the same tokens (default 0)",
+    "--json            one JSON object at the end instead of streaming",
+  ],
+  run(argv) {
+    const { values, positionals } = parse(argv, options);
+    const path = modelPath(positionals);
+    const maxNew = intFlag("max-new", values["max-new"], 0);
+    const temperature = numFlag("temperature", values.temperature, (n) => n >= 0, "a number >= 0");
+    const topK = intFlag("top-k", values["top-k"], 0);
+    const topP = numFlag("top-p", values["top-p"], (n) => n > 0 && n <= 1, "a number in (0, 1]");
+    const seed = intFlag("seed", values.seed, 0, 2 ** 32 - 1) ?? 0;
+    const m = load(path);
+    const prompt = inputIds(m, values);
+    const room = m.config.maxPositions - prompt.length;
+    let maxNewTokens = maxNew ?? m.generation.maxNewTokens ?? DEFAULT_MAX_NEW;
+    if (maxNewTokens > room) {
+      process.stderr.write(
+        `llmdbg: the model has ${m.config.maxPositions} positions; generating ${room} tokens, not ${maxNewTokens}\n`,
+      );
+      maxNewTokens = room;
+    }
+    const opts: GenerateOptions = generationOptions(m.generation, {
+      maxNewTokens,
+      seed,
+      ...(temperature !== undefined && { temperature }),
+      ...(topK !== undefined && { topK }),
+      ...(topP !== undefined && { topP }),
+    });
+    const tok = m.tokenizer;
+    const decode = (ids: readonly number[]) => tokenizerOf(m).decode(ids, { skipSpecialTokens: true });
+    const stream = values.json === true || tok === undefined ? undefined : new TextStream(decode);
+    if (stream !== undefined && values.text !== undefined) process.stdout.write(values.text);
+    const t0 = performance.now();
+    const it = generateStream(m.model, [prompt], opts);
+    const ids: number[] = [];
+    let r = it.next();
+    for (; !r.done; r = it.next()) {
+      const t = r.value.tokens[0];
+      if (t === null || t === undefined) continue;
+      ids.push(t);
+      if (stream !== undefined) process.stdout.write(stream.push(ids));
+      // without a tokenizer the stream is ids
+      else if (values.json !== true) process.stdout.write(`${ids.length > 1 ? " " : ""}${t}`);
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    const finishReason = r.value.finishReasons[0] ?? "length";
+    const tokensPerSecond = seconds > 0 ? ids.length / seconds : 0;
+    if (values.json === true) {
+      printJson({
+        model: m.path,
+        promptTokens: prompt,
+        newTokens: ids,
+        text: tok === undefined ? null : decode(ids),
+        finishReason,
+        tokensPerSecond,
+        options: opts,
+      });
+      return 0;
+    }
+    if (stream !== undefined) process.stdout.write(stream.flush(ids));
+    process.stdout.write("\n");
+    process.stderr.write(`[${ids.length} tokens, ${tokensPerSecond.toFixed(1)} tokens/s, finish: ${finishReason}]\n`);
+    return 0;
+  },
+};

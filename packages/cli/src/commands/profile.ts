@@ -1,0 +1,325 @@
+// `llmdbg profile <model>`: where a forward and a backward pass spend time and memory, per component
+// (layer × attn / mlp / norm / resid, embed, unembed), per layer and per kind, with the bottleneck on top.
+//
+// Attribution needs no support from the models: run() asks the cache filter about every hook point as the
+// forward pass reaches it, in order, so the wall time between two consecutive hook points is the work that
+// produced the second one (e.g. the span ending at `blocks.3.attn.hook_z` is that layer's attention). The
+// filter caches nothing. Memory is process.memoryUsage() sampled at the same points; the samples are taken
+// outside the timed spans. The ort backend's own counters split each span into matmul time (onnxruntime)
+// and the rest (the TypeScript kernels). Per-primitive times need a per-op listener in @llmdbg/tensor,
+// which does not exist yet, so the backward pass is timed as a whole.
+import { type HookedModel, type HookPoint, run } from "@llmdbg/core";
+import * as T from "@llmdbg/tensor";
+import { getBackend, OrtBackend, type Tensor } from "@llmdbg/tensor";
+import { intFlag, modelPath, parse } from "../args.js";
+import { inputIds, load } from "../load.js";
+import { bold, bytes, ms, pct, print, printJson, table } from "../output.js";
+import type { Command } from "./command.js";
+
+const options = {
+  text: { type: "string" },
+  tokens: { type: "string" },
+  warmup: { type: "string" },
+  repeat: { type: "string" },
+  json: { type: "boolean" },
+} as const;
+
+/** What a hook point's component computes, from its TransformerLens name (not from the architecture). */
+export type Kind = "embed" | "attn" | "mlp" | "norm" | "resid" | "unembed" | "other";
+
+export function kindOf(component: string): Kind {
+  if (component.startsWith("attn.") || component === "hook_attn_out") return "attn";
+  if (component.startsWith("mlp.") || component === "hook_mlp_out") return "mlp";
+  if (/^ln(\d|_|\.)/.test(component)) return "norm";
+  if (component.startsWith("hook_resid")) return "resid";
+  if (component.includes("embed")) return "embed";
+  return "other";
+}
+
+export interface Cost {
+  ms: number;
+  /** time inside onnxruntime matmuls; null on the ref backend, which keeps no counters */
+  matmulMs: number | null;
+  rssBytes: number;
+  arrayBuffersBytes: number;
+}
+
+export interface ComponentCost extends Cost {
+  /** `blocks.3.attn`; outside the blocks `embed`, `ln_final`, `unembed`, … */
+  name: string;
+  layer: number | null;
+  kind: Kind;
+}
+
+function zero(): Cost {
+  return { ms: 0, matmulMs: 0, rssBytes: 0, arrayBuffersBytes: 0 };
+}
+
+function addTo(into: Cost, c: Cost): void {
+  into.ms += c.ms;
+  into.matmulMs = into.matmulMs === null || c.matmulMs === null ? null : into.matmulMs + c.matmulMs;
+  into.rssBytes += c.rssBytes;
+  into.arrayBuffersBytes += c.arrayBuffersBytes;
+}
+
+/** onnxruntime's wall time as seen by this thread, or null on the ref backend. */
+function matmulClock(): () => number | null {
+  const b = getBackend();
+  return b instanceof OrtBackend ? () => b.stats.waitMs : () => null;
+}
+
+/** Splits one pass into spans between consecutive hook points and charges each to a component. */
+class SpanTimer {
+  readonly costs = new Map<string, ComponentCost>();
+  peakRss = 0;
+  private t = 0;
+  private mem = process.memoryUsage();
+  private mm: number | null = null;
+  private readonly matmul = matmulClock();
+
+  constructor(private readonly points: ReadonlyMap<string, HookPoint>) {}
+
+  start(): void {
+    this.mem = process.memoryUsage();
+    this.peakRss = Math.max(this.peakRss, this.mem.rss);
+    this.mm = this.matmul();
+    this.t = performance.now();
+  }
+
+  /** Ends the span that produced hook point `name` (or the output, for "unembed"). */
+  mark(name: string | "unembed"): void {
+    const now = performance.now();
+    const mem = process.memoryUsage();
+    const mm = this.matmul();
+    const p = this.points.get(name);
+    const layer = p?.layer ?? null;
+    const kind = p === undefined ? "unembed" : kindOf(p.component);
+    // outside the blocks a point's own prefix names it (`ln_final`); a bare `hook_embed` goes by its kind
+    const key = layer !== null ? `blocks.${layer}.${kind}` : name.includes(".") ? name.slice(0, name.indexOf(".")) : kind;
+    let c = this.costs.get(key);
+    if (c === undefined) this.costs.set(key, (c = { name: key, layer, kind, ...zero() }));
+    addTo(c, {
+      ms: now - this.t,
+      matmulMs: mm === null || this.mm === null ? null : mm - this.mm,
+      rssBytes: mem.rss - this.mem.rss,
+      arrayBuffersBytes: mem.arrayBuffers - this.mem.arrayBuffers,
+    });
+    this.peakRss = Math.max(this.peakRss, mem.rss);
+    this.mem = mem;
+    this.mm = mm;
+    this.t = performance.now();
+  }
+}
+
+/** Mean next-token cross-entropy: the loss a fine-tune or an attribution would differentiate. */
+function nextTokenLoss(ids: readonly number[]): (out: Tensor) => Tensor {
+  return (out) => {
+    const P = out.shape[1] as number;
+    const V = out.shape[out.rank - 1] as number;
+    // a classifier, or a single token, has no next token to predict; any scalar exercises the backward pass
+    if (out.rank !== 3 || P < 2) return T.mean(out);
+    const logp = T.logSoftmax(T.narrow(out, 1, 0, P - 1), -1); // [batch, pos-1, d_vocab]
+    const target = new Float32Array((P - 1) * V); // [batch, pos-1, d_vocab] one-hot of the next tokens
+    for (let i = 0; i + 1 < P; i++) target[i * V + (ids[i + 1] as number)] = 1;
+    return T.div(T.neg(T.sum(T.mul(logp, T.fromTyped(target, [1, P - 1, V], "f32")))), P - 1); // []
+  };
+}
+
+/**
+ * Profiles `warmup + repeat` forward and forward+backward passes on `ids` and averages the measured ones.
+ * @example profileModel(loaded.model, tokenizer.encode("Hello"), 1, 3).forward.bottleneck // "blocks.11.mlp"
+ */
+export function profileModel(model: HookedModel, ids: readonly number[], warmup: number, repeat: number) {
+  const points = new Map(model.hookPoints.map((p) => [p.name, p]));
+  const x = T.tensor(ids, [1, ids.length], "i32"); // [batch, pos]
+  const loss = nextTokenLoss(ids);
+  const fwd = new SpanTimer(points);
+  const bwd = {
+    forwardMs: 0,
+    lossMs: 0,
+    backwardMs: 0,
+    matmulMs: 0 as number | null,
+    rssBytes: 0,
+    arrayBuffersBytes: 0,
+    loss: 0,
+  };
+  let forwardMs = 0;
+  const matmul = matmulClock();
+  for (let i = 0; i < warmup + repeat; i++) {
+    const measured = i >= warmup;
+    // forward only: spans between hook points
+    const timer = measured ? fwd : new SpanTimer(points);
+    // the total spans the instrumented pass (its memory samples included), so the spans sum to at most it
+    const t0 = performance.now();
+    timer.start();
+    const out = T.noGrad(() =>
+      run(model, x, {
+        cache: (name) => {
+          timer.mark(name);
+          return false;
+        },
+      }),
+    ).output;
+    timer.mark("unembed");
+    if (measured) forwardMs += performance.now() - t0;
+    out.dispose();
+    // forward on the tape with gradients for every hook point, the loss, then the backward pass
+    const mem0 = process.memoryUsage();
+    let tLoss = 0;
+    let tBackward = 0;
+    let mmBackward: number | null = null;
+    const b0 = performance.now();
+    const r = run(model, x, {
+      grads: {
+        hooks: true,
+        loss: (o) => {
+          tLoss = performance.now();
+          const l = loss(o);
+          mmBackward = matmul();
+          tBackward = performance.now();
+          return l;
+        },
+      },
+    });
+    const b1 = performance.now();
+    const mem1 = process.memoryUsage();
+    const mm1 = matmul();
+    if (measured) {
+      bwd.forwardMs += tLoss - b0;
+      bwd.lossMs += tBackward - tLoss;
+      bwd.backwardMs += b1 - tBackward;
+      bwd.matmulMs = mmBackward === null || mm1 === null || bwd.matmulMs === null ? null : bwd.matmulMs + mm1 - mmBackward;
+      bwd.rssBytes += mem1.rss - mem0.rss;
+      bwd.arrayBuffersBytes += mem1.arrayBuffers - mem0.arrayBuffers;
+      bwd.loss = r.loss?.item() ?? Number.NaN;
+    }
+    r.cache.dispose();
+    r.output.dispose();
+  }
+  const mean = (c: Cost): Cost => ({
+    ms: c.ms / repeat,
+    matmulMs: c.matmulMs === null ? null : c.matmulMs / repeat,
+    rssBytes: c.rssBytes / repeat,
+    arrayBuffersBytes: c.arrayBuffersBytes / repeat,
+  });
+  const components = [...fwd.costs.values()].map((c) => ({ ...c, ...mean(c) })).sort((a, b) => b.ms - a.ms);
+  const group = <K>(key: (c: ComponentCost) => K) => {
+    const m = new Map<K, Cost>();
+    for (const c of components) {
+      const k = key(c);
+      const acc = m.get(k) ?? zero();
+      addTo(acc, c);
+      m.set(k, acc);
+    }
+    return m;
+  };
+  const layers = [...group((c) => c.layer ?? c.name)].map(([k, c]) =>
+    typeof k === "number" ? { name: `blocks.${k}`, layer: k, ...c } : { name: k, layer: null, ...c },
+  );
+  const kinds = [...group((c) => c.kind)].map(([kind, c]) => ({ kind, ...c })).sort((a, b) => b.ms - a.ms);
+  return {
+    tokens: [...ids],
+    backend: getBackend().name,
+    warmup,
+    repeat,
+    forward: {
+      totalMs: forwardMs / repeat,
+      /** the total less the components: the profiler's own memory sampling */
+      unattributedMs: forwardMs / repeat - components.reduce((a, c) => a + c.ms, 0),
+      peakRssBytes: fwd.peakRss,
+      bottleneck: components[0]?.name ?? null,
+      components,
+      layers,
+      kinds,
+    },
+    backward: {
+      /** forward on the tape + loss + backward */
+      totalMs: (bwd.forwardMs + bwd.lossMs + bwd.backwardMs) / repeat,
+      forwardMs: bwd.forwardMs / repeat,
+      lossMs: bwd.lossMs / repeat,
+      backwardMs: bwd.backwardMs / repeat,
+      matmulMs: bwd.matmulMs === null ? null : bwd.matmulMs / repeat,
+      rssBytes: bwd.rssBytes / repeat,
+      arrayBuffersBytes: bwd.arrayBuffersBytes / repeat,
+      loss: bwd.loss,
+    },
+    opLevel: null,
+    note: "per-primitive times and a per-layer backward split need a per-op listener in @llmdbg/tensor; not available yet",
+  };
+}
+
+function printText(path: string, r: ReturnType<typeof profileModel>): void {
+  const f = r.forward;
+  const b = r.backward;
+  const mmCell = (v: number | null) => (v === null ? "–" : ms(v));
+  print(
+    `profile of ${path} on ${r.tokens.length} tokens (backend ${r.backend}; mean of ${r.repeat} run${r.repeat === 1 ? "" : "s"} after ${r.warmup} warm-up)`,
+  );
+  print(`forward   ${ms(f.totalMs)} ms (${ms(f.unattributedMs)} ms of it sampling memory), peak rss ${bytes(f.peakRssBytes)}`);
+  print(
+    `backward  ${ms(b.backwardMs)} ms (forward on the tape ${ms(b.forwardMs)} ms, loss ${ms(b.lossMs)} ms; matmul ${mmCell(b.matmulMs)} ms), rss Δ ${bytes(b.rssBytes)}, loss ${b.loss.toFixed(4)}`,
+  );
+  print();
+  const head = ["component", "ms", "share", "matmul ms", "rss Δ", "buffers Δ", ""];
+  const align = ["left", "right", "right", "right", "right", "right", "left"] as const;
+  const rows = f.components.map((c, i) => {
+    const cells = [c.name, ms(c.ms), pct(c.ms, f.totalMs), mmCell(c.matmulMs), bytes(c.rssBytes), bytes(c.arrayBuffersBytes)];
+    return i === 0 ? [...cells.map((s) => bold(s)), "◀ bottleneck"] : [...cells, ""];
+  });
+  print("forward by component, slowest first");
+  for (const line of table(head, rows, align)) print(`  ${line}`);
+  print();
+  print("forward by layer");
+  const layerRows = f.layers.map((l) => [l.name, ms(l.ms), pct(l.ms, f.totalMs), mmCell(l.matmulMs), bytes(l.rssBytes)]);
+  for (const line of table(["layer", "ms", "share", "matmul ms", "rss Δ"], layerRows, [
+    "left",
+    "right",
+    "right",
+    "right",
+    "right",
+  ]))
+    print(`  ${line}`);
+  print();
+  print("forward by kind (matmul: onnxruntime; other: TypeScript kernels)");
+  const kindRows = f.kinds.map((k) => [
+    k.kind,
+    ms(k.ms),
+    pct(k.ms, f.totalMs),
+    mmCell(k.matmulMs),
+    k.matmulMs === null ? "–" : ms(k.ms - k.matmulMs),
+  ]);
+  for (const line of table(["kind", "ms", "share", "matmul ms", "other ms"], kindRows, [
+    "left",
+    "right",
+    "right",
+    "right",
+    "right",
+  ]))
+    print(`  ${line}`);
+  print();
+  print(`note: ${r.note}`);
+}
+
+export const profileCommand: Command = {
+  summary: "time and memory per layer, component and kind, forward and backward",
+  usage: "llmdbg profile <model> (--text T | --tokens 1,2,3) [--warmup N] [--repeat N] [--json]",
+  help: [
+    "--text T          the input text",
+    "--tokens 1,2,3    the input as token ids",
+    "--warmup N        unmeasured runs first (onnxruntime builds its sessions on first use; default 1)",
+    "--repeat N        measured runs, averaged (default 3)",
+    "--json            one JSON object",
+  ],
+  run(argv) {
+    const { values, positionals } = parse(argv, options);
+    const path = modelPath(positionals);
+    const warmup = intFlag("warmup", values.warmup, 0) ?? 1;
+    const repeat = intFlag("repeat", values.repeat, 1) ?? 3;
+    const m = load(path);
+    const ids = inputIds(m, values);
+    const r = profileModel(m.model, ids, warmup, repeat);
+    if (values.json === true) printJson({ model: m.path, ...r });
+    else printText(m.path, r);
+    return 0;
+  },
+};

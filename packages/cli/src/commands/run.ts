@@ -1,0 +1,139 @@
+// `llmdbg run <model>`: one forward pass: the tokens, the top next-token predictions at every position,
+// optionally every logit, and optionally the activations of chosen hook points written to a safetensors
+// file under their hook names (the format every other tool reads).
+import { run } from "@llmdbg/core";
+import { writeSafetensors } from "@llmdbg/models";
+import type { Tensor } from "@llmdbg/tensor";
+import * as T from "@llmdbg/tensor";
+import { intFlag, modelPath, parse, selectHooks, UsageError } from "../args.js";
+import { inputIds, type LoadedModel, load, tokenStrings, tokenText } from "../load.js";
+import { print, printJson, quoted, table } from "../output.js";
+import type { Command } from "./command.js";
+
+const options = {
+  text: { type: "string" },
+  tokens: { type: "string" },
+  "top-k": { type: "string" },
+  "all-logits": { type: "boolean" },
+  cache: { type: "string" },
+  out: { type: "string" },
+  json: { type: "boolean" },
+} as const;
+
+export interface Prediction {
+  id: number;
+  /** the vocabulary string (`Ġworld`), or the label of a classifier; null without a tokenizer */
+  token: string | null;
+  /** the decoded text of the token alone; null without a tokenizer */
+  text: string | null;
+  logit: number;
+  prob: number;
+}
+
+/**
+ * The k largest entries of one row of logits with their softmax probabilities (in f64), best first; ties
+ * keep vocabulary order, as argmax does.
+ */
+export function topK(row: ArrayLike<number>, k: number): { id: number; logit: number; prob: number }[] {
+  let mx = Number.NEGATIVE_INFINITY;
+  for (let i = 0; i < row.length; i++) mx = Math.max(mx, row[i] as number);
+  let total = 0;
+  for (let i = 0; i < row.length; i++) total += Math.exp((row[i] as number) - mx);
+  // a sorted window of the best k: O(V·k) with k small beats sorting a 150k vocabulary per position
+  const best: number[] = [];
+  for (let i = 0; i < row.length; i++) {
+    const v = row[i] as number;
+    if (best.length === k && v <= (row[best[k - 1] as number] as number)) continue;
+    let j = best.length < k ? best.length : k - 1;
+    while (j > 0 && v > (row[best[j - 1] as number] as number)) j--;
+    best.splice(j, 0, i);
+    if (best.length > k) best.pop();
+  }
+  return best.map((id) => ({ id, logit: row[id] as number, prob: Math.exp((row[id] as number) - mx) / total }));
+}
+
+/** Rows of the output: [1, pos, vocab] for a language model, [1, labels] for a classifier (one row). */
+function outputRows(out: Tensor): { rows: number; width: number; data: Float32Array | Float64Array } {
+  const width = out.shape[out.rank - 1] as number;
+  return { rows: out.size / width, width, data: out.data as Float32Array };
+}
+
+function label(m: LoadedModel, id: number): { token: string | null; text: string | null } {
+  const labels = m.config.classifier?.labels;
+  if (labels !== undefined) return { token: labels[id] ?? null, text: labels[id] ?? null };
+  return { token: tokenStrings(m, [id])[0] ?? null, text: tokenText(m, id) };
+}
+
+export const runCommand: Command = {
+  summary: "one forward pass: tokens, top-k next tokens, logits, cached activations",
+  usage: "llmdbg run <model> (--text T | --tokens 1,2,3) [--top-k N] [--all-logits] [--cache PATTERN --out FILE] [--json]",
+  help: [
+    "--text T          input text, encoded with the model's tokenizer",
+    "--tokens 1,2,3    input token ids instead of text",
+    "--top-k N         predictions listed per position (default 5)",
+    '--all-logits      include every logit of every position in the JSON ("logits": [[...], ...])',
+    "--cache PATTERN   hook points to save, globs with * (comma-separated), e.g. 'blocks.*.attn.hook_pattern'",
+    "--out FILE        the safetensors file --cache writes, one tensor per hook name",
+    "--json            one JSON object",
+  ],
+  run(argv) {
+    const { values, positionals } = parse(argv, options);
+    const path = modelPath(positionals);
+    const k = intFlag("top-k", values["top-k"], 1) ?? 5;
+    if ((values.cache === undefined) !== (values.out === undefined)) throw new UsageError("--cache and --out go together");
+    const m = load(path);
+    const ids = inputIds(m, values);
+    const names =
+      values.cache === undefined
+        ? []
+        : selectHooks(
+            values.cache,
+            m.model.hookPoints.map((p) => p.name),
+          );
+    const x = T.tensor(ids, [1, ids.length], "i32"); // [batch, pos]
+    const { output, cache } = T.noGrad(() => run(m.model, x, { cache: names }));
+    if (values.out !== undefined) {
+      const tensors = Object.fromEntries(names.map((n) => [n, cache.get(n)]));
+      writeSafetensors(values.out, tensors, { metadata: { format: "llmdbg.cache", model: m.path, tokens: JSON.stringify(ids) } });
+    }
+    const { rows, width, data } = outputRows(output);
+    const positions = Array.from({ length: rows }, (_, p) => {
+      const row = data.subarray(p * width, (p + 1) * width);
+      const top: Prediction[] = topK(row, Math.min(k, width)).map((t) => ({
+        id: t.id,
+        ...label(m, t.id),
+        logit: t.logit,
+        prob: t.prob,
+      }));
+      return { position: p, top };
+    });
+    const strings = tokenStrings(m, ids);
+    if (values.json === true) {
+      printJson({
+        model: m.path,
+        tokens: ids,
+        tokenStrings: strings,
+        positions,
+        ...(values["all-logits"] === true && {
+          logits: Array.from({ length: rows }, (_, p) => Array.from(data.subarray(p * width, (p + 1) * width))),
+        }),
+        ...(values.out !== undefined && {
+          cache: { file: values.out, hooks: names.map((n) => ({ name: n, shape: [...cache.get(n).shape] })) },
+        }),
+      });
+      return 0;
+    }
+    print(`${ids.length} tokens: ${ids.join(" ")}`);
+    const body = positions.map(({ position, top }) => {
+      const preds = top.map((t) => `${quoted(t.text ?? String(t.id))} ${(100 * t.prob).toFixed(1)}%`).join("  ");
+      // a classifier has one row for the whole input
+      const tok =
+        rows === ids.length ? [quoted(strings[position] ?? String(ids[position])), String(ids[position])] : ["(all)", ""];
+      return [String(position), ...tok, preds];
+    });
+    const what = m.config.classifier === null ? `top-${k} next tokens` : `top-${k} labels`;
+    for (const line of table(["pos", "token", "id", what], body, ["right", "left", "right"])) print(line);
+    if (values.out !== undefined) print(`wrote ${names.length} activations to ${values.out}`);
+    return 0;
+  },
+};

@@ -1,0 +1,57 @@
+// What every command does first: load the model (with a progress bar on a terminal) and turn `--text` or
+// `--tokens` into token ids the model accepts.
+import { basename } from "node:path";
+import { type LoadedModel, loadModel } from "@llmdbg/models";
+import { tokenList, UsageError } from "./args.js";
+import { progressBar } from "./output.js";
+
+export type { LoadedModel };
+
+/**
+ * loadModel with a progress bar on stderr when stderr is a terminal.
+ * @example const m = load("models/gpt2")
+ */
+export function load(path: string): LoadedModel {
+  const bar = progressBar(`loading ${basename(path)}`);
+  try {
+    return loadModel(path, bar === undefined ? {} : { onProgress: (p) => bar.update(p.done, p.total) });
+  } finally {
+    bar?.finish();
+  }
+}
+
+/** The loaded tokenizer, or an error saying why `--text` cannot work. */
+export function tokenizerOf(m: LoadedModel): NonNullable<LoadedModel["tokenizer"]> {
+  if (m.tokenizer === undefined)
+    throw new Error(
+      `${m.path}: the model has no tokenizer (no tokenizer.json or tokenizer.ggml.* metadata); pass --tokens instead of --text`,
+    );
+  return m.tokenizer;
+}
+
+/**
+ * Token ids from exactly one of `--text` (encoded with the model's tokenizer, special tokens added as the
+ * tokenizer file says) and `--tokens 1,2,3`, checked against the model's vocabulary.
+ */
+export function inputIds(m: LoadedModel, flags: { text?: string | undefined; tokens?: string | undefined }): number[] {
+  if ((flags.text === undefined) === (flags.tokens === undefined))
+    throw new UsageError("pass exactly one of --text and --tokens");
+  const ids = flags.text !== undefined ? tokenizerOf(m).encode(flags.text) : tokenList(flags.tokens as string);
+  if (ids.length === 0) throw new UsageError("the input has no tokens");
+  const V = m.config.vocabSize;
+  const bad = ids.find((id) => id >= V);
+  if (bad !== undefined) throw new UsageError(`token id ${bad} is out of range: the model's vocabulary has ${V} tokens`);
+  if (ids.length > m.config.maxPositions)
+    throw new UsageError(`the input has ${ids.length} tokens; the model supports at most ${m.config.maxPositions} positions`);
+  return ids;
+}
+
+/** Raw vocabulary strings of `ids` (e.g. `Ġworld`), or nulls without a tokenizer. */
+export function tokenStrings(m: LoadedModel, ids: readonly number[]): (string | null)[] {
+  return m.tokenizer === undefined ? ids.map(() => null) : m.tokenizer.tokenStrings(ids);
+}
+
+/** The text of one token, or null without a tokenizer. */
+export function tokenText(m: LoadedModel, id: number): string | null {
+  return m.tokenizer === undefined ? null : m.tokenizer.decode([id]);
+}

@@ -1,0 +1,88 @@
+// `llmdbg`: dispatch to the subcommands and turn failures into exit codes. A bad command line exits 2 with
+// the usage line; a bad model file or input exits 1 with `llmdbg: <message>` (the models' errors already
+// name the file and field). Stack traces are for bugs, shown only with LLMDBG_DEBUG=1.
+import { UsageError } from "./args.js";
+import type { Command } from "./commands/command.js";
+import { convertCommand } from "./commands/convert.js";
+import { generateCommand } from "./commands/generate.js";
+import { inspect } from "./commands/inspect.js";
+import { profileCommand } from "./commands/profile.js";
+import { runCommand } from "./commands/run.js";
+
+export type CommandName = "inspect" | "run" | "generate" | "profile" | "convert";
+
+/** Exhaustive: a name in CommandName without a command fails to compile. */
+const commands: { readonly [C in CommandName]: Command } = {
+  inspect,
+  run: runCommand,
+  generate: generateCommand,
+  profile: profileCommand,
+  convert: convertCommand,
+};
+
+const isCommand = (s: string): s is CommandName => Object.hasOwn(commands, s);
+
+function overview(): string {
+  const names = Object.keys(commands) as CommandName[];
+  const w = Math.max(...names.map((n) => n.length));
+  return [
+    "usage: llmdbg <command> <model> [options]",
+    "",
+    "<model> is a Hugging Face model folder (config.json, *.safetensors, tokenizer.json) or a .gguf file.",
+    "",
+    "commands:",
+    ...names.map((n) => `  ${n.padEnd(w)}  ${commands[n].summary}`),
+    "",
+    "llmdbg <command> --help lists a command's options. Environment: LLMDBG_BACKEND=ref|ort, LLMDBG_THREADS=N.",
+  ].join("\n");
+}
+
+function commandHelp(c: Command): string {
+  return [`usage: ${c.usage}`, "", c.summary, "", ...c.help.map((h) => `  ${h}`)].join("\n");
+}
+
+/**
+ * Runs the command line (without `node` and the script) and resolves to the exit code.
+ * @example process.exitCode = await main(["inspect", "models/gpt2", "--json"])
+ */
+export async function main(argv: readonly string[]): Promise<number> {
+  // `llmdbg generate … | head` closes the pipe early: that is the reader's choice, not an error
+  process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+    if (e.code === "EPIPE") process.exit(0);
+    throw e;
+  });
+  const [name, ...rest] = argv;
+  if (name === undefined) {
+    process.stderr.write(`${overview()}\n`);
+    return 2;
+  }
+  if (name === "--help" || name === "-h" || name === "help") {
+    process.stdout.write(`${overview()}\n`);
+    return 0;
+  }
+  if (name === "--version" || name === "-v") {
+    process.stdout.write("llmdbg 0.1.0\n");
+    return 0;
+  }
+  if (!isCommand(name)) {
+    process.stderr.write(`llmdbg: unknown command ${JSON.stringify(name)}\n${overview()}\n`);
+    return 2;
+  }
+  const command = commands[name];
+  if (rest.includes("--help") || rest.includes("-h")) {
+    process.stdout.write(`${commandHelp(command)}\n`);
+    return 0;
+  }
+  try {
+    return await command.run(rest);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      process.stderr.write(`llmdbg ${name}: ${e.message}\nusage: ${command.usage}\n`);
+      return 2;
+    }
+    const err = e instanceof Error ? e : new Error(String(e));
+    process.stderr.write(`llmdbg: ${err.message}\n`);
+    if (process.env.LLMDBG_DEBUG === "1" && err.stack !== undefined) process.stderr.write(`${err.stack}\n`);
+    return 1;
+  }
+}

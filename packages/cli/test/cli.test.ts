@@ -1,0 +1,208 @@
+// The `llmdbg` executable end to end: each test spawns the real bin on one tiny GPT-2 written to a temp folder
+// and checks its JSON against the same computation done in-process (logits, top-k, cached activations,
+// greedy and seeded generation), that conversions reload to the same logits, and that user errors exit 1 or 2
+// with a message naming the culprit and no stack trace. Spawned processes use the `ref` backend, as this
+// process does, so both sides compute identically; profile runs on the default backend.
+import { execFile } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { generate, run } from "@llmdbg/core";
+import { generationOptions, loadModel, readSafetensors, writeTinyModel } from "@llmdbg/models";
+import * as T from "@llmdbg/tensor";
+import { afterAll, describe, expect, it } from "vitest";
+import { TextStream } from "../src/commands/generate.js";
+import { topK } from "../src/commands/run.js";
+
+T.useBackend("ref");
+
+const BIN = fileURLToPath(new URL("../bin/llmdbg.mjs", import.meta.url));
+const dir = mkdtempSync(join(tmpdir(), "llmdbg-cli-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const hf = join(dir, "gpt2");
+const tiny = writeTinyModel(hf, "gpt2", { seed: 3 });
+const m = loadModel(hf);
+const V = m.config.vocabSize;
+
+interface Result {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function cli(args: string[], backend: "ref" | "ort" = "ref"): Promise<Result> {
+  return new Promise((resolve) => {
+    const env = { ...process.env, LLMDBG_BACKEND: backend };
+    execFile(process.execPath, [BIN, ...args], { env, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
+      const code = err === null ? 0 : typeof err.code === "number" ? err.code : 1;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+async function json(args: string[], backend: "ref" | "ort" = "ref") {
+  const r = await cli([...args, "--json"], backend);
+  if (r.code !== 0) throw new Error(`llmdbg ${args.join(" ")} exited ${r.code}: ${r.stderr}`);
+  return JSON.parse(r.stdout);
+}
+
+function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  expect(a.length).toBe(b.length);
+  let d = 0;
+  for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs((a[i] as number) - (b[i] as number)));
+  return d;
+}
+
+const ids = [3, 17, 42, 5, 99, 7];
+const x = T.tensor(ids, [1, ids.length], "i32");
+const ref = run(m.model, x, { cache: true });
+const refLogits = ref.output.data;
+
+describe("llmdbg inspect", () => {
+  it("counts the stored parameters and lists every hook point with its real shape", async () => {
+    const d = await json(["inspect", hf, "--seq", "5"]);
+    const stored = Object.values(tiny.weights).reduce((a, t) => a + t.size, 0);
+    expect(d.parameters).toBe(stored);
+    expect(d.dtypes.F32.parameters).toBe(stored);
+    expect(d.architecture).toEqual({ family: "gpt2", source: { format: "hf", modelType: "gpt2" } });
+    expect(d.tokenizer.vocabSize).toBe(V);
+    const points = new Map(d.hooks.points.map((p: { name: string; shape: number[] }) => [p.name, p.shape]));
+    expect(points.size).toBe(m.model.hookPoints.length);
+    expect(points.get("blocks.1.attn.hook_pattern")).toEqual([1, m.config.nHeads, 5, 5]);
+    expect(points.get("blocks.0.ln1.hook_scale")).toEqual([1, 5, 1]);
+    expect(points.get("blocks.0.mlp.hook_post")).toEqual([1, 5, m.config.dMlp]);
+  });
+});
+
+describe("llmdbg run", () => {
+  it("reports the in-process top-k, logits and cached activations", async () => {
+    const out = join(dir, "cache.safetensors");
+    const pattern = "blocks.*.attn.hook_pattern,hook_embed";
+    const d = await json([
+      "run",
+      hf,
+      "--tokens",
+      ids.join(","),
+      "--top-k",
+      "3",
+      "--all-logits",
+      "--cache",
+      pattern,
+      "--out",
+      out,
+    ]);
+    expect(d.tokens).toEqual(ids);
+    expect(d.positions).toHaveLength(ids.length);
+    d.positions.forEach((p: { top: { id: number; prob: number }[] }, i: number) => {
+      const row = Array.from(refLogits.subarray(i * V, (i + 1) * V));
+      expect(p.top).toHaveLength(3);
+      expect(p.top[0]?.id).toBe(row.indexOf(Math.max(...row)));
+      expect(p.top[0]?.prob).toBeGreaterThanOrEqual(p.top[1]?.prob ?? 1);
+    });
+    expect(maxDiff(d.logits.flat(), refLogits)).toBeLessThan(1e-6);
+    const st = readSafetensors(out);
+    const names = ["hook_embed", "blocks.0.attn.hook_pattern", "blocks.1.attn.hook_pattern"];
+    expect(st.entries.map((e) => e.name).sort()).toEqual([...names].sort());
+    for (const n of names) expect(maxDiff(st.load(n).data, ref.cache.get(n).data)).toBeLessThan(1e-6);
+  });
+
+  it("topK matches a full sort, ties in vocabulary order", () => {
+    const row = [0.5, 2, -1, 2, 3, 0];
+    expect(topK(row, 3).map((t) => t.id)).toEqual([4, 1, 3]);
+    const z = row.reduce((a, v) => a + Math.exp(v), 0);
+    expect(topK(row, 1)[0]?.prob).toBeCloseTo(Math.exp(3) / z, 12);
+  });
+});
+
+describe("llmdbg generate", () => {
+  const tok = m.tokenizer as NonNullable<typeof m.tokenizer>;
+  const prompt = "hello world";
+  const promptIds = tok.encode(prompt);
+  const inProcess = (o: { temperature: number; topK?: number; seed?: number }) =>
+    generate(m.model, [promptIds], generationOptions(m.generation, { maxNewTokens: 8, ...o })).tokens[0];
+
+  it("greedy --json and the stream equal in-process generate()", async () => {
+    const [d, streamed] = await Promise.all([
+      json(["generate", hf, "--text", prompt, "--max-new", "8", "--temperature", "0"]),
+      cli(["generate", hf, "--text", prompt, "--max-new", "8", "--temperature", "0"]),
+    ]);
+    const want = inProcess({ temperature: 0 }) ?? [];
+    expect(d.promptTokens).toEqual(promptIds);
+    expect(d.newTokens).toEqual(want);
+    expect(d.finishReason).toBe(want.length < 8 ? "eos" : "length");
+    expect(streamed.code).toBe(0);
+    expect(streamed.stdout).toBe(`${prompt}${tok.decode(want, { skipSpecialTokens: true })}\n`);
+  });
+
+  it("a seed reproduces the sampled tokens", async () => {
+    const args = ["generate", hf, "--text", prompt, "--max-new", "8", "--temperature", "0.9", "--top-k", "40", "--seed", "7"];
+    const [a, b] = await Promise.all([json(args), json(args)]);
+    expect(a.newTokens).toEqual(b.newTokens);
+    expect(a.newTokens).toEqual(inProcess({ temperature: 0.9, topK: 40, seed: 7 }));
+  });
+
+  it("streams a character split over byte tokens only once it is complete", () => {
+    const ids = tok.encode("日本 ok");
+    const decode = (s: readonly number[]) => tok.decode(s);
+    const stream = new TextStream(decode);
+    const deltas = ids.map((_, i) => stream.push(ids.slice(0, i + 1)));
+    deltas.push(stream.flush(ids));
+    expect(deltas.join("")).toBe("日本 ok");
+    expect(deltas.some((d) => d.includes("\uFFFD"))).toBe(false);
+  });
+});
+
+describe("llmdbg profile", () => {
+  it("attributes the forward pass to layers within its total, and times the backward pass", async () => {
+    const d = await json(["profile", hf, "--tokens", ids.join(","), "--repeat", "1"], "ort");
+    const f = d.forward;
+    const blocks = f.layers.filter((l: { layer: number | null }) => l.layer !== null);
+    expect(blocks.map((l: { layer: number }) => l.layer).sort()).toEqual([0, 1]);
+    const sum = f.layers.reduce((a: number, l: { ms: number }) => a + l.ms, 0);
+    expect(sum).toBeGreaterThan(0);
+    expect(sum).toBeLessThanOrEqual(f.totalMs);
+    expect(f.bottleneck).toBe(f.components[0].name);
+    expect(f.components.map((c: { name: string }) => c.name)).toContain("unembed");
+    expect(d.backward.backwardMs).toBeGreaterThan(0);
+    expect(Number.isFinite(d.backward.loss)).toBe(true);
+  });
+});
+
+describe("llmdbg convert", () => {
+  it("to safetensors and to GGUF, each reloading to the same logits", async () => {
+    const st = join(dir, "converted");
+    const gguf = join(dir, "converted.gguf");
+    const [a, b] = await Promise.all([
+      json(["convert", hf, "--to", "safetensors", st]),
+      json(["convert", hf, "--to", "gguf", gguf]),
+    ]);
+    expect(a.files).toContain("tokenizer.json");
+    expect(b.type).toBe("F32");
+    const tokens = ["--tokens", ids.join(","), "--all-logits"];
+    const [ra, rb] = await Promise.all([json(["run", st, ...tokens]), json(["run", gguf, ...tokens])]);
+    expect(maxDiff(ra.logits.flat(), refLogits)).toBe(0);
+    expect(maxDiff(rb.logits.flat(), refLogits)).toBeLessThan(1e-5);
+  });
+});
+
+describe("errors", () => {
+  it("exit 1 naming the path or the file and field, exit 2 with usage for a bad command line", async () => {
+    const bad = join(dir, "bad");
+    writeTinyModel(bad, "gpt2", { seed: 3 });
+    writeFileSync(join(bad, "config.json"), JSON.stringify({ ...tiny.config, n_head: "four" }));
+    const missing = join(dir, "no-such-model");
+    const [r1, r2, r3] = await Promise.all([
+      cli(["run", missing, "--text", "hi"]),
+      cli(["inspect", bad]),
+      cli(["run", hf, "--tokens", "1", "--frobnicate"]),
+    ]);
+    expect(r1.code).toBe(1);
+    expect(r1.stderr).toContain(missing);
+    expect(r2.code).toBe(1);
+    expect(r2.stderr).toMatch(/config\.json: n_head: expected/);
+    expect(r3.code).toBe(2);
+    expect(r3.stderr).toMatch(/--frobnicate[\s\S]*usage: llmdbg run/);
+    for (const r of [r1, r2, r3]) expect(r.stderr).not.toMatch(/^\s+at /m);
+  });
+});
