@@ -1,6 +1,7 @@
 // Reverse-mode autodiff on a tape. Ops record a node when an input belongs to the active tape; `vjp` replays
 // the nodes backwards through the rule table in vjp.ts. Hooks ask for gradients of intermediate tensors with
-// `retainGrad`, the way PyTorch's `retain_grad` works.
+// `retainGrad`, the way PyTorch's `retain_grad` works. Every op passes through `record`, so it is also where
+// an optional op listener (the profiler in profile.ts) sees them.
 
 import { isFloat } from "./dtype.js";
 import type { Prim, PrimAttrs } from "./prims.js";
@@ -12,6 +13,8 @@ export interface TapeNode<P extends Prim = Prim> {
   readonly attrs: PrimAttrs[P];
   readonly inputs: readonly Tensor[];
   readonly out: Tensor;
+  /** The listener's scope label when the node was recorded (null unless profiling), inherited by its rule. */
+  readonly label: string | null;
 }
 
 export class Tape {
@@ -21,18 +24,51 @@ export class Tape {
 
 let active: Tape | null = null;
 
+/** Where an op runs: in the caller's code, or inside backprop (a VJP rule or gradient accumulation). */
+export type OpPhase = "forward" | "backward";
+
+/**
+ * Sees every op, taped or not. At most one is installed; with none, `record` pays a single null check, so
+ * this hook costs nothing unless a profiler is on.
+ */
+export interface OpListener {
+  /** The caller's scope label (a layer); tape nodes keep it so that the backward pass can be split by it. */
+  readonly label: string | null;
+  /** An op has just computed `out` from `inputs`. */
+  op(prim: Prim, inputs: readonly Tensor[], out: Tensor): void;
+  /** Backprop begins ("backward") or has ended ("forward"), also when a rule threw. */
+  phase(p: OpPhase): void;
+  /** Backprop starts the rule of `node`, then the accumulation of its input gradients; null once both are done. */
+  rule(node: TapeNode | null): void;
+}
+
+let listener: OpListener | null = null;
+
+/**
+ * Installs `l` as the op listener (null removes it) and returns the one it replaces. `profileOps` in
+ * profile.ts is the usual way in.
+ * @example const prev = setOpListener({ label: null, op: (p) => counts.set(p, (counts.get(p) ?? 0) + 1), phase() {}, rule() {} })
+ */
+export function setOpListener(l: OpListener | null): OpListener | null {
+  const prev = listener;
+  listener = l;
+  return prev;
+}
+
 export function activeTape(): Tape | null {
   return active;
 }
 
 /** Called by every op after computing `out`: records it if any input is on the active tape. */
 export function record<P extends Prim>(prim: P, attrs: PrimAttrs[P], inputs: readonly Tensor[], out: Tensor): Tensor {
+  const l = listener;
+  if (l !== null) l.op(prim, inputs, out);
   const tape = active;
   if (tape === null) return out;
   for (const x of inputs) {
     if (x.tape === tape) {
       out.tape = tape;
-      tape.nodes.push({ prim, attrs, inputs: [...inputs], out } as TapeNode);
+      tape.nodes.push({ prim, attrs, inputs: [...inputs], out, label: l === null ? null : l.label } as TapeNode);
       return out;
     }
   }
@@ -102,29 +138,38 @@ function backprop(tape: Tape, outs: readonly Tensor[], cts: readonly Tensor[], i
   const add = addGrad;
   const grads = new Map<number, Tensor>();
   const keep = new Set<number>([...tape.retained, ...inputs.map((x) => x.id)]);
-  outs.forEach((o, i) => {
-    const ct = cts[i] as Tensor;
-    if (!sameShape(o.shape, ct.shape)) {
-      throw new ShapeError(`vjp: cotangent shape ${fmt(ct.shape)} does not match output shape ${fmt(o.shape)}`);
-    }
-    const prev = grads.get(o.id);
-    grads.set(o.id, prev ? add(prev, ct) : ct);
-  });
-  noGrad(() => {
-    for (let n = tape.nodes.length - 1; n >= 0; n--) {
-      const node = tape.nodes[n] as TapeNode;
-      const g = grads.get(node.out.id);
-      if (g === undefined) continue;
-      if (!keep.has(node.out.id)) grads.delete(node.out.id);
-      const gin = r(node, g);
-      node.inputs.forEach((x, i) => {
-        const gi = gin[i];
-        if (gi === null || gi === undefined || x.tape !== tape) return;
-        const prev = grads.get(x.id);
-        grads.set(x.id, prev ? add(prev, gi) : gi);
-      });
-    }
-  });
+  // the listener is read once: one installed mid-pass would see rules without their phase
+  const l = listener;
+  if (l !== null) l.phase("backward");
+  try {
+    outs.forEach((o, i) => {
+      const ct = cts[i] as Tensor;
+      if (!sameShape(o.shape, ct.shape)) {
+        throw new ShapeError(`vjp: cotangent shape ${fmt(ct.shape)} does not match output shape ${fmt(o.shape)}`);
+      }
+      const prev = grads.get(o.id);
+      grads.set(o.id, prev ? add(prev, ct) : ct);
+    });
+    noGrad(() => {
+      for (let n = tape.nodes.length - 1; n >= 0; n--) {
+        const node = tape.nodes[n] as TapeNode;
+        const g = grads.get(node.out.id);
+        if (g === undefined) continue;
+        if (!keep.has(node.out.id)) grads.delete(node.out.id);
+        if (l !== null) l.rule(node);
+        const gin = r(node, g);
+        node.inputs.forEach((x, i) => {
+          const gi = gin[i];
+          if (gi === null || gi === undefined || x.tape !== tape) return;
+          const prev = grads.get(x.id);
+          grads.set(x.id, prev ? add(prev, gi) : gi);
+        });
+        if (l !== null) l.rule(null);
+      }
+    });
+  } finally {
+    if (l !== null) l.phase("forward");
+  }
   return {
     grads: inputs.map((x) => grads.get(x.id) ?? zeros(x.shape, isFloat(x.dtype) ? x.dtype : "f32")),
     gradOf: (x) => (keep.has(x.id) ? grads.get(x.id) : undefined),

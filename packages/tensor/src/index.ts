@@ -8,6 +8,7 @@ export * from "./dtype.js";
 export * from "./fused.js";
 export * from "./ops.js";
 export type { CompareOp, Prim, PrimAttrs } from "./prims.js";
+export * from "./profile.js";
 export * from "./shape.js";
 export * from "./tensor.js";
 export { sumTo } from "./vjp.js";

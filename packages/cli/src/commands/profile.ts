@@ -1,19 +1,24 @@
 // `llmdbg profile <model>`: where a forward and a backward pass spend time and memory, per component
-// (layer × attn / mlp / norm / resid, embed, unembed), per layer and per kind, with the bottleneck on top.
+// (layer × attn / mlp / norm / resid, embed, unembed), per layer and per kind, with the bottleneck on top,
+// and per op kind (matmul, softmax, layerNorm, …) forward and backward, with the backward pass per layer.
 //
 // Attribution needs no support from the models: run() asks the cache filter about every hook point as the
 // forward pass reaches it, in order, so the wall time between two consecutive hook points is the work that
 // produced the second one (e.g. the span ending at `blocks.3.attn.hook_z` is that layer's attention). The
 // filter caches nothing. Memory is process.memoryUsage() sampled at the same points; the samples are taken
 // outside the timed spans. The ort backend's own counters split each span into matmul time (onnxruntime)
-// and the rest (the TypeScript kernels). Per-primitive times need a per-op listener in @llmdbg/tensor,
-// which does not exist yet, so the backward pass is timed as a whole.
+// and the rest (the TypeScript kernels).
+//
+// Op kinds come from the op profiler of @llmdbg/tensor (profileOps), which charges each op the wall time
+// since the previous one ended. The same hook boundaries set its scope label to the component the coming
+// span belongs to; the tape keeps each op's label, so the backward rule of an op made in layer 3 is charged
+// to layer 3 — that is the per-layer backward split, which no hook point could give.
 import { type HookedModel, type HookPoint, run } from "@llmdbg/core";
 import * as T from "@llmdbg/tensor";
-import { getBackend, OrtBackend, type Tensor } from "@llmdbg/tensor";
+import { getBackend, type OpRow, OrtBackend, type Prim, type Tensor } from "@llmdbg/tensor";
 import { intFlag, modelPath, parse } from "../args.js";
 import { inputIds, load } from "../load.js";
-import { bold, bytes, ms, pct, print, printJson, table } from "../output.js";
+import { type Align, bold, bytes, count, ms, pct, print, printJson, table } from "../output.js";
 import type { Command } from "./command.js";
 
 const options = {
@@ -68,6 +73,19 @@ function matmulClock(): () => number | null {
   return b instanceof OrtBackend ? () => b.stats.waitMs : () => null;
 }
 
+/** The component a hook point's span is charged to: `blocks.3.attn`; outside the blocks `ln_final`, `embed`. */
+function componentOf(
+  points: ReadonlyMap<string, HookPoint>,
+  name: string | "unembed",
+): { key: string; layer: number | null; kind: Kind } {
+  const p = points.get(name);
+  const layer = p?.layer ?? null;
+  const kind = p === undefined ? "unembed" : kindOf(p.component);
+  // outside the blocks a point's own prefix names it (`ln_final`); a bare `hook_embed` goes by its kind
+  const key = layer !== null ? `blocks.${layer}.${kind}` : name.includes(".") ? name.slice(0, name.indexOf(".")) : kind;
+  return { key, layer, kind };
+}
+
 /** Splits one pass into spans between consecutive hook points and charges each to a component. */
 class SpanTimer {
   readonly costs = new Map<string, ComponentCost>();
@@ -91,11 +109,7 @@ class SpanTimer {
     const now = performance.now();
     const mem = process.memoryUsage();
     const mm = this.matmul();
-    const p = this.points.get(name);
-    const layer = p?.layer ?? null;
-    const kind = p === undefined ? "unembed" : kindOf(p.component);
-    // outside the blocks a point's own prefix names it (`ln_final`); a bare `hook_embed` goes by its kind
-    const key = layer !== null ? `blocks.${layer}.${kind}` : name.includes(".") ? name.slice(0, name.indexOf(".")) : kind;
+    const { key, layer, kind } = componentOf(this.points, name);
     let c = this.costs.get(key);
     if (c === undefined) this.costs.set(key, (c = { name: key, layer, kind, ...zero() }));
     addTo(c, {
@@ -126,6 +140,69 @@ function nextTokenLoss(ids: readonly number[]): (out: Tensor) => Tensor {
 }
 
 /**
+ * Op-profiler labels from the order in which a forward pass fired its hook points: at each point the coming
+ * span belongs to the next point's component (after the last one, to unembed), as SpanTimer charges it.
+ * `layers` lists the layer rows the labels fold into, in forward order.
+ */
+function spanLabels(points: ReadonlyMap<string, HookPoint>, fired: readonly string[]) {
+  const comps = [...fired, "unembed"].map((n) => componentOf(points, n));
+  const after = new Map(fired.map((n, i) => [n, (comps[i + 1] as { key: string }).key]));
+  const layerOf = new Map<string, { name: string; layer: number | null }>();
+  for (const c of comps)
+    layerOf.set(c.key, c.layer === null ? { name: c.key, layer: null } : { name: `blocks.${c.layer}`, layer: c.layer });
+  layerOf.set(LOSS, { name: LOSS, layer: null });
+  const layers = [...new Map([...layerOf.values()].map((l) => [l.name, l])).values()];
+  return { first: (comps[0] as { key: string }).key, after, layerOf, layers };
+}
+
+/** The label of the loss's ops, which follow the model's output. */
+const LOSS = "loss";
+
+interface OpCost {
+  op: Prim;
+  /** forward: ops run; backward: rule runs */
+  calls: number;
+  ms: number;
+  /** bytes of the outputs the ops allocated */
+  bytesOut: number;
+}
+
+/** Forward ops by kind, per run, slowest first. */
+function forwardByOp(rows: readonly OpRow[], repeat: number): OpCost[] {
+  return [...T.sumRows(rows, (r) => r.op)]
+    .flatMap(([op, s]) =>
+      op === null ? [] : [{ op, calls: s.calls / repeat, ms: s.ms / repeat, bytesOut: s.bytesOut / repeat }],
+    )
+    .sort((a, b) => b.ms - a.ms);
+}
+
+/**
+ * Backprop by the op kind whose rule ran ("the backward of matmul", its gradient accumulation included), per
+ * run, slowest first; `ops` counts the ops the rules ran. Seeding the output gradients runs no rule.
+ */
+function backwardByOp(rows: readonly OpRow[], repeat: number): (OpCost & { ops: number })[] {
+  const m = new Map<Prim, OpCost & { ops: number }>();
+  for (const r of rows) {
+    if (r.rule === null) continue;
+    let e = m.get(r.rule);
+    if (e === undefined) m.set(r.rule, (e = { op: r.rule, calls: 0, ops: 0, ms: 0, bytesOut: 0 }));
+    // a rule's row without an op has one call per rule run (the time it spent outside ops)
+    if (r.op === null) e.calls += r.calls;
+    else e.ops += r.calls;
+    e.ms += r.ms;
+    e.bytesOut += r.bytesOut;
+  }
+  const per = (e: OpCost & { ops: number }) => ({
+    ...e,
+    calls: e.calls / repeat,
+    ops: e.ops / repeat,
+    ms: e.ms / repeat,
+    bytesOut: e.bytesOut / repeat,
+  });
+  return [...m.values()].map(per).sort((a, b) => b.ms - a.ms);
+}
+
+/**
  * Profiles `warmup + repeat` forward and forward+backward passes on `ids` and averages the measured ones.
  * @example profileModel(loaded.model, tokenizer.encode("Hello"), 1, 3).forward.bottleneck // "blocks.11.mlp"
  */
@@ -145,43 +222,67 @@ export function profileModel(model: HookedModel, ids: readonly number[], warmup:
   };
   let forwardMs = 0;
   const matmul = matmulClock();
+  const fwdOps: OpRow[] = [];
+  const bwdOps: OpRow[] = [];
+  let labels: ReturnType<typeof spanLabels> | null = null;
   for (let i = 0; i < warmup + repeat; i++) {
     const measured = i >= warmup;
-    // forward only: spans between hook points
+    // forward only: spans between hook points, and ops by kind
     const timer = measured ? fwd : new SpanTimer(points);
+    const fired: string[] = [];
     // the total spans the instrumented pass (its memory samples included), so the spans sum to at most it
     const t0 = performance.now();
     timer.start();
-    const out = T.noGrad(() =>
-      run(model, x, {
-        cache: (name) => {
-          timer.mark(name);
-          return false;
-        },
-      }),
-    ).output;
+    const { result: out, profile: fp } = T.profileOps(
+      () =>
+        T.noGrad(() =>
+          run(model, x, {
+            cache: (name) => {
+              // memory sampling is the profiler's own work, not the next op's
+              T.unprofiled(() => {
+                timer.mark(name);
+                fired.push(name);
+              });
+              return false;
+            },
+          }),
+        ).output,
+    );
     timer.mark("unembed");
     if (measured) forwardMs += performance.now() - t0;
     out.dispose();
+    if (measured) fwdOps.push(...fp.rows);
+    const lb = spanLabels(points, fired);
+    labels = lb;
     // forward on the tape with gradients for every hook point, the loss, then the backward pass
     const mem0 = process.memoryUsage();
     let tLoss = 0;
     let tBackward = 0;
     let mmBackward: number | null = null;
     const b0 = performance.now();
-    const r = run(model, x, {
-      grads: {
-        hooks: true,
-        loss: (o) => {
-          tLoss = performance.now();
-          const l = loss(o);
-          mmBackward = matmul();
-          tBackward = performance.now();
-          return l;
+    const { result: r, profile: bp } = T.profileOps(() => {
+      T.setProfileLabel(lb.first);
+      return run(model, x, {
+        // the tape keeps each op's label, so the backward rules inherit the forward's layers
+        cache: (name) => {
+          T.setProfileLabel(lb.after.get(name) ?? null);
+          return false;
         },
-      },
+        grads: {
+          hooks: true,
+          loss: (o) => {
+            tLoss = performance.now();
+            T.setProfileLabel(LOSS);
+            const l = loss(o);
+            mmBackward = matmul();
+            tBackward = performance.now();
+            return l;
+          },
+        },
+      });
     });
     const b1 = performance.now();
+    if (measured) bwdOps.push(...bp.rows.filter((o) => o.phase === "backward"));
     const mem1 = process.memoryUsage();
     const mm1 = matmul();
     if (measured) {
@@ -217,6 +318,13 @@ export function profileModel(model: HookedModel, ids: readonly number[], warmup:
     typeof k === "number" ? { name: `blocks.${k}`, layer: k, ...c } : { name: k, layer: null, ...c },
   );
   const kinds = [...group((c) => c.kind)].map(([kind, c]) => ({ kind, ...c })).sort((a, b) => b.ms - a.ms);
+  // backward per layer, in forward order; a label no hook point explains (none expected) goes to "other"
+  const byLabel = T.sumRows(bwdOps, (o) => labels?.layerOf.get(o.label ?? "")?.name ?? "other");
+  const backwardByLayer = [...(labels?.layers ?? []), { name: "other", layer: null }].flatMap((l) => {
+    const s = byLabel.get(l.name);
+    return s === undefined ? [] : [{ ...l, calls: s.calls / repeat, ms: s.ms / repeat, bytesOut: s.bytesOut / repeat }];
+  });
+  const opMs = (rows: readonly OpRow[]) => rows.reduce((a, o) => a + o.ms, 0) / repeat;
   return {
     tokens: [...ids],
     backend: getBackend().name,
@@ -231,6 +339,8 @@ export function profileModel(model: HookedModel, ids: readonly number[], warmup:
       components,
       layers,
       kinds,
+      /** ops by kind (matmul, softmax, …): ops run, ms, bytes allocated */
+      byOp: forwardByOp(fwdOps, repeat),
     },
     backward: {
       /** forward on the tape + loss + backward */
@@ -242,9 +352,14 @@ export function profileModel(model: HookedModel, ids: readonly number[], warmup:
       rssBytes: bwd.rssBytes / repeat,
       arrayBuffersBytes: bwd.arrayBuffersBytes / repeat,
       loss: bwd.loss,
+      /** backprop by the op kind whose backward rule ran; calls counts rule runs, ops the ops they ran */
+      byOp: backwardByOp(bwdOps, repeat),
+      /** backprop by the layer (or embed, ln_final, unembed, loss) where each rule's forward op ran */
+      byLayer: backwardByLayer,
     },
-    opLevel: null,
-    note: "per-primitive times and a per-layer backward split need a per-op listener in @llmdbg/tensor; not available yet",
+    /** how much of the forward total and of backwardMs the op tables account for */
+    opLevel: { forwardMs: opMs(fwdOps), backwardMs: opMs(bwdOps) },
+    note: "op times are wall time since the previous op ended: TypeScript between two ops is charged to the next op",
   };
 }
 
@@ -296,6 +411,27 @@ function printText(path: string, r: ReturnType<typeof profileModel>): void {
     "right",
   ]))
     print(`  ${line}`);
+  const opTable = (title: string, head: string[], rows: string[][]) => {
+    print();
+    print(title);
+    const align: Align[] = head.map((_, i) => (i === 0 ? "left" : "right"));
+    for (const line of table(head, rows, align)) print(`  ${line}`);
+  };
+  opTable(
+    `forward by op kind (${ms(r.opLevel.forwardMs)} of ${ms(f.totalMs)} ms)`,
+    ["op", "ms", "share", "calls", "allocated"],
+    f.byOp.map((o) => [o.op, ms(o.ms), pct(o.ms, f.totalMs), count(o.calls), bytes(o.bytesOut)]),
+  );
+  opTable(
+    `backward by op kind: the op's backward rule, its gradient accumulation included (${ms(r.opLevel.backwardMs)} of ${ms(b.backwardMs)} ms)`,
+    ["op", "ms", "share", "rules", "ops", "allocated"],
+    b.byOp.map((o) => [o.op, ms(o.ms), pct(o.ms, b.backwardMs), count(o.calls), count(o.ops), bytes(o.bytesOut)]),
+  );
+  opTable(
+    "backward by layer: each rule charged to the layer its forward op ran in",
+    ["layer", "ms", "share", "ops", "allocated"],
+    b.byLayer.map((l) => [l.name, ms(l.ms), pct(l.ms, b.backwardMs), count(l.calls), bytes(l.bytesOut)]),
+  );
   print();
   print(`note: ${r.note}`);
 }
