@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { generate, run } from "@llmdbg/core";
-import { generationOptions, loadModel, readSafetensors, writeTinyModel } from "@llmdbg/models";
+import { generationOptions, loadModel, readSafetensors, writeTinyGguf, writeTinyModel } from "@llmdbg/models";
 import * as T from "@llmdbg/tensor";
 import { afterAll, describe, expect, it } from "vitest";
 import { TextStream } from "../src/commands/generate.js";
@@ -183,6 +183,25 @@ describe("llmdbg convert", () => {
     const [ra, rb] = await Promise.all([json(["run", st, ...tokens]), json(["run", gguf, ...tokens])]);
     expect(maxDiff(ra.logits.flat(), refLogits)).toBe(0);
     expect(maxDiff(rb.logits.flat(), refLogits)).toBeLessThan(1e-5);
+  });
+});
+
+describe("llmdbg convert from GGUF", () => {
+  it("a GGUF back to a Hugging Face folder that runs to the same top tokens", async () => {
+    const gguf = join(dir, "to-hf.gguf");
+    writeTinyGguf(gguf, tiny);
+    const folder = join(dir, "from-gguf");
+    const c = await json(["convert", gguf, "--to", "safetensors", folder]);
+    expect([...c.files].sort()).toEqual(
+      ["config.json", "generation_config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"].sort(),
+    );
+    expect(c.dtype).toBe("F32");
+    const args = ["--text", "hello world, this is a test", "--top-k", "5"];
+    const [a, b] = await Promise.all([json(["run", gguf, ...args]), json(["run", folder, ...args])]);
+    expect(b.tokens).toEqual(a.tokens);
+    const top = (d: { positions: { top: { id: number }[] }[] }) => d.positions.map((p) => p.top.map((t) => t.id));
+    expect(top(b)).toEqual(top(a));
+    expect(top(b)).toEqual(top(await json(["run", hf, ...args])));
   });
 });
 

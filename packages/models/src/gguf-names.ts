@@ -1,61 +1,118 @@
 // llama.cpp's tensor names (gguf-py's TENSOR_NAMES / convert_hf_to_gguf.py) for the Hugging Face state-dict
 // names our architecture files ask for. The architectures know one naming scheme; a GGUF file is read
-// through `ggufWeightSource`, which renames. Layout differences (Llama's permuted q/k rows, GPT-2's
-// transposed Conv1D weights, NeoX's regrouped q/k/v) are ModelConfig fields set by normalizeGgufConfig.
+// through `ggufWeightSource`, which renames; `hfTensorName` reads the same table backwards (GGUF → Hugging
+// Face conversion). Layout differences (Llama's permuted q/k rows, GPT-2's transposed Conv1D weights, NeoX's
+// regrouped q/k/v) are ModelConfig fields set by normalizeGgufConfig.
 import type { Tensor } from "@llmdbg/tensor";
 import type { WeightSource } from "./arch/common.js";
 import type { GgufArchitecture } from "./config.js";
 
-/** [pattern on the HF name without its model prefix, GGUF name with `$1` for the layer]; first match wins. */
-type NameMap = readonly (readonly [RegExp, string])[];
+/**
+ * [HF name without its model prefix, GGUF name]. `{L}` stands for a layer number and `{wb}` for "weight" or
+ * "bias", on both sides: one table read in both directions, so the names cannot drift apart.
+ */
+type NameMap = readonly (readonly [string, string])[];
 
-const llamaNames: NameMap = [
-  [/^embed_tokens\.weight$/, "token_embd.weight"],
-  [/^norm\.weight$/, "output_norm.weight"],
-  [/^lm_head\.weight$/, "output.weight"],
-  [/^rope_freqs\.weight$/, "rope_freqs.weight"],
-  [/^layers\.(\d+)\.input_layernorm\.weight$/, "blk.$1.attn_norm.weight"],
-  [/^layers\.(\d+)\.self_attn\.q_proj\.(weight|bias)$/, "blk.$1.attn_q.$2"],
-  [/^layers\.(\d+)\.self_attn\.k_proj\.(weight|bias)$/, "blk.$1.attn_k.$2"],
-  [/^layers\.(\d+)\.self_attn\.v_proj\.(weight|bias)$/, "blk.$1.attn_v.$2"],
-  [/^layers\.(\d+)\.self_attn\.o_proj\.(weight|bias)$/, "blk.$1.attn_output.$2"],
-  [/^layers\.(\d+)\.post_attention_layernorm\.weight$/, "blk.$1.ffn_norm.weight"],
-  [/^layers\.(\d+)\.mlp\.gate_proj\.(weight|bias)$/, "blk.$1.ffn_gate.$2"],
-  [/^layers\.(\d+)\.mlp\.up_proj\.(weight|bias)$/, "blk.$1.ffn_up.$2"],
-  [/^layers\.(\d+)\.mlp\.down_proj\.(weight|bias)$/, "blk.$1.ffn_down.$2"],
-];
+interface Naming {
+  /** what `save_pretrained` puts before the body's tensors */
+  readonly prefix: string;
+  /** HF names `save_pretrained` writes without the prefix: the LM head sits outside the body module */
+  readonly unprefixed: readonly string[];
+  readonly names: NameMap;
+}
 
-/** Every GGUF architecture normalizeGgufConfig accepts has its map: adding one without a map fails to compile. */
-const ggufNames: { readonly [A in GgufArchitecture]: NameMap } = {
-  llama: llamaNames,
-  qwen2: llamaNames,
-  gpt2: [
-    [/^wte\.weight$/, "token_embd.weight"],
-    [/^wpe\.weight$/, "position_embd.weight"],
-    [/^ln_f\.(weight|bias)$/, "output_norm.$1"],
-    [/^lm_head\.weight$/, "output.weight"],
-    [/^h\.(\d+)\.ln_1\.(weight|bias)$/, "blk.$1.attn_norm.$2"],
-    [/^h\.(\d+)\.attn\.c_attn\.(weight|bias)$/, "blk.$1.attn_qkv.$2"],
-    [/^h\.(\d+)\.attn\.c_proj\.(weight|bias)$/, "blk.$1.attn_output.$2"],
-    [/^h\.(\d+)\.ln_2\.(weight|bias)$/, "blk.$1.ffn_norm.$2"],
-    [/^h\.(\d+)\.mlp\.c_fc\.(weight|bias)$/, "blk.$1.ffn_up.$2"],
-    [/^h\.(\d+)\.mlp\.c_proj\.(weight|bias)$/, "blk.$1.ffn_down.$2"],
-  ],
-  gptneox: [
-    [/^embed_in\.weight$/, "token_embd.weight"],
-    [/^final_layer_norm\.(weight|bias)$/, "output_norm.$1"],
-    [/^embed_out\.weight$/, "output.weight"],
-    [/^layers\.(\d+)\.input_layernorm\.(weight|bias)$/, "blk.$1.attn_norm.$2"],
-    [/^layers\.(\d+)\.attention\.query_key_value\.(weight|bias)$/, "blk.$1.attn_qkv.$2"],
-    [/^layers\.(\d+)\.attention\.dense\.(weight|bias)$/, "blk.$1.attn_output.$2"],
-    [/^layers\.(\d+)\.post_attention_layernorm\.(weight|bias)$/, "blk.$1.ffn_norm.$2"],
-    [/^layers\.(\d+)\.mlp\.dense_h_to_4h\.(weight|bias)$/, "blk.$1.ffn_up.$2"],
-    [/^layers\.(\d+)\.mlp\.dense_4h_to_h\.(weight|bias)$/, "blk.$1.ffn_down.$2"],
+const llamaNames: Naming = {
+  prefix: "model.",
+  unprefixed: ["lm_head.weight"],
+  names: [
+    ["embed_tokens.weight", "token_embd.weight"],
+    ["norm.weight", "output_norm.weight"],
+    ["lm_head.weight", "output.weight"],
+    ["rope_freqs.weight", "rope_freqs.weight"],
+    ["layers.{L}.input_layernorm.weight", "blk.{L}.attn_norm.weight"],
+    ["layers.{L}.self_attn.q_proj.{wb}", "blk.{L}.attn_q.{wb}"],
+    ["layers.{L}.self_attn.k_proj.{wb}", "blk.{L}.attn_k.{wb}"],
+    ["layers.{L}.self_attn.v_proj.{wb}", "blk.{L}.attn_v.{wb}"],
+    ["layers.{L}.self_attn.o_proj.{wb}", "blk.{L}.attn_output.{wb}"],
+    ["layers.{L}.post_attention_layernorm.weight", "blk.{L}.ffn_norm.weight"],
+    ["layers.{L}.mlp.gate_proj.{wb}", "blk.{L}.ffn_gate.{wb}"],
+    ["layers.{L}.mlp.up_proj.{wb}", "blk.{L}.ffn_up.{wb}"],
+    ["layers.{L}.mlp.down_proj.{wb}", "blk.{L}.ffn_down.{wb}"],
   ],
 };
 
+/** Every GGUF architecture normalizeGgufConfig accepts has its map: adding one without a map fails to compile. */
+const ggufNames: { readonly [A in GgufArchitecture]: Naming } = {
+  llama: llamaNames,
+  qwen2: llamaNames,
+  gpt2: {
+    prefix: "transformer.",
+    unprefixed: ["lm_head.weight"],
+    names: [
+      ["wte.weight", "token_embd.weight"],
+      ["wpe.weight", "position_embd.weight"],
+      ["ln_f.{wb}", "output_norm.{wb}"],
+      ["lm_head.weight", "output.weight"],
+      ["h.{L}.ln_1.{wb}", "blk.{L}.attn_norm.{wb}"],
+      ["h.{L}.attn.c_attn.{wb}", "blk.{L}.attn_qkv.{wb}"],
+      ["h.{L}.attn.c_proj.{wb}", "blk.{L}.attn_output.{wb}"],
+      ["h.{L}.ln_2.{wb}", "blk.{L}.ffn_norm.{wb}"],
+      ["h.{L}.mlp.c_fc.{wb}", "blk.{L}.ffn_up.{wb}"],
+      ["h.{L}.mlp.c_proj.{wb}", "blk.{L}.ffn_down.{wb}"],
+    ],
+  },
+  gptneox: {
+    prefix: "gpt_neox.",
+    unprefixed: ["embed_out.weight"],
+    names: [
+      ["embed_in.weight", "token_embd.weight"],
+      ["final_layer_norm.{wb}", "output_norm.{wb}"],
+      ["embed_out.weight", "output.weight"],
+      ["layers.{L}.input_layernorm.{wb}", "blk.{L}.attn_norm.{wb}"],
+      ["layers.{L}.attention.query_key_value.{wb}", "blk.{L}.attn_qkv.{wb}"],
+      ["layers.{L}.attention.dense.{wb}", "blk.{L}.attn_output.{wb}"],
+      ["layers.{L}.post_attention_layernorm.{wb}", "blk.{L}.ffn_norm.{wb}"],
+      ["layers.{L}.mlp.dense_h_to_4h.{wb}", "blk.{L}.ffn_up.{wb}"],
+      ["layers.{L}.mlp.dense_4h_to_h.{wb}", "blk.{L}.ffn_down.{wb}"],
+    ],
+  },
+};
+
+/** llama.cpp's own tensors: Hugging Face keeps what they hold in config.json (rope_freqs: Llama 3's rope_scaling). */
+const GGUF_ONLY: ReadonlySet<string> = new Set(["rope_freqs.weight"]);
+
 /** The model prefixes `save_pretrained` puts before body tensors; GGUF names have none. */
 const HF_PREFIXES = ["model.", "transformer.", "gpt_neox."];
+
+const PLACEHOLDERS: Readonly<Record<string, string>> = { "{L}": "(?<L>\\d+)", "{wb}": "(?<wb>weight|bias)" };
+
+/** A name template as an anchored regex (placeholders as named groups) and its filler. */
+interface Template {
+  readonly re: RegExp;
+  fill(groups: Readonly<Record<string, string>>): string;
+}
+
+function template(t: string): Template {
+  const parts = t.split(/(\{L\}|\{wb\})/);
+  const isSlot = (p: string) => Object.hasOwn(PLACEHOLDERS, p);
+  const source = parts.map((p) => (isSlot(p) ? PLACEHOLDERS[p] : p.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"))).join("");
+  return {
+    re: new RegExp(`^${source}$`),
+    fill: (g) => parts.map((p) => (isSlot(p) ? (g[p.slice(1, -1)] ?? p) : p)).join(""),
+  };
+}
+
+/** Both directions of every architecture's table, compiled once. */
+const compiled: { readonly [A in GgufArchitecture]: readonly { readonly hf: Template; readonly gguf: Template }[] } = {
+  llama: compile("llama"),
+  qwen2: compile("qwen2"),
+  gpt2: compile("gpt2"),
+  gptneox: compile("gptneox"),
+};
+
+function compile(arch: GgufArchitecture) {
+  return ggufNames[arch].names.map(([hf, gguf]) => ({ hf: template(hf), gguf: template(gguf) }));
+}
 
 /**
  * The GGUF name of a Hugging Face state-dict name, or undefined when llama.cpp has no such tensor.
@@ -64,7 +121,26 @@ const HF_PREFIXES = ["model.", "transformer.", "gpt_neox."];
 export function ggufTensorName(arch: GgufArchitecture, hfName: string): string | undefined {
   const prefix = HF_PREFIXES.find((p) => hfName.startsWith(p));
   const bare = prefix === undefined ? hfName : hfName.slice(prefix.length);
-  for (const [re, gguf] of ggufNames[arch]) if (re.test(bare)) return bare.replace(re, gguf);
+  for (const { hf, gguf } of compiled[arch]) {
+    const m = hf.re.exec(bare);
+    if (m !== null) return gguf.fill(m.groups ?? {});
+  }
+  return undefined;
+}
+
+/**
+ * The Hugging Face state-dict name `save_pretrained` writes for a GGUF tensor (body tensors prefixed, the LM head
+ * not), or undefined when the name is not llama.cpp's for `arch` or is llama.cpp's own (rope_freqs.weight).
+ * @example hfTensorName("gpt2", "blk.0.attn_qkv.bias") // "transformer.h.0.attn.c_attn.bias"
+ */
+export function hfTensorName(arch: GgufArchitecture, ggufName: string): string | undefined {
+  if (GGUF_ONLY.has(ggufName)) return undefined;
+  for (const { hf, gguf } of compiled[arch]) {
+    const m = gguf.re.exec(ggufName);
+    if (m === null) continue;
+    const bare = hf.fill(m.groups ?? {});
+    return ggufNames[arch].unprefixed.includes(bare) ? bare : ggufNames[arch].prefix + bare;
+  }
   return undefined;
 }
 

@@ -27,6 +27,7 @@ export { bf16BitsToF32, f16BitsToF32, f32ToBf16Bits, f32ToF16Bits } from "./floa
 export * from "./generation-config.js";
 export * from "./gguf.js";
 export * from "./gguf-names.js";
+export * from "./gguf-to-hf.js";
 export { type Json, type JsonObject, JsonSyntaxError, parseJsonStrict } from "./json.js";
 export {
   type ByteReader,

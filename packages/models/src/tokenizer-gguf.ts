@@ -509,21 +509,25 @@ const UNSUPPORTED: Readonly<Record<string, string>> = {
   none: "no vocabulary",
 };
 
+/** A Hugging Face tokenizer's two files, as objects ready for JSON.stringify. */
+export interface HfTokenizerFiles {
+  /** tokenizer.json */
+  readonly tokenizer: Record<string, unknown>;
+  /** tokenizer_config.json: the special tokens by text, clean-up flag, chat template */
+  readonly tokenizerConfig: Record<string, unknown>;
+}
+
 /**
- * Builds the tokenizer a GGUF file describes from its `tokenizer.ggml.*` metadata: byte-level BPE (model "gpt2",
- * with the pre-tokenizer `tokenizer.ggml.pre` names), SentencePiece BPE with byte fallback (model "llama", merges
- * rebuilt from the scores) or WordPiece (model "bert"), with added tokens from the token types, bos/eos added as
- * `add_bos_token`/`add_eos_token` (or llama.cpp's defaults) say, and `tokenizer.chat_template`. It yields the ids of
- * the Hugging Face tokenizer.json the file was converted from. `file` names the source in errors; a missing or
- * wrongly typed key, an array whose length disagrees with the token list, or an id out of range throws
- * ModelFormatError naming the key.
+ * The tokenizer.json and tokenizer_config.json a GGUF file's `tokenizer.ggml.*` metadata describes: what
+ * `loadGgufTokenizer` loads, for writing a Hugging Face folder (see loadGgufTokenizer for what is rebuilt and
+ * checked). Throws ModelFormatError naming `file` and the key.
  *
  * @example
  * const g = openGguf("model.gguf");
- * const tok = loadGgufTokenizer(g.header.metadata, "model.gguf");
- * tok.encode("Hello world") // the ids tokenizer.json gives
+ * const { tokenizer, tokenizerConfig } = ggufTokenizerFiles(g.header.metadata, "model.gguf");
+ * writeFileSync("out/tokenizer.json", JSON.stringify(tokenizer));
  */
-export function loadGgufTokenizer(metadata: GgufFile["metadata"], file: string): HfTokenizer {
+export function ggufTokenizerFiles(metadata: GgufFile["metadata"], file: string): HfTokenizerFiles {
   const f = new Fields(metadata, file);
   const model = f.str(KEY.model, true);
   if (!(GGUF_TOKENIZER_MODELS as readonly string[]).includes(model)) {
@@ -546,5 +550,24 @@ export function loadGgufTokenizer(metadata: GgufFile["metadata"], file: string):
     const id = built.names[key];
     if (id !== undefined) config[`${key}_token`] = strings.get(id);
   }
-  return loadHfTokenizer({ version: "1.0", truncation: null, padding: null, ...built.json }, config, file);
+  return { tokenizer: { version: "1.0", truncation: null, padding: null, ...built.json }, tokenizerConfig: config };
+}
+
+/**
+ * Builds the tokenizer a GGUF file describes from its `tokenizer.ggml.*` metadata: byte-level BPE (model "gpt2",
+ * with the pre-tokenizer `tokenizer.ggml.pre` names), SentencePiece BPE with byte fallback (model "llama", merges
+ * rebuilt from the scores) or WordPiece (model "bert"), with added tokens from the token types, bos/eos added as
+ * `add_bos_token`/`add_eos_token` (or llama.cpp's defaults) say, and `tokenizer.chat_template`. It yields the ids of
+ * the Hugging Face tokenizer.json the file was converted from. `file` names the source in errors; a missing or
+ * wrongly typed key, an array whose length disagrees with the token list, or an id out of range throws
+ * ModelFormatError naming the key.
+ *
+ * @example
+ * const g = openGguf("model.gguf");
+ * const tok = loadGgufTokenizer(g.header.metadata, "model.gguf");
+ * tok.encode("Hello world") // the ids tokenizer.json gives
+ */
+export function loadGgufTokenizer(metadata: GgufFile["metadata"], file: string): HfTokenizer {
+  const { tokenizer, tokenizerConfig } = ggufTokenizerFiles(metadata, file);
+  return loadHfTokenizer(tokenizer, tokenizerConfig, file);
 }

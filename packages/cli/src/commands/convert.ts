@@ -1,20 +1,23 @@
 // `llmdbg convert <model> --to safetensors|gguf <out>`: a Hugging Face folder to a single-file Hugging Face
 // folder (e.g. to merge shards or change the storage type) or to a GGUF file laid out as llama.cpp's
-// convert_hf_to_gguf.py does. The GGUF layout is @llmdbg/models' `ggufFromTiny`, which is written for any
-// Hugging Face weight dictionary of the four GGUF architectures, not only the tiny test models: this file
-// only completes the config keys that Hugging Face lets default, picks the tokenizer's pre-tokenizer name by
-// tokenizing a probe both ways, and quantizes. GGUF input is refused for now (see the README).
-import { copyFileSync, existsSync, mkdirSync, statSync } from "node:fs";
+// convert_hf_to_gguf.py does; a GGUF file back to a Hugging Face folder. The GGUF layout is @llmdbg/models'
+// `ggufFromTiny`, which is written for any Hugging Face weight dictionary of the four GGUF architectures, not
+// only the tiny test models: this file only completes the config keys that Hugging Face lets default, picks the
+// tokenizer's pre-tokenizer name by tokenizing a probe both ways, and quantizes. The way back is `ggufToHf`;
+// this file writes its objects as the folder's files.
+import { copyFileSync, existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
 import {
   type GgufValue,
   type GgufWriteInput,
   ggufFromTiny,
+  ggufToHf,
   loadGgufTokenizer,
   loadTokenizerFromFolder,
   type ModelConfig,
   ModelFormatError,
   normalizeHfConfig,
+  openGguf,
   readJsonFile,
   readSafetensors,
   readShardedSafetensors,
@@ -22,6 +25,7 @@ import {
   SHARD_INDEX,
   type TinyModel,
   type TinyModelType,
+  TORCH_DTYPES,
   writeGguf,
   writeSafetensors,
 } from "@llmdbg/models";
@@ -77,11 +81,6 @@ interface Source {
 
 function openFolder(folder: string): Source {
   if (!existsSync(folder)) throw new ModelFormatError(folder, "path", "does not exist (expected a Hugging Face model folder)");
-  if (!statSync(folder).isDirectory()) {
-    // GGUF → Hugging Face needs the inverse of the converter's layout changes, a config.json and a tokenizer.json
-    // rebuilt from the metadata; @llmdbg/models does not export those yet
-    throw new Error(`${folder}: converting from GGUF is not supported yet; convert reads Hugging Face model folders`);
-  }
   const configPath = join(folder, "config.json");
   if (!existsSync(configPath))
     throw new ModelFormatError(configPath, "file", "not found (a Hugging Face model folder has config.json)");
@@ -238,10 +237,52 @@ function toGguf(src: Source, out: string, quant: Quant | undefined) {
   return { to: "gguf", out, type: quant === "q8_0" ? "Q8_0" : type, bytes: statSync(out).size };
 }
 
+function writeJson(path: string, value: unknown): void {
+  writeFileSync(path, `${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** A GGUF file to a Hugging Face folder: config, weights, tokenizer files and generation defaults. */
+function ggufToFolder(path: string, out: string, quant: Quant | undefined) {
+  if (quant === "q8_0") throw new UsageError("--quant q8_0 is a GGUF type; safetensors takes f16 or f32");
+  if (existsSync(out) && !statSync(out).isDirectory()) throw new UsageError(`${out}: exists and is not a folder`);
+  const reader = openGguf(path);
+  const bar = progressBar(`reading ${basename(path)}`);
+  const sizes = new Map(reader.header.tensors.map((t) => [t.name, t.byteSize]));
+  const total = reader.header.tensors.reduce((a, t) => a + t.byteSize, 0);
+  let done = 0;
+  let hf: ReturnType<typeof ggufToHf>;
+  try {
+    const tensor = (name: string) => {
+      const t = reader.tensor(name);
+      done += sizes.get(name) ?? 0;
+      bar?.update(done, total);
+      return t;
+    };
+    hf = ggufToHf({ header: reader.header, tensor }, path);
+  } finally {
+    bar?.finish();
+    reader.close();
+  }
+  mkdirSync(out, { recursive: true });
+  const dtype = quant === "f16" ? "F16" : quant === "f32" ? "F32" : hf.dtype;
+  const files: [string, unknown][] = [
+    ["config.json", { ...hf.config, torch_dtype: TORCH_DTYPES[dtype] }],
+    ["generation_config.json", hf.generationConfig],
+    ["tokenizer.json", hf.tokenizer],
+    ["tokenizer_config.json", hf.tokenizerConfig],
+  ];
+  const written = files.filter(([, v]) => v !== undefined).map(([name]) => name);
+  for (const [name, value] of files) if (value !== undefined) writeJson(join(out, name), value);
+  const file = join(out, "model.safetensors");
+  writeSafetensors(file, hf.weights, { dtype, metadata: { format: "pt" } });
+  return { to: "safetensors", out, files: [...written, "model.safetensors"], dtype, bytes: statSync(file).size };
+}
+
 export const convertCommand: Command = {
-  summary: "a Hugging Face folder to one safetensors file or to GGUF",
+  summary: "a Hugging Face folder to one safetensors file or to GGUF, or a GGUF file to a Hugging Face folder",
   usage: "llmdbg convert <model> --to safetensors|gguf [--quant q8_0|f16|f32] <out>",
   help: [
+    "<model>            a Hugging Face folder, or a .gguf file (llama, qwen2, gpt2, gptneox) for --to safetensors",
     "--to safetensors   <out> is a folder: config, tokenizer files and one model.safetensors",
     "--to gguf          <out> is a .gguf file laid out as llama.cpp's converter does",
     "--quant T          storage of the weights: f32, f16, or q8_0 (GGUF only); default: the stored precision",
@@ -256,8 +297,14 @@ export const convertCommand: Command = {
     const [model, out] = positionals as [string, string];
     if (to === "gguf" && existsSync(out) && statSync(out).isDirectory())
       throw new UsageError(`${out}: is a folder; --to gguf writes a file`);
-    const src = openFolder(model);
-    const r = to === "safetensors" ? toSafetensors(src, out, quant) : toGguf(src, out, quant);
+    const gguf = existsSync(model) && !statSync(model).isDirectory();
+    if (gguf && to === "gguf") throw new UsageError(`${model}: is already a GGUF file`);
+    let r: { out: string; bytes: number };
+    if (gguf) r = ggufToFolder(model, out, quant);
+    else {
+      const src = openFolder(model);
+      r = to === "safetensors" ? toSafetensors(src, out, quant) : toGguf(src, out, quant);
+    }
     if (values.json === true) printJson({ model, ...r });
     else print(`wrote ${r.out} (${bytes(r.bytes)})`);
     return 0;

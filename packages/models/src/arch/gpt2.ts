@@ -1,5 +1,5 @@
 // GPT-2, read top to bottom like nanoGPT's model.py: learned positions, pre-LayerNorm blocks, fused q/k/v
-// projection, causal attention, tanh-GELU MLP, tied unembedding. Hook points follow TransformerLens.
+// projection, causal attention, tanh-GELU MLP, tied (or, when the config says so, separate) unembedding. Hook points follow TransformerLens.
 // Layer norms and attention are written in primitives (common.ts) so that every hook (ln scale, scores,
 // pattern) is a real, differentiable tensor.
 import { declareHooks, type ForwardOptions, type HookContext, type HookedModel, maxPosition, planForward } from "@llmdbg/core";
@@ -14,6 +14,7 @@ export type { WeightSource } from "./common.js";
 const keys = {
   prefixes: ["transformer.", ""],
   wte: "wte.weight",
+  lmHead: "lm_head.weight",
   wpe: "wpe.weight",
   lnF: "ln_f",
   block: (l: number) => ({
@@ -81,6 +82,8 @@ export function gpt2(config: ModelConfig, weights: WeightSource, file = "model.s
     wte: ck.table(keys.wte, config.vocabSize, D), // [d_vocab, d_model]
     wpe: ck.table(keys.wpe, config.maxPositions, D), // [n_ctx, d_model]
     lnF: ln(keys.lnF),
+    // [d_vocab, d_model] like the embedding (an nn.Linear even in Conv1D checkpoints); only when untied
+    lmHead: config.tiedEmbeddings ? undefined : ck.table(keys.lmHead, config.vocabSize, D),
     blocks: Array.from({ length: nLayers }, (_, l) => {
       const k = keys.block(l);
       return {
@@ -124,7 +127,7 @@ export function gpt2(config: ModelConfig, weights: WeightSource, file = "model.s
       x = h("hook_resid_post", T.add(mid, mlpOut)); // [batch, pos, d_model]
     });
     const normed = norm(x, p.lnF, config.norm, "ln_final", ctx); // [batch, pos, d_model]
-    return T.matmul(logitRows(normed, plan), p.wte, { transB: true }); // [batch, pos, d_vocab]
+    return T.matmul(logitRows(normed, plan), p.lmHead ?? p.wte, { transB: true }); // [batch, pos, d_vocab]
   };
 
   return { config, hookPoints, forward };
