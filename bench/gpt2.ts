@@ -1,0 +1,314 @@
+// Section "gpt2": a whole GPT-2-small-shaped model (12 layers, d_model 768, 12 heads, d_mlp 3072, vocab 50257,
+// 1024 positions; random weights from a fixed seed) built by the gpt2 architecture file, against PyTorch CPU
+// running the same weights from the same safetensors file (bench/peers/gpt2_model.py):
+//   - forward at 1, 16 and 128 tokens (run() under noGrad; logits for every position);
+//   - forward at 128 tokens with every hook point cached, against our plain forward (target ≤ 1.15), the two
+//     alternating call by call;
+//   - greedy generation with the KV cache, 16 prompt tokens + 32 new ones: tokens/s over the whole call,
+//     the prefill step and the mean decode step after it.
+// Our logits at each length and our generated tokens must match the peer's, or the section fails.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { generateStream, type HookedModel, run } from "@llmdbg/core";
+import { gpt2, normalizeHfConfig, writeSafetensors } from "@llmdbg/models";
+import { fromTyped, noGrad, type Tensor } from "@llmdbg/tensor";
+import {
+  type BenchEnv,
+  findPython,
+  median,
+  type Row,
+  row,
+  runPeer,
+  type SectionResult,
+  sampleRun,
+  spread,
+  type Timing,
+} from "./common.js";
+import { GPT2_SMALL_CONFIG, gpt2SmallWeights, tempFolder } from "./gpt2-weights.js";
+
+const LENGTHS: readonly number[] = [1, 16, 128];
+const CACHED_LENGTH = 128;
+const PROMPT = 16;
+const NEW_TOKENS = 32;
+/** max |ours − torch| over all logits; float32 in different summation orders stays far below */
+const LOGITS_TOL = 1e-3;
+
+/** Per round and per length; a 128-token forward takes ~0.5–1.5 s here, so few repetitions. */
+const FORWARD_TIMING: Timing = { warmup: 1, min_reps: 3, max_reps: 200, min_ms: 2500 };
+const GENERATE_TIMING = { warmup: 1, reps: 2 };
+
+/** What bench/peers/gpt2_model.py prints. */
+interface PeerResult {
+  peer: string;
+  load_ms: number;
+  forward_samples_ms: Record<string, number[]>;
+  generate: { tokens: number[]; steps_ms: number[][] };
+}
+
+/** Fixed, spread-out token ids; the shorter inputs are prefixes of the longest. */
+function tokenIds(n: number): number[] {
+  return Array.from({ length: n }, (_, i) => (i * 7919 + 13) % GPT2_SMALL_CONFIG.vocab_size);
+}
+
+const idsTensor = (ids: readonly number[]): Tensor => fromTyped(Int32Array.from(ids), [1, ids.length], "i32"); // [batch, pos]
+
+/** Like sampleRun for two functions called alternately (a, b, a, b, …): samples of each, pairwise. */
+function samplePairs(a: () => void, b: () => void, t: Timing): { a: number[]; b: number[] } {
+  for (let i = 0; i < t.warmup; i++) {
+    a();
+    b();
+  }
+  const out = { a: [] as number[], b: [] as number[] };
+  const start = performance.now();
+  while (out.a.length < t.max_reps && (out.a.length < t.min_reps || performance.now() - start < 2 * t.min_ms)) {
+    let t0 = performance.now();
+    a();
+    out.a.push(performance.now() - t0);
+    t0 = performance.now();
+    b();
+    out.b.push(performance.now() - t0);
+  }
+  return out;
+}
+
+/** One greedy generation, timing each step: step 0 is the prefill (and its sampling), the rest single tokens. */
+function timedGenerate(model: HookedModel, prompt: readonly number[]): { tokens: number[]; steps: number[]; total: number } {
+  const it = generateStream(model, [prompt], { maxNewTokens: NEW_TOKENS, temperature: 0 });
+  const steps: number[] = [];
+  const start = performance.now();
+  let t = start;
+  for (;;) {
+    const r = it.next();
+    const now = performance.now();
+    if (r.done) return { tokens: r.value.tokens[0] ?? [], steps, total: now - start };
+    steps.push(now - t);
+    t = now;
+  }
+}
+
+interface GenSummary {
+  /** new tokens per second over whole calls (prefill included), median over runs */
+  tokPerS: number;
+  prefillMs: number;
+  /** mean decode step (steps 1..n−1) per run, median over runs */
+  decodeMs: number;
+  decodeAll: number[];
+  totals: number[];
+}
+
+function summarize(runs: readonly number[][], totals: readonly number[]): GenSummary {
+  const decodeAll = runs.map((s) => s.slice(1).reduce((a, b) => a + b, 0) / Math.max(1, s.length - 1));
+  return {
+    tokPerS: median(totals.map((ms) => (NEW_TOKENS * 1000) / ms)),
+    prefillMs: median(runs.map((s) => s[0] ?? Number.NaN)),
+    decodeMs: median(decodeAll),
+    decodeAll,
+    totals: [...totals],
+  };
+}
+
+function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) return Number.POSITIVE_INFINITY;
+  let m = 0;
+  for (let i = 0; i < a.length; i++) {
+    const d = Math.abs((a[i] as number) - (b[i] as number));
+    if (!(d <= m)) m = d; // NaN propagates as the maximum
+  }
+  return m;
+}
+
+function maxAbs(a: ArrayLike<number>): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] as number));
+  return m;
+}
+
+export function gpt2Section(env: BenchEnv): SectionResult {
+  const { threads, rounds } = env;
+  const rows: Row[] = [];
+  const failures: string[] = [];
+  const tmp = tempFolder("llmdbg-bench-gpt2-");
+  try {
+    let t0 = performance.now();
+    const weights = gpt2SmallWeights();
+    const weightsFile = join(tmp.dir, "model.safetensors");
+    writeSafetensors(weightsFile, weights);
+    const config = normalizeHfConfig(GPT2_SMALL_CONFIG, "config.json");
+    const model = gpt2(config, { has: (k) => k in weights, load: (k) => weights[k] as Tensor }, weightsFile);
+    console.log(`gpt2: made and wrote the random GPT-2-small checkpoint in ${(performance.now() - t0).toFixed(0)} ms`);
+
+    const allIds = tokenIds(Math.max(...LENGTHS));
+    const inputs = new Map(LENGTHS.map((T) => [T, idsTensor(allIds.slice(0, T))]));
+    const prompt = allIds.slice(0, PROMPT);
+    const forward = (T: number, cache: boolean) => noGrad(() => run(model, inputs.get(T) as Tensor, { cache })); // output [1, pos, d_vocab]
+
+    // reference outputs, kept for the comparison with the peer
+    t0 = performance.now();
+    const logits = new Map(LENGTHS.map((T) => [T, forward(T, false).output.data as Float32Array]));
+    const cachedRun = forward(CACHED_LENGTH, true);
+    const cachedDiff = maxAbsDiff(cachedRun.output.data, logits.get(CACHED_LENGTH) as Float32Array);
+    const hooksCached = cachedRun.cache.names().length;
+    cachedRun.cache.dispose();
+    const oursGen = timedGenerate(model, prompt);
+    console.log(`gpt2: reference outputs in ${(performance.now() - t0).toFixed(0)} ms (warm-up included)`);
+
+    const oursFwd = new Map(LENGTHS.map((T): [number, number[]] => [T, []]));
+    const oursCached: number[] = [];
+    const oursGenRuns: number[][] = [];
+    const oursGenTotals: number[] = [];
+    const peerFwd = new Map(LENGTHS.map((T): [number, number[]] => [T, []]));
+    const peerGenRuns: number[][] = [];
+    let peerName = "torch";
+    let skip: string | null = null;
+    let peer: PeerResult | null = null;
+    const th = findPython("torch");
+    if ("reason" in th) skip = th.reason;
+    const spec = {
+      weights: weightsFile,
+      config: GPT2_SMALL_CONFIG,
+      threads,
+      forward: { lengths: LENGTHS, ids: allIds, ...FORWARD_TIMING },
+      generate: { prompt, new_tokens: NEW_TOKENS, ...GENERATE_TIMING },
+      logits_dir: tmp.dir,
+    };
+    const cachedPairs: number[] = [];
+    for (let round = 0; round < rounds; round++) {
+      for (const T of LENGTHS) {
+        if (T === CACHED_LENGTH) continue;
+        oursFwd.get(T)?.push(...sampleRun(() => forward(T, false).output.dispose(), FORWARD_TIMING));
+      }
+      // plain and cached alternate call by call, so that load on the machine hits both alike
+      const pairs = samplePairs(
+        () => forward(CACHED_LENGTH, false).output.dispose(),
+        () => forward(CACHED_LENGTH, true).cache.dispose(),
+        FORWARD_TIMING,
+      );
+      oursFwd.get(CACHED_LENGTH)?.push(...pairs.a);
+      oursCached.push(...pairs.b);
+      cachedPairs.push(...pairs.b.map((b, i) => b / (pairs.a[i] as number)));
+      for (let i = 0; i < GENERATE_TIMING.warmup + GENERATE_TIMING.reps; i++) {
+        const g = timedGenerate(model, prompt);
+        if (i < GENERATE_TIMING.warmup) continue;
+        oursGenRuns.push(g.steps);
+        oursGenTotals.push(g.total);
+      }
+      if (skip === null && "py" in th) {
+        const r = runPeer(th.py, "gpt2_model.py", [JSON.stringify(spec)], threads, 600_000);
+        if ("reason" in r) skip = r.reason;
+        else {
+          peer = r.json as PeerResult;
+          peerName = `${peer.peer} [${th.py}]`;
+          for (const T of LENGTHS) peerFwd.get(T)?.push(...(peer.forward_samples_ms[String(T)] ?? []));
+          peerGenRuns.push(...peer.generate.steps_ms);
+        }
+      }
+    }
+    if (skip !== null) console.log(`gpt2: torch peer skipped: ${skip}`);
+    const peerLabel = skip === null ? peerName : `torch (skipped: ${skip})`;
+
+    // ---- the same computation?
+    if (peer !== null) {
+      for (const T of LENGTHS) {
+        const raw = readFileSync(join(tmp.dir, `logits_${T}.f32`));
+        const theirs = new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength));
+        const ours = logits.get(T) as Float32Array;
+        const d = maxAbsDiff(ours, theirs);
+        const ok = d <= LOGITS_TOL;
+        console.log(
+          `gpt2: logits T=${T}: max |ours − torch| = ${d.toExponential(2)} (max |logit| ${maxAbs(ours).toFixed(3)}; tolerance ${LOGITS_TOL})` +
+            (ok ? "" : " — MISMATCH"),
+        );
+        if (!ok) failures.push(`gpt2: logits at T=${T} differ from torch's by ${d} > ${LOGITS_TOL}`);
+      }
+      const same = oursGen.tokens.join() === peer.generate.tokens.join();
+      console.log(
+        `gpt2: greedy tokens ${same ? "equal torch's" : "DIFFER from torch's"}: ours [${oursGen.tokens.join(" ")}]` +
+          (same ? "" : `, torch [${peer.generate.tokens.join(" ")}]`),
+      );
+      if (!same) failures.push("gpt2: greedy generation differs from torch's");
+      console.log(`gpt2: torch read the weights in ${peer.load_ms.toFixed(0)} ms`);
+    }
+    console.log(
+      `gpt2: cached run (${hooksCached} hook tensors) vs plain run logits: max |Δ| = ${cachedDiff.toExponential(2)}` +
+        (cachedDiff === 0 ? "" : " — MISMATCH"),
+    );
+    if (cachedDiff !== 0) failures.push("gpt2: caching every hook changed the logits");
+
+    // ---- rows
+    const fwdFlops = (T: number) => {
+      const { n_embd: D, n_layer: L, vocab_size: V } = GPT2_SMALL_CONFIG;
+      return 2 * T * L * 12 * D * D + 2 * 2 * L * T * T * D + 2 * T * D * V;
+    };
+    for (const T of LENGTHS) {
+      const ours = oursFwd.get(T) ?? [];
+      const theirs = peerFwd.get(T) ?? [];
+      const o = median(ours);
+      const p = skip === null ? median(theirs) : null;
+      rows.push(
+        row({
+          section: "gpt2",
+          name: `forward T=${T} (all logits)`,
+          unit: "ms",
+          ours: o,
+          peer: peerLabel,
+          peer_value: p,
+          note: `${((fwdFlops(T) / o) * 1e-6).toFixed(1)} GFLOP/s ours; ours ${spread(ours)}, peer ${spread(theirs)}`,
+        }),
+      );
+    }
+    const plain = median(oursFwd.get(CACHED_LENGTH) ?? []);
+    rows.push(
+      row({
+        section: "gpt2",
+        name: `forward T=${CACHED_LENGTH}, every hook cached`,
+        unit: "ms",
+        ours: median(oursCached),
+        peer: `ours, plain forward T=${CACHED_LENGTH} (same rounds)`,
+        peer_value: plain,
+        target: 1.15,
+        note: `${hooksCached} hook tensors; ${spread(oursCached)}; median of per-pair ratios ${median(cachedPairs).toFixed(2)} (${spread(cachedPairs, 2)})`,
+      }),
+    );
+    const og = summarize(oursGenRuns, oursGenTotals);
+    const pg =
+      peerGenRuns.length > 0
+        ? summarize(
+            peerGenRuns,
+            peerGenRuns.map((s) => s.reduce((a, b) => a + b, 0)),
+          )
+        : null;
+    const genName = `generate ${PROMPT}+${NEW_TOKENS} greedy`;
+    rows.push(
+      row({
+        section: "gpt2",
+        name: `${genName}, KV cache`,
+        unit: "tok/s",
+        ours: og.tokPerS,
+        peer: peerLabel,
+        peer_value: pg?.tokPerS ?? null,
+        higherIsBetter: true,
+        note: `whole calls ms: ours ${spread(og.totals)}, peer ${spread(pg?.totals ?? [])}`,
+      }),
+      row({
+        section: "gpt2",
+        name: `${genName}: prefill + 1st token`,
+        unit: "ms",
+        ours: og.prefillMs,
+        peer: peerLabel,
+        peer_value: pg?.prefillMs ?? null,
+      }),
+      row({
+        section: "gpt2",
+        name: `${genName}: per decoded token`,
+        unit: "ms",
+        ours: og.decodeMs,
+        peer: peerLabel,
+        peer_value: pg?.decodeMs ?? null,
+        note: `mean of ${NEW_TOKENS - 1} steps per call; ours ${spread(og.decodeAll, 1)}, peer ${spread(pg?.decodeAll ?? [], 1)}`,
+      }),
+    );
+  } finally {
+    tmp.dispose();
+  }
+  return { rows, failures };
+}

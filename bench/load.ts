@@ -1,0 +1,149 @@
+// Section "load": loading the GPT-2-small-shaped checkpoint of the gpt2 section (F32 safetensors, 148 tensors,
+// 497.8 MB of weights: exactly GPT-2 small's parameters, no padding) in fresh processes, each started like the
+// bench itself (this node, `--import tsx`, the same MALLOC_* environment) on bench/load-child.ts:
+//   empty      the imports only: the baseline resident set of such a process
+//   read       fs.readFileSync of the file into one Buffer: the plain-read reference time
+//   loadModel  loadModel(folder) (config.json + model.safetensors), the product's entry point
+//   gpt2       readSafetensors + normalizeHfConfig + gpt2(), the same path by hand
+// Targets: load time ≤ 2× the plain read; peak RSS (VmHWM, see load-child.ts) ≤ 1.3× the f32 weight bytes.
+// The file was just written, so every child reads it from the page cache (as a second load of a model does).
+import { spawnSync } from "node:child_process";
+import { statSync } from "node:fs";
+import { join } from "node:path";
+import { writeSafetensors } from "@llmdbg/models";
+import { type BenchEnv, benchDir, median, type Row, repoRoot, row, type SectionResult, spread } from "./common.js";
+import { gpt2SmallWeights, tempFolder, weightBytes, writeConfig } from "./gpt2-weights.js";
+import type { ChildReport, LoadMode } from "./load-child.js";
+
+/** Child processes per mode, interleaved (empty, read, loadModel, gpt2, empty, …). */
+const REPS = 3;
+const MODES: readonly LoadMode[] = ["empty", "read", "loadModel", "gpt2"];
+const MiB = 1024 * 1024;
+
+function runChild(mode: LoadMode, folder: string): { report: ChildReport; wallMs: number } | { reason: string } {
+  const t0 = performance.now();
+  const r = spawnSync(process.execPath, ["--import", "tsx", join(benchDir, "load-child.ts"), mode, folder], {
+    cwd: repoRoot,
+    env: process.env,
+    encoding: "utf8",
+    maxBuffer: 16 << 20,
+    timeout: 120_000,
+  });
+  const wallMs = performance.now() - t0;
+  if (r.error) return { reason: `load-child ${mode}: ${r.error.message}` };
+  if (r.status !== 0) {
+    const err = (r.stderr || r.stdout).trim().split("\n").slice(-4).join(" | ");
+    return { reason: `load-child ${mode} exited with ${r.status ?? r.signal}: ${err}` };
+  }
+  const last = r.stdout.trim().split("\n").at(-1) ?? "";
+  try {
+    return { report: JSON.parse(last) as ChildReport, wallMs };
+  } catch {
+    return { reason: `load-child ${mode}: unparsable output: ${last.slice(0, 200)}` };
+  }
+}
+
+export function loadSection(_env: BenchEnv): SectionResult {
+  const rows: Row[] = [];
+  const failures: string[] = [];
+  const tmp = tempFolder("llmdbg-bench-load-");
+  try {
+    const t0 = performance.now();
+    let weights: ReturnType<typeof gpt2SmallWeights> | null = gpt2SmallWeights();
+    const nTensors = Object.keys(weights).length;
+    const f32Bytes = weightBytes(weights);
+    const file = join(tmp.dir, "model.safetensors");
+    writeSafetensors(file, weights);
+    writeConfig(tmp.dir);
+    weights = null; // the parent's copy plays no part in the children's figures
+    const fileBytes = statSync(file).size;
+    console.log(
+      `load: wrote ${nTensors} F32 tensors, ${(f32Bytes / 1e6).toFixed(1)} MB of weights (file ${(fileBytes / 1e6).toFixed(1)} MB)` +
+        ` in ${(performance.now() - t0).toFixed(0)} ms`,
+    );
+
+    const reports = new Map(MODES.map((m): [LoadMode, ChildReport[]] => [m, []]));
+    const walls = new Map(MODES.map((m): [LoadMode, number[]] => [m, []]));
+    for (let rep = 0; rep < REPS; rep++) {
+      for (const mode of MODES) {
+        const r = runChild(mode, tmp.dir);
+        if ("reason" in r) {
+          failures.push(r.reason);
+          console.log(`load: ${r.reason}`);
+          continue;
+        }
+        const want = mode === "empty" ? 0 : mode === "read" ? fileBytes : f32Bytes;
+        const wantTensors = mode === "loadModel" || mode === "gpt2" ? nTensors : 0;
+        if (r.report.bytes !== want || r.report.tensors !== wantTensors) {
+          const msg = `load-child ${mode} read ${r.report.tensors} tensors / ${r.report.bytes} bytes, expected ${wantTensors} / ${want}`;
+          if (!failures.includes(msg)) failures.push(msg);
+        }
+        reports.get(mode)?.push(r.report);
+        walls.get(mode)?.push(r.wallMs);
+      }
+    }
+    const ms = (m: LoadMode) => (reports.get(m) ?? []).map((r) => r.ms);
+    const rss = (m: LoadMode) => (reports.get(m) ?? []).map((r) => r.peak_rss / MiB);
+    const maxRss = (m: LoadMode) => (reports.get(m) ?? []).map((r) => r.max_rss / MiB);
+    const wallNote = (m: LoadMode) => `process wall ${spread(walls.get(m) ?? [])} ms`;
+    const readMs = median(ms("read"));
+    const baseRss = median(rss("empty"));
+    const readRss = median(rss("read"));
+    const weightsMiB = f32Bytes / MiB;
+    console.log(
+      `load: peak RSS of a child with the imports only ${baseRss.toFixed(1)} MiB (${spread(rss("empty"), 1)}); ` +
+        `with the plain read ${readRss.toFixed(1)} MiB; f32 weights ${weightsMiB.toFixed(1)} MiB`,
+    );
+    console.log(
+      `load: (getrusage maxRSS, which on Linux starts at the forking parent's resident set: ` +
+        MODES.map((m) => `${m} ${median(maxRss(m)).toFixed(0)}`).join(", ") +
+        " MiB; the figures here use VmHWM)",
+    );
+    const plainPeer = "fs.readFileSync of the same file, fresh process";
+    for (const [mode, label] of [
+      ["loadModel", "loadModel(folder)"],
+      ["gpt2", "readSafetensors + gpt2()"],
+    ] as const) {
+      if ((reports.get(mode) ?? []).length === 0) continue;
+      rows.push(
+        row({
+          section: "load",
+          name: `load time: ${label}`,
+          unit: "ms",
+          ours: median(ms(mode)),
+          peer: plainPeer,
+          peer_value: (reports.get("read") ?? []).length > 0 ? readMs : null,
+          target: 2,
+          note: `ours ${spread(ms(mode))}, read ${spread(ms("read"))}; ${wallNote(mode)}`,
+        }),
+      );
+      const peak = median(rss(mode));
+      rows.push(
+        row({
+          section: "load",
+          name: `load peak RSS: ${label}`,
+          unit: "MiB",
+          ours: peak,
+          peer: "f32 weight bytes",
+          peer_value: weightsMiB,
+          target: 1.3,
+          note: `${spread(rss(mode), 1)}; above the empty child (${baseRss.toFixed(0)} MiB): ${((peak - baseRss) / weightsMiB).toFixed(2)}× the weights`,
+        }),
+      );
+    }
+    rows.push(
+      row({
+        section: "load",
+        name: "plain read peak RSS (reference)",
+        unit: "MiB",
+        ours: readRss,
+        peer: "f32 weight bytes",
+        peer_value: weightsMiB,
+        note: `read ${spread(rss("read"), 1)}; empty child ${spread(rss("empty"), 1)}; ${wallNote("read")}`,
+      }),
+    );
+  } finally {
+    tmp.dispose();
+  }
+  return { rows, failures };
+}
