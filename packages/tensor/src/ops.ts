@@ -4,6 +4,7 @@
 import { record } from "./autodiff.js";
 import { getBackend } from "./backend.js";
 import { type DType, dtypes, isFloat } from "./dtype.js";
+import { arith } from "./kernels/arith.js";
 import * as ew from "./kernels/elementwise.js";
 import { planMatmul } from "./kernels/matmul.js";
 import * as mv from "./kernels/movement.js";
@@ -51,7 +52,8 @@ function binary(prim: BinPrim, a: Operand, b: Operand): Tensor {
   const [ta, tb] = pair(prim, a, b);
   const shape = broadcastShapes(prim, ta.shape, tb.shape);
   const out = empty(shape, ta.dtype); // broadcast of a and b
-  ew.binary(binFns[prim], ta.data, ta.shape, tb.data, tb.shape, out.data, shape);
+  const fast = prim !== "maximum" && prim !== "pow" && arith(prim, ta.data, ta.shape, tb.data, tb.shape, out.data, shape);
+  if (!fast) ew.binary(binFns[prim], ta.data, ta.shape, tb.data, tb.shape, out.data, shape);
   return record(prim, {}, [ta, tb], out);
 }
 
