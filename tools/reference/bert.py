@@ -5,24 +5,22 @@ RobertaForMaskedLM).
 
 Usage: /usr/bin/python3 tools/reference/bert.py <model_folder> <out.safetensors>
 
-Reads <model_folder>/config.json and <model_folder>/model.safetensors (parsed by hand, as gpt2.py does: no
+Reads <model_folder>/config.json and <model_folder>/model.safetensors (parsed by hand in common.py: no
 transformers, no safetensors package). The head comes from config.json's `architectures`, as transformers picks
 the class. Runs the model on fixed inputs in float64 and float32 and writes a safetensors file (F32) with the
 float64 output (`logits`: class logits [batch, n_labels] or masked-LM logits [batch, pos, vocab]), every
 TransformerLens HookedEncoder activation under its TL name, the gradient of the loss with respect to
-`embed.hook_embed`, and the loss. See tools/reference/bert.md.
+`embed.hook_embed`, and the loss. See tools/reference/README.md.
 """
 
-import json
 import math
-import os
-import sys
+from functools import partial
 
 import torch
 import torch.nn.functional as F
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from gpt2 import read_safetensors, write_safetensors  # noqa: E402  (the hand-written safetensors codec)
+from common import check_vocab, compact, golden_tensors, layer_norm_tl, load_weights, provenance, read_args
+from common import report, run_reference, write_golden
 
 # id 0 is the tiny tokenizer's [PAD]: mid-sequence and unmasked it is an ordinary token to BERT, while RoBERTa
 # numbers positions around it (create_position_ids_from_input_ids), which this input checks.
@@ -66,12 +64,6 @@ class Config:
         self.d_head = self.d // self.n_heads
 
 
-def load_weights(folder, cfg):
-    raw = read_safetensors(f"{folder}/model.safetensors")
-    prefix = f"{cfg.model_type}."
-    return {name[len(prefix) :] if name.startswith(prefix) else name: t for name, t in raw.items()}
-
-
 def position_ids(cfg, ids):
     if cfg.model_type == "roberta":
         # modeling_roberta.create_position_ids_from_input_ids: padding_idx + cumsum of the non-pad tokens
@@ -84,16 +76,6 @@ def position_ids(cfg, ids):
 def token_types(cfg, ids):
     tt = torch.tensor(TOKEN_TYPE_IDS, dtype=torch.long)
     return tt if cfg.type_vocab_size > 1 else torch.zeros_like(ids)
-
-
-def layer_norm_tl(x, weight, bias, eps, hooks, prefix):
-    """TransformerLens LayerNorm (unfolded): hook_scale = sqrt(var + eps) of the centered input."""
-    x = x - x.mean(-1, keepdim=True)
-    scale = (x.pow(2).mean(-1, keepdim=True) + eps).sqrt()
-    hooks[f"{prefix}.hook_scale"] = scale
-    out = x / scale * weight + bias
-    hooks[f"{prefix}.hook_normalized"] = out
-    return out
 
 
 def lin(W, name, x):
@@ -231,55 +213,29 @@ def loss_of(cfg, logits):
 
 
 def main():
-    if len(sys.argv) != 3:
-        raise SystemExit("usage: bert.py <model_folder> <out.safetensors>")
-    folder, out_path = sys.argv[1], sys.argv[2]
-    with open(f"{folder}/config.json") as f:
-        cfg = Config(json.load(f))
-    w = load_weights(folder, cfg)
-    vocab = w["embeddings.word_embeddings.weight"].shape[0]
+    folder, out_path, config = read_args("bert.py")
+    cfg = Config(config)
+    w = load_weights(folder, f"{cfg.model_type}.")
     ids = torch.tensor(INPUT_IDS, dtype=torch.long)
     tt = token_types(cfg, ids)
-    if int(ids.max()) >= vocab or (cfg.head == "mlm" and max(max(r) for r in MLM_TARGETS) >= vocab):
-        raise SystemExit(f"input ids / targets must be < vocab size {vocab}")
+    token_targets = [torch.tensor(MLM_TARGETS)] if cfg.head == "mlm" else []  # class targets are not token ids
+    check_vocab(w["embeddings.word_embeddings.weight"].shape[0], ids, *token_targets)
     if int(position_ids(cfg, ids).max()) >= cfg.n_positions:
         raise SystemExit(f"positions exceed max_position_embeddings {cfg.n_positions}")
 
     torch.manual_seed(0)
-    logits, hooks, embed = forward(cfg, w, ids, tt, torch.float64, embed_leaf=True)
-    loss = loss_of(cfg, logits)
-    loss.backward()
-    grad_embed = embed.grad
-
-    with torch.no_grad():
-        hf64 = forward_hf(cfg, w, ids, tt, torch.float64)
-        cross = (hf64 - logits.detach()).abs().max().item()
-        if not cross < 1e-10:
-            raise SystemExit(f"hooked forward and HF transcription disagree in float64: max |Δlogits| = {cross}")
-        logits32, _, _ = forward(cfg, w, ids, tt, torch.float32)
-        hf32 = forward_hf(cfg, w, ids, tt, torch.float32)
-        f32_diff = (logits32.double() - logits.detach()).abs().max().item()
-        hf32_diff = (hf32.double() - logits.detach()).abs().max().item()
-
-    tensors = {"logits": logits}
-    tensors.update(hooks)
-    tensors["grad.embed.hook_embed"] = grad_embed
-    tensors["loss"] = loss.reshape(1)
-    compact = lambda v: json.dumps(v, separators=(",", ":"))  # noqa: E731
+    ref = run_reference(partial(forward, cfg, w, ids, tt), partial(forward_hf, cfg, w, ids, tt), partial(loss_of, cfg))
     metadata = {
         "input_ids": compact(INPUT_IDS),
         "token_type_ids": compact(tt.tolist()),
         "head": cfg.head,
         "causal": "false",  # every query reads every key: a checker must not expect a causal pattern
         "targets": compact(CLASS_TARGETS if cfg.head == "classifier" else MLM_TARGETS),
-        "reference": f"tools/reference/bert.py (PyTorch {torch.__version__}, float64)",
-        "f32_vs_f64_max_abs_logits": repr(f32_diff),
+        "reference": provenance("bert.py"),
+        "f32_vs_f64_max_abs_logits": repr(ref.f32_diff),
     }
-    write_safetensors(out_path, tensors, metadata)
-    print(f"wrote {out_path}: {len(tensors)} tensors ({cfg.model_type}, {cfg.head})")
-    print(f"loss (summed target log-probs, float64) = {loss.item()!r}")
-    print(f"max |logits f32 - f64| hooked = {f32_diff:.3e}, HF transcription f32 = {hf32_diff:.3e}")
-    print(f"max |logits hooked f64 - HF transcription f64| = {cross:.3e}")
+    write_golden(out_path, golden_tensors(ref, "grad.embed.hook_embed"), metadata, f" ({cfg.model_type}, {cfg.head})")
+    report(ref)
 
 
 if __name__ == "__main__":

@@ -3,80 +3,21 @@
 
 Usage: /usr/bin/python3 tools/reference/gpt2.py <model_folder> <out.safetensors>
 
-Reads <model_folder>/config.json and <model_folder>/model.safetensors (parsed by hand: no transformers, no
-safetensors package), runs the model on fixed input ids in float64 and float32, and writes a safetensors file
-(F32) with the float64 logits, every TransformerLens hook activation under its TL name, the gradient of the
-summed target log-probabilities with respect to hook_embed, and that loss. See tools/reference/README.md.
+Writes the decoder golden that common.py describes: the float64 logits, every TransformerLens hook activation
+under its TL name, the gradient of the summed target log-probabilities with respect to hook_embed, and that loss.
+See tools/reference/README.md.
 """
 
-import json
 import math
-import struct
-import sys
+from functools import partial
 
 import torch
 import torch.nn.functional as F
 
-INPUT_IDS = [[3, 17, 42, 5, 99, 7, 250, 11]]
-TARGETS = [17, 42, 5, 99, 7, 250, 11, 3]
-
-# ——— safetensors by hand ———
-
-_DTYPES = {"F64": (torch.float64, 8), "F32": (torch.float32, 4), "F16": (torch.float16, 2)}
-
-
-def read_safetensors(path):
-    with open(path, "rb") as f:
-        blob = f.read()
-    (n,) = struct.unpack("<Q", blob[:8])
-    header = json.loads(blob[8 : 8 + n].decode("utf-8"))
-    data = blob[8 + n :]
-    out = {}
-    for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        start, end = info["data_offsets"]
-        raw = bytearray(data[start:end])
-        shape = info["shape"]
-        dt = info["dtype"]
-        if dt == "BF16":
-            bits = torch.frombuffer(raw, dtype=torch.int16).to(torch.int32) & 0xFFFF
-            t = (bits << 16).view(torch.float32) if len(raw) else torch.zeros(0)
-        elif dt in _DTYPES:
-            t = torch.frombuffer(raw, dtype=_DTYPES[dt][0]) if len(raw) else torch.zeros(0, dtype=_DTYPES[dt][0])
-        else:
-            raise SystemExit(f"{path}: tensor {name}: unsupported dtype {dt}")
-        if sys.byteorder != "little":
-            raise SystemExit("big-endian hosts are not supported")
-        out[name] = t.reshape(shape).to(torch.float64)
-    return out
-
-
-def write_safetensors(path, tensors, metadata):
-    header = {"__metadata__": metadata}
-    chunks = []
-    offset = 0
-    for name, t in tensors.items():
-        b = t.detach().to(torch.float32).contiguous().numpy().astype("<f4").tobytes()
-        header[name] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [offset, offset + len(b)]}
-        chunks.append(b)
-        offset += len(b)
-    h = json.dumps(header, separators=(",", ":")).encode("utf-8")
-    h += b" " * ((-len(h)) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)))
-        f.write(h)
-        for b in chunks:
-            f.write(b)
-
+from common import decoder_inputs, decoder_metadata, gelu_new, golden_tensors, layer_norm_tl, load_weights, read_args
+from common import report, run_decoder_reference, write_golden
 
 # ——— the model ———
-
-
-def gelu_new(x):
-    # transformers.activations.NewGELUActivation
-    return 0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * torch.pow(x, 3.0))))
-
 
 ACT = {
     "gelu_new": gelu_new,
@@ -105,25 +46,6 @@ class Config:
         if self.d % self.n_heads != 0:
             raise SystemExit(f"n_embd {self.d} is not divisible by n_head {self.n_heads}")
         self.d_head = self.d // self.n_heads
-
-
-def load_weights(folder):
-    raw = read_safetensors(f"{folder}/model.safetensors")
-    w = {}
-    for name, t in raw.items():
-        # GPT2LMHeadModel.save_pretrained writes `transformer.…`; the original gpt2 checkpoint has bare names.
-        w[name[len("transformer.") :] if name.startswith("transformer.") else name] = t
-    return w
-
-
-def layer_norm_tl(x, weight, bias, eps, hooks, prefix):
-    """TransformerLens LayerNorm (unfolded): hook_scale = sqrt(var + eps) of the centered input."""
-    x = x - x.mean(-1, keepdim=True)
-    scale = (x.pow(2).mean(-1, keepdim=True) + eps).sqrt()
-    hooks[f"{prefix}.hook_scale"] = scale
-    out = x / scale * weight + bias
-    hooks[f"{prefix}.hook_normalized"] = out
-    return out
 
 
 def forward(cfg, w, ids, dtype, embed_leaf=False):
@@ -224,54 +146,18 @@ def forward_hf(cfg, w, ids, dtype):
 
 
 def main():
-    if len(sys.argv) != 3:
-        raise SystemExit("usage: gpt2.py <model_folder> <out.safetensors>")
-    folder, out_path = sys.argv[1], sys.argv[2]
-    with open(f"{folder}/config.json") as f:
-        cfg = Config(json.load(f))
-    w = load_weights(folder)
-    vocab = w["wte.weight"].shape[0]
-    ids = torch.tensor(INPUT_IDS, dtype=torch.long)
-    targets = torch.tensor(TARGETS, dtype=torch.long)
-    if int(ids.max()) >= vocab or int(targets.max()) >= vocab:
-        raise SystemExit(f"input ids / targets must be < vocab size {vocab}")
+    folder, out_path, config = read_args("gpt2.py")
+    cfg = Config(config)
+    # GPT2LMHeadModel.save_pretrained writes `transformer.…`; the original gpt2 checkpoint has bare names.
+    w = load_weights(folder, "transformer.")
+    ids, targets = decoder_inputs(w["wte.weight"].shape[0])
     if ids.shape[1] > cfg.n_positions:
         raise SystemExit(f"sequence length {ids.shape[1]} exceeds n_positions {cfg.n_positions}")
 
     torch.manual_seed(0)
-    logits, hooks, embed = forward(cfg, w, ids, torch.float64, embed_leaf=True)
-    logp = torch.log_softmax(logits, dim=-1)
-    loss = logp[0, torch.arange(len(TARGETS)), targets].sum()
-    loss.backward()
-    grad_embed = embed.grad
-
-    with torch.no_grad():
-        hf64 = forward_hf(cfg, w, ids, torch.float64)
-        cross = (hf64 - logits.detach()).abs().max().item()
-        if not cross < 1e-10:
-            raise SystemExit(f"hooked forward and HF transcription disagree in float64: max |Δlogits| = {cross}")
-        logits32, _, _ = forward(cfg, w, ids, torch.float32)
-        hf32 = forward_hf(cfg, w, ids, torch.float32)
-        f32_diff = (logits32.double() - logits.detach()).abs().max().item()
-        hf32_diff = (hf32.double() - logits.detach()).abs().max().item()
-
-    tensors = {"logits": logits}
-    tensors.update(hooks)
-    tensors["grad.hook_embed"] = grad_embed
-    tensors["loss"] = loss.reshape(1)
-    ids_s = json.dumps(INPUT_IDS, separators=(",", ":"))
-    tg_s = json.dumps(TARGETS, separators=(",", ":"))
-    metadata = {
-        "input_ids": ids_s,
-        "targets": tg_s,
-        "reference": f"tools/reference/gpt2.py (PyTorch {torch.__version__}, float64)",
-        "f32_vs_f64_max_abs_logits": repr(f32_diff),
-    }
-    write_safetensors(out_path, tensors, metadata)
-    print(f"wrote {out_path}: {len(tensors)} tensors")
-    print(f"loss (sum of target log-probs, float64) = {loss.item()!r}")
-    print(f"max |logits f32 - f64| hooked = {f32_diff:.3e}, HF transcription f32 = {hf32_diff:.3e}")
-    print(f"max |logits hooked f64 - HF transcription f64| = {cross:.3e}")
+    ref = run_decoder_reference(partial(forward, cfg, w, ids), partial(forward_hf, cfg, w, ids), targets)
+    write_golden(out_path, golden_tensors(ref, "grad.hook_embed"), decoder_metadata("gpt2.py", ref))
+    report(ref)
 
 
 if __name__ == "__main__":

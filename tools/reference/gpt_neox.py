@@ -4,38 +4,26 @@ GPTNeoXForCausalLM).
 
 Usage: /usr/bin/python3 tools/reference/gpt_neox.py <model_folder> <out.safetensors>
 
-Reads <model_folder>/config.json and <model_folder>/model.safetensors (parsed by hand: no transformers, no
-safetensors package), runs the model on fixed input ids in float64 and float32, and writes a safetensors file
-(F32) with the float64 logits, every TransformerLens hook activation under its TL name, the gradient of the
-summed target log-probabilities with respect to hook_embed, and that loss. Two variants of the same weights
-follow, each with the same tensors under a prefix: `sequential.` (use_parallel_residual = false, when the config
-is parallel) and `rotary_dim_4.` (4 rotary dims per head, when the config rotates fewer: with 2 the rotate-half
-and interleaved pairings coincide and the base plays no part). See tools/reference/gpt_neox.md.
+Writes the decoder golden that common.py describes. Two variants of the same weights follow, each with the same
+tensors under a prefix: `sequential.` (use_parallel_residual = false, when the config is parallel) and
+`rotary_dim_4.` (4 rotary dims per head, when the config rotates fewer: with 2 the rotate-half and interleaved
+pairings coincide and the base plays no part). See tools/reference/README.md.
 """
 
 import copy
 import json
 import math
-import sys
 
 import torch
 import torch.nn.functional as F
 
-# the by-hand safetensors reader and writer live next to this script
-from gpt2 import read_safetensors, write_safetensors
-
-INPUT_IDS = [[3, 17, 42, 5, 99, 7, 250, 11]]
-TARGETS = [17, 42, 5, 99, 7, 250, 11, 3]
+from common import INPUT_IDS, TARGETS, compact, decoder_inputs, gelu_new, golden_tensors, layer_norm_tl, load_weights
+from common import provenance, read_args, report, rotate_half, run_decoder_reference, write_golden
 
 
 def gelu_erf(x):
     # transformers.activations.GELUActivation: exact GELU
     return 0.5 * x * (1.0 + torch.erf(x / math.sqrt(2.0)))
-
-
-def gelu_new(x):
-    # transformers.activations.NewGELUActivation
-    return 0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * torch.pow(x, 3.0))))
 
 
 ACT = {"gelu": gelu_erf, "gelu_new": gelu_new, "gelu_pytorch_tanh": gelu_new, "relu": torch.relu, "silu": F.silu}
@@ -63,25 +51,6 @@ class Config:
             raise SystemExit(f"hidden_size {self.d} is not divisible by num_attention_heads {self.n_heads}")
         self.d_head = self.d // self.n_heads
         self.rotary = int(self.d_head * pct)  # GPTNeoXAttention.rotary_ndims
-
-
-def load_weights(folder):
-    raw = read_safetensors(f"{folder}/model.safetensors")
-    w = {}
-    for name, t in raw.items():
-        # GPTNeoXForCausalLM.save_pretrained writes the body as `gpt_neox.…` and `embed_out.weight` bare
-        w[name[len("gpt_neox.") :] if name.startswith("gpt_neox.") else name] = t
-    return w
-
-
-def layer_norm_tl(x, weight, bias, eps, hooks, prefix):
-    """TransformerLens LayerNorm (unfolded): hook_scale = sqrt(var + eps) of the centered input."""
-    x = x - x.mean(-1, keepdim=True)
-    scale = (x.pow(2).mean(-1, keepdim=True) + eps).sqrt()
-    hooks[f"{prefix}.hook_scale"] = scale
-    out = x / scale * weight + bias
-    hooks[f"{prefix}.hook_normalized"] = out
-    return out
 
 
 def rotary_tl(x, positions, R, base):
@@ -177,11 +146,6 @@ def forward_hf(cfg, w, ids, dtype, parallel):
     def linear(x, name):
         return F.linear(x, W[f"{name}.weight"], W.get(f"{name}.bias"))
 
-    def rotate_half(x):
-        x1 = x[..., : x.shape[-1] // 2]
-        x2 = x[..., x.shape[-1] // 2 :]
-        return torch.cat((-x2, x1), dim=-1)
-
     def attention(hidden, p):
         qkv = linear(hidden, f"{p}.attention.query_key_value")
         qkv = qkv.view(*(qkv.size()[:-1] + (H, 3 * Dh)))
@@ -230,49 +194,30 @@ def forward_hf(cfg, w, ids, dtype, parallel):
 def reference(cfg, w, ids, targets):
     """float64 hooks, logits, embedding gradient and loss, cross-checked against the HF transcription."""
     parallel = cfg.parallel
-    logits, hooks, embed = forward(cfg, w, ids, torch.float64, parallel, embed_leaf=True)
-    logp = torch.log_softmax(logits, dim=-1)
-    loss = logp[0, torch.arange(len(TARGETS)), targets].sum()
-    loss.backward()
-    with torch.no_grad():
-        hf64 = forward_hf(cfg, w, ids, torch.float64, parallel)
-        cross = (hf64 - logits.detach()).abs().max().item()
-        if not cross < 1e-10:
-            raise SystemExit(f"parallel={parallel}: hooked forward and HF transcription disagree in float64: {cross}")
-        logits32, _, _ = forward(cfg, w, ids, torch.float32, parallel)
-        hf32 = forward_hf(cfg, w, ids, torch.float32, parallel)
-        f32_diff = (logits32.double() - logits.detach()).abs().max().item()
-        hf32_diff = (hf32.double() - logits.detach()).abs().max().item()
-    tensors = {"logits": logits}
-    tensors.update(hooks)
-    tensors["grad.hook_embed"] = embed.grad
-    tensors["loss"] = loss.reshape(1)
     mode = f"{'parallel' if parallel else 'sequential'}, rotary dims {cfg.rotary}"
-    print(f"[{mode}] loss (sum of target log-probs, float64) = {loss.item()!r}")
-    print(f"[{mode}] max |logits f32 - f64| hooked = {f32_diff:.3e}, HF transcription f32 = {hf32_diff:.3e}")
-    print(f"[{mode}] max |logits hooked f64 - HF transcription f64| = {cross:.3e}")
-    return tensors, f32_diff
+    ref = run_decoder_reference(
+        lambda dtype, embed_leaf=False: forward(cfg, w, ids, dtype, parallel, embed_leaf),
+        lambda dtype: forward_hf(cfg, w, ids, dtype, parallel),
+        targets,
+        label=f"[{mode}] ",
+    )
+    report(ref, label=f"[{mode}] ")
+    return golden_tensors(ref, "grad.hook_embed"), ref.f32_diff
 
 
 def main():
-    if len(sys.argv) != 3:
-        raise SystemExit("usage: gpt_neox.py <model_folder> <out.safetensors>")
-    folder, out_path = sys.argv[1], sys.argv[2]
-    with open(f"{folder}/config.json") as f:
-        cfg = Config(json.load(f))
-    w = load_weights(folder)
-    vocab = w["embed_in.weight"].shape[0]
-    ids = torch.tensor(INPUT_IDS, dtype=torch.long)
-    targets = torch.tensor(TARGETS, dtype=torch.long)
-    if int(ids.max()) >= vocab or int(targets.max()) >= vocab:
-        raise SystemExit(f"input ids / targets must be < vocab size {vocab}")
+    folder, out_path, config = read_args("gpt_neox.py")
+    cfg = Config(config)
+    # GPTNeoXForCausalLM.save_pretrained writes the body as `gpt_neox.…` and `embed_out.weight` bare
+    w = load_weights(folder, "gpt_neox.")
+    ids, targets = decoder_inputs(w["embed_in.weight"].shape[0])
 
     torch.manual_seed(0)
     tensors, f32_diff = reference(cfg, w, ids, targets)
     metadata = {
-        "input_ids": json.dumps(INPUT_IDS, separators=(",", ":")),
-        "targets": json.dumps(TARGETS, separators=(",", ":")),
-        "reference": f"tools/reference/gpt_neox.py (PyTorch {torch.__version__}, float64)",
+        "input_ids": compact(INPUT_IDS),
+        "targets": compact(TARGETS),
+        "reference": provenance("gpt_neox.py"),
         "use_parallel_residual": json.dumps(cfg.parallel),
         "rotary_dim": json.dumps(cfg.rotary),
         "f32_vs_f64_max_abs_logits": repr(f32_diff),
@@ -288,8 +233,7 @@ def main():
         vt, v_f32_diff = reference(vcfg, w, ids, targets)
         tensors.update({prefix + k: v for k, v in vt.items()})
         metadata[f"{prefix}f32_vs_f64_max_abs_logits"] = repr(v_f32_diff)
-    write_safetensors(out_path, tensors, metadata)
-    print(f"wrote {out_path}: {len(tensors)} tensors")
+    write_golden(out_path, tensors, metadata)
 
 
 if __name__ == "__main__":

@@ -4,24 +4,18 @@ modeling_mistral.py, modeling_qwen2.py: LlamaForCausalLM, MistralForCausalLM, Qw
 
 Usage: /usr/bin/python3 tools/reference/llama.py <model_folder> <out.safetensors>
 
-Reads <model_folder>/config.json and <model_folder>/model.safetensors (parsed by hand: no transformers, no
-safetensors package), runs the model on fixed input ids in float64 and float32, and writes a safetensors file
-(F32) with the float64 logits, every TransformerLens hook activation under its TL name, the gradient of the
-summed target log-probabilities with respect to hook_embed, and that loss. See tools/reference/llama.md.
+Writes the decoder golden that common.py describes, with the checkpoint's `model_type` in its metadata.
+See tools/reference/README.md.
 """
 
-import json
 import math
-import sys
+from functools import partial
 
 import torch
 import torch.nn.functional as F
 
-# the golden writer and the hand-written safetensors parser are shared with the GPT-2 reference
-from gpt2 import read_safetensors, write_safetensors
-
-INPUT_IDS = [[3, 17, 42, 5, 99, 7, 250, 11]]
-TARGETS = [17, 42, 5, 99, 7, 250, 11, 3]
+from common import decoder_inputs, decoder_metadata, golden_tensors, load_weights, read_args, report, rotate_half
+from common import run_decoder_reference, write_golden
 
 # transformers.activations.ACT2FN for the names Llama-family configs use
 ACT = {
@@ -74,10 +68,9 @@ class Config:
                              f"{self.n_kv_heads}")
 
 
-def load_weights(folder, cfg):
-    raw = read_safetensors(f"{folder}/model.safetensors")
+def load_checked_weights(folder, cfg):
     # save_pretrained writes `model.…` for the decoder and a bare `lm_head.weight`
-    w = {(k[len("model.") :] if k.startswith("model.") else k): v for k, v in raw.items()}
+    w = load_weights(folder, "model.")
     expected = {"embed_tokens.weight", "norm.weight"}
     if not cfg.tie:
         expected.add("lm_head.weight")
@@ -128,12 +121,6 @@ def inv_frequencies(cfg, dtype):
         is_medium = ~(wavelen < high_freq_wavelen) * ~(wavelen > low_freq_wavelen)
         return torch.where(is_medium, smoothed, inv_llama)
     raise SystemExit(f"unsupported rope_scaling type {kind!r}")
-
-
-def rotate_half(x):
-    x1 = x[..., : x.shape[-1] // 2]
-    x2 = x[..., x.shape[-1] // 2 :]
-    return torch.cat((-x2, x1), dim=-1)
 
 
 def attention_mask(T, window):
@@ -293,51 +280,16 @@ def forward_hf(cfg, w, ids, dtype):
 
 
 def main():
-    if len(sys.argv) != 3:
-        raise SystemExit("usage: llama.py <model_folder> <out.safetensors>")
-    folder, out_path = sys.argv[1], sys.argv[2]
-    with open(f"{folder}/config.json") as f:
-        cfg = Config(json.load(f))
-    w = load_weights(folder, cfg)
-    vocab = w["embed_tokens.weight"].shape[0]
-    ids = torch.tensor(INPUT_IDS, dtype=torch.long)
-    targets = torch.tensor(TARGETS, dtype=torch.long)
-    if int(ids.max()) >= vocab or int(targets.max()) >= vocab:
-        raise SystemExit(f"input ids / targets must be < vocab size {vocab}")
+    folder, out_path, config = read_args("llama.py")
+    cfg = Config(config)
+    w = load_checked_weights(folder, cfg)
+    ids, targets = decoder_inputs(w["embed_tokens.weight"].shape[0])
 
     torch.manual_seed(0)
-    logits, hooks, embed = forward(cfg, w, ids, torch.float64, embed_leaf=True)
-    logp = torch.log_softmax(logits, dim=-1)
-    loss = logp[0, torch.arange(len(TARGETS)), targets].sum()
-    loss.backward()
-    grad_embed = embed.grad
-
-    with torch.no_grad():
-        hf64 = forward_hf(cfg, w, ids, torch.float64)
-        cross = (hf64 - logits.detach()).abs().max().item()
-        if not cross < 1e-10:
-            raise SystemExit(f"hooked forward and HF transcription disagree in float64: max |Δlogits| = {cross}")
-        logits32, _, _ = forward(cfg, w, ids, torch.float32)
-        hf32 = forward_hf(cfg, w, ids, torch.float32)
-        f32_diff = (logits32.double() - logits.detach()).abs().max().item()
-        hf32_diff = (hf32.double() - logits.detach()).abs().max().item()
-
-    tensors = {"logits": logits}
-    tensors.update(hooks)
-    tensors["grad.hook_embed"] = grad_embed
-    tensors["loss"] = loss.reshape(1)
-    metadata = {
-        "input_ids": json.dumps(INPUT_IDS, separators=(",", ":")),
-        "targets": json.dumps(TARGETS, separators=(",", ":")),
-        "model_type": cfg.model_type,
-        "reference": f"tools/reference/llama.py (PyTorch {torch.__version__}, float64)",
-        "f32_vs_f64_max_abs_logits": repr(f32_diff),
-    }
-    write_safetensors(out_path, tensors, metadata)
-    print(f"wrote {out_path}: {len(tensors)} tensors")
-    print(f"loss (sum of target log-probs, float64) = {loss.item()!r}")
-    print(f"max |logits f32 - f64| hooked = {f32_diff:.3e}, HF transcription f32 = {hf32_diff:.3e}")
-    print(f"max |logits hooked f64 - HF transcription f64| = {cross:.3e}")
+    ref = run_decoder_reference(partial(forward, cfg, w, ids), partial(forward_hf, cfg, w, ids), targets)
+    metadata = decoder_metadata("llama.py", ref, model_type=cfg.model_type)
+    write_golden(out_path, golden_tensors(ref, "grad.hook_embed"), metadata)
+    report(ref)
 
 
 if __name__ == "__main__":

@@ -2,22 +2,20 @@
 // with its declared rank, an identity intervention is bit-identical, the loss gradient matches finite
 // differences, the outputs and every hook match the PyTorch reference (tools/reference/bert.py), a right-padded
 // batch gives each row what it gives alone, attention reads later tokens, and missing tensors are named.
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { padBatch, type RunOptions, run } from "@llmdbg/core";
+import { type RunOptions, run } from "@llmdbg/core";
 import type { Tensor } from "@llmdbg/tensor";
 import * as T from "@llmdbg/tensor";
 import { afterAll, describe, expect, it } from "vitest";
 import { type BertModel, bert } from "../src/arch/bert.js";
 import type { WeightSource } from "../src/arch/common.js";
-import { type ModelConfig, normalizeHfConfig } from "../src/config.js";
+import type { ModelConfig } from "../src/config.js";
 import { ModelFormatError } from "../src/errors.js";
-import { parseJsonStrict } from "../src/json.js";
 import type { SafetensorsReader } from "../src/safetensors.js";
-import { readSafetensors } from "../src/safetensors-node.js";
 import type { TinyModelOptions } from "../src/tiny.js";
-import { writeTinyModel } from "../src/tiny-node.js";
+import * as arch from "./arch-helpers.js";
 
 const root = mkdtempSync(join(tmpdir(), "llmdbg-bert-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -29,10 +27,7 @@ interface Variant {
 }
 
 function load(name: string, opts: TinyModelOptions): Variant {
-  const dir = join(root, name);
-  writeTinyModel(dir, "bert", { seed: 0, ...opts });
-  const config = normalizeHfConfig(parseJsonStrict(readFileSync(join(dir, "config.json"), "utf8")), "config.json");
-  const weights = readSafetensors(join(dir, "model.safetensors"));
+  const { config, weights } = arch.writeAndReadTiny(join(root, name), "bert", { seed: 0, ...opts });
   return { config, weights, model: bert(config, weights) };
 }
 
@@ -47,34 +42,6 @@ const names = Object.keys(variants) as Name[];
 
 const ids = T.tensor([2, 17, 42, 5, 99, 7, 60, 3], [1, 8], "i32");
 
-/** The summed log-probability of `targets`: one class per row, or one token per position. */
-function targetLogProb(out: Tensor, targets: readonly number[]): Tensor {
-  const n = out.shape[out.rank - 1] as number;
-  const flat = T.reshape(T.logSoftmax(out), [out.size]); // [batch * (pos *) n]
-  return T.sum(
-    T.gather(
-      flat,
-      T.tensor(
-        targets.map((t, r) => r * n + t),
-        [targets.length],
-        "i32",
-      ),
-    ),
-  );
-}
-
-/** Largest |a − b| over entries that differ (equal entries include the −inf of masked scores). */
-function maxDiff(ours: Tensor, ref: Tensor, name: string): number {
-  expect(ours.shape, name).toEqual(ref.shape);
-  let m = 0;
-  for (let i = 0; i < ours.size; i++) {
-    const a = ours.data[i] as number;
-    const b = ref.data[i] as number;
-    if (a !== b) m = Math.max(m, Math.abs(a - b));
-  }
-  return m;
-}
-
 /** A checkpoint without the tensors `hide` matches. */
 function without(w: WeightSource, hide: (k: string) => boolean): WeightSource {
   return { has: (k) => !hide(k) && w.has(k), load: (k) => w.load(k) };
@@ -86,13 +53,9 @@ describe.each(names)("%s architecture", (name) => {
 
   it("fires every declared hook once with its declared rank", () => {
     expect(model.head).toBe(mlm ? "mlm" : "classifier");
-    const { cache, ctx, output } = run(model, ids, { cache: true });
+    const { cache, output } = arch.runFiringEveryHook(model, ids);
     expect(output.shape).toEqual(mlm ? [1, 8, config.vocabSize] : [1, 2]);
     expect(model.hookPoints.length).toBe(6 + (mlm ? 2 : 1) + config.nLayers * 18);
-    for (const p of model.hookPoints) {
-      expect(ctx.firedCounts().get(p.name), p.name).toBe(1);
-      expect(cache.get(p.name).rank, p.name).toBe(p.axes.length);
-    }
     // attention rows are distributions over every position, later ones included
     const pat = cache.get("blocks.0.attn.hook_pattern").toArray();
     for (let r = 0; r < pat.length / 8; r++) {
@@ -103,32 +66,15 @@ describe.each(names)("%s architecture", (name) => {
   });
 
   it("an identity intervention leaves the output bit-identical", () => {
-    const a = run(model, ids).output;
     const hooks = ["blocks.1.hook_resid_mid", mlm ? "mlm_head.ln.hook_normalized" : "pooler.hook_pooler_out"];
-    for (const hook of hooks) {
-      const b = run(model, ids, { interventions: [{ kind: "scale", hook, factor: 1 }] }).output;
-      expect(b.toArray(), hook).toEqual(a.toArray());
-    }
+    arch.expectIdentityInterventionsExact(model, ids, hooks);
   });
 
   it("the gradient of the target log-probability w.r.t. the word embeddings matches finite differences", () => {
     const targets = mlm ? [17, 42, 5, 99, 7, 60, 3, 2] : [1];
-    const loss = (out: Tensor) => targetLogProb(out, targets);
-    const { cache } = run(model, ids, { grads: { hooks: ["embed.hook_embed"], loss } });
-    const g = cache.grad("embed.hook_embed");
-    const emb = run(model, ids, { cache: ["embed.hook_embed"] }).cache.get("embed.hook_embed");
-    const h = 1e-2; // f32 model: a large step keeps rounding noise below the curvature error
-    let worst = 0;
-    for (const i of [0, 5, 77, 130, emb.size - 1]) {
-      const at = (delta: number) => {
-        const values = emb.toArray();
-        values[i] = (values[i] as number) + delta;
-        const patch = { kind: "patch" as const, hook: "embed.hook_embed", values: { shape: [...emb.shape], data: values } };
-        return loss(run(model, ids, { interventions: [patch] }).output).item();
-      };
-      const num = (at(h) - at(-h)) / (2 * h);
-      worst = Math.max(worst, Math.abs(num - (g.data[i] as number)) / Math.max(Math.abs(num), 1e-3));
-    }
+    const loss = (out: Tensor) => arch.targetLogProb(out, targets);
+    // f32 model: a large step keeps rounding noise below the curvature error
+    const worst = arch.embeddingGradFdError(model, ids, { hook: "embed.hook_embed", loss, step: 1e-2, floor: 1e-3 });
     console.log(`${name} embedding gradient vs finite differences (f32): worst relative error ${worst.toExponential(2)}`);
     expect(worst).toBeLessThan(5e-3);
   });
@@ -139,17 +85,7 @@ describe.each(names)("%s architecture", (name) => {
       [2, 8, 33, 3],
       [2, 71, 12, 90, 104, 3],
     ];
-    const { ids: batch, attentionMask } = padBatch(seqs, { padId: config.padTokenId ?? 0, side: "right" });
-    const out = run(model, batch, { attentionMask }).output; // [3, 8, ...] or [3, n_labels]
-    let worst = 0;
-    seqs.forEach((s, b) => {
-      const alone = run(model, T.tensor(s, [1, s.length], "i32")).output;
-      const w = alone.size; // one row: n_labels, or len * d_vocab at the real positions
-      const row = out.toArray().slice(b * (out.size / 3), b * (out.size / 3) + w);
-      alone.toArray().forEach((v, i) => {
-        worst = Math.max(worst, Math.abs(v - (row[i] as number)));
-      });
-    });
+    const worst = arch.paddedBatchDiff(model, seqs, "right", config.padTokenId ?? 0);
     console.log(`${name} padded batch vs each row alone: max |Δ| ${worst.toExponential(2)}`);
     expect(worst).toBeLessThanOrEqual(1e-5);
   });
@@ -173,7 +109,7 @@ describe.each([
 ] as const)("%s matches the PyTorch reference (tools/reference/bert.py)", (name, file) => {
   it("output, every hook, and the embedding gradient", () => {
     const { model } = variants[name];
-    const golden = readSafetensors(new URL(`./golden/${file}.safetensors`, import.meta.url).pathname);
+    const golden = arch.readGolden(file);
     const meta = golden.metadata;
     const rows = JSON.parse(meta.input_ids ?? "[]") as number[][];
     const types = JSON.parse(meta.token_type_ids ?? "[]") as number[][];
@@ -183,30 +119,18 @@ describe.each([
     const opts: RunOptions = {
       cache: true,
       tokenTypeIds: T.tensor(types.flat(), shape, "i32"),
-      grads: { hooks: ["embed.hook_embed"], loss: (out) => targetLogProb(out, targets) },
+      grads: { hooks: ["embed.hook_embed"], loss: (out) => arch.targetLogProb(out, targets) },
     };
-    const { output, cache, loss } = run(model, T.tensor(rows.flat(), shape, "i32"), opts);
-    let worstName = "";
-    let worst = 0;
-    for (const n of [...model.hookPoints.map((p) => p.name), "logits"]) {
-      const d = maxDiff(n === "logits" ? output : cache.get(n), golden.load(n), n);
-      if (d > worst) [worst, worstName] = [d, n];
-      expect(d, n).toBeLessThanOrEqual(1e-4);
-    }
-    expect(Math.abs((loss as Tensor).item() - (golden.load("loss").data[0] as number))).toBeLessThan(1e-4);
-    const g = cache.grad("embed.hook_embed");
-    const gRef = golden.load("grad.embed.hook_embed");
-    let num = 0;
-    let den = 0;
-    for (let i = 0; i < g.size; i++) {
-      num += ((g.data[i] as number) - (gRef.data[i] as number)) ** 2;
-      den += (gRef.data[i] as number) ** 2;
-    }
-    const rel = Math.sqrt(num / den);
+    const result = run(model, T.tensor(rows.flat(), shape, "i32"), opts);
+    const { worst, worstName, gradRelErr, lossDiff } = arch.compareWithGolden(model, result, golden, {
+      gradHook: "embed.hook_embed",
+      tol: 1e-4,
+    });
+    expect(lossDiff).toBeLessThan(1e-4);
     console.log(
-      `${name} vs PyTorch: worst activation diff ${worst.toExponential(2)} (${worstName}); embedding grad rel err ${rel.toExponential(2)}`,
+      `${name} vs PyTorch: worst activation diff ${worst.toExponential(2)} (${worstName}); embedding grad rel err ${gradRelErr.toExponential(2)}`,
     );
-    expect(rel).toBeLessThanOrEqual(1e-4);
+    expect(gradRelErr).toBeLessThanOrEqual(1e-4);
   });
 });
 

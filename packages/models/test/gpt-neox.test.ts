@@ -3,10 +3,10 @@
 // the PyTorch reference (tools/reference/gpt_neox.py) agrees on logits, every hook and the embedding gradient,
 // the GGUF layout (q/k/v regrouped to [q; k; v]) gives the same logits, the KV cache and left padding change
 // nothing, and a missing tensor is named.
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { KvCache, padBatch, run } from "@llmdbg/core";
+import { run } from "@llmdbg/core";
 import type { Tensor } from "@llmdbg/tensor";
 import * as T from "@llmdbg/tensor";
 import { afterAll, describe, expect, it } from "vitest";
@@ -16,15 +16,12 @@ import { normalizeGgufConfig } from "../src/config-gguf.js";
 import { ModelFormatError } from "../src/errors.js";
 import { encodeGguf, ggufTensor, parseGguf } from "../src/gguf.js";
 import { parseJsonStrict } from "../src/json.js";
-import { readSafetensors } from "../src/safetensors-node.js";
 import { ggufFromTiny, tinyModel } from "../src/tiny.js";
-import { writeTinyModel } from "../src/tiny-node.js";
+import * as arch from "./arch-helpers.js";
 
 const dir = mkdtempSync(join(tmpdir(), "llmdbg-gpt-neox-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-writeTinyModel(dir, "gpt_neox", { seed: 0 });
-const config = normalizeHfConfig(parseJsonStrict(readFileSync(join(dir, "config.json"), "utf8")), "config.json");
-const weights = readSafetensors(join(dir, "model.safetensors"));
+const { config, weights } = arch.writeAndReadTiny(dir, "gpt_neox", { seed: 0 });
 const model = gptNeox(config, weights);
 // tinyModel writes use_parallel_residual: true only; the sequential block is the same weights with the flag off
 const sequential = gptNeox({ ...config, parallelResidual: false }, weights);
@@ -36,44 +33,17 @@ const ids = T.tensor([3, 17, 42, 5, 99, 7, 250, 11], [1, 8], "i32");
 const V = config.vocabSize;
 
 /** Σₚ log_softmax(logits)[0, p, targets[p]]: the golden's loss (summed target log-probabilities). */
-const targetLogProb = (targets: readonly number[]) => (out: Tensor) =>
-  T.sum(
-    T.gather(
-      T.reshape(T.logSoftmax(out), [targets.length * V]), // [pos * d_vocab]
-      T.tensor(
-        targets.map((t, p) => p * V + t),
-        [targets.length],
-        "i32",
-      ),
-    ),
-  );
-
-/** max |a − b| over entries that differ (equal entries include the −inf of masked scores). */
-function maxDiff(ours: Tensor, ref: Tensor, name: string): number {
-  expect(ours.shape, name).toEqual(ref.shape);
-  let m = 0;
-  for (let i = 0; i < ours.size; i++) {
-    const a = ours.data[i] as number;
-    const b = ref.data[i] as number;
-    if (a === b) continue;
-    m = Math.max(m, Math.abs(a - b));
-  }
-  return m;
-}
+const nextTokenLoss = (targets: readonly number[]) => (out: Tensor) => arch.targetLogProb(out, targets);
 
 describe("gpt_neox architecture", () => {
   it.each([
     ["parallel", model, 18],
     ["sequential", sequential, 19],
   ] as const)("fires every declared hook once with its declared rank (%s residual)", (_mode, m, perBlock) => {
-    const { cache, ctx, output } = run(m, ids, { cache: true });
+    const { cache, ctx, output } = arch.runFiringEveryHook(m, ids);
     expect(output.shape).toEqual([1, 8, V]);
     expect(m.hookPoints.length).toBe(3 + config.nLayers * perBlock);
     expect(m.hookPoints.some((p) => p.name === "blocks.0.hook_resid_mid")).toBe(!m.config.parallelResidual);
-    for (const p of m.hookPoints) {
-      expect(ctx.firedCounts().get(p.name), p.name).toBe(1);
-      expect(cache.get(p.name).rank, p.name).toBe(p.axes.length);
-    }
     expect(ctx.firedCounts().size).toBe(m.hookPoints.length);
     // rotary touches only the leading rotaryDim dims of each head
     const q = cache.get("blocks.0.attn.hook_q").toArray();
@@ -84,40 +54,20 @@ describe("gpt_neox architecture", () => {
   });
 
   it("an identity intervention leaves the logits bit-identical", () => {
-    const a = run(model, ids).output;
-    const b = run(model, ids, { interventions: [{ kind: "scale", hook: "blocks.1.attn.hook_rot_k", factor: 1 }] }).output;
-    expect(b.toArray()).toEqual(a.toArray());
-    const c = run(sequential, ids).output;
-    const d = run(sequential, ids, { interventions: [{ kind: "scale", hook: "blocks.1.hook_resid_mid", factor: 1 }] }).output;
-    expect(d.toArray()).toEqual(c.toArray());
+    arch.expectIdentityInterventionsExact(model, ids, ["blocks.1.attn.hook_rot_k"]);
+    arch.expectIdentityInterventionsExact(sequential, ids, ["blocks.1.hook_resid_mid"]);
   });
 
   it("the gradient of a next-token loss w.r.t. the embeddings matches finite differences", () => {
-    const loss = targetLogProb([17, 42, 5, 99, 7, 250, 11, 3]);
+    const loss = nextTokenLoss([17, 42, 5, 99, 7, 250, 11, 3]);
     for (const [mode, m] of [
       ["parallel", model],
       ["sequential", sequential],
     ] as const) {
-      const { cache } = run(m, ids, { grads: { hooks: ["hook_embed"], loss } });
-      const g = cache.grad("hook_embed");
-      const emb = run(m, ids, { cache: ["hook_embed"] }).cache.get("hook_embed");
-      const h = 1e-2; // f32 model: a large step keeps rounding noise below the curvature error
-      let worst = 0;
-      for (const i of [0, 5, 77, 130, emb.size - 1]) {
-        const at = (delta: number) => {
-          const values = emb.toArray();
-          values[i] = (values[i] as number) + delta;
-          return loss(
-            run(m, ids, {
-              interventions: [{ kind: "patch", hook: "hook_embed", values: { shape: [...emb.shape], data: values } }],
-            }).output,
-          ).item();
-        };
-        const num = (at(h) - at(-h)) / (2 * h);
-        // the f32 loss (≈ −47) moves in ulps of ≈ 4e-6, so the quotient carries ≈ 4e-4 of rounding noise:
-        // small gradients (element 130 is ≈ 0.018) are judged against a 0.05 floor instead of themselves
-        worst = Math.max(worst, Math.abs(num - (g.data[i] as number)) / Math.max(Math.abs(num), 0.05));
-      }
+      // f32 model: a large step keeps rounding noise below the curvature error. The f32 loss (≈ −47) moves in ulps
+      // of ≈ 4e-6, so the quotient carries ≈ 4e-4 of rounding noise: small gradients (element 130 is ≈ 0.018) are
+      // judged against a 0.05 floor instead of themselves
+      const worst = arch.embeddingGradFdError(m, ids, { hook: "hook_embed", loss, step: 1e-2, floor: 0.05 });
       console.log(
         `gpt_neox (${mode}) embedding gradient vs finite differences (f32): worst relative error ${worst.toExponential(2)}`,
       );
@@ -134,39 +84,24 @@ describe("gpt_neox architecture", () => {
   it.each(variants)(
     "matches the PyTorch reference (tools/reference/gpt_neox.py), %s: logits, every hook, embedding gradient",
     (label, prefix, m) => {
-      const golden = readSafetensors(new URL("./golden/gpt_neox-tiny.safetensors", import.meta.url).pathname);
+      const golden = arch.readGolden("gpt_neox-tiny");
       expect(golden.metadata.input_ids).toBe("[[3,17,42,5,99,7,250,11]]");
       const targets = JSON.parse(golden.metadata.targets ?? "[]") as number[];
-      const { output, cache, loss } = run(m, ids, {
-        cache: true,
-        grads: { hooks: ["hook_embed"], loss: targetLogProb(targets) },
+      const result = run(m, ids, { cache: true, grads: { hooks: ["hook_embed"], loss: nextTokenLoss(targets) } });
+      const { worst, worstName, gradRelErr, lossDiff } = arch.compareWithGolden(m, result, golden, {
+        gradHook: "hook_embed",
+        tol: 1e-4,
+        prefix,
       });
-      let worstName = "";
-      let worst = 0;
-      for (const name of [...m.hookPoints.map((p) => p.name), "logits"]) {
-        const d = maxDiff(name === "logits" ? output : cache.get(name), golden.load(prefix + name), name);
-        if (d > worst) [worst, worstName] = [d, name];
-        expect(d, name).toBeLessThanOrEqual(1e-4);
-      }
       // the golden holds nothing this variant does not declare (e.g. no resid_mid for the parallel residual)
       const declared = new Set([...m.hookPoints.map((p) => p.name), "logits", "grad.hook_embed", "loss"]);
       const others = variants.map((v) => v[1]).filter((p) => p !== "" && p !== prefix);
       const ours = golden.entries.map((e) => e.name).filter((n) => n.startsWith(prefix) && !others.some((p) => n.startsWith(p)));
       expect(ours.map((n) => n.slice(prefix.length)).filter((n) => !declared.has(n))).toEqual([]);
-      const g = cache.grad("hook_embed");
-      const gRef = golden.load(`${prefix}grad.hook_embed`);
-      let num = 0;
-      let den = 0;
-      for (let i = 0; i < g.size; i++) {
-        num += ((g.data[i] as number) - (gRef.data[i] as number)) ** 2;
-        den += (gRef.data[i] as number) ** 2;
-      }
-      const rel = Math.sqrt(num / den);
-      const lossDiff = Math.abs((loss as Tensor).item() - (golden.load(`${prefix}loss`).data[0] as number));
       console.log(
-        `gpt_neox (${label}) vs PyTorch: worst activation diff ${worst.toExponential(2)} (${worstName}); embedding grad rel err ${rel.toExponential(2)}; |Δloss| ${lossDiff.toExponential(2)}`,
+        `gpt_neox (${label}) vs PyTorch: worst activation diff ${worst.toExponential(2)} (${worstName}); embedding grad rel err ${gradRelErr.toExponential(2)}; |Δloss| ${lossDiff.toExponential(2)}`,
       );
-      expect(rel).toBeLessThanOrEqual(1e-4);
+      expect(gradRelErr).toBeLessThanOrEqual(1e-4);
       expect(lossDiff).toBeLessThanOrEqual(1e-4);
     },
   );
@@ -192,7 +127,7 @@ describe("gpt_neox architecture", () => {
 
     const a = run(hf, ids).output;
     const b = run(fromGguf, ids).output;
-    const d = maxDiff(b, a, "logits");
+    const d = arch.maxDiff(b, a, "logits");
     console.log(`gpt_neox GGUF vs HF layout (tied ${tied}): max |Δlogits| ${d.toExponential(2)}`);
     expect(d).toBeLessThanOrEqual(1e-4);
   });
@@ -201,14 +136,9 @@ describe("gpt_neox architecture", () => {
     ["parallel", model],
     ["sequential", sequential],
   ] as const)("a KV cache (positions 0..5, then 6..7) gives the one-pass logits (%s)", (_mode, m) => {
-    const full = run(m, ids).output; // [1, 8, d_vocab]
-    const kvCache = new KvCache();
-    const first = run(m, T.narrow(ids, 1, 0, 6), { kvCache }).output; // [1, 6, d_vocab]
-    const second = run(m, T.narrow(ids, 1, 6, 2), { kvCache }).output; // [1, 2, d_vocab]
-    expect(kvCache.length).toBe(8);
-    expect(maxDiff(first, T.narrow(full, 1, 0, 6), "first")).toBeLessThanOrEqual(1e-5);
-    expect(maxDiff(second, T.narrow(full, 1, 6, 2), "second")).toBeLessThanOrEqual(1e-5);
-    kvCache.dispose();
+    const { prefill, step } = arch.kvCacheDiffs(m, ids, 6);
+    expect(prefill).toBeLessThanOrEqual(1e-5);
+    expect(step).toBeLessThanOrEqual(1e-5);
   });
 
   it("a left-padded batch gives each prompt's own logits at its real positions", () => {
@@ -217,14 +147,7 @@ describe("gpt_neox architecture", () => {
       [42, 5, 99],
       [7, 250, 11, 3, 17],
     ];
-    const { ids: batch, attentionMask } = padBatch(prompts, { padId: 0, side: "left" });
-    const out = run(model, batch, { attentionMask }).output; // [3, 8, d_vocab]
-    const len = batch.shape[1] as number;
-    prompts.forEach((p, b) => {
-      const alone = run(model, T.tensor(p, [1, p.length], "i32")).output; // [1, n, d_vocab]
-      const row = T.narrow(T.narrow(out, 0, b, 1), 1, len - p.length, p.length); // [1, n, d_vocab]
-      expect(maxDiff(row, alone, `prompt ${b}`)).toBeLessThanOrEqual(1e-5);
-    });
+    expect(arch.paddedBatchDiff(model, prompts, "left", 0)).toBeLessThanOrEqual(1e-5);
   });
 
   it("a missing tensor is a ModelFormatError naming it", () => {

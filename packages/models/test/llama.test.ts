@@ -3,7 +3,7 @@
 // intervention is bit-identical, the loss gradient matches finite differences, the activations match the
 // PyTorch reference, llama.cpp's GGUF layout gives the same logits, and the KV cache, left padding and a
 // sliding window behave as one full pass would.
-import { KvCache, padBatch, run } from "@llmdbg/core";
+import { run } from "@llmdbg/core";
 import type { Tensor } from "@llmdbg/tensor";
 import * as T from "@llmdbg/tensor";
 import { describe, expect, it } from "vitest";
@@ -12,8 +12,8 @@ import { normalizeHfConfig } from "../src/config.js";
 import { normalizeGgufConfig } from "../src/config-gguf.js";
 import { ModelFormatError } from "../src/errors.js";
 import { encodeGguf, ggufTensor, parseGguf } from "../src/gguf.js";
-import { readSafetensors } from "../src/safetensors-node.js";
 import { ggufFromTiny, type TinyModel, type TinyModelOptions, type TinyModelType, tinyModel } from "../src/tiny.js";
+import * as arch from "./arch-helpers.js";
 
 const memory = (w: Record<string, Tensor>): WeightSource => ({
   has: (k) => Object.hasOwn(w, k),
@@ -34,29 +34,7 @@ const targets = [17, 42, 5, 99, 7, 250, 11, 3];
 const V = config.vocabSize;
 
 /** Σₚ log p(targets[p]) over the 8 positions of batch 0: the loss the goldens record. */
-const targetLogProb = (out: Tensor): Tensor =>
-  T.sum(
-    T.gather(
-      T.reshape(T.logSoftmax(out), [8 * V]), // [pos * d_vocab]
-      T.tensor(
-        targets.map((t, p) => p * V + t),
-        [8],
-        "i32",
-      ),
-    ),
-  );
-
-/** max |a − b|, counting equal entries (the −inf of masked scores) as 0. */
-function maxDiff(a: Tensor, b: Tensor, name: string): number {
-  expect(a.shape, name).toEqual(b.shape);
-  let m = 0;
-  for (let i = 0; i < a.size; i++) {
-    const x = a.data[i] as number;
-    const y = b.data[i] as number;
-    if (x !== y) m = Math.max(m, Math.abs(x - y));
-  }
-  return m;
-}
+const loss = (out: Tensor): Tensor => arch.targetLogProb(out, targets);
 
 /** Rows `from..from+len` of logits [batch, pos, d_vocab] for batch row `b`, as [len, d_vocab]. */
 const rows = (t: Tensor, b: number, from: number, len: number): Tensor =>
@@ -64,14 +42,10 @@ const rows = (t: Tensor, b: number, from: number, len: number): Tensor =>
 
 describe("llama architecture", () => {
   it("fires every declared hook once with its declared rank", () => {
-    const { cache, ctx, output } = run(model, ids, { cache: true });
+    const { cache, output } = arch.runFiringEveryHook(model, ids);
     expect(output.shape).toEqual([1, 8, V]);
     expect(model.hookPoints.length).toBe(3 + config.nLayers * 20);
     expect(model.hookPoints.some((p) => p.name === "hook_pos_embed")).toBe(false);
-    for (const p of model.hookPoints) {
-      expect(ctx.firedCounts().get(p.name), p.name).toBe(1);
-      expect(cache.get(p.name).rank, p.name).toBe(p.axes.length);
-    }
     // grouped-query attention: keys and values keep their nKvHeads heads, queries and z have nHeads
     expect(config.nKvHeads).toBeLessThan(config.nHeads);
     expect(cache.get("blocks.0.attn.hook_rot_k").shape).toEqual([1, 8, config.nKvHeads, config.dHead]);
@@ -81,27 +55,12 @@ describe("llama architecture", () => {
   });
 
   it("an identity intervention leaves the logits bit-identical", () => {
-    const a = run(model, ids).output;
-    const b = run(model, ids, { interventions: [{ kind: "scale", hook: "blocks.1.attn.hook_rot_k", factor: 1 }] }).output;
-    expect(b.toArray()).toEqual(a.toArray());
+    arch.expectIdentityInterventionsExact(model, ids, ["blocks.1.attn.hook_rot_k"]);
   });
 
   it("the gradient of a next-token loss w.r.t. the embeddings matches finite differences", () => {
-    const { cache } = run(model, ids, { grads: { hooks: ["hook_embed"], loss: targetLogProb } });
-    const g = cache.grad("hook_embed");
-    const emb = run(model, ids, { cache: ["hook_embed"] }).cache.get("hook_embed");
-    const h = 1e-2; // f32 model: a large step keeps rounding noise below the curvature error
-    let worst = 0;
-    for (const i of [0, 5, 77, 130, emb.size - 1]) {
-      const at = (delta: number) => {
-        const values = emb.toArray();
-        values[i] = (values[i] as number) + delta;
-        const patch = { kind: "patch" as const, hook: "hook_embed", values: { shape: [...emb.shape], data: values } };
-        return targetLogProb(run(model, ids, { interventions: [patch] }).output).item();
-      };
-      const num = (at(h) - at(-h)) / (2 * h);
-      worst = Math.max(worst, Math.abs(num - (g.data[i] as number)) / Math.max(Math.abs(num), 1e-3));
-    }
+    // f32 model: a large step keeps rounding noise below the curvature error
+    const worst = arch.embeddingGradFdError(model, ids, { hook: "hook_embed", loss, step: 1e-2, floor: 1e-3 });
     console.log(`llama embedding gradient vs finite differences (f32): worst relative error ${worst.toExponential(2)}`);
     expect(worst).toBeLessThan(5e-3);
   });
@@ -110,34 +69,21 @@ describe("llama architecture", () => {
     ["llama", model],
     ["qwen2", qwen.model],
   ])("%s matches the PyTorch reference (tools/reference/llama.py): logits, every hook, the embedding gradient", (name, m) => {
-    const golden = readSafetensors(new URL(`./golden/${name}-tiny.safetensors`, import.meta.url).pathname);
+    const golden = arch.readGolden(`${name}-tiny`);
     expect(golden.metadata.input_ids).toBe("[[3,17,42,5,99,7,250,11]]");
     expect(golden.metadata.model_type).toBe(name);
     expect(JSON.parse(golden.metadata.targets ?? "[]")).toEqual(targets);
-    const { output, cache, loss } = run(m, ids, { cache: true, grads: { hooks: ["hook_embed"], loss: targetLogProb } });
-    let worstName = "";
-    let worst = 0;
-    for (const hook of [...m.hookPoints.map((p) => p.name), "logits"]) {
-      const d = maxDiff(hook === "logits" ? output : cache.get(hook), golden.load(hook), hook);
-      if (d > worst) [worst, worstName] = [d, hook];
-      expect(d, hook).toBeLessThanOrEqual(1e-4);
-    }
-    const logitDiff = maxDiff(output, golden.load("logits"), "logits");
-    const g = cache.grad("hook_embed");
-    const gRef = golden.load("grad.hook_embed");
-    let num = 0;
-    let den = 0;
-    for (let i = 0; i < g.size; i++) {
-      num += ((g.data[i] as number) - (gRef.data[i] as number)) ** 2;
-      den += (gRef.data[i] as number) ** 2;
-    }
-    const rel = Math.sqrt(num / den);
-    const lossDiff = Math.abs((loss as Tensor).item() - (golden.load("loss").data[0] as number));
+    const result = run(m, ids, { cache: true, grads: { hooks: ["hook_embed"], loss } });
+    const { byName, worst, worstName, gradRelErr, lossDiff } = arch.compareWithGolden(m, result, golden, {
+      gradHook: "hook_embed",
+      tol: 1e-4,
+    });
+    const logitDiff = byName.get("logits") as number;
     console.log(
       `${name} vs PyTorch: logits ${logitDiff.toExponential(2)}, worst activation ${worst.toExponential(2)} (${worstName}); ` +
-        `embedding grad rel err ${rel.toExponential(2)}; loss diff ${lossDiff.toExponential(2)}`,
+        `embedding grad rel err ${gradRelErr.toExponential(2)}; loss diff ${lossDiff.toExponential(2)}`,
     );
-    expect(rel).toBeLessThanOrEqual(1e-4);
+    expect(gradRelErr).toBeLessThanOrEqual(1e-4);
     expect(lossDiff).toBeLessThanOrEqual(1e-4);
   });
 
@@ -186,27 +132,23 @@ describe("llama architecture", () => {
         expect(rope).toMatchObject({ kind: "rotary", interleaved: true, scaling: { kind: "freqFactors" } });
         // the permutation matters: the same weights read as rotate-half pairs give other logits
         const wrong = llama({ ...ggufConfig, positional: { ...rope, interleaved: false } as typeof rope }, source, file);
-        expect(maxDiff(run(wrong, ids).output, run(hfModel, ids).output, "logits")).toBeGreaterThan(1e-3);
+        expect(arch.maxDiff(run(wrong, ids).output, run(hfModel, ids).output, "logits")).toBeGreaterThan(1e-3);
       } else {
         expect(rope).toMatchObject({ kind: "rotary", interleaved: false, scaling: { kind: "none" } });
         expect(ggufConfig.qkvBias && ggufConfig.tiedEmbeddings).toBe(true);
       }
-      const d = maxDiff(run(llama(ggufConfig, source, file), ids).output, run(hfModel, ids).output, "logits");
+      const d = arch.maxDiff(run(llama(ggufConfig, source, file), ids).output, run(hfModel, ids).output, "logits");
       console.log(`${name}: GGUF layout vs Hugging Face layout, max |Δlogits| ${d.toExponential(2)}`);
       expect(d).toBeLessThanOrEqual(1e-4);
     },
   );
 
   it("a KV cache gives the logits of one full pass", () => {
-    const full = run(model, ids).output; // [1, 8, d_vocab]
-    const cache = new KvCache();
-    run(model, T.narrow(ids, 1, 0, 6), { kvCache: cache, logits: "last" });
-    expect(cache.length).toBe(6);
-    const step = run(model, T.narrow(ids, 1, 6, 2), { kvCache: cache }).output; // [1, 2, d_vocab]
-    expect(cache.length).toBe(8);
-    const d = maxDiff(step, T.narrow(full, 1, 6, 2), "cached");
-    console.log(`llama KV cache (6 + 2 tokens) vs one pass: max |Δlogits| ${d.toExponential(2)}`);
-    expect(d).toBeLessThanOrEqual(1e-5);
+    // the prefill unembeds only its last position, as generation does
+    const { prefill, step } = arch.kvCacheDiffs(model, ids, 6, "last");
+    console.log(`llama KV cache (6 + 2 tokens) vs one pass: max |Δlogits| ${step.toExponential(2)}`);
+    expect(prefill).toBeLessThanOrEqual(1e-5);
+    expect(step).toBeLessThanOrEqual(1e-5);
   });
 
   it("a left-padded batch gives each prompt's own logits at its real positions", () => {
@@ -214,14 +156,11 @@ describe("llama architecture", () => {
       [3, 17, 42, 5, 99, 7],
       [250, 11, 9],
     ];
-    const { ids: batch, attentionMask } = padBatch(prompts, { padId: 0, side: "left" });
-    for (const m of [model, qwen.model]) {
-      const out = run(m, batch, { attentionMask }).output; // [2, 6, d_vocab]
-      prompts.forEach((pr, b) => {
-        const alone = run(m, T.tensor(pr, [1, pr.length], "i32")).output; // [1, len, d_vocab]
-        const d = maxDiff(rows(out, b, 6 - pr.length, pr.length), rows(alone, 0, 0, pr.length), `prompt ${b}`);
-        expect(d, `prompt ${b}`).toBeLessThanOrEqual(1e-5);
-      });
+    for (const [name, m] of [
+      ["llama", model],
+      ["qwen2", qwen.model],
+    ] as const) {
+      expect(arch.paddedBatchDiff(m, prompts, "left", 0), name).toBeLessThanOrEqual(1e-5);
     }
   });
 
@@ -229,8 +168,9 @@ describe("llama architecture", () => {
     const sw = llama({ ...config, slidingWindow: { size: 3, fromLayer: 0 } }, weights);
     const full = run(model, ids).output;
     const { output, cache } = run(sw, ids, { cache: true });
-    expect(maxDiff(rows(output, 0, 0, 3), rows(full, 0, 0, 3), "first 3")).toBe(0);
-    for (let p = 3; p < 8; p++) expect(maxDiff(rows(output, 0, p, 1), rows(full, 0, p, 1), `pos ${p}`)).toBeGreaterThan(1e-4);
+    expect(arch.maxDiff(rows(output, 0, 0, 3), rows(full, 0, 0, 3), "first 3")).toBe(0);
+    for (let p = 3; p < 8; p++)
+      expect(arch.maxDiff(rows(output, 0, p, 1), rows(full, 0, p, 1), `pos ${p}`)).toBeGreaterThan(1e-4);
     for (let l = 0; l < config.nLayers; l++) {
       const pat = cache.at("attn.hook_pattern", l); // [1, head, 8, 8]
       const d = pat.data;

@@ -21,6 +21,7 @@ import { TINY_CORPUS } from "../src/tiny-tokenizers.js";
 import { type HfTokenizer, loadHfTokenizer } from "../src/tokenizer.js";
 import { loadGgufTokenizer, mergesFromScores } from "../src/tokenizer-gguf.js";
 import { expectFormatError } from "./helpers.js";
+import { byteFallbackPieces, llama2TokenizerJson } from "./tokenizer-fixtures.js";
 
 type Meta = GgufFile["metadata"];
 
@@ -285,7 +286,7 @@ function spmVocab(nMerges = 60): { pieces: string[]; scores: number[]; types: nu
     });
   }
   const chars = [...charFreq].sort((x, y) => y[1] - x[1] || (x[0] < y[0] ? -1 : 1)).map(([c]) => c);
-  const bytes = Array.from({ length: 256 }, (_, b) => `<0x${b.toString(16).toUpperCase().padStart(2, "0")}>`);
+  const bytes = byteFallbackPieces();
   const normal = [...new Set([...merged, ...chars])];
   const pieces = ["<unk>", "<s>", "</s>", ...bytes, ...normal];
   const scores = [0, 0, 0, ...bytes.map(() => 0), ...normal.map((_, i) => -i)];
@@ -309,60 +310,10 @@ function spmTokenizerJson(pieces: string[], scores: number[]): Record<string, un
     merges.push(...local);
   });
   merges.sort((x, y) => y.s - x.s);
-  const special = (id: number) => ({
-    id,
-    content: pieces[id],
-    single_word: false,
-    lstrip: false,
-    rstrip: false,
-    normalized: false,
-    special: true,
-  });
-  return {
-    version: "1.0",
-    truncation: null,
-    padding: null,
-    added_tokens: [special(0), special(1), special(2)],
-    normalizer: {
-      type: "Sequence",
-      normalizers: [
-        { type: "Prepend", prepend: "▁" },
-        { type: "Replace", pattern: { String: " " }, content: "▁" },
-      ],
-    },
-    pre_tokenizer: null,
-    post_processor: {
-      type: "TemplateProcessing",
-      single: [{ SpecialToken: { id: "<s>", type_id: 0 } }, { Sequence: { id: "A", type_id: 0 } }],
-      pair: [
-        { SpecialToken: { id: "<s>", type_id: 0 } },
-        { Sequence: { id: "A", type_id: 0 } },
-        { SpecialToken: { id: "<s>", type_id: 1 } },
-        { Sequence: { id: "B", type_id: 1 } },
-      ],
-      special_tokens: { "<s>": { id: "<s>", ids: [1], tokens: ["<s>"] } },
-    },
-    decoder: {
-      type: "Sequence",
-      decoders: [
-        { type: "Replace", pattern: { String: "▁" }, content: " " },
-        { type: "ByteFallback" },
-        { type: "Fuse" },
-        { type: "Strip", content: " ", start: 1, stop: 0 },
-      ],
-    },
-    model: {
-      type: "BPE",
-      dropout: null,
-      unk_token: "<unk>",
-      continuing_subword_prefix: null,
-      end_of_word_suffix: null,
-      fuse_unk: true,
-      byte_fallback: true,
-      vocab,
-      merges: merges.map(({ l, r }) => [l, r]),
-    },
-  };
+  return llama2TokenizerJson(
+    vocab,
+    merges.map(({ l, r }) => [l, r] as const),
+  );
 }
 
 const SPM_TEMPLATE = "{{ bos_token }}{% for m in messages %}[INST] {{ m.content }} [/INST]{% endfor %}";

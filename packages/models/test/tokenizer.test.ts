@@ -6,31 +6,16 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { ChatTemplateError, parseChatTemplate, readChatTemplate, renderChatTemplate } from "../src/chat-template.js";
 import { ModelFormatError } from "../src/errors.js";
+import { gpt2ByteSymbols } from "../src/tiny-tokenizers.js";
 import { type HfTokenizer, loadHfTokenizer } from "../src/tokenizer.js";
 import { loadTokenizerFromFolder } from "../src/tokenizer-node.js";
+import { byteFallbackPieces, llama2TokenizerJson, specialToken } from "./tokenizer-fixtures.js";
 
 // ---- GPT-2-style byte-level BPE ----------------------------------------------------------------------------------
 
-/** GPT-2's bytes_to_unicode: printable bytes map to themselves, the rest to U+0100 onwards, in GPT-2's id order. */
-function byteLevelAlphabet(): string[] {
-  const bs: number[] = [];
-  for (let b = 33; b <= 126; b++) bs.push(b);
-  for (let b = 161; b <= 172; b++) bs.push(b);
-  for (let b = 174; b <= 255; b++) bs.push(b);
-  const cs = [...bs];
-  let n = 0;
-  for (let b = 0; b < 256; b++) {
-    if (!bs.includes(b)) {
-      bs.push(b);
-      cs.push(256 + n++);
-    }
-  }
-  return cs.map((c) => String.fromCodePoint(c)); // index = GPT-2 id of that byte's symbol
-}
-
 function gpt2Json(): Record<string, unknown> {
   const vocab: Record<string, number> = {};
-  byteLevelAlphabet().forEach((s, i) => {
+  gpt2ByteSymbols().symbols.forEach((s, i) => {
     vocab[s] = i;
   });
   const merged = ["Ġt", "he", "Ġthe", "ll", "llo", "hello"];
@@ -83,18 +68,10 @@ function bertJson(): Record<string, unknown> {
     "the",
     "cafe",
   ];
-  const special = (id: number, content: string) => ({
-    id,
-    content,
-    single_word: false,
-    lstrip: false,
-    rstrip: false,
-    normalized: false,
-    special: true,
-  });
+  const specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"];
   return {
     version: "1.0",
-    added_tokens: [special(0, "[PAD]"), special(1, "[UNK]"), special(2, "[CLS]"), special(3, "[SEP]"), special(4, "[MASK]")],
+    added_tokens: specials.map((content, id) => specialToken(id, content)),
     normalizer: { type: "BertNormalizer", clean_text: true, handle_chinese_chars: true, strip_accents: null, lowercase: true },
     pre_tokenizer: { type: "BertPreTokenizer" },
     post_processor: {
@@ -139,63 +116,13 @@ const bertConfig = {
 
 function llamaJson(): Record<string, unknown> {
   const vocab: Record<string, number> = { "<unk>": 0, "<s>": 1, "</s>": 2 };
-  for (let b = 0; b < 256; b++) vocab[`<0x${b.toString(16).toUpperCase().padStart(2, "0")}>`] = 3 + b;
+  byteFallbackPieces().forEach((piece, b) => {
+    vocab[piece] = 3 + b;
+  });
   ["▁", "t", "h", "e", "l", "o", "▁t", "he", "▁the", "ll", "▁he", "▁hell", "▁hello"].forEach((s, i) => {
     vocab[s] = 259 + i;
   });
-  const special = (id: number, content: string) => ({
-    id,
-    content,
-    single_word: false,
-    lstrip: false,
-    rstrip: false,
-    normalized: false,
-    special: true,
-  });
-  return {
-    version: "1.0",
-    added_tokens: [special(0, "<unk>"), special(1, "<s>"), special(2, "</s>")],
-    // The real Llama-2 tokenizer.json: the normalizer does what Metaspace does, and there is no pre-tokenizer.
-    normalizer: {
-      type: "Sequence",
-      normalizers: [
-        { type: "Prepend", prepend: "▁" },
-        { type: "Replace", pattern: { String: " " }, content: "▁" },
-      ],
-    },
-    pre_tokenizer: null,
-    post_processor: {
-      type: "TemplateProcessing",
-      single: [{ SpecialToken: { id: "<s>", type_id: 0 } }, { Sequence: { id: "A", type_id: 0 } }],
-      pair: [
-        { SpecialToken: { id: "<s>", type_id: 0 } },
-        { Sequence: { id: "A", type_id: 0 } },
-        { SpecialToken: { id: "<s>", type_id: 1 } },
-        { Sequence: { id: "B", type_id: 1 } },
-      ],
-      special_tokens: { "<s>": { id: "<s>", ids: [1], tokens: ["<s>"] } },
-    },
-    decoder: {
-      type: "Sequence",
-      decoders: [
-        { type: "Replace", pattern: { String: "▁" }, content: " " },
-        { type: "ByteFallback" },
-        { type: "Fuse" },
-        { type: "Strip", content: " ", start: 1, stop: 0 },
-      ],
-    },
-    model: {
-      type: "BPE",
-      dropout: null,
-      unk_token: "<unk>",
-      continuing_subword_prefix: null,
-      end_of_word_suffix: null,
-      fuse_unk: true,
-      byte_fallback: true,
-      vocab,
-      merges: ["▁ t", "h e", "▁t he", "l l", "▁ he", "▁he ll", "▁hell o"],
-    },
-  };
+  return llama2TokenizerJson(vocab, ["▁ t", "h e", "▁t he", "l l", "▁ he", "▁he ll", "▁hell o"]);
 }
 const llamaConfig = {
   add_bos_token: true,

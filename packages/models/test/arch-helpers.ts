@@ -1,0 +1,217 @@
+// What the architecture tests (gpt2, llama, gpt-neox, bert) check alike: the hook contract, identity interventions,
+// the embedding gradient against finite differences, a PyTorch golden from tools/reference, and the KV-cache and
+// padding equivalences. Every tolerance stays in the test: these return the measured differences (or take the bound
+// as a parameter) so that each file states, prints and asserts its own.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { type HookedModel, KvCache, padBatch, type RunResult, run } from "@llmdbg/core";
+import type { Tensor } from "@llmdbg/tensor";
+import * as T from "@llmdbg/tensor";
+import { expect } from "vitest";
+import { type ModelConfig, normalizeHfConfig } from "../src/config.js";
+import { parseJsonStrict } from "../src/json.js";
+import type { SafetensorsReader } from "../src/safetensors.js";
+import { readSafetensors } from "../src/safetensors-node.js";
+import type { TinyModelType } from "../src/tiny.js";
+import { type WriteTinyModelOptions, writeTinyModel } from "../src/tiny-node.js";
+
+/** Writes a tiny checkpoint folder and reads it back the way a user's folder is read: config.json, model.safetensors. */
+export function writeAndReadTiny(
+  dir: string,
+  type: TinyModelType,
+  opts: WriteTinyModelOptions,
+): { config: ModelConfig; weights: SafetensorsReader } {
+  writeTinyModel(dir, type, opts);
+  const config = normalizeHfConfig(parseJsonStrict(readFileSync(join(dir, "config.json"), "utf8")), "config.json");
+  return { config, weights: readSafetensors(join(dir, "model.safetensors")) };
+}
+
+/** `test/golden/<name>.safetensors`, written by a tools/reference/*.py script. */
+export function readGolden(name: string): SafetensorsReader {
+  return readSafetensors(new URL(`./golden/${name}.safetensors`, import.meta.url).pathname);
+}
+
+/** max |a − b| over entries that differ (equal entries include the −inf of masked scores); the shapes must match. */
+export function maxDiff(ours: Tensor, ref: Tensor, name: string): number {
+  expect(ours.shape, name).toEqual(ref.shape);
+  let m = 0;
+  for (let i = 0; i < ours.size; i++) {
+    const a = ours.data[i] as number;
+    const b = ref.data[i] as number;
+    if (a !== b) m = Math.max(m, Math.abs(a - b));
+  }
+  return m;
+}
+
+/** ‖ours − ref‖₂ / ‖ref‖₂. */
+export function relativeError(ours: Tensor, ref: Tensor): number {
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < ours.size; i++) {
+    num += ((ours.data[i] as number) - (ref.data[i] as number)) ** 2;
+    den += (ref.data[i] as number) ** 2;
+  }
+  return Math.sqrt(num / den);
+}
+
+/**
+ * Σ log_softmax(out) at `targets`, one target per row of the last axis in order: a token per position (batch 0
+ * first) for logits [batch, pos, d_vocab], a class per batch row for [batch, n_labels]. The goldens' loss.
+ */
+export function targetLogProb(out: Tensor, targets: readonly number[]): Tensor {
+  const n = out.shape[out.rank - 1] as number;
+  const flat = T.reshape(T.logSoftmax(out), [out.size]); // [batch * (pos *) n]
+  return T.sum(
+    T.gather(
+      flat,
+      T.tensor(
+        targets.map((t, r) => r * n + t),
+        [targets.length],
+        "i32",
+      ),
+    ),
+  );
+}
+
+/** Runs with every hook cached, requiring each declared hook to fire exactly once with its declared rank. */
+export function runFiringEveryHook(model: HookedModel, ids: Tensor): ReturnType<typeof run> {
+  const result = run(model, ids, { cache: true });
+  for (const p of model.hookPoints) {
+    expect(result.ctx.firedCounts().get(p.name), p.name).toBe(1);
+    expect(result.cache.get(p.name).rank, p.name).toBe(p.axes.length);
+  }
+  return result;
+}
+
+/** Requires a scale-by-1 intervention at each of `hooks` to leave the output bit-identical to a plain run. */
+export function expectIdentityInterventionsExact(model: HookedModel, ids: Tensor, hooks: readonly string[]): void {
+  const plain = run(model, ids).output.toArray();
+  for (const hook of hooks) {
+    const scaled = run(model, ids, { interventions: [{ kind: "scale", hook, factor: 1 }] }).output;
+    expect(scaled.toArray(), hook).toEqual(plain);
+  }
+}
+
+export interface FiniteDifferenceCheck {
+  /** the embedding hook whose activation is perturbed */
+  readonly hook: string;
+  readonly loss: (out: Tensor) => Tensor;
+  /** the central-difference step */
+  readonly step: number;
+  /** each error is relative to max(|numeric derivative|, floor) */
+  readonly floor: number;
+  /** flat indices into the activation to probe; default 0, 5, 77, 130 and the last */
+  readonly indices?: readonly number[];
+}
+
+/**
+ * The worst relative error of the gradient of `loss` w.r.t. the activation at `hook` (from `run`'s grads) against
+ * central differences, patching one element of that activation at a time.
+ */
+export function embeddingGradFdError(model: HookedModel, ids: Tensor, check: FiniteDifferenceCheck): number {
+  const { hook, loss, step, floor } = check;
+  const g = run(model, ids, { grads: { hooks: [hook], loss } }).cache.grad(hook);
+  const emb = run(model, ids, { cache: [hook] }).cache.get(hook);
+  let worst = 0;
+  for (const i of check.indices ?? [0, 5, 77, 130, emb.size - 1]) {
+    const at = (delta: number) => {
+      const values = emb.toArray();
+      values[i] = (values[i] as number) + delta;
+      const patch = { kind: "patch" as const, hook, values: { shape: [...emb.shape], data: values } };
+      return loss(run(model, ids, { interventions: [patch] }).output).item();
+    };
+    const num = (at(step) - at(-step)) / (2 * step);
+    worst = Math.max(worst, Math.abs(num - (g.data[i] as number)) / Math.max(Math.abs(num), floor));
+  }
+  return worst;
+}
+
+export interface GoldenDiffs {
+  /** max |Δ| of the logits and of each hook, by name */
+  readonly byName: ReadonlyMap<string, number>;
+  /** the largest of those, and whose it is */
+  readonly worst: number;
+  readonly worstName: string;
+  /** relative L2 error of the gradient at `gradHook` */
+  readonly gradRelErr: number;
+  /** |Δloss| */
+  readonly lossDiff: number;
+}
+
+/**
+ * Compares a run made with `cache: true` and `grads` on `gradHook` against a golden written by tools/reference: every
+ * declared hook and the logits (the golden's `<prefix><name>`) must be within `tol` in max |Δ|, each asserted under its
+ * name; the gradient (`<prefix>grad.<gradHook>`) and loss (`<prefix>loss`) differences are returned for the caller
+ * to bound and print.
+ */
+export function compareWithGolden(
+  model: HookedModel,
+  result: RunResult,
+  golden: SafetensorsReader,
+  opts: { readonly gradHook: string; readonly tol: number; readonly prefix?: string },
+): GoldenDiffs {
+  const prefix = opts.prefix ?? "";
+  const byName = new Map<string, number>();
+  let worstName = "";
+  let worst = 0;
+  for (const name of [...model.hookPoints.map((p) => p.name), "logits"]) {
+    const d = maxDiff(name === "logits" ? result.output : result.cache.get(name), golden.load(prefix + name), name);
+    byName.set(name, d);
+    if (d > worst) [worst, worstName] = [d, name];
+    expect(d, name).toBeLessThanOrEqual(opts.tol);
+  }
+  const gradRelErr = relativeError(result.cache.grad(opts.gradHook), golden.load(`${prefix}grad.${opts.gradHook}`));
+  if (result.loss === undefined) throw new Error("compareWithGolden: the run had no grads, so no loss");
+  const lossDiff = Math.abs(result.loss.item() - (golden.load(`${prefix}loss`).data[0] as number));
+  return { byName, worst, worstName, gradRelErr, lossDiff };
+}
+
+/**
+ * Feeds ids[:, 0:split] and then ids[:, split:] through one KvCache (checking its length after each) and returns
+ * max |Δlogits| of each call against one full pass; a prefill with `logits: "last"` is judged on its one position.
+ */
+export function kvCacheDiffs(
+  model: HookedModel,
+  ids: Tensor,
+  split: number,
+  prefillLogits: "all" | "last" = "all",
+): { prefill: number; step: number } {
+  const n = ids.shape[1] as number;
+  const full = run(model, ids).output; // [1, pos, d_vocab]
+  const kvCache = new KvCache();
+  const first = run(model, T.narrow(ids, 1, 0, split), { kvCache, logits: prefillLogits }).output; // [1, split or 1, d_vocab]
+  expect(kvCache.length).toBe(split);
+  const second = run(model, T.narrow(ids, 1, split, n - split), { kvCache }).output; // [1, n − split, d_vocab]
+  expect(kvCache.length).toBe(n);
+  const firstRef = prefillLogits === "last" ? T.narrow(full, 1, split - 1, 1) : T.narrow(full, 1, 0, split);
+  const diffs = {
+    prefill: maxDiff(first, firstRef, "prefill"),
+    step: maxDiff(second, T.narrow(full, 1, split, n - split), "step"),
+  };
+  kvCache.dispose();
+  return diffs;
+}
+
+/**
+ * Runs `prompts` as one batch padded on `side` (with its attention mask) and each prompt alone; returns the worst
+ * max |Δ| between a prompt alone and its batch row: the real positions of a [batch, pos, …] output, or the whole
+ * row of a pooled [batch, n_labels] one.
+ */
+export function paddedBatchDiff(
+  model: HookedModel,
+  prompts: readonly (readonly number[])[],
+  side: "left" | "right",
+  padId: number,
+): number {
+  const { ids, attentionMask } = padBatch(prompts, { padId, side });
+  const out = run(model, ids, { attentionMask }).output; // [batch, len, …] or [batch, n_labels]
+  const len = ids.shape[1] as number;
+  let worst = 0;
+  prompts.forEach((p, b) => {
+    const alone = run(model, T.tensor(p, [1, p.length], "i32")).output; // [1, n, …] or [1, n_labels]
+    const row = T.narrow(out, 0, b, 1);
+    const real = out.rank === 2 ? row : T.narrow(row, 1, side === "left" ? len - p.length : 0, p.length);
+    worst = Math.max(worst, maxDiff(real, alone, `prompt ${b}`));
+  });
+  return worst;
+}
