@@ -8,6 +8,7 @@
 // [b, t, d], as in every layer norm).
 import type { TypedArray } from "../dtype.js";
 import type { Shape } from "../shape.js";
+import { isSuffix } from "./elementwise.js";
 
 export type ArithOp = "add" | "sub" | "mul" | "div";
 
@@ -101,16 +102,6 @@ const loops: { readonly [P in ArithOp]: Loops } = {
   },
 };
 
-/** `small` equals the trailing dims of `out` once its own leading 1s are dropped. */
-function isBlock(small: Shape, out: Shape): boolean {
-  let s = 0;
-  while (s < small.length && small[s] === 1) s++;
-  const k = small.length - s;
-  if (k > out.length) return false;
-  for (let i = 0; i < k; i++) if (small[s + i] !== out[out.length - k + i]) return false;
-  return true;
-}
-
 /** `small` is `out` with the last axis 1 (leading 1s allowed): one value per row of the last axis. */
 function isRow(small: Shape, out: Shape): boolean {
   const r = out.length;
@@ -135,8 +126,8 @@ export function arith(op: ArithOp, a: A, aShape: Shape, b: A, bShape: Shape, out
   if (a.length === n && b.length === n) L.full(a, b, out, n);
   else if (a.length === n && b.length === 1) L.scalar(a, b[0] as number, out, n, false);
   else if (b.length === n && a.length === 1) L.scalar(b, a[0] as number, out, n, true);
-  else if (a.length === n && isBlock(bShape, outShape)) L.block(a, b, out, n, b.length, false);
-  else if (b.length === n && isBlock(aShape, outShape)) L.block(b, a, out, n, a.length, true);
+  else if (a.length === n && isSuffix(bShape, outShape)) L.block(a, b, out, n, b.length, false);
+  else if (b.length === n && isSuffix(aShape, outShape)) L.block(b, a, out, n, a.length, true);
   else if (a.length === n && isRow(bShape, outShape)) L.row(a, b, out, n, last, false);
   else if (b.length === n && isRow(aShape, outShape)) L.row(b, a, out, n, last, true);
   else return false;

@@ -16,8 +16,8 @@ export function broadcastStrides(shape: Shape, out: Shape): number[] {
   return r;
 }
 
-function isSuffix(small: Shape, out: Shape): boolean {
-  // small equals the trailing dims of out after dropping its own leading 1s
+/** `small` equals the trailing dims of `out` once its own leading 1s are dropped (a bias against activations). */
+export function isSuffix(small: Shape, out: Shape): boolean {
   let s = 0;
   while (s < small.length && small[s] === 1) s++;
   const k = small.length - s;
