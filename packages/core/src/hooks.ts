@@ -2,8 +2,19 @@
 // component, axes) and its forward pass calls `ctx.hook(name, x)` exactly there. The axes let
 // interventions pick positions and heads without knowing the architecture.
 
-/** Axis names used in hook declarations and shape comments. */
-export type Axis = "batch" | "pos" | "query_pos" | "key_pos" | "head" | "kv_head" | "d_model" | "d_head" | "d_mlp" | "d_vocab";
+/** Axis names used in hook declarations and shape comments; `one` is a size-1 axis kept for broadcasting (a norm's scale). */
+export type Axis =
+  | "batch"
+  | "pos"
+  | "query_pos"
+  | "key_pos"
+  | "head"
+  | "kv_head"
+  | "d_model"
+  | "d_head"
+  | "d_mlp"
+  | "d_vocab"
+  | "one";
 
 export interface HookPoint {
   /** TransformerLens name, e.g. `blocks.3.attn.hook_pattern`. */

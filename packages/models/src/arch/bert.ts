@@ -75,7 +75,7 @@ const keys = {
 export type BertHead = "classifier" | "mlm" | "none";
 
 const resid = ["batch", "pos", "d_model"] as const;
-const scale = ["batch", "pos", "d_model"] as const;
+const scale = ["batch", "pos", "one"] as const; // sqrt(var + eps) per position, [batch, pos, 1]
 const perHead = ["batch", "pos", "head", "d_head"] as const;
 
 /** The hook points of an `nLayers` encoder with `head` (TransformerLens's HookedEncoder names). */

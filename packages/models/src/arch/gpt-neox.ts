@@ -47,7 +47,7 @@ const keys = {
 
 const resid = ["batch", "pos", "d_model"] as const;
 const perHead = ["batch", "pos", "head", "d_head"] as const;
-const scale = ["batch", "pos", "d_model"] as const;
+const scale = ["batch", "pos", "one"] as const; // sqrt(var + eps) per position, [batch, pos, 1]
 const mlp = ["batch", "pos", "d_mlp"] as const;
 const scores = ["batch", "head", "query_pos", "key_pos"] as const;
 

@@ -29,7 +29,7 @@ const keys = {
 
 const resid = ["batch", "pos", "d_model"] as const;
 const perHead = ["batch", "pos", "head", "d_head"] as const;
-const scale = ["batch", "pos", "d_model"] as const;
+const scale = ["batch", "pos", "one"] as const; // sqrt(var + eps) per position, [batch, pos, 1]
 
 export function gpt2HookPoints(nLayers: number) {
   return declareHooks(

@@ -43,7 +43,7 @@ const keys = {
 };
 
 const resid = ["batch", "pos", "d_model"] as const;
-const scale = ["batch", "pos", "d_model"] as const;
+const scale = ["batch", "pos", "one"] as const; // sqrt(var + eps) per position, [batch, pos, 1]
 const perHead = ["batch", "pos", "head", "d_head"] as const;
 // TransformerLens keeps grouped keys and values unrepeated: one entry per key/value head
 const perKvHead = ["batch", "pos", "kv_head", "d_head"] as const;
