@@ -5,4 +5,4 @@ import { setRawAllocator } from "./dtype.js";
 setRawAllocator((bytes) => Buffer.allocUnsafeSlow(bytes).buffer as ArrayBuffer);
 
 export * from "./index.js";
-export { OrtBackend, type OrtOptions, type OrtStats } from "./ort/backend.js";
+export { OrtBackend, type OrtOptions, type OrtStats, type Resident } from "./ort/backend.js";

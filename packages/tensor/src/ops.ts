@@ -11,7 +11,7 @@ import * as mv from "./kernels/movement.js";
 import * as rd from "./kernels/reduce.js";
 import type { CompareOp } from "./prims.js";
 import { broadcastShapes, checkShape, DTypeError, fmt, normAxes, normAxis, type Shape, ShapeError, sizeOf } from "./shape.js";
-import { empty, Tensor, zeros } from "./tensor.js";
+import { empty, Storage, Tensor, zeros } from "./tensor.js";
 
 export type Operand = Tensor | number;
 
@@ -309,8 +309,16 @@ export function gather(x: Tensor, indices: Tensor, axis = 0): Tensor {
     if (v < 0 || v >= dim) throw new ShapeError(`gather: index ${v} out of range [0, ${dim}) for axis ${a} of ${fmt(x.shape)}`);
   }
   const shape = [...x.shape.slice(0, a), ...indices.shape, ...x.shape.slice(a + 1)];
-  const out = empty(shape, x.dtype); // x.shape[:axis] + indices.shape + x.shape[axis+1:]
-  mv.gather(x.data, x.shape, a, idx, out.data);
+  const remote = x.store.remote;
+  let out: Tensor; // x.shape[:axis] + indices.shape + x.shape[axis+1:]
+  if (remote !== null) {
+    // a pinned table that a backend holds (GPT-2's embedding is also its unembedding): copy the rows out
+    // there, rather than bring the whole table back for a few of them every step
+    out = new Tensor(shape, x.dtype, new Storage(remote.home.gather(x.store, x.shape, a, idx)));
+  } else {
+    out = empty(shape, x.dtype);
+    mv.gather(x.data, x.shape, a, idx, out.data);
+  }
   return record("gather", { axis: a }, [x, indices], out);
 }
 

@@ -2,12 +2,61 @@ import { type DType, dtypes, type TypedArray } from "./dtype.js";
 import { checkShape, fmt, type Shape, ShapeError, sizeOf } from "./shape.js";
 
 /**
+ * Where a storage's bytes live while this thread holds none of them: a backend that keeps them between ops
+ * (the ort worker keeps pinned weights). Every method is synchronous.
+ */
+export interface StorageHome {
+  /** Brings the bytes of `s` back to this thread and returns them; `s` is local afterwards. */
+  fetch(s: Storage): TypedArray;
+  /** Frees the bytes of `s` where they live: no tensor views `s` any more. */
+  free(s: Storage): void;
+  /** The entries `idx` of `axis` of `s` (seen as `shape`), copied out where the bytes live. */
+  gather(s: Storage, shape: Shape, axis: number, idx: Int32Array): TypedArray;
+}
+
+/** A storage's bytes held by `home` under `id` (the home's own key). */
+export interface Remote {
+  readonly home: StorageHome;
+  readonly id: number;
+  readonly dtype: DType;
+}
+
+/**
  * Owns one ArrayBuffer exactly (offset 0, full length). The `ort` backend moves buffers to its worker thread
  * and back without copying; that detaches the old typed array, so tensors reach their data through this
- * indirection and reshaped views share the Storage object, never the typed array.
+ * indirection and reshaped views share the Storage object, never the typed array. A pinned storage may stay
+ * in the worker between ops (`remote`); reading `data` then brings it back first, so no caller needs to know.
  */
 export class Storage {
-  constructor(public data: TypedArray) {}
+  private bytes: TypedArray | null;
+  /** Set while the bytes live in a backend; this thread then holds none. */
+  remote: Remote | null = null;
+  /** Set by `pin`: a backend may keep the bytes on its side after using them. */
+  pinned = false;
+  /** Tensors viewing this storage and not disposed; the last `dispose` frees a remote buffer. */
+  views = 0;
+
+  constructor(data: TypedArray) {
+    this.bytes = data;
+  }
+
+  get data(): TypedArray {
+    const d = this.bytes;
+    if (d !== null) return d;
+    if (this.remote === null) throw new Error("storage was freed");
+    return this.remote.home.fetch(this);
+  }
+
+  set data(d: TypedArray) {
+    this.bytes = d;
+    this.remote = null;
+  }
+
+  /** Backends only: the bytes now live in `remote.home` (or were freed there, with null). */
+  moveTo(remote: Remote | null): void {
+    this.bytes = null;
+    this.remote = remote;
+  }
 }
 
 let nextId = 1;
@@ -25,6 +74,7 @@ export class Tensor {
     storage: Storage,
   ) {
     this.storage = storage;
+    storage.views++;
   }
 
   /** The element buffer. Do not keep it across later ops: a native kernel may move the buffer meanwhile. */
@@ -50,9 +100,15 @@ export class Tensor {
     return this.storage === null;
   }
 
-  /** Drops this tensor's reference to its buffer; later reads throw. Other views of the storage stay valid. */
+  /**
+   * Drops this tensor's reference to its buffer; later reads throw. Other views of the storage stay valid;
+   * after the last one, a backend holding the buffer (a pinned weight) frees it.
+   */
   dispose(): void {
+    const s = this.storage;
+    if (s === null) return;
     this.storage = null;
+    if (--s.views === 0 && s.remote !== null) s.remote.home.free(s);
   }
 
   /** A plain copy of the elements (numbers), safe to keep. */
@@ -69,6 +125,26 @@ export class Tensor {
   toString(): string {
     return `Tensor(${this.dtype}, ${fmt(this.shape)})`;
   }
+}
+
+/**
+ * Marks `t`'s buffer (every view of it) as worth keeping inside the backend between ops: the `ort` backend
+ * then moves it into its onnxruntime worker on the first matmul that uses it and keeps it there, so later
+ * matmuls send only the activations. Meant for weights; reading `data` brings the buffer back (it moves
+ * again at the next matmul). Does nothing on the `ref` backend. Returns `t`.
+ * @example const w = pin(randn([768, 3072], 1)) // [d_model, d_mlp]
+ */
+export function pin(t: Tensor): Tensor {
+  t.store.pinned = true;
+  return t;
+}
+
+/** Undoes `pin`: brings the buffer back to this thread if a backend holds it. Returns `t`. */
+export function unpin(t: Tensor): Tensor {
+  const s = t.store;
+  s.pinned = false;
+  if (s.remote !== null) s.remote.home.fetch(s);
+  return t;
 }
 
 /** Wraps a freshly made typed array (it must own its whole ArrayBuffer) as a tensor. */

@@ -41,7 +41,10 @@ export function checkpoint(config: ModelConfig, weights: WeightSource, file: str
     if (t.shape.join() !== want.join()) {
       throw new ModelFormatError(file, k, `expected shape [${want.join(",")}], got [${t.shape.join(",")}]`);
     }
-    return t.dtype === "f32" ? t : T.cast(t, "f32");
+    const w = t.dtype === "f32" ? t : T.cast(t, "f32");
+    // matrices (linear weights, embedding tables) stay inside the ort worker once a matmul has used them, so
+    // decoding sends only activations; vectors (biases, norms) feed main-thread kernels and stay here
+    return w.rank === 2 ? T.pin(w) : w;
   };
   const must = (key: string, shape: readonly number[], asStored = false): Tensor => {
     const t = read(key, shape, asStored);

@@ -1,18 +1,27 @@
 // The `ort` backend: matmuls on onnxruntime-node (MLAS) in a worker thread. The calling thread hands the
 // operand buffers over by transfer (zero-copy), blocks on an Atomics word until the worker answers, and takes
 // the buffers back with receiveMessageOnPort — a synchronous call over ORT's public async API.
+// Pinned buffers (weights) are transferred once and stay in the worker under an id: moving a 7–150 MB
+// weight across isolates on every call cost more than the matmul itself (hand-off and external-memory GCs
+// on both threads), so only activations travel then. This class is also their StorageHome: reading `data`
+// of such a storage fetches it back, gathers from a resident table run in the worker, and dispose or GC
+// frees it there.
 import { availableParallelism } from "node:os";
 import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from "node:worker_threads";
 import { type Backend, refBackend, registerOrtLoader } from "../backend.js";
-import { dtypes } from "../dtype.js";
+import { type DType, dtypes, type TypedArray } from "../dtype.js";
 import type { MatmulPlan } from "../kernels/matmul.js";
-import { empty, type Storage, type Tensor } from "../tensor.js";
+import { type Shape, sizeOf } from "../shape.js";
+import { empty, type Storage, type StorageHome, type Tensor } from "../tensor.js";
 import { encodeModel, type NodeSpec, ONNX_DOUBLE, ONNX_FLOAT } from "./onnx.js";
 
 export interface OrtOptions {
   /** intra-op threads; default: all cores (LLMDBG_THREADS overrides). */
   threads?: number;
-  /** below this many multiply-adds the call overhead (~50 µs) outweighs MLAS, so `ref` runs it. */
+  /**
+   * below this many multiply-adds the call overhead (~50 µs) outweighs MLAS, so `ref` runs it; pinned
+   * buffers with fewer elements are not kept in the worker either.
+   */
   minMacs?: number;
   /** milliseconds to wait for one op before giving up (LLMDBG_ORT_TIMEOUT_MS overrides). */
   timeoutMs?: number;
@@ -21,22 +30,40 @@ export interface OrtOptions {
 interface Reply {
   ok: boolean;
   err?: string;
-  bufs?: ArrayBuffer[];
+  /** per operand slot: its buffer coming back, or null (resident in the worker) */
+  bufs?: (ArrayBuffer | null)[];
   version?: string;
   runMs?: number;
+  resident?: Resident;
 }
 
-/** Where time goes in the ort backend: `runMs` inside onnxruntime, `waitMs` seen by the calling thread. */
+/** What the worker holds for pinned tensors: buffer count, bytes, and the ids (`tensor.store.remote.id`). */
+export interface Resident {
+  buffers: number;
+  bytes: number;
+  ids: number[];
+}
+
+/** One operand buffer of a call: transferred (and kept resident under `keep`), or resident under `id`. */
+type Arg = { buf: ArrayBuffer; keep?: number } | { id: number };
+
+/**
+ * Where time goes in the ort backend: `runMs` inside onnxruntime, `waitMs` seen by the calling thread.
+ * `fetches` counts pinned buffers brought back because this thread read them; `gathers` row lookups from a
+ * resident table.
+ */
 export interface OrtStats {
   calls: number;
   waitMs: number;
   runMs: number;
+  fetches: number;
+  gathers: number;
 }
 
 const elemType = { f32: ONNX_FLOAT, f64: ONNX_DOUBLE } as const;
 const typeName = { f32: "float32", f64: "float64" } as const;
 
-export class OrtBackend implements Backend {
+export class OrtBackend implements Backend, StorageHome {
   readonly name = "ort" as const;
   readonly threads: number;
   minMacs: number;
@@ -46,7 +73,17 @@ export class OrtBackend implements Backend {
   private readonly ctl = new Int32Array(new SharedArrayBuffer(4));
   private readonly sent = new Set<string>();
   private readonly timeoutMs: number;
-  readonly stats: OrtStats = { calls: 0, waitMs: 0, runMs: 0 };
+  readonly stats: OrtStats = { calls: 0, waitMs: 0, runMs: 0, fetches: 0, gathers: 0 };
+  private nextId = 1;
+  /** the storages whose bytes are resident in the worker, by id (weakly: a model may be dropped) */
+  private readonly held = new Map<number, WeakRef<Storage>>();
+  // weights dropped with their model without dispose: free their worker buffers too; the unregister token is
+  // the storage, registered while (and only while) its bytes are resident
+  private readonly finalizer = new FinalizationRegistry<number>((id) => {
+    this.held.delete(id);
+    this.post({ kind: "free", ids: [id] });
+  });
+  private closed = false;
 
   constructor(opts: OrtOptions = {}) {
     const env = globalThis.process?.env ?? {};
@@ -69,17 +106,33 @@ export class OrtBackend implements Backend {
     this.version = r.version ?? "unknown";
   }
 
+  /** A message that has no answer (frees); the worker handles messages in order, so later calls see it done. */
+  private post(msg: object): void {
+    this.port.postMessage(msg);
+  }
+
   private call(msg: object, transfer: ArrayBuffer[], timeoutMs = this.timeoutMs): Reply {
+    if (this.closed) throw new Error("ort backend: closed");
     Atomics.store(this.ctl, 0, 0);
     this.port.postMessage(msg, transfer);
-    const res = Atomics.wait(this.ctl, 0, 0, timeoutMs);
-    if (res === "timed-out") throw new Error(`ort backend: no answer from the onnxruntime worker within ${timeoutMs} ms`);
+    // the worker stores 1 and then notifies: a notify of the previous reply, delayed by preemption between
+    // the two, can wake this wait early, so only the word itself says that the reply is there
+    const deadline = performance.now() + timeoutMs;
+    while (Atomics.load(this.ctl, 0) === 0) {
+      const left = deadline - performance.now();
+      if (left <= 0 || Atomics.wait(this.ctl, 0, 0, left) === "timed-out") {
+        throw new Error(`ort backend: no answer from the onnxruntime worker within ${timeoutMs} ms`);
+      }
+    }
     const m = receiveMessageOnPort(this.port);
     if (m === undefined) throw new Error("ort backend: the onnxruntime worker signalled without a reply");
     return m.message as Reply;
   }
 
-  /** Runs `nodes` on the given tensors; `out` receives the single output. Buffers travel by transfer. */
+  /**
+   * Runs `nodes` on the given tensors; `out` receives the single output. Buffers travel by transfer, except
+   * those already resident in the worker (sent as ids); a pinned operand stays there from now on.
+   */
   private run(key: string, nodes: NodeSpec[], ins: { name: string; t: Tensor }[], out: Tensor): void {
     const dt = out.dtype as "f32" | "f64";
     const stores: Storage[] = [];
@@ -92,7 +145,18 @@ export class OrtBackend implements Backend {
     const feeds = ins.map(({ name, t }) => ({ name, type: typeName[dt], buf: slot(t) }));
     const o = { name: "out", type: typeName[dt], buf: slot(out) };
     const dims = [...ins.map(({ t }) => t.shape), out.shape];
-    const bufs = stores.map((s) => s.data.buffer as ArrayBuffer);
+    const transfer: ArrayBuffer[] = [];
+    // only buffers of at least minMacs elements stay: every product with one has that many multiply-adds, so
+    // it runs here again, and which kernel (hence which rounding) serves a product depends on shapes alone,
+    // never on where a buffer happens to be; smaller ones are cheap to send anyway
+    const keepFrom = Math.max(1, this.minMacs) * dtypes[dt].bytes;
+    const args = stores.map((s): Arg => {
+      const r = s.remote;
+      if (r !== null && r.home === this) return { id: r.id };
+      const buf = s.data.buffer as ArrayBuffer; // (reading data brings back one that another OrtBackend holds)
+      transfer.push(buf);
+      return s.pinned && s !== out.store && buf.byteLength >= keepFrom ? { buf, keep: this.nextId++ } : { buf };
+    });
     // which operands share a buffer is part of the op's identity (matmul(x, x) sends one buffer)
     const fullKey = `${key} @${feeds.map((f) => f.buf).join(",")},${o.buf}`;
     let spec: object | undefined;
@@ -112,18 +176,77 @@ export class OrtBackend implements Backend {
       spec = { model, feeds, out: o };
     }
     const t0 = performance.now();
-    const r = this.call({ kind: "run", key: fullKey, spec, dims, bufs }, bufs);
+    const r = this.call({ kind: "run", key: fullKey, spec, dims, args }, transfer);
     this.stats.calls++;
     this.stats.waitMs += performance.now() - t0;
     this.stats.runMs += r.runMs ?? 0;
-    // re-attach every buffer before anything can throw, so no tensor is left detached
+    // re-attach every buffer before anything can throw, so no tensor is left detached; kept buffers are
+    // resident even when the op failed (the worker stores them first)
     const back = r.bufs ?? [];
     stores.forEach((s, i) => {
-      const b = back[i];
-      if (b) s.data = dtypes[dt].wrap(b);
+      const a = args[i] as Arg;
+      if ("id" in a) return;
+      if (a.keep !== undefined) this.resides(s, a.keep, dt);
+      else {
+        const b = back[i];
+        if (b) s.data = dtypes[dt].wrap(b);
+      }
     });
     if (!r.ok) throw new Error(`ort backend: ${key} failed: ${r.err}`);
     this.sent.add(fullKey);
+  }
+
+  private resides(s: Storage, id: number, dtype: DType): void {
+    s.moveTo({ home: this, id, dtype });
+    this.held.set(id, new WeakRef(s));
+    this.finalizer.register(s, id, s);
+  }
+
+  /** StorageHome: brings a resident buffer back to the calling thread (it stays pinned: the next matmul moves it again). */
+  fetch(s: Storage): TypedArray {
+    const rem = s.remote;
+    if (rem === null || rem.home !== this) throw new Error("ort backend: fetch of a buffer this backend does not hold");
+    const r = this.call({ kind: "fetch", id: rem.id }, []);
+    const b = r.bufs?.[0];
+    if (!r.ok || !b) throw new Error(`ort backend: cannot fetch buffer ${rem.id} from the worker: ${r.err}`);
+    this.finalizer.unregister(s);
+    this.held.delete(rem.id);
+    this.stats.fetches++;
+    const d = dtypes[rem.dtype].wrap(b);
+    s.data = d;
+    return d;
+  }
+
+  /** StorageHome: the last tensor viewing `s` was disposed. */
+  free(s: Storage): void {
+    const rem = s.remote;
+    if (rem === null || rem.home !== this) return;
+    this.finalizer.unregister(s);
+    this.held.delete(rem.id);
+    s.moveTo(null);
+    this.post({ kind: "free", ids: [rem.id] });
+  }
+
+  /** StorageHome: rows of a resident table, copied in the worker (a plain copy: too small a job for a session). */
+  gather(s: Storage, shape: Shape, axis: number, idx: Int32Array): TypedArray {
+    const rem = s.remote;
+    if (rem === null || rem.home !== this) throw new Error("ort backend: gather from a buffer this backend does not hold");
+    const outer = sizeOf(shape.slice(0, axis));
+    const inner = sizeOf(shape.slice(axis + 1));
+    const eb = dtypes[rem.dtype].bytes;
+    // the indices are a few ints: copied by the message rather than transferred away from their tensor
+    const msg = { kind: "gather", id: rem.id, outer, rowBytes: (shape[axis] as number) * inner * eb, itemBytes: inner * eb, idx };
+    const r = this.call(msg, []);
+    const b = r.bufs?.[0];
+    if (!r.ok || !b) throw new Error(`ort backend: gather failed: ${r.err}`);
+    this.stats.gathers++;
+    return dtypes[rem.dtype].wrap(b);
+  }
+
+  /** What the worker holds for pinned tensors now (asks it, so frees posted before are counted). */
+  resident(): Resident {
+    const r = this.call({ kind: "stat" }, []);
+    return r.resident ?? { buffers: 0, bytes: 0, ids: [] };
   }
 
   matmul(a: Tensor, b: Tensor, transA: boolean, transB: boolean, plan: MatmulPlan): Tensor {
@@ -164,8 +287,13 @@ export class OrtBackend implements Backend {
     return this.sent.size;
   }
 
-  /** Stops the worker thread; later calls fail. */
+  /** Brings every resident buffer back (their bytes would go with the worker), then stops the worker; later calls fail. */
   close(): Promise<number> {
+    for (const ref of [...this.held.values()]) {
+      const s = ref.deref();
+      if (s?.remote?.home === this) this.fetch(s);
+    }
+    this.closed = true;
     return this.worker.terminate();
   }
 }

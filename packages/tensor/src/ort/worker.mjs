@@ -1,6 +1,9 @@
 // The onnxruntime thread. The main thread blocks on `ctl` while this worker runs one op, so the tensor API
 // stays synchronous while using only onnxruntime-node's public (async) API. Buffers arrive and leave by
-// transfer, never by copy; on error they are still sent back so no tensor loses its storage.
+// transfer, never by copy; on error they are still sent back so no tensor loses its storage. Pinned buffers
+// (weights) stay here in `resident` under the main thread's ids until fetched back or freed.
+// Every message but "free" gets exactly one reply; messages are handled in order, and the main thread blocks
+// until each reply, so a reply also says that every "free" posted before it has been done.
 import { workerData } from "node:worker_threads";
 
 const { ctl: ctlBuf, port, threads } = workerData;
@@ -11,6 +14,28 @@ const sessions = new Map();
 // each session owns an intra-op thread pool, so keep few; symbolic shapes make one session serve all sizes
 const MAX_SESSIONS = 64;
 let ort = null;
+/** id -> ArrayBuffer of a pinned tensor, used in place by every op that names the id */
+const resident = new Map();
+let residentBytes = 0;
+
+function keep(id, buf) {
+  resident.set(id, buf);
+  residentBytes += buf.byteLength;
+}
+
+function release(id) {
+  const buf = resident.get(id);
+  if (buf === undefined) return undefined;
+  resident.delete(id);
+  residentBytes -= buf.byteLength;
+  return buf;
+}
+
+function residentBuf(id) {
+  const buf = resident.get(id);
+  if (buf === undefined) throw new Error(`ort worker: no resident buffer ${id}`);
+  return buf;
+}
 
 function done(msg, transfer) {
   port.postMessage(msg, transfer);
@@ -49,8 +74,48 @@ port.on("message", async (msg) => {
     }
     return;
   }
-  const bufs = msg.bufs;
+  if (msg.kind === "free") {
+    for (const id of msg.ids) release(id);
+    return;
+  }
+  if (msg.kind === "stat") {
+    done({ ok: true, resident: { buffers: resident.size, bytes: residentBytes, ids: [...resident.keys()] } });
+    return;
+  }
+  if (msg.kind === "fetch") {
+    const buf = release(msg.id);
+    if (buf === undefined) done({ ok: false, err: `no resident buffer ${msg.id}` });
+    else done({ ok: true, bufs: [buf] }, [buf]);
+    return;
+  }
+  if (msg.kind === "gather") {
+    // rows of a resident table: outer blocks of rowBytes, itemBytes per index (validated by the caller)
+    try {
+      const src = new Uint8Array(residentBuf(msg.id));
+      const { outer, rowBytes, itemBytes, idx } = msg;
+      const out = new Uint8Array(outer * idx.length * itemBytes);
+      let p = 0;
+      for (let o = 0; o < outer; o++) {
+        for (let i = 0; i < idx.length; i++) {
+          const at = o * rowBytes + idx[i] * itemBytes;
+          out.set(src.subarray(at, at + itemBytes), p);
+          p += itemBytes;
+        }
+      }
+      done({ ok: true, bufs: [out.buffer] }, [out.buffer]);
+    } catch (e) {
+      done({ ok: false, err: String(e?.message ?? e) });
+    }
+    return;
+  }
+  // run: each operand slot is a transferred buffer (kept resident when `keep` names an id) or a resident id;
+  // kept buffers are stored before anything can fail, as the main thread counts them resident from now on
+  const args = msg.args;
+  for (const a of args) if (a.keep !== undefined) keep(a.keep, a.buf);
+  const back = args.map((a) => (a.buf !== undefined && a.keep === undefined ? a.buf : null));
+  const transfer = back.filter((b) => b !== null);
   try {
+    const bufs = args.map((a) => (a.buf !== undefined ? a.buf : residentBuf(a.id)));
     if (msg.spec) specs.set(msg.key, msg.spec);
     const spec = specs.get(msg.key);
     if (!spec) throw new Error(`ort worker: no model for op ${msg.key}`);
@@ -69,8 +134,8 @@ port.on("message", async (msg) => {
     const fetches = { [o.name]: new ort.Tensor(o.type, new views[o.type](bufs[o.buf]), msg.dims[spec.feeds.length]) };
     const t0 = performance.now();
     await s.run(feeds, fetches);
-    done({ ok: true, bufs, runMs: performance.now() - t0 }, bufs);
+    done({ ok: true, bufs: back, runMs: performance.now() - t0 }, transfer);
   } catch (e) {
-    done({ ok: false, err: String(e?.message ?? e), bufs }, bufs);
+    done({ ok: false, err: String(e?.message ?? e), bufs: back }, transfer);
   }
 });
