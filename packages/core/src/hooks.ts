@@ -2,7 +2,7 @@
 // component, axes) and its forward pass calls `ctx.hook(name, x)` exactly there. The axes let
 // interventions pick positions and heads without knowing the architecture.
 
-/** Axis names used in hook declarations and shape comments; `one` is a size-1 axis kept for broadcasting (a norm's scale). */
+/** Axis names used in hook declarations and shape comments; `label` indexes a classifier's outputs; `one` is a size-1 axis kept for broadcasting (a norm's scale). */
 export type Axis =
   | "batch"
   | "pos"
@@ -14,6 +14,7 @@ export type Axis =
   | "d_head"
   | "d_mlp"
   | "d_vocab"
+  | "label"
   | "one";
 
 export interface HookPoint {

@@ -55,7 +55,7 @@ describe.each(names)("%s architecture", (name) => {
     expect(model.head).toBe(mlm ? "mlm" : "classifier");
     const { cache, output } = arch.runFiringEveryHook(model, ids);
     expect(output.shape).toEqual(mlm ? [1, 8, config.vocabSize] : [1, 2]);
-    expect(model.hookPoints.length).toBe(6 + (mlm ? 2 : 1) + config.nLayers * 18);
+    expect(model.hookPoints.length).toBe(7 + (mlm ? 2 : 1) + config.nLayers * 18);
     // attention rows are distributions over every position, later ones included
     const pat = cache.get("blocks.0.attn.hook_pattern").toArray();
     for (let r = 0; r < pat.length / 8; r++) {

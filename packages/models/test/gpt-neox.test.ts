@@ -42,7 +42,7 @@ describe("gpt_neox architecture", () => {
   ] as const)("fires every declared hook once with its declared rank (%s residual)", (_mode, m, perBlock) => {
     const { cache, ctx, output } = arch.runFiringEveryHook(m, ids);
     expect(output.shape).toEqual([1, 8, V]);
-    expect(m.hookPoints.length).toBe(3 + config.nLayers * perBlock);
+    expect(m.hookPoints.length).toBe(4 + config.nLayers * perBlock);
     expect(m.hookPoints.some((p) => p.name === "blocks.0.hook_resid_mid")).toBe(!m.config.parallelResidual);
     expect(ctx.firedCounts().size).toBe(m.hookPoints.length);
     // rotary touches only the leading rotaryDim dims of each head

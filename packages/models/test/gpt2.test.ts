@@ -22,7 +22,7 @@ describe("gpt2 architecture", () => {
   it("fires every declared hook once with its declared rank", () => {
     const { cache, output } = arch.runFiringEveryHook(model, ids);
     expect(output.shape).toEqual([1, 8, config.vocabSize]);
-    expect(model.hookPoints.length).toBe(4 + config.nLayers * 17);
+    expect(model.hookPoints.length).toBe(5 + config.nLayers * 17);
     // attention rows are distributions over earlier positions only
     const pat = cache.get("blocks.0.attn.hook_pattern");
     for (let r = 0; r < pat.size / 8; r++) {

@@ -44,7 +44,7 @@ describe("llama architecture", () => {
   it("fires every declared hook once with its declared rank", () => {
     const { cache, output } = arch.runFiringEveryHook(model, ids);
     expect(output.shape).toEqual([1, 8, V]);
-    expect(model.hookPoints.length).toBe(3 + config.nLayers * 20);
+    expect(model.hookPoints.length).toBe(4 + config.nLayers * 20);
     expect(model.hookPoints.some((p) => p.name === "hook_pos_embed")).toBe(false);
     // grouped-query attention: keys and values keep their nKvHeads heads, queries and z have nHeads
     expect(config.nKvHeads).toBeLessThan(config.nHeads);

@@ -38,6 +38,7 @@ export function kindOf(component: string): Kind {
   if (/^ln(\d|_|\.)/.test(component)) return "norm";
   if (component.startsWith("hook_resid")) return "resid";
   if (component.includes("embed")) return "embed";
+  if (component === "hook_logits") return "unembed"; // the head's output: its span is the unembedding
   return "other";
 }
 

@@ -91,6 +91,9 @@ export function bertHookPoints(nLayers: number, head: BertHead) {
       hook_full_embed: resid,
       ...(head === "classifier" && { "pooler.hook_pooler_out": ["batch", "d_model"] as const }),
       ...(head === "mlm" && { "mlm_head.ln.hook_scale": scale, "mlm_head.ln.hook_normalized": resid }),
+      // what forward returns: class logits, masked-LM logits, or (no head) the final hidden states
+      hook_logits:
+        head === "classifier" ? (["batch", "label"] as const) : head === "mlm" ? (["batch", "pos", "d_vocab"] as const) : resid,
     },
     {
       hook_resid_pre: resid,
@@ -261,12 +264,12 @@ export function bert(config: ModelConfig, weights: WeightSource, file = "model.s
     if (classifier !== undefined) {
       const first = T.reshape(T.narrow(x, 1, 0, 1), [B, D]); // [batch, d_model]
       const pooled = ctx.hook("pooler.hook_pooler_out", T.tanh(affine(first, classifier.dense))); // [batch, d_model]
-      return affine(pooled, classifier.out); // [batch, n_labels]
+      return ctx.hook("hook_logits", affine(pooled, classifier.out)); // [batch, n_labels]
     }
-    if (mlm === undefined) return logitRows(x, plan); // [batch, pos or 1, d_model]
+    if (mlm === undefined) return ctx.hook("hook_logits", logitRows(x, plan)); // [batch, pos or 1, d_model]
     const t = mlm.act(affine(logitRows(x, plan), mlm.dense)); // [batch, pos or 1, d_model]
     const n = norm(t, mlm.ln, config.norm, "mlm_head.ln", ctx); // [batch, pos or 1, d_model]
-    return linear(n, mlm.decoder, mlm.bias, config.tiedEmbeddings || ck.transB); // [batch, pos or 1, d_vocab]
+    return ctx.hook("hook_logits", linear(n, mlm.decoder, mlm.bias, config.tiedEmbeddings || ck.transB)); // [batch, pos or 1, d_vocab]
   };
 
   return { config, head, hookPoints, forward };

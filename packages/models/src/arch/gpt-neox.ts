@@ -60,6 +60,7 @@ export function gptNeoxHookPoints(config: Pick<ModelConfig, "nLayers" | "paralle
       hook_embed: resid,
       "ln_final.hook_scale": scale,
       "ln_final.hook_normalized": resid,
+      hook_logits: ["batch", "pos", "d_vocab"],
     },
     {
       hook_resid_pre: resid,
@@ -199,7 +200,7 @@ export function gptNeox(config: ModelConfig, weights: WeightSource, file = "mode
       x = h("hook_resid_post", T.add(mid ?? T.add(x, attnOut), mlpOut)); // [batch, pos, d_model]
     });
     const normed = norm(x, p.lnF, config.norm, "ln_final", ctx); // [batch, pos, d_model]
-    return unembed(logitRows(normed, plan)); // [batch, pos, d_vocab]
+    return ctx.hook("hook_logits", unembed(logitRows(normed, plan))); // [batch, pos, d_vocab]
   };
 
   return { config, hookPoints, forward };

@@ -39,6 +39,7 @@ export function gpt2HookPoints(nLayers: number) {
       hook_pos_embed: resid,
       "ln_final.hook_scale": scale,
       "ln_final.hook_normalized": resid,
+      hook_logits: ["batch", "pos", "d_vocab"],
     },
     {
       hook_resid_pre: resid,
@@ -127,7 +128,7 @@ export function gpt2(config: ModelConfig, weights: WeightSource, file = "model.s
       x = h("hook_resid_post", T.add(mid, mlpOut)); // [batch, pos, d_model]
     });
     const normed = norm(x, p.lnF, config.norm, "ln_final", ctx); // [batch, pos, d_model]
-    return T.matmul(logitRows(normed, plan), p.lmHead ?? p.wte, { transB: true }); // [batch, pos, d_vocab]
+    return ctx.hook("hook_logits", T.matmul(logitRows(normed, plan), p.lmHead ?? p.wte, { transB: true })); // [batch, pos, d_vocab]
   };
 
   return { config, hookPoints, forward };

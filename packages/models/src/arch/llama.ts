@@ -57,6 +57,7 @@ export function llamaHookPoints(nLayers: number) {
       hook_embed: resid,
       "ln_final.hook_scale": scale,
       "ln_final.hook_normalized": resid,
+      hook_logits: ["batch", "pos", "d_vocab"],
     },
     {
       hook_resid_pre: resid,
@@ -176,9 +177,11 @@ export function llama(config: ModelConfig, weights: WeightSource, file = "model.
     });
     const normed = norm(x, p.norm, config.norm, "ln_final", ctx); // [batch, pos, d_model]
     const rows = logitRows(normed, plan); // [batch, pos or 1, d_model]
-    return p.lmHead === undefined
-      ? T.matmul(rows, p.embed, { transB: true }) // [batch, pos, d_vocab]
-      : affine(rows, { w: p.lmHead, b: undefined }); // [batch, pos, d_vocab]
+    const logits =
+      p.lmHead === undefined
+        ? T.matmul(rows, p.embed, { transB: true }) // [batch, pos, d_vocab]
+        : affine(rows, { w: p.lmHead, b: undefined }); // [batch, pos, d_vocab]
+    return ctx.hook("hook_logits", logits); // [batch, pos, d_vocab]
   };
 
   return { config, hookPoints, forward };
