@@ -1,9 +1,9 @@
 // `llmdbg generate <model>`: continues a prompt, streaming the text as tokens come. Sampling starts from
 // the checkpoint's generation_config.json (as transformers does) and flags override it.
 import { type GenerateOptions, generateStream } from "@llmdbg/core";
-import { generationOptions } from "@llmdbg/models";
-import { intFlag, modelPath, numFlag, parse } from "../args.js";
-import { inputIds, load, tokenizerOf } from "../load.js";
+import { generationOptions, renderChatTemplate } from "@llmdbg/models";
+import { intFlag, modelPath, numFlag, parse, UsageError } from "../args.js";
+import { inputIds, type LoadedModel, load, tokenizerOf } from "../load.js";
 import { printJson } from "../output.js";
 import type { Command } from "./command.js";
 
@@ -15,6 +15,8 @@ const options = {
   "top-k": { type: "string" },
   "top-p": { type: "string" },
   seed: { type: "string" },
+  chat: { type: "boolean" },
+  system: { type: "string" },
   json: { type: "boolean" },
 } as const;
 
@@ -52,13 +54,35 @@ export class TextStream {
   }
 }
 
+/**
+ * The prompt ids of one user turn (after an optional system turn) through the model's chat template with the
+ * assistant's generation prompt, tokenized without adding special tokens again — transformers'
+ * `apply_chat_template(..., add_generation_prompt=True, tokenize=True)`.
+ */
+function chatIds(m: LoadedModel, user: string, system: string | undefined): number[] {
+  const tok = tokenizerOf(m);
+  if (tok.chatTemplate === undefined) throw new Error(`${m.path}: the tokenizer has no chat template; drop --chat`);
+  const name = (id: number | undefined) => (id === undefined ? undefined : tok.idToToken(id));
+  const bos = name(tok.bosTokenId);
+  const eos = name(tok.eosTokenId);
+  const messages = [...(system === undefined ? [] : [{ role: "system", content: system }]), { role: "user", content: user }];
+  const text = renderChatTemplate(tok.chatTemplate, messages, {
+    addGenerationPrompt: true,
+    ...(bos !== undefined && { bosToken: bos }),
+    ...(eos !== undefined && { eosToken: eos }),
+  });
+  return inputIds(m, { text: undefined, tokens: tok.encode(text, { addSpecialTokens: false }).join(",") });
+}
+
 export const generateCommand: Command = {
   summary: "continue a prompt, streaming tokens (sampling defaults from generation_config.json)",
   usage:
-    "llmdbg generate <model> (--text T | --tokens 1,2,3) [--max-new N] [--temperature X] [--top-k N] [--top-p P] [--seed S] [--json]",
+    "llmdbg generate <model> (--text T | --tokens 1,2,3) [--chat [--system S]] [--max-new N] [--temperature X] [--top-k N] [--top-p P] [--seed S] [--json]",
   help: [
     "--text T          the prompt",
     "--tokens 1,2,3    the prompt as token ids",
+    "--chat            --text is a user message, rendered with the model's chat template (and the assistant prompt)",
+    "--system S        with --chat: a system message before it",
     `--max-new N       new tokens at most (default: the checkpoint's max_new_tokens, else ${DEFAULT_MAX_NEW})`,
     "--temperature X   0 is greedy; setting any sampling flag turns sampling on",
     "--top-k N         sample among the N most likely tokens (0: off)",
@@ -74,8 +98,10 @@ export const generateCommand: Command = {
     const topK = intFlag("top-k", values["top-k"], 0);
     const topP = numFlag("top-p", values["top-p"], (n) => n > 0 && n <= 1, "a number in (0, 1]");
     const seed = intFlag("seed", values.seed, 0, 2 ** 32 - 1) ?? 0;
+    if (values.system !== undefined && values.chat !== true) throw new UsageError("--system goes with --chat");
+    if (values.chat === true && values.text === undefined) throw new UsageError("--chat needs --text (the user message)");
     const m = load(path);
-    const prompt = inputIds(m, values);
+    const prompt = values.chat === true ? chatIds(m, values.text as string, values.system) : inputIds(m, values);
     const room = m.config.maxPositions - prompt.length;
     let maxNewTokens = maxNew ?? m.generation.maxNewTokens ?? DEFAULT_MAX_NEW;
     if (maxNewTokens > room) {
@@ -94,7 +120,7 @@ export const generateCommand: Command = {
     const tok = m.tokenizer;
     const decode = (ids: readonly number[]) => tokenizerOf(m).decode(ids, { skipSpecialTokens: true });
     const stream = values.json === true || tok === undefined ? undefined : new TextStream(decode);
-    if (stream !== undefined && values.text !== undefined) process.stdout.write(values.text);
+    if (stream !== undefined && values.text !== undefined && values.chat !== true) process.stdout.write(values.text);
     const t0 = performance.now();
     const it = generateStream(m.model, [prompt], opts);
     const ids: number[] = [];
