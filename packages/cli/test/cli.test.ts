@@ -186,6 +186,22 @@ describe("llmdbg convert", () => {
   });
 });
 
+describe("llmdbg convert: a SentencePiece (Llama 2) folder", () => {
+  it("to GGUF (model llama, scores from the merges), running to the folder's tokens and top tokens", async () => {
+    const folder = join(dir, "llama2");
+    writeTinyModel(folder, "llama", { seed: 3, tokenizer: "sentencepiece" });
+    const gguf = join(dir, "llama2.gguf");
+    const c = await json(["convert", folder, "--to", "gguf", gguf]);
+    expect(c.type).toBe("F32");
+    const args = ["--text", "Hello world, the quick brown fox 12 🦙</s> sleeps", "--top-k", "5"];
+    const [a, b] = await Promise.all([json(["run", folder, ...args]), json(["run", gguf, ...args])]);
+    expect(a.tokens[0]).toBe(1); // <s>, as Llama 2's post-processor adds it
+    expect(b.tokens).toEqual(a.tokens);
+    const top = (d: { positions: { top: { id: number }[] }[] }) => d.positions.map((p) => p.top.map((t) => t.id));
+    expect(top(b)).toEqual(top(a));
+  });
+});
+
 describe("llmdbg convert from GGUF", () => {
   it("a GGUF back to a Hugging Face folder that runs to the same top tokens", async () => {
     const gguf = join(dir, "to-hf.gguf");

@@ -19,7 +19,7 @@ import { ModelFormatError, show } from "./errors.js";
 import { bf16BitsToF32, f16BitsToF32, f32ToBf16Bits, f32ToF16Bits } from "./float16.js";
 import type { GgufFile } from "./gguf.js";
 import { ggufTensorName, ggufWeightSource, hfTensorName } from "./gguf-names.js";
-import { transpose2d, unpermuteForInterleavedRope } from "./tiny.js";
+import { transpose2d, unpermuteForInterleavedRope } from "./hf-to-gguf.js";
 import { ggufTokenizerFiles } from "./tokenizer-gguf.js";
 
 /** What ggufToHf reads: a GGUF header and its tensors dequantized to f32 (an open `GgufReader` is one). */

@@ -28,6 +28,7 @@ export * from "./generation-config.js";
 export * from "./gguf.js";
 export * from "./gguf-names.js";
 export * from "./gguf-to-hf.js";
+export * from "./hf-to-gguf.js";
 export { type Json, type JsonObject, JsonSyntaxError, parseJsonStrict } from "./json.js";
 export {
   type ByteReader,

@@ -1,13 +1,23 @@
 // Tiny deterministic models of every supported architecture, for tests: a Hugging Face config.json object, a
-// tokenizer.json object and a weight dictionary with the exact checkpoint tensor names and shapes that
+// tokenizer.json object (byte-level BPE, WordPiece, or Llama 2's SentencePiece BPE) and a weight dictionary with the exact checkpoint tensor names and shapes that
 // `save_pretrained` writes, all from one seed. `ggufFromTiny` lays the same weights out as llama.cpp's
-// convert_hf_to_gguf.py would (tensor names, metadata keys, the q/k row permutation for Llama).
+// convert_hf_to_gguf.py would, through the product's converter (hf-to-gguf.ts).
 //
 // Platform-neutral: tiny-node.ts writes the folders and files.
 
-import { fromTyped, randn, type Tensor } from "@llmdbg/tensor";
-import type { GgufValue, GgufWriteInput, GgufWriteType } from "./gguf.js";
-import { ENDOFTEXT, tinyByteLevelTokenizer, tinyTokenList, tinyWordPieceTokenizer } from "./tiny-tokenizers.js";
+import { randn, type Tensor } from "@llmdbg/tensor";
+import { normalizeHfConfig } from "./config.js";
+import type { GgufValue, GgufWriteInput } from "./gguf.js";
+import { GGUF_ARCHITECTURE_OF, ggufTokenizerMetadata, hfToGguf, llama3FreqFactors } from "./hf-to-gguf.js";
+import { ENDOFTEXT, TINY_CORPUS, tinyByteLevelTokenizer, tinyTokenList, tinyWordPieceTokenizer } from "./tiny-tokenizers.js";
+
+// The layout helpers moved to hf-to-gguf.ts; these names stay importable from here.
+export {
+  permuteForInterleavedRope,
+  regroupNeoxQkv,
+  transpose2d,
+  unpermuteForInterleavedRope,
+} from "./hf-to-gguf.js";
 
 /** The `model_type`s the generator builds. */
 export type TinyModelType = "gpt2" | "llama" | "qwen2" | "gpt_neox" | "bert";
@@ -19,6 +29,11 @@ export interface TinyModelOptions {
   readonly seed?: number;
   /** llama: Llama 3.1-style `rope_scaling` (rope_type "llama3"); default "none" */
   readonly ropeScaling?: "none" | "llama3";
+  /**
+   * llama: "sentencepiece" gives it Llama 2's tokenizer (tinySentencePieceTokenizer) and ids (<s> 1, </s> 2) instead of
+   * the byte-level BPE; default "byte-level"
+   */
+  readonly tokenizer?: "byte-level" | "sentencepiece";
   /** llama, qwen2, gpt_neox: share the token embedding with the unembedding (no `lm_head.weight` / `embed_out.weight`) */
   readonly tieEmbeddings?: boolean;
   /** gpt_neox: fraction of each head that is rotated; default 0.25 */
@@ -122,7 +137,9 @@ export function tinyModel(modelType: TinyModelType, opts: TinyModelOptions = {})
   const seed = opts.seed ?? 0;
   const nLayers = opts.nLayers ?? 2;
   const bert = modelType === "bert";
-  const tokenizer = bert ? tinyWordPieceTokenizer() : tinyByteLevelTokenizer();
+  const spm = opts.tokenizer === "sentencepiece";
+  if (spm && modelType !== "llama") throw new Error('tinyModel: tokenizer "sentencepiece" is for llama only');
+  const tokenizer = bert ? tinyWordPieceTokenizer() : spm ? tinySentencePieceTokenizer() : tinyByteLevelTokenizer();
   const tokens = tinyTokenList(tokenizer);
   const vocabSize = roundUp(tokens.length, opts.padVocabTo ?? 1);
   const w = new WeightMaker(seed);
@@ -208,8 +225,8 @@ export function tinyModel(modelType: TinyModelType, opts: TinyModelOptions = {})
       w.bias("classifier.bias", labels.length);
     }
   } else {
-    const eos = tokens.indexOf(ENDOFTEXT);
-    const ids = { bos_token_id: eos, eos_token_id: eos };
+    const eos = tokens.indexOf(spm ? "</s>" : ENDOFTEXT);
+    const ids = { bos_token_id: spm ? tokens.indexOf("<s>") : eos, eos_token_id: eos };
     if (modelType === "gpt2") {
       const d = 32;
       config = {
@@ -355,27 +372,40 @@ export function tinyModel(modelType: TinyModelType, opts: TinyModelOptions = {})
     }
   }
 
-  const tokenizerConfig = bert
+  const tokenizerConfig = spm
     ? {
-        tokenizer_class: "BertTokenizer",
-        do_lower_case: true,
-        cls_token: "[CLS]",
-        sep_token: "[SEP]",
-        pad_token: "[PAD]",
-        unk_token: "[UNK]",
-        mask_token: "[MASK]",
-        model_max_length: MAX_POSITIONS,
-        clean_up_tokenization_spaces: true,
-      }
-    : {
-        tokenizer_class: "GPT2Tokenizer",
-        add_prefix_space: false,
-        bos_token: ENDOFTEXT,
-        eos_token: ENDOFTEXT,
-        unk_token: ENDOFTEXT,
+        tokenizer_class: "LlamaTokenizer",
+        add_bos_token: true,
+        add_eos_token: false,
+        bos_token: "<s>",
+        eos_token: "</s>",
+        unk_token: "<unk>",
+        pad_token: null,
+        legacy: true,
         model_max_length: MAX_POSITIONS,
         clean_up_tokenization_spaces: false,
-      };
+      }
+    : bert
+      ? {
+          tokenizer_class: "BertTokenizer",
+          do_lower_case: true,
+          cls_token: "[CLS]",
+          sep_token: "[SEP]",
+          pad_token: "[PAD]",
+          unk_token: "[UNK]",
+          mask_token: "[MASK]",
+          model_max_length: MAX_POSITIONS,
+          clean_up_tokenization_spaces: true,
+        }
+      : {
+          tokenizer_class: "GPT2Tokenizer",
+          add_prefix_space: false,
+          bos_token: ENDOFTEXT,
+          eos_token: ENDOFTEXT,
+          unk_token: ENDOFTEXT,
+          model_max_length: MAX_POSITIONS,
+          clean_up_tokenization_spaces: false,
+        };
   const generationConfig = bert
     ? null
     : {
@@ -387,361 +417,159 @@ export function tinyModel(modelType: TinyModelType, opts: TinyModelOptions = {})
   return { modelType, seed, config, tokenizer, tokenizerConfig, generationConfig, weights: w.weights };
 }
 
-// ——— llama.cpp layout ———
+// ——— a SentencePiece tokenizer ———
 
-/** Copies rows: out row r = w row from(r). Works for [rows, cols] and 1-D (biases). */
-function mapRows(w: Tensor, from: (r: number) => number): Tensor {
-  const rows = w.shape[0] as number;
-  const cols = w.shape.length === 1 ? 1 : w.size / rows;
-  const src = w.data as Float32Array;
-  const out = new Float32Array(w.size);
-  for (let r = 0; r < rows; r++) out.set(src.subarray(from(r) * cols, (from(r) + 1) * cols), r * cols);
-  return fromTyped(out, w.shape, "f32");
-}
+const SPM_SPECIALS = ["<unk>", "<s>", "</s>"];
 
 /**
- * llama.cpp's `LlamaModel.permute` (convert_hf_to_gguf.py): `w.reshape(nHead, 2, rows / nHead / 2, …)
- * .swapaxes(1, 2).reshape(w.shape)`. Hugging Face's rotate-half pairs (i, i + dHead/2) of each head become
- * adjacent rows (2i, 2i + 1), for llama.cpp's interleaved rope. Pass nKvHeads for k_proj.
+ * A Llama-2-style tokenizer.json (SentencePiece BPE with byte fallback, as transformers converts tokenizer.model):
+ * `<unk>` `<s>` `</s>` (special), the 256 byte pieces `<0x00>`…, then pieces learned on TINY_CORPUS the textbook way
+ * ("▁" before every word, most frequent pair first, ties to the smaller pair) in merge order, then the single
+ * characters by frequency. The merges are what transformers' SentencePieceExtractor derives from that vocabulary:
+ * every split of a piece into two pieces, pieces in vocabulary (score) order, splits by their halves' ids.
+ *
+ * @example
+ * tinySentencePieceTokenizer().decoder // Replace "▁" → " ", ByteFallback, Fuse, Strip one leading space
  */
-export function permuteForInterleavedRope(w: Tensor, nHead: number): Tensor {
-  const dHead = (w.shape[0] as number) / nHead;
-  const half = dHead / 2;
-  // out[h, i, j] = in[h, j, i] with out indexed [nHead, half, 2] and in [nHead, 2, half]
-  return mapRows(w, (r) => {
-    const h = Math.floor(r / dHead);
-    const i = Math.floor((r % dHead) / 2);
-    const j = r % 2;
-    return h * dHead + j * half + i;
-  });
-}
-
-/** The inverse of permuteForInterleavedRope: GGUF rows back to Hugging Face's rotate-half order. */
-export function unpermuteForInterleavedRope(w: Tensor, nHead: number): Tensor {
-  const dHead = (w.shape[0] as number) / nHead;
-  const half = dHead / 2;
-  return mapRows(w, (r) => {
-    const h = Math.floor(r / dHead);
-    const j = Math.floor((r % dHead) / half);
-    const i = r % half;
-    return h * dHead + 2 * i + j;
-  });
-}
-
-/** [rows, cols] → [cols, rows] (GPT-2's Conv1D weights become [out, in]). */
-export function transpose2d(w: Tensor): Tensor {
-  const [rows, cols] = w.shape as [number, number];
-  const src = w.data as Float32Array;
-  const out = new Float32Array(w.size);
-  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = src[r * cols + c] as number;
-  return fromTyped(out, [cols, rows], "f32");
-}
-
-/** GPT-NeoX's query_key_value rows [head, (q, k, v), dHead] regrouped to [q; k; v], as llama.cpp's converter does. */
-export function regroupNeoxQkv(w: Tensor, nHeads: number): Tensor {
-  const dHead = (w.shape[0] as number) / 3 / nHeads;
-  return mapRows(w, (r) => {
-    const part = Math.floor(r / (nHeads * dHead)); // 0 q, 1 k, 2 v
-    const h = Math.floor((r % (nHeads * dHead)) / dHead);
-    return (h * 3 + part) * dHead + (r % dHead);
-  });
-}
-
-/**
- * Llama 3's rope scaling as the per-frequency divisors llama.cpp stores in `rope_freqs.weight`
- * (convert_hf_to_gguf.py, LlamaModel.generate_extra_tensors). The converter takes original_max_position_embeddings
- * from the top level of config.json (default 8192), which real Llama 3.1 configs keep only in rope_scaling; here
- * it is read from rope_scaling, what transformers uses. Computed in f64, stored as f32.
- */
-export function llama3RopeFactors(config: Record<string, unknown>): Float32Array {
-  const s = config.rope_scaling as Record<string, number>;
-  const num = (v: unknown): number => {
-    if (typeof v !== "number") throw new Error(`llama3RopeFactors: expected a number, got ${JSON.stringify(v)}`);
-    return v;
-  };
-  const base = num(config.rope_theta);
-  const dim = config.head_dim !== undefined ? num(config.head_dim) : num(config.hidden_size) / num(config.num_attention_heads);
-  const factor = num(s.factor);
-  const low = num(s.low_freq_factor);
-  const high = num(s.high_freq_factor);
-  const old = num(s.original_max_position_embeddings);
-  const lowWavelen = old / low;
-  const highWavelen = old / high;
-  const out = new Float32Array(dim / 2);
-  for (let i = 0; i < dim / 2; i++) {
-    const freq = 1 / base ** ((2 * i) / dim);
-    const wavelen = (2 * Math.PI) / freq;
-    if (wavelen < highWavelen) out[i] = 1;
-    else if (wavelen > lowWavelen) out[i] = factor;
-    else {
-      const smooth = (old / wavelen - low) / (high - low);
-      out[i] = 1 / ((1 - smooth) / factor + smooth);
-    }
+export function tinySentencePieceTokenizer(nMerges = 60): Record<string, unknown> {
+  const counts = new Map<string, number>();
+  for (const w of TINY_CORPUS.split(" ")) counts.set(`\u2581${w}`, (counts.get(`\u2581${w}`) ?? 0) + 1);
+  let words = [...counts].map(([w, count]) => ({ syms: Array.from(w), count }));
+  const charCounts = new Map<string, number>();
+  for (const { syms, count } of words) for (const c of syms) charCounts.set(c, (charCounts.get(c) ?? 0) + count);
+  const merged: string[] = [];
+  while (merged.length < nMerges) {
+    const pairs = new Map<string, number>();
+    for (const { syms, count } of words)
+      for (let i = 0; i + 1 < syms.length; i++)
+        pairs.set(`${syms[i]}\0${syms[i + 1]}`, (pairs.get(`${syms[i]}\0${syms[i + 1]}`) ?? 0) + count);
+    let best: string | undefined;
+    for (const [k, n] of pairs)
+      if (best === undefined || n > (pairs.get(best) as number) || (n === pairs.get(best) && k < best)) best = k;
+    if (best === undefined) break;
+    const [a, b] = best.split("\0") as [string, string];
+    merged.push(a + b);
+    words = words.map(({ syms, count }) => {
+      const out: string[] = [];
+      for (let i = 0; i < syms.length; i++) {
+        const pair = syms[i] === a && syms[i + 1] === b;
+        out.push(pair ? a + b : (syms[i] as string));
+        if (pair) i++;
+      }
+      return { syms: out, count };
+    });
   }
-  return out;
+  const chars = [...charCounts].sort((x, y) => y[1] - x[1] || (x[0] < y[0] ? -1 : 1)).map(([c]) => c);
+  const bytes = Array.from({ length: 256 }, (_, b) => `<0x${b.toString(16).toUpperCase().padStart(2, "0")}>`);
+  const pieces = [...SPM_SPECIALS, ...bytes, ...new Set([...merged, ...chars])];
+  const vocab = Object.fromEntries(pieces.map((p, i) => [p, i]));
+  const merges: string[] = [];
+  for (const piece of pieces) {
+    const cs = Array.from(piece);
+    const splits: [string, string][] = [];
+    for (let k = 1; k < cs.length; k++) {
+      const [l, r] = [cs.slice(0, k).join(""), cs.slice(k).join("")];
+      if (Object.hasOwn(vocab, l) && Object.hasOwn(vocab, r)) splits.push([l, r]);
+    }
+    splits.sort((x, y) => (vocab[x[0]] as number) - (vocab[y[0]] as number) || (vocab[x[1]] as number) - (vocab[y[1]] as number));
+    merges.push(...splits.map(([l, r]) => `${l} ${r}`));
+  }
+  const special = (content: string) => ({
+    id: vocab[content],
+    content,
+    single_word: false,
+    lstrip: false,
+    rstrip: false,
+    normalized: false,
+    special: true,
+  });
+  const replace = (from: string, to: string) => ({ type: "Replace", pattern: { String: from }, content: to });
+  return {
+    version: "1.0",
+    truncation: null,
+    padding: null,
+    added_tokens: SPM_SPECIALS.map(special),
+    // Llama 2's file: the normalizer does what Metaspace would, and there is no pre-tokenizer
+    normalizer: { type: "Sequence", normalizers: [{ type: "Prepend", prepend: "\u2581" }, replace(" ", "\u2581")] },
+    pre_tokenizer: null,
+    post_processor: {
+      type: "TemplateProcessing",
+      single: [{ SpecialToken: { id: "<s>", type_id: 0 } }, { Sequence: { id: "A", type_id: 0 } }],
+      pair: [
+        { SpecialToken: { id: "<s>", type_id: 0 } },
+        { Sequence: { id: "A", type_id: 0 } },
+        { SpecialToken: { id: "<s>", type_id: 1 } },
+        { Sequence: { id: "B", type_id: 1 } },
+      ],
+      special_tokens: { "<s>": { id: "<s>", ids: [vocab["<s>"]], tokens: ["<s>"] } },
+    },
+    decoder: {
+      type: "Sequence",
+      decoders: [
+        replace("\u2581", " "),
+        { type: "ByteFallback" },
+        { type: "Fuse" },
+        { type: "Strip", content: " ", start: 1, stop: 0 },
+      ],
+    },
+    model: {
+      type: "BPE",
+      dropout: null,
+      unk_token: "<unk>",
+      continuing_subword_prefix: null,
+      end_of_word_suffix: null,
+      fuse_unk: true,
+      byte_fallback: true,
+      vocab,
+      merges,
+    },
+  };
 }
+
+// ——— llama.cpp layout ———
 
 export interface TinyGgufOptions {
   /** storage of 2-D weights; 1-D tensors (norms, biases, rope_freqs) stay F32 as llama.cpp keeps them. Default F32 */
   readonly type?: "F32" | "F16";
 }
 
+/**
+ * Llama 3's rope scaling of a config.json as the divisors llama.cpp stores in `rope_freqs.weight` (llama3FreqFactors).
+ * @example llama3RopeFactors(tinyModel("llama", { ropeScaling: "llama3" }).config).length // dHead / 2
+ */
+export function llama3RopeFactors(config: Record<string, unknown>): Float32Array {
+  const p = normalizeHfConfig(config, "config.json").positional;
+  if (p.kind !== "rotary" || p.scaling.kind !== "llama3") throw new Error("llama3RopeFactors: the config has no Llama 3 scaling");
+  return llama3FreqFactors(p.theta, p.rotaryDim, p.scaling);
+}
+
 /** The GGUF architecture llama.cpp's converter gives a tiny model type; bert has none here. */
 export function ggufArchitectureOf(modelType: TinyModelType): "llama" | "qwen2" | "gpt2" | "gptneox" {
-  if (modelType === "bert") throw new Error("ggufFromTiny: bert has no GGUF layout here (normalizeGgufConfig reads none)");
-  return modelType === "gpt_neox" ? "gptneox" : modelType;
+  const arch = GGUF_ARCHITECTURE_OF[modelType];
+  if (arch === null) throw new Error("ggufFromTiny: bert has no GGUF layout here (normalizeGgufConfig reads none)");
+  return arch;
 }
 
-const u32 = (value: number): GgufValue => ({ type: "u32", value });
-const f32 = (value: number): GgufValue => ({ type: "f32", value });
-const str = (value: string): GgufValue => ({ type: "string", value });
-
 /**
- * The GGUF that llama.cpp's convert_hf_to_gguf.py would write for a tiny llama, qwen2, gpt2 or gpt_neox
- * model: its tensor names and metadata keys, and its layout changes — Llama's q/k rows permuted for interleaved
- * rope (`permuteForInterleavedRope`), Llama 3 scaling as `rope_freqs.weight`, GPT-2's Conv1D weights transposed to
- * [out, in] and `output.weight` written as a copy of the tied `token_embd.weight`, GPT-NeoX's query_key_value
- * regrouped to [q; k; v]. Qwen2 is converted as-is. The tokenizer goes in as `tokenizer.ggml.*` (`tinyGgufTokenizerMetadata`).
+ * The GGUF that llama.cpp's convert_hf_to_gguf.py would write for a tiny llama, qwen2, gpt2 or gpt_neox model:
+ * `hfToGguf` on its files, named `tiny-<model type>`.
+ *
+ * @example
+ * const bytes = encodeGguf(ggufFromTiny(tinyModel("llama", { ropeScaling: "llama3" })));
  */
 export function ggufFromTiny(model: TinyModel, opts: TinyGgufOptions = {}): GgufWriteInput {
-  const arch = ggufArchitectureOf(model.modelType);
-  const c = model.config;
-  const W = model.weights;
-  const type2d: GgufWriteType = opts.type ?? "F32";
-  const tensors: { name: string; tensor: Tensor; type: GgufWriteType }[] = [];
-  const put = (name: string, tensor: Tensor) => tensors.push({ name, tensor, type: tensor.rank >= 2 ? type2d : "F32" });
-  const get = (name: string): Tensor => {
-    const t = W[name];
-    if (t === undefined) throw new Error(`ggufFromTiny: the model has no tensor ${JSON.stringify(name)}`);
-    return t;
-  };
-  const meta: Record<string, GgufValue> = {
-    "general.architecture": str(arch),
-    "general.name": str(`tiny-${model.modelType}`),
-  };
-  const k = (suffix: string) => `${arch}.${suffix}`;
-  const num = (key: string) => c[key] as number;
-
-  if (arch === "gpt2") {
-    const d = num("n_embd");
-    Object.assign(meta, {
-      [k("block_count")]: u32(num("n_layer")),
-      [k("context_length")]: u32(num("n_ctx")),
-      [k("embedding_length")]: u32(d),
-      [k("feed_forward_length")]: u32(4 * d),
-      [k("attention.head_count")]: u32(num("n_head")),
-      [k("attention.layer_norm_epsilon")]: f32(num("layer_norm_epsilon")),
-    });
-    put("token_embd.weight", get("transformer.wte.weight"));
-    put("position_embd.weight", get("transformer.wpe.weight"));
-    put("output.weight", get("transformer.wte.weight")); // the converter writes the tied embedding twice
-    for (let i = 0; i < num("n_layer"); i++) {
-      const p = `transformer.h.${i}`;
-      const b = `blk.${i}`;
-      const pairs: [string, string][] = [
-        ["ln_1", "attn_norm"],
-        ["attn.c_attn", "attn_qkv"],
-        ["attn.c_proj", "attn_output"],
-        ["ln_2", "ffn_norm"],
-        ["mlp.c_fc", "ffn_up"],
-        ["mlp.c_proj", "ffn_down"],
-      ];
-      for (const [hf, gg] of pairs) {
-        const weight = get(`${p}.${hf}.weight`);
-        put(`${b}.${gg}.weight`, weight.rank === 2 ? transpose2d(weight) : weight);
-        put(`${b}.${gg}.bias`, get(`${p}.${hf}.bias`));
-      }
-    }
-    put("output_norm.weight", get("transformer.ln_f.weight"));
-    put("output_norm.bias", get("transformer.ln_f.bias"));
-  } else if (arch === "gptneox") {
-    const d = num("hidden_size");
-    const nHeads = num("num_attention_heads");
-    Object.assign(meta, {
-      [k("context_length")]: u32(num("max_position_embeddings")),
-      [k("embedding_length")]: u32(d),
-      [k("block_count")]: u32(num("num_hidden_layers")),
-      [k("feed_forward_length")]: u32(num("intermediate_size")),
-      [k("rope.dimension_count")]: u32(Math.floor(num("rotary_pct") * (d / nHeads))),
-      [k("attention.head_count")]: u32(nHeads),
-      [k("use_parallel_residual")]: { type: "bool", value: c.use_parallel_residual === true },
-      [k("attention.layer_norm_epsilon")]: f32(num("layer_norm_eps")),
-    });
-    put("token_embd.weight", get("gpt_neox.embed_in.weight"));
-    for (let i = 0; i < num("num_hidden_layers"); i++) {
-      const p = `gpt_neox.layers.${i}`;
-      const b = `blk.${i}`;
-      for (const [hf, gg] of [
-        ["input_layernorm", "attn_norm"],
-        ["attention.dense", "attn_output"],
-        ["post_attention_layernorm", "ffn_norm"],
-        ["mlp.dense_h_to_4h", "ffn_up"],
-        ["mlp.dense_4h_to_h", "ffn_down"],
-      ] as const) {
-        put(`${b}.${gg}.weight`, get(`${p}.${hf}.weight`));
-        put(`${b}.${gg}.bias`, get(`${p}.${hf}.bias`));
-      }
-      put(`${b}.attn_qkv.weight`, regroupNeoxQkv(get(`${p}.attention.query_key_value.weight`), nHeads));
-      put(`${b}.attn_qkv.bias`, regroupNeoxQkv(get(`${p}.attention.query_key_value.bias`), nHeads));
-    }
-    put("output_norm.weight", get("gpt_neox.final_layer_norm.weight"));
-    put("output_norm.bias", get("gpt_neox.final_layer_norm.bias"));
-    if (W["embed_out.weight"] !== undefined) put("output.weight", get("embed_out.weight"));
-  } else {
-    const d = num("hidden_size");
-    const nHeads = num("num_attention_heads");
-    const nKvHeads = num("num_key_value_heads");
-    const dHead = (c.head_dim as number | undefined) ?? d / nHeads;
-    const permute = arch === "llama";
-    Object.assign(meta, {
-      [k("vocab_size")]: u32(num("vocab_size")),
-      [k("block_count")]: u32(num("num_hidden_layers")),
-      [k("context_length")]: u32(num("max_position_embeddings")),
-      [k("embedding_length")]: u32(d),
-      [k("feed_forward_length")]: u32(num("intermediate_size")),
-      [k("attention.head_count")]: u32(nHeads),
-      [k("attention.head_count_kv")]: u32(nKvHeads),
-      [k("rope.freq_base")]: f32(num("rope_theta")),
-      [k("attention.layer_norm_rms_epsilon")]: f32(num("rms_norm_eps")),
-      ...(permute && { [k("rope.dimension_count")]: u32(dHead) }),
-    });
-    put("token_embd.weight", get("model.embed_tokens.weight"));
-    if (permute && c.rope_scaling !== null && c.rope_scaling !== undefined) {
-      const factors = llama3RopeFactors(c);
-      put("rope_freqs.weight", fromTyped(factors, [factors.length], "f32"));
-    }
-    for (let i = 0; i < num("num_hidden_layers"); i++) {
-      const p = `model.layers.${i}`;
-      const b = `blk.${i}`;
-      put(`${b}.attn_norm.weight`, get(`${p}.input_layernorm.weight`));
-      for (const [x, heads] of [
-        ["q", nHeads],
-        ["k", nKvHeads],
-        ["v", 0],
-      ] as const) {
-        for (const kind of ["weight", "bias"] as const) {
-          const t = W[`${p}.self_attn.${x}_proj.${kind}`];
-          if (t === undefined) continue;
-          put(`${b}.attn_${x}.${kind}`, permute && heads > 0 ? permuteForInterleavedRope(t, heads) : t);
-        }
-      }
-      put(`${b}.attn_output.weight`, get(`${p}.self_attn.o_proj.weight`));
-      put(`${b}.ffn_norm.weight`, get(`${p}.post_attention_layernorm.weight`));
-      put(`${b}.ffn_gate.weight`, get(`${p}.mlp.gate_proj.weight`));
-      put(`${b}.ffn_up.weight`, get(`${p}.mlp.up_proj.weight`));
-      put(`${b}.ffn_down.weight`, get(`${p}.mlp.down_proj.weight`));
-    }
-    put("output_norm.weight", get("model.norm.weight"));
-    if (W["lm_head.weight"] !== undefined) put("output.weight", get("lm_head.weight"));
-  }
-  meta["general.file_type"] = u32(type2d === "F16" ? 1 : 0);
-  Object.assign(meta, tinyGgufTokenizerMetadata(model));
-  return { metadata: meta, tensors };
+  ggufArchitectureOf(model.modelType);
+  const { config, tokenizer, tokenizerConfig, weights } = model;
+  return hfToGguf({ config, tokenizer, tokenizerConfig, weights }, { type: opts.type ?? "F32", name: `tiny-${model.modelType}` });
 }
 
-type SpecialTokenType = "bos" | "eos" | "unk" | "sep" | "pad" | "cls" | "mask";
-/** gguf-py's SpecialVocab.special_token_types, in its order, with the metadata key each id goes to. */
-const SPECIAL_TOKEN_KEYS: { readonly [T in SpecialTokenType]: string } = {
-  bos: "tokenizer.ggml.bos_token_id",
-  eos: "tokenizer.ggml.eos_token_id",
-  unk: "tokenizer.ggml.unknown_token_id",
-  sep: "tokenizer.ggml.seperator_token_id", // sic: llama.cpp's spelling
-  pad: "tokenizer.ggml.padding_token_id",
-  cls: "tokenizer.ggml.cls_token_id",
-  mask: "tokenizer.ggml.mask_token_id",
-};
-
-type TemplatePiece = { SpecialToken?: { id?: string }; Sequence?: { id?: string } };
-
 /**
- * The `tokenizer.ggml.*` metadata llama.cpp's convert_hf_to_gguf.py writes for a tiny model's tokenizer.
- * Byte-level BPE as `_set_vocab_gpt2` does (model "gpt2", tokens in their byte-level spelling, merges, added tokens
- * CONTROL when special and USER_DEFINED otherwise, `[PAD{i}]` UNUSED fillers up to vocab_size); bert as
- * `BertModel.set_vocab` does (model "bert", WordPiece in llama.cpp's "phantom space" spelling: word-initial pieces
- * get "▁", "##" continuations lose it, `[…]` tokens stay). Special ids, add_*_token flags and the chat template as
- * gguf-py's SpecialVocab finds them: tokenizer_config.json names resolved through added_tokens (first match),
- * config.json ids where no name resolves, flags from a TemplateProcessing post-processor.
+ * The `tokenizer.ggml.*` metadata llama.cpp's convert_hf_to_gguf.py writes for a tiny model's tokenizer
+ * (`ggufTokenizerMetadata`; byte-level vocabularies get `tokenizer.ggml.pre` "gpt-2" without probing).
  *
  * @example
  * tinyGgufTokenizerMetadata(tinyModel("bert"))["tokenizer.ggml.model"] // { type: "string", value: "bert" }
  */
 export function tinyGgufTokenizerMetadata(model: TinyModel): Record<string, GgufValue> {
-  const tok = model.tokenizer;
-  const bert = model.modelType === "bert";
-  const tokens = tinyTokenList(tok);
-  const added = (tok.added_tokens ?? []) as { id: number; content: string; special?: boolean }[];
-  const types: number[] = tokens.map((_, i) => {
-    const a = added.find((t) => t.id === i);
-    return a === undefined ? 1 : a.special === true ? 3 : 4; // NORMAL, CONTROL, USER_DEFINED
-  });
-  // llama.cpp pads a vocabulary shorter than vocab_size with [PAD{i}] tokens of type UNUSED
-  const vocabSize = model.config.vocab_size as number;
-  for (let i = tokens.length; i < vocabSize; i++) {
-    tokens.push(`[PAD${i}]`);
-    types.push(5);
-  }
-  const phantom = (t: string): string =>
-    t.startsWith("[") && t.endsWith("]") ? t : t.startsWith("##") ? t.slice(2) : `\u2581${t}`;
-
-  const cfg = model.tokenizerConfig;
-  const name = (key: string): string | undefined => (typeof cfg[key] === "string" ? (cfg[key] as string) : undefined);
-  // SpecialVocab stands the classifier tokens in for missing bos/eos names
-  const names: { [T in SpecialTokenType]: string | undefined } = {
-    bos: name("bos_token") ?? name("cls_token"),
-    eos: name("eos_token") ?? name("sep_token"),
-    unk: name("unk_token"),
-    sep: name("sep_token"),
-    pad: name("pad_token"),
-    cls: name("cls_token"),
-    mask: name("mask_token"),
-  };
-  const addFlags: Partial<Record<"bos" | "eos" | "sep", boolean>> = {};
-  type Processor = { type?: string; single?: TemplatePiece[]; pair?: TemplatePiece[]; processors?: Processor[] };
-  const post = tok.post_processor as Processor | null;
-  const pp = (post?.processors ?? [post]).find((p) => p?.type === "TemplateProcessing");
-  if (pp !== undefined && pp !== null) {
-    const single = pp.single ?? [];
-    const first = single.length > 1 ? single[0]?.SpecialToken?.id : undefined;
-    const last = single.length > 1 ? single[single.length - 1]?.SpecialToken?.id : undefined;
-    if (first !== undefined) addFlags.bos = first === names.bos || first === names.cls;
-    if (last !== undefined) addFlags.eos = last === names.eos;
-    // "A [SEP] B" in the pair template, less the single template's ends: a separator only without a trailing token
-    let pair = pp.pair ?? [];
-    if (first !== undefined && pair[0]?.SpecialToken?.id === first) pair = pair.slice(1);
-    if (last !== undefined && pair[pair.length - 1]?.SpecialToken?.id === last) pair = pair.slice(0, -1);
-    const middle = pair[0]?.Sequence?.id === "A" && pair[pair.length - 1]?.Sequence?.id === "B" ? pair.slice(1, -1) : [];
-    if (middle.length > 0) {
-      const isSep = (p: TemplatePiece | undefined) => p?.SpecialToken?.id === names.sep || p?.SpecialToken?.id === names.eos;
-      addFlags.sep = (isSep(middle[0]) && last === undefined) || (middle.length === 2 && isSep(middle[1]));
-    }
-  }
-  for (const typ of ["bos", "eos", "sep"] as const) {
-    const v = cfg[`add_${typ}_token`];
-    if (typeof v === "boolean") addFlags[typ] = v;
-  }
-
-  const meta: Record<string, GgufValue> = {
-    "tokenizer.ggml.model": str(bert ? "bert" : "gpt2"),
-    "tokenizer.ggml.pre": str(bert ? "default" : "gpt-2"),
-    "tokenizer.ggml.tokens": { type: "array", value: { elemType: "string", items: bert ? tokens.map(phantom) : tokens } },
-    "tokenizer.ggml.token_type": { type: "array", value: { elemType: "i32", items: types } },
-  };
-  if (bert) meta["tokenizer.ggml.token_type_count"] = u32(model.config.type_vocab_size as number);
-  else {
-    const merges = (tok.model as { merges: string[] }).merges;
-    meta["tokenizer.ggml.merges"] = { type: "array", value: { elemType: "string", items: merges } };
-  }
-  for (const typ of Object.keys(SPECIAL_TOKEN_KEYS) as SpecialTokenType[]) {
-    const content = names[typ];
-    const fromName = content === undefined ? undefined : added.find((a) => a.content === content)?.id;
-    const fromConfig = model.config[`${typ}_token_id`];
-    const id = fromName ?? (typeof fromConfig === "number" ? fromConfig : undefined);
-    if (id !== undefined) meta[SPECIAL_TOKEN_KEYS[typ]] = u32(id);
-  }
-  for (const [typ, v] of Object.entries(addFlags)) meta[`tokenizer.ggml.add_${typ}_token`] = { type: "bool", value: v };
-  if (typeof cfg.chat_template === "string") meta["tokenizer.chat_template"] = str(cfg.chat_template);
-  const norm = tok.normalizer as { type?: string; lowercase?: boolean } | null;
-  if (norm?.type === "BertNormalizer" && norm.lowercase !== false)
-    meta["tokenizer.ggml.normalizer.lowercase"] = { type: "bool", value: true };
-  return meta;
+  return ggufTokenizerMetadata(model);
 }

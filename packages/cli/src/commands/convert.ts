@@ -1,20 +1,13 @@
 // `llmdbg convert <model> --to safetensors|gguf <out>`: a Hugging Face folder to a single-file Hugging Face
 // folder (e.g. to merge shards or change the storage type) or to a GGUF file laid out as llama.cpp's
-// convert_hf_to_gguf.py does; a GGUF file back to a Hugging Face folder. The GGUF layout is @llmdbg/models'
-// `ggufFromTiny`, which is written for any Hugging Face weight dictionary of the four GGUF architectures, not
-// only the tiny test models: this file only completes the config keys that Hugging Face lets default, picks the
-// tokenizer's pre-tokenizer name by tokenizing a probe both ways, and quantizes. The way back is `ggufToHf`;
-// this file writes its objects as the folder's files.
-import { copyFileSync, existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
+// convert_hf_to_gguf.py does; a GGUF file back to a Hugging Face folder. Both directions are @llmdbg/models'
+// (`hfToGguf`, `ggufToHf`), platform-neutral on parsed objects: this file reads and writes the folder's files.
+import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
 import {
-  type GgufValue,
-  type GgufWriteInput,
-  ggufFromTiny,
   ggufToHf,
-  loadGgufTokenizer,
-  loadTokenizerFromFolder,
-  type ModelConfig,
+  ggufTokenizerMetadata,
+  hfToGguf,
   ModelFormatError,
   normalizeHfConfig,
   openGguf,
@@ -23,8 +16,6 @@ import {
   readShardedSafetensors,
   type SafetensorsReader,
   SHARD_INDEX,
-  type TinyModel,
-  type TinyModelType,
   TORCH_DTYPES,
   writeGguf,
   writeSafetensors,
@@ -57,25 +48,9 @@ const FOLDER_FILES = [
   "tokenizer.model",
 ];
 
-/** config.json model_type → the model type ggufFromTiny lays out (llama.cpp converts Mistral as Llama). */
-const GGUF_MODEL_TYPES: { readonly [K in string]?: Exclude<TinyModelType, "bert"> } = {
-  gpt2: "gpt2",
-  llama: "llama",
-  mistral: "llama",
-  qwen2: "qwen2",
-  gpt_neox: "gpt_neox",
-};
-
-/** llama.cpp's `tokenizer.ggml.pre` names for the byte-level splits our GGUF tokenizer knows. */
-const PRE_TOKENIZERS = ["gpt-2", "llama-bpe", "qwen2"];
-
-/** Text on which the known splits disagree (digit runs, case in contractions, whitespace, scripts). */
-const PROBE = "Hello world! I'VE 3 33 333 3333 33333 3.14\n\n \t x  y   z 我想 🦙 ----====== He's 'RE ''' you're";
-
 interface Source {
   folder: string;
   configJson: Record<string, unknown>;
-  config: ModelConfig;
   reader: SafetensorsReader;
 }
 
@@ -85,13 +60,13 @@ function openFolder(folder: string): Source {
   if (!existsSync(configPath))
     throw new ModelFormatError(configPath, "file", "not found (a Hugging Face model folder has config.json)");
   const configJson = readJsonFile(configPath) as Record<string, unknown>;
-  const config = normalizeHfConfig(configJson, configPath);
+  normalizeHfConfig(configJson, configPath); // a broken config fails before gigabytes of weights are read
   const single = join(folder, "model.safetensors");
   let reader: SafetensorsReader;
   if (existsSync(join(folder, SHARD_INDEX))) reader = readShardedSafetensors(folder);
   else if (existsSync(single)) reader = readSafetensors(single);
   else throw new ModelFormatError(single, "file", `not found (nor ${SHARD_INDEX}); only safetensors checkpoints are read`);
-  return { folder, configJson, config, reader };
+  return { folder, configJson, reader };
 }
 
 /** Every tensor as f32 (16-bit floats widened), with a progress bar over the stored bytes. */
@@ -132,109 +107,35 @@ function toSafetensors(src: Source, out: string, quant: Quant | undefined) {
   return { to: "safetensors", out, files: [...copied, "model.safetensors"], dtype, bytes: statSync(file).size };
 }
 
-/**
- * The config.json ggufFromTiny reads, with the keys Hugging Face lets default filled from the normalized
- * config (a config without `rope_theta` or `use_parallel_residual` means transformers' default). Every
- * family's keys are filled; the converter reads only its own.
- */
-function completedConfig(raw: Record<string, unknown>, c: ModelConfig): Record<string, unknown> {
-  const rotary = c.positional.kind === "rotary" ? c.positional : undefined;
-  const defaults: Record<string, unknown> = {
-    n_ctx: c.maxPositions,
-    num_key_value_heads: c.nKvHeads,
-    use_parallel_residual: c.parallelResidual,
-    ...(rotary !== undefined && { rope_theta: rotary.theta, rotary_pct: rotary.rotaryDim / c.dHead }),
-  };
-  return { ...defaults, ...Object.fromEntries(Object.entries(raw).filter(([, v]) => v !== null)) };
-}
-
-/** Refuses what the GGUF layout would silently get wrong. */
-function checkGgufable(c: ModelConfig, modelType: string): Exclude<TinyModelType, "bert"> {
-  const t = GGUF_MODEL_TYPES[modelType];
-  if (t === undefined)
-    throw new Error(`model_type ${modelType}: no GGUF layout (supported: ${Object.keys(GGUF_MODEL_TYPES).join(", ")})`);
-  if (c.classifier !== null) throw new Error("a classifier head has no GGUF layout; only language models convert");
-  const s = c.positional.kind === "rotary" ? c.positional.scaling.kind : "none";
-  if (s !== "none" && !(s === "llama3" && t === "llama"))
-    throw new Error(`rope scaling ${s} is not written to GGUF yet (Llama 3 scaling is)`);
-  // llama.cpp derives GPT-2's MLP width as 4 × n_embd
-  if (t === "gpt2" && c.dMlp !== 4 * c.dModel)
-    throw new Error(`n_inner ${c.dMlp} is not 4 × n_embd; GGUF gpt2 has no key for it`);
-  return t;
-}
-
-/** tokenizer.json with merges as "a b" strings (the newer [a, b] pairs are what GGUF does not store). */
-function ggufTokenizerJson(json: Record<string, unknown>, file: string): Record<string, unknown> {
-  const model = json.model as { type?: unknown; merges?: unknown } | undefined;
-  const decoder = json.decoder as { type?: unknown } | null | undefined;
-  // SentencePiece-style BPE (Llama 2, Mistral) goes to GGUF as model "llama" with scores, not written here yet
-  if (model?.type !== "BPE" || decoder?.type !== "ByteLevel")
-    throw new Error(`${file}: only byte-level BPE tokenizers are written to GGUF yet (this one is ${String(model?.type)})`);
-  const merges = Array.isArray(model.merges) ? model.merges.map((m) => (Array.isArray(m) ? m.join(" ") : m)) : model.merges;
-  return { ...json, model: { ...model, merges } };
-}
-
-/** The first pre-tokenizer name under which the GGUF tokenizer gives the folder tokenizer's ids on the probe. */
-function pickPreTokenizer(src: Source, meta: Record<string, GgufValue>, out: string): string {
-  const hf = loadTokenizerFromFolder(src.folder);
-  const want = JSON.stringify(hf.encode(PROBE));
-  for (const pre of PRE_TOKENIZERS) {
-    const m = new Map(Object.entries({ ...meta, "tokenizer.ggml.pre": { type: "string", value: pre } as GgufValue }));
-    if (JSON.stringify(loadGgufTokenizer(m, out).encode(PROBE)) === want) return pre;
-  }
-  throw new Error(
-    `${join(src.folder, "tokenizer.json")}: its pre-tokenizer is none of ${PRE_TOKENIZERS.join(", ")}; GGUF would tokenize differently`,
-  );
-}
-
-function metaRecord(input: GgufWriteInput): Record<string, GgufValue> {
-  const m = input.metadata;
-  return m === undefined ? {} : m instanceof Map ? Object.fromEntries(m) : { ...(m as Readonly<Record<string, GgufValue>>) };
-}
-
-/** Quantizes the 2-D weights to Q8_0 as llama.cpp's --outtype q8_0 does; rows not a multiple of 32 stay as they are. */
-function toQ8(input: GgufWriteInput): GgufWriteInput {
-  return {
-    metadata: { ...metaRecord(input), "general.file_type": { type: "u32", value: 7 } }, // LLAMA_FTYPE_MOSTLY_Q8_0
-    tensors: input.tensors.map((t) => ({
-      ...t,
-      type: t.tensor.rank >= 2 && (t.tensor.shape[t.tensor.rank - 1] as number) % 32 === 0 ? "Q8_0" : t.type,
-    })),
-  };
+/** A JSON file of the folder as an object, or undefined when the folder has none. */
+function optionalJson(path: string): Record<string, unknown> | undefined {
+  return existsSync(path) ? (readJsonFile(path) as Record<string, unknown>) : undefined;
 }
 
 function toGguf(src: Source, out: string, quant: Quant | undefined) {
-  if (src.config.source.format !== "hf") throw new Error("unreachable: a folder has a config.json");
-  const modelType = checkGgufable(src.config, src.config.source.modelType);
-  const tokPath = join(src.folder, "tokenizer.json");
-  if (!existsSync(tokPath)) throw new ModelFormatError(tokPath, "file", "not found (a GGUF file carries its tokenizer)");
-  const tokConfigPath = join(src.folder, "tokenizer_config.json");
-  const genPath = join(src.folder, "generation_config.json");
-  const weights = readAll(src);
-  // ggufFromTiny asks for `save_pretrained` names; checkpoints written without the model prefix get aliases
-  for (const name of Object.keys(weights))
-    for (const p of ["transformer.", "model.", "gpt_neox."])
-      if (!name.startsWith(p) && weights[p + name] === undefined) weights[p + name] = weights[name] as Tensor;
-  const tiny: TinyModel = {
-    modelType,
-    seed: 0,
-    config: completedConfig(src.configJson, src.config),
-    tokenizer: ggufTokenizerJson(readJsonFile(tokPath) as Record<string, unknown>, tokPath),
-    tokenizerConfig: existsSync(tokConfigPath) ? (readJsonFile(tokConfigPath) as Record<string, unknown>) : {},
-    generationConfig: existsSync(genPath) ? (readJsonFile(genPath) as Record<string, unknown>) : null,
-    weights,
+  const files = {
+    config: join(src.folder, "config.json"),
+    tokenizer: join(src.folder, "tokenizer.json"),
+    tokenizerConfig: join(src.folder, "tokenizer_config.json"),
+    weights: join(src.folder, existsSync(join(src.folder, SHARD_INDEX)) ? SHARD_INDEX : "model.safetensors"),
   };
-  const type = quant === "f16" || (quant === undefined && storedFloat(src) !== "F32") ? "F16" : "F32";
-  let input = ggufFromTiny(tiny, { type });
-  const meta: Record<string, GgufValue> = {
-    ...metaRecord(input),
-    "general.name": { type: "string", value: basename(resolve(src.folder)) },
-  };
-  meta["tokenizer.ggml.pre"] = { type: "string", value: pickPreTokenizer(src, meta, out) };
-  input = { ...input, metadata: meta };
-  if (quant === "q8_0") input = toQ8(input);
+  const tokenizer = optionalJson(files.tokenizer);
+  if (tokenizer === undefined)
+    throw new ModelFormatError(files.tokenizer, "file", "not found (a GGUF file carries its tokenizer)");
+  let tokenizerConfig = optionalJson(files.tokenizerConfig);
+  // newer folders keep the chat template beside tokenizer_config.json; GGUF has one key for it
+  const jinja = join(src.folder, "chat_template.jinja");
+  if (tokenizerConfig?.chat_template === undefined && existsSync(jinja))
+    tokenizerConfig = { ...tokenizerConfig, chat_template: readFileSync(jinja, "utf8") };
+  // what the tokenizer files cannot express fails before gigabytes of weights are read
+  ggufTokenizerMetadata({ config: src.configJson, tokenizer, ...(tokenizerConfig !== undefined && { tokenizerConfig }) }, files);
+  const type = quant === "q8_0" ? "Q8_0" : quant === "f16" || (quant === undefined && storedFloat(src) !== "F32") ? "F16" : "F32";
+  const input = hfToGguf(
+    { config: src.configJson, tokenizer, ...(tokenizerConfig !== undefined && { tokenizerConfig }), weights: readAll(src) },
+    { type, name: basename(resolve(src.folder)), files },
+  );
   writeGguf(out, input);
-  return { to: "gguf", out, type: quant === "q8_0" ? "Q8_0" : type, bytes: statSync(out).size };
+  return { to: "gguf", out, type, bytes: statSync(out).size };
 }
 
 function writeJson(path: string, value: unknown): void {
