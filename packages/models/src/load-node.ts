@@ -110,11 +110,7 @@ function loadFolder(folder: string, opts: LoadModelOptions): LoadedModel {
       ? readSafetensors(single)
       : undefined;
   if (st === undefined)
-    throw new ModelFormatError(
-      join(folder, "model.safetensors"),
-      "file",
-      `not found (nor ${SHARD_INDEX}); only safetensors checkpoints are read`,
-    );
+    throw new ModelFormatError(single, "file", `not found (nor ${SHARD_INDEX}); only safetensors checkpoints are read`);
   const sizes = new Map(st.entries.map((e) => [e.name, e.end - e.begin]));
   const sizeOf = (k: string) => sizes.get(k) ?? 0;
   const total = st.entries.reduce((a, e) => a + e.end - e.begin, 0);

@@ -375,60 +375,52 @@ function printText(path: string, r: ReturnType<typeof profileModel>): void {
   print(
     `backward  ${ms(b.backwardMs)} ms (forward on the tape ${ms(b.forwardMs)} ms, loss ${ms(b.lossMs)} ms; matmul ${mmCell(b.matmulMs)} ms), rss Δ ${bytes(b.rssBytes)}, loss ${b.loss.toFixed(4)}`,
   );
-  print();
-  const head = ["component", "ms", "share", "matmul ms", "rss Δ", "buffers Δ", ""];
-  const align = ["left", "right", "right", "right", "right", "right", "left"] as const;
+  /** A blank line, the title, and the table (first column left-aligned, the rest right-aligned by default). */
+  const section = (title: string, head: string[], rows: string[][], align?: readonly Align[]) => {
+    print();
+    print(title);
+    for (const line of table(head, rows, align ?? head.map((_, i) => (i === 0 ? "left" : "right")))) print(`  ${line}`);
+  };
   const rows = f.components.map((c, i) => {
     const cells = [c.name, ms(c.ms), pct(c.ms, f.totalMs), mmCell(c.matmulMs), bytes(c.rssBytes), bytes(c.arrayBuffersBytes)];
     return i === 0 ? [...cells.map((s) => bold(s)), "◀ bottleneck"] : [...cells, ""];
   });
-  print("forward by component, slowest first");
-  for (const line of table(head, rows, align)) print(`  ${line}`);
-  print();
-  print("forward by layer");
-  const layerRows = f.layers.map((l) => [l.name, ms(l.ms), pct(l.ms, f.totalMs), mmCell(l.matmulMs), bytes(l.rssBytes)]);
-  for (const line of table(["layer", "ms", "share", "matmul ms", "rss Δ"], layerRows, [
+  section("forward by component, slowest first", ["component", "ms", "share", "matmul ms", "rss Δ", "buffers Δ", ""], rows, [
     "left",
     "right",
     "right",
     "right",
     "right",
-  ]))
-    print(`  ${line}`);
-  print();
-  print("forward by kind (matmul: onnxruntime; other: TypeScript kernels)");
-  const kindRows = f.kinds.map((k) => [
-    k.kind,
-    ms(k.ms),
-    pct(k.ms, f.totalMs),
-    mmCell(k.matmulMs),
-    k.matmulMs === null ? "–" : ms(k.ms - k.matmulMs),
+    "right",
+    "left",
   ]);
-  for (const line of table(["kind", "ms", "share", "matmul ms", "other ms"], kindRows, [
-    "left",
-    "right",
-    "right",
-    "right",
-    "right",
-  ]))
-    print(`  ${line}`);
-  const opTable = (title: string, head: string[], rows: string[][]) => {
-    print();
-    print(title);
-    const align: Align[] = head.map((_, i) => (i === 0 ? "left" : "right"));
-    for (const line of table(head, rows, align)) print(`  ${line}`);
-  };
-  opTable(
+  section(
+    "forward by layer",
+    ["layer", "ms", "share", "matmul ms", "rss Δ"],
+    f.layers.map((l) => [l.name, ms(l.ms), pct(l.ms, f.totalMs), mmCell(l.matmulMs), bytes(l.rssBytes)]),
+  );
+  section(
+    "forward by kind (matmul: onnxruntime; other: TypeScript kernels)",
+    ["kind", "ms", "share", "matmul ms", "other ms"],
+    f.kinds.map((k) => [
+      k.kind,
+      ms(k.ms),
+      pct(k.ms, f.totalMs),
+      mmCell(k.matmulMs),
+      k.matmulMs === null ? "–" : ms(k.ms - k.matmulMs),
+    ]),
+  );
+  section(
     `forward by op kind (${ms(r.opLevel.forwardMs)} of ${ms(f.totalMs)} ms)`,
     ["op", "ms", "share", "calls", "allocated"],
     f.byOp.map((o) => [o.op, ms(o.ms), pct(o.ms, f.totalMs), count(o.calls), bytes(o.bytesOut)]),
   );
-  opTable(
+  section(
     `backward by op kind: the op's backward rule, its gradient accumulation included (${ms(r.opLevel.backwardMs)} of ${ms(b.backwardMs)} ms)`,
     ["op", "ms", "share", "rules", "ops", "allocated"],
     b.byOp.map((o) => [o.op, ms(o.ms), pct(o.ms, b.backwardMs), count(o.calls), count(o.ops), bytes(o.bytesOut)]),
   );
-  opTable(
+  section(
     "backward by layer: each rule charged to the layer its forward op ran in",
     ["layer", "ms", "share", "ops", "allocated"],
     b.byLayer.map((l) => [l.name, ms(l.ms), pct(l.ms, b.backwardMs), count(l.calls), bytes(l.bytesOut)]),

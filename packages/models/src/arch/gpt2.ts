@@ -103,8 +103,9 @@ export function gpt2(config: ModelConfig, weights: WeightSource, file = "model.s
   const forward = (ids: Tensor, ctx: HookContext, opts: ForwardOptions = {}): Tensor => {
     const plan = planForward(ids, opts, "gpt2");
     const { batch: B, queries: Tn } = plan;
-    if (maxPosition(plan.positions) >= config.maxPositions)
-      throw new RangeError(`gpt2: position ${maxPosition(plan.positions)} exceeds the model's ${config.maxPositions} positions`);
+    const last = maxPosition(plan.positions);
+    if (last >= config.maxPositions)
+      throw new RangeError(`gpt2: position ${last} exceeds the model's ${config.maxPositions} positions`);
     const bias = layerBias(config, plan);
     const embed = ctx.hook("hook_embed", T.gather(p.wte, ids, 0)); // [batch, pos, d_model]
     const pos = ctx.hook("hook_pos_embed", T.gather(p.wpe, plan.positions, 0)); // [batch, pos, d_model]
