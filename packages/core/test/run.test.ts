@@ -178,7 +178,7 @@ describe("gradients of hook activations", () => {
         worst = Math.max(worst, Math.abs(num - (g.data[i] as number)) / Math.max(1e-8, Math.abs(num)));
       }
       console.log(`grad ${name}: worst relative error vs finite differences ${worst.toExponential(2)}`);
-      expect(worst).toBeLessThan(1e-6);
+      expect(worst).toBeLessThan(1e-7); // measured worst 1.7e-8 (hook_embed): a 6× margin
     }
   });
 });

@@ -24,30 +24,40 @@ export const refBackend: Backend = {
 type Loader = () => Backend;
 let ortLoader: Loader | null = null;
 let current: Backend | null = null;
-let warned = false;
+
+/** A backend was asked for by name (`useBackend`, `LLMDBG_BACKEND`) and cannot run here. */
+export class BackendUnavailableError extends Error {
+  constructor(name: BackendName, reason: string) {
+    super(`the '${name}' backend is not available: ${reason}`);
+    this.name = "BackendUnavailableError";
+  }
+}
 
 /** ort/backend.ts registers itself here so this module stays free of Node-only imports. */
 export function registerOrtLoader(load: Loader): void {
   ortLoader = load;
 }
 
-function load(name: BackendName): Backend {
+/** The backend called `name`, or a BackendUnavailableError that says why not (and `hint`). */
+function load(name: BackendName, hint = ""): Backend {
   if (name === "ref") return refBackend;
+  if (ortLoader === null) {
+    throw new BackendUnavailableError(
+      name,
+      `onnxruntime-node is not loaded in this environment (the package's Node entry registers it)${hint}`,
+    );
+  }
   try {
-    if (ortLoader === null) throw new Error("the ort backend is not available in this environment");
     return ortLoader();
   } catch (e) {
-    if (!warned) {
-      warned = true;
-      console.warn(`llmdbg: onnxruntime backend unavailable, using the slow 'ref' backend: ${(e as Error).message}`);
-    }
-    return refBackend;
+    throw new BackendUnavailableError(name, `${(e as Error).message}${hint}`);
   }
 }
 
 /**
- * The backend in use: chosen by `useBackend`, else `LLMDBG_BACKEND` (ref | ort), else ort (falling back to
- * ref with a warning) when the Node entry registered it, else ref.
+ * The backend in use: chosen by `useBackend`, else `LLMDBG_BACKEND` (ref | ort), else ort when the Node entry
+ * registered it, else ref. A backend that cannot load is an error, never a silent switch to another: results
+ * and timings would otherwise come from a backend nobody chose.
  */
 export function getBackend(): Backend {
   if (current === null) {
@@ -55,14 +65,15 @@ export function getBackend(): Backend {
     if (env !== undefined && env !== "" && env !== "ref" && env !== "ort") {
       throw new Error(`LLMDBG_BACKEND must be 'ref' or 'ort', got '${env}'`);
     }
-    // without the Node entry there is no onnxruntime to try, so plain `ref` is the default, not a fallback
-    current = load((env as BackendName | undefined) || (ortLoader ? "ort" : "ref"));
+    if (env === "ref" || env === "ort") current = load(env);
+    else if (ortLoader === null) current = refBackend;
+    else current = load("ort", "; set LLMDBG_BACKEND=ref to use the plain-TypeScript backend instead");
   }
   return current;
 }
 
 /**
- * Switches backend for all later ops and returns the one now in use (ref if ort cannot load).
+ * Switches backend for all later ops and returns it; throws BackendUnavailableError when it cannot load.
  * @example useBackend("ref")
  */
 export function useBackend(name: BackendName): Backend {

@@ -3,7 +3,7 @@
 import "./vjp.js";
 
 export * from "./autodiff.js";
-export { type Backend, type BackendName, getBackend, refBackend, useBackend } from "./backend.js";
+export { type Backend, type BackendName, BackendUnavailableError, getBackend, refBackend, useBackend } from "./backend.js";
 export * from "./dtype.js";
 export * from "./fused.js";
 export * from "./ops.js";

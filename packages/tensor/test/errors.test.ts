@@ -92,3 +92,11 @@ describe("forward semantics", () => {
     expect(rep.relErr).toBeGreaterThan(0.1);
   });
 });
+
+describe("backends in the platform-neutral entry", () => {
+  it("ref is the default, and asking for ort (which only the Node entry registers) is an error", () => {
+    expect(T.getBackend().name).toBe("ref");
+    expect(() => T.useBackend("ort")).toThrow(/the 'ort' backend is not available: onnxruntime-node is not loaded/);
+    expect(T.getBackend().name).toBe("ref");
+  });
+});
