@@ -182,7 +182,7 @@ describe("llmdbg convert", () => {
     const tokens = ["--tokens", ids.join(","), "--all-logits"];
     const [ra, rb] = await Promise.all([json(["run", st, ...tokens]), json(["run", gguf, ...tokens])]);
     expect(maxDiff(ra.logits.flat(), refLogits)).toBe(0);
-    expect(maxDiff(rb.logits.flat(), refLogits)).toBeLessThan(1e-5);
+    expect(maxDiff(rb.logits.flat(), refLogits)).toBeLessThan(1e-6); // the same F32 weights (measured 0)
   });
 });
 

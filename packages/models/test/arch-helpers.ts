@@ -126,30 +126,55 @@ export function embeddingGradFdError(model: HookedModel, ids: Tensor, check: Fin
   return worst;
 }
 
+/**
+ * Bounds on the differences from a golden, each stated by the test from what it measured (with a margin of
+ * about 5–10×, so that a real bug — a norm epsilon, a constant, a shifted mask — fails while float32 rounding
+ * against the float64 reference passes).
+ */
+export interface GoldenTolerances {
+  /** max |Δ| / max |golden| of each declared hook and of the logits, each judged against its own scale */
+  readonly activation: number;
+  /** ‖Δgrad‖₂ / ‖golden grad‖₂ at `gradHook` */
+  readonly grad: number;
+  /** |Δloss| / |golden loss| */
+  readonly loss: number;
+}
+
 export interface GoldenDiffs {
-  /** max |Δ| of the logits and of each hook, by name */
+  /** max |Δ| / max |golden| of the logits and of each hook, by name */
   readonly byName: ReadonlyMap<string, number>;
   /** the largest of those, and whose it is */
   readonly worst: number;
   readonly worstName: string;
   /** relative L2 error of the gradient at `gradHook` */
   readonly gradRelErr: number;
-  /** |Δloss| */
-  readonly lossDiff: number;
+  /** |Δloss| / |golden loss| */
+  readonly lossRelErr: number;
+}
+
+/** max |x| over a tensor's finite entries (masked scores hold −inf). */
+function maxAbsFinite(t: Tensor): number {
+  let m = 0;
+  for (let i = 0; i < t.size; i++) {
+    const v = Math.abs(t.data[i] as number);
+    if (Number.isFinite(v) && v > m) m = v;
+  }
+  return m;
 }
 
 /**
- * Compares a run made with `cache: true` and `grads` on `gradHook` against a golden written by tools/reference: every
- * declared hook and the logits (the golden's `<prefix><name>`) must be within `tol` in max |Δ|, each asserted under its
- * name; the gradient (`<prefix>grad.<gradHook>`) and loss (`<prefix>loss`) differences are returned for the caller
- * to bound and print.
+ * Compares a run made with `cache: true` and `grads` on `gradHook` against a golden written by tools/reference:
+ * every declared hook and the logits (the golden's `<prefix><name>`), the gradient (`<prefix>grad.<gradHook>`)
+ * and the loss (`<prefix>loss`), each asserted against `tol` and printed with its measured value (the way llm.c's
+ * check_tensor prints), under `label`.
  */
 export function compareWithGolden(
   model: HookedModel,
   result: RunResult,
   golden: SafetensorsReader,
-  opts: { readonly gradHook: string; readonly tol: number; readonly prefix?: string },
+  opts: { readonly label: string; readonly gradHook: string; readonly tol: GoldenTolerances; readonly prefix?: string },
 ): GoldenDiffs {
+  const { label, tol } = opts;
   const prefix = opts.prefix ?? "";
   const byName = new Map<string, number>();
   let worstName = "";
@@ -157,15 +182,24 @@ export function compareWithGolden(
   for (const name of [...model.hookPoints.map((p) => p.name), "logits"]) {
     // hook_logits is the model's output, which the goldens store as `logits`
     const stored = name === "hook_logits" ? "logits" : name;
-    const d = maxDiff(name === "logits" ? result.output : result.cache.get(name), golden.load(prefix + stored), name);
+    const ref = golden.load(prefix + stored);
+    const d = maxDiff(name === "logits" ? result.output : result.cache.get(name), ref, name) / Math.max(maxAbsFinite(ref), 1e-30);
     byName.set(name, d);
     if (d > worst) [worst, worstName] = [d, name];
-    expect(d, name).toBeLessThanOrEqual(opts.tol);
   }
   const gradRelErr = relativeError(result.cache.grad(opts.gradHook), golden.load(`${prefix}grad.${opts.gradHook}`));
   if (result.loss === undefined) throw new Error("compareWithGolden: the run had no grads, so no loss");
-  const lossDiff = Math.abs(result.loss.item() - (golden.load(`${prefix}loss`).data[0] as number));
-  return { byName, worst, worstName, gradRelErr, lossDiff };
+  const goldenLoss = golden.load(`${prefix}loss`).data[0] as number;
+  const lossRelErr = Math.abs(result.loss.item() - goldenLoss) / Math.abs(goldenLoss);
+  console.log(
+    `${label} vs PyTorch (float64): activations max|Δ|/max|ref| ${worst.toExponential(2)} (${worstName}; tol ${tol.activation}), ` +
+      `logits ${(byName.get("logits") as number).toExponential(2)}, grad ${opts.gradHook} rel L2 ${gradRelErr.toExponential(2)} ` +
+      `(tol ${tol.grad}), loss rel ${lossRelErr.toExponential(2)} (tol ${tol.loss})`,
+  );
+  for (const [name, d] of byName) expect(d, `${label}: ${name}`).toBeLessThanOrEqual(tol.activation);
+  expect(gradRelErr, `${label}: gradient at ${opts.gradHook}`).toBeLessThanOrEqual(tol.grad);
+  expect(lossRelErr, `${label}: loss`).toBeLessThanOrEqual(tol.loss);
+  return { byName, worst, worstName, gradRelErr, lossRelErr };
 }
 
 /**
@@ -216,4 +250,10 @@ export function paddedBatchDiff(
     worst = Math.max(worst, maxDiff(real, alone, `prompt ${b}`));
   });
   return worst;
+}
+
+/** Prints `label: measured (tol)` and asserts measured ≤ tol: every parity bound in these tests shows its margin. */
+export function expectWithin(label: string, measured: number, tol: number): void {
+  console.log(`${label}: ${measured.toExponential(2)} (tol ${tol.toExponential(0)})`);
+  expect(measured, label).toBeLessThanOrEqual(tol);
 }

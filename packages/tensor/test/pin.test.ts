@@ -186,7 +186,7 @@ describe("gather from a pinned table", () => {
     expectSameBits(got[1] as Tensor, want[1] as Tensor);
     const r = gradcheck(f, [pw, x]);
     console.log(`pinned tied embedding gradcheck: rel err ${r.relErr.toExponential(2)}`);
-    expect(r.relErr).toBeLessThan(1e-6);
+    expect(r.relErr).toBeLessThan(1e-8); // measured 3.3e-10, as the primitive checks (grad.test.ts)
   });
 });
 
