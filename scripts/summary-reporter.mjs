@@ -2,7 +2,7 @@
 // task tree rather than its JSON report (which has no field for a file that failed to load, nor for errors
 // thrown after a test returned). A failure is: a failed test; a file or suite whose own errors() are not
 // empty (a throw while loading, a failing beforeAll/afterAll); an unhandled error. Writes
-// { passed, failed, skipped, problems } as JSON to the file named by LLMDBG_SUMMARY_FILE.
+// { passed, failed, failedTests, skipped, problems } as JSON (failedTests: failed tests alone) to the file named by LLMDBG_SUMMARY_FILE.
 import { writeFileSync } from "node:fs";
 
 export default class SummaryReporter {
@@ -10,6 +10,7 @@ export default class SummaryReporter {
     let passed = 0;
     let failed = 0;
     let skipped = 0;
+    let failedTests = 0;
     const problems = [];
     const firstLine = (e) => String(e?.message ?? e).split("\n")[0];
     const suiteErrors = (entity, label) => {
@@ -26,6 +27,7 @@ export default class SummaryReporter {
         if (state === "passed") passed++;
         else if (state === "failed") {
           failed++;
+          failedTests++;
           problems.push(`${m.relativeModuleId} > ${t.fullName}`);
         } else skipped++;
       }
@@ -39,6 +41,6 @@ export default class SummaryReporter {
       problems.push("the run was interrupted");
     }
     const file = process.env.LLMDBG_SUMMARY_FILE;
-    if (file) writeFileSync(file, JSON.stringify({ passed, failed, skipped, problems }));
+    if (file) writeFileSync(file, JSON.stringify({ passed, failed, failedTests, skipped, problems }));
   }
 }
