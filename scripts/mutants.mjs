@@ -65,6 +65,14 @@ export const mutations = [
     tests: tensorTests,
   },
   {
+    id: "tensor-cast-vjp",
+    what: "the gradient through a cast keeps the cotangent's dtype instead of the input's",
+    file: "packages/tensor/src/vjp.ts",
+    find: "isFloat(g.dtype) ? cast(g, inp(n, 0).dtype) : null",
+    replace: "isFloat(g.dtype) ? g : null",
+    tests: tensorTests,
+  },
+  {
     id: "tensor-attention-causal",
     what: "fused attention's causal limit shifted by one (each query also reads the next key)",
     file: "packages/tensor/src/fused.ts",

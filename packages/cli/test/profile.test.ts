@@ -6,7 +6,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { run } from "@llmdbg/core";
 import { loadModel, writeTinyModel } from "@llmdbg/models";
+import * as T from "@llmdbg/tensor";
 import { afterAll, describe, expect, it } from "vitest";
 
 const BIN = fileURLToPath(new URL("../bin/llmdbg.mjs", import.meta.url));
@@ -14,8 +16,24 @@ const dir = mkdtempSync(join(tmpdir(), "llmdbg-profile-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const hf = join(dir, "gpt2");
 writeTinyModel(hf, "gpt2", { seed: 3 });
-const nLayers = loadModel(hf).config.nLayers;
-const tokens = ["--tokens", "3,17,42,5,99,7", "--repeat", "1"];
+const loaded = loadModel(hf);
+const nLayers = loaded.config.nLayers;
+const ids = [3, 17, 42, 5, 99, 7];
+const tokens = ["--tokens", ids.join(","), "--repeat", "1"];
+
+/** The mean next-token cross-entropy of `ids`, computed here from the logits in float64. */
+function nextTokenCrossEntropy(): number {
+  const logits = run(loaded.model, T.tensor(ids, [1, ids.length], "i32")).output; // [1, pos, d_vocab]
+  const V = logits.shape[2] as number;
+  let sum = 0;
+  for (let i = 0; i + 1 < ids.length; i++) {
+    const row = Array.from(logits.data.subarray(i * V, (i + 1) * V) as Float32Array);
+    const mx = Math.max(...row);
+    const lse = mx + Math.log(row.reduce((a, x) => a + Math.exp(x - mx), 0));
+    sum += lse - (row[ids[i + 1] as number] as number);
+  }
+  return sum / (ids.length - 1);
+}
 
 function cli(args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -68,7 +86,8 @@ describe("llmdbg profile by op kind and layer", () => {
 
     // the fields that were there before stay
     expect(d.forward.components.length).toBeGreaterThan(0);
-    expect(d.backward.loss).toEqual(expect.any(Number));
+    // the loss it differentiated is the next-token cross-entropy (NaN or any other number fails)
+    expect(Math.abs(d.backward.loss - nextTokenCrossEntropy())).toBeLessThan(1e-5);
     for (const title of ["forward by op kind", "backward by op kind", "backward by layer"]) expect(text).toContain(title);
   });
 });

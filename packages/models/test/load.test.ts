@@ -10,8 +10,9 @@ import { afterAll, describe, expect, it } from "vitest";
 import { ModelFormatError } from "../src/errors.js";
 import { generationOptions, parseGenerationConfig } from "../src/generation-config.js";
 import { ggufTensorName } from "../src/gguf-names.js";
+import { GGUF_ARCHITECTURE_OF, hfToGguf } from "../src/hf-to-gguf.js";
 import { type LoadProgress, loadModel } from "../src/load-node.js";
-import { TINY_MODEL_TYPES } from "../src/tiny.js";
+import { TINY_MODEL_TYPES, tinyModel } from "../src/tiny.js";
 import { writeTinyGguf, writeTinyModel } from "../src/tiny-node.js";
 
 const dir = mkdtempSync(join(tmpdir(), "llmdbg-load-"));
@@ -82,23 +83,36 @@ describe("loadModel", () => {
   });
 });
 
-describe("every tiny architecture loads from its folder and, where llama.cpp has one, from its GGUF", () => {
+describe("every tiny architecture loads from its folder and, where llama.cpp has a layout, from its GGUF", () => {
   for (const type of TINY_MODEL_TYPES) {
-    it(type, () => {
-      const folder = join(dir, `all-${type}`);
-      const m = writeTinyModel(folder, type, { seed: 5 });
+    const folder = join(dir, `all-${type}`);
+    const folderLogits = () => run(loadModel(folder).model, ids).output;
+
+    it(`${type} from its folder`, () => {
+      writeTinyModel(folder, type, { seed: 5 });
       const a = loadModel(folder);
       expect(a.config.family).toBe(type === "qwen2" ? "llama" : type);
-      const out = run(a.model, ids).output;
-      expect(out.toArray().every(Number.isFinite)).toBe(true);
-      if (type === "bert") return; // llama.cpp's BERT converter is not read here (normalizeGgufConfig)
+      expect(folderLogits().toArray().every(Number.isFinite)).toBe(true);
+    });
+
+    if (GGUF_ARCHITECTURE_OF[type] === null) {
+      it(`${type} has no GGUF layout, and converting one says so`, () => {
+        const m = tinyModel(type, { seed: 5 });
+        const input = { config: m.config, tokenizer: m.tokenizer, tokenizerConfig: m.tokenizerConfig, weights: m.weights };
+        expect(() => hfToGguf(input)).toThrow(/config\.json: model_type: .* has no GGUF layout/);
+      });
+      continue;
+    }
+
+    it(`${type} from its GGUF: the folder's logits and tokenizer`, () => {
+      const m = writeTinyModel(folder, type, { seed: 5 });
       const path = join(dir, `all-${type}.gguf`);
       writeTinyGguf(path, m);
       const g = loadModel(path);
-      const d = maxDiff(run(g.model, ids).output.toArray(), out.toArray());
+      const d = maxDiff(run(g.model, ids).output.toArray(), folderLogits().toArray());
       console.log(`${type} GGUF vs folder: max |Δlogits| ${d.toExponential(2)}`);
       expect(d).toBeLessThan(1e-6); // measured 0 for every type: the same F32 weights in llama.cpp's layout
-      expect(g.tokenizer?.encode("hello world")).toEqual(a.tokenizer?.encode("hello world"));
+      expect(g.tokenizer?.encode("hello world")).toEqual(loadModel(folder).tokenizer?.encode("hello world"));
     });
   }
 });
