@@ -2,6 +2,7 @@
 // result table. A row compares ours with a peer (NumPy, PyTorch, or a baseline of our own such as a plain
 // file read) and may carry a target on the ratio.
 import { type SpawnSyncReturns, spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -18,37 +19,84 @@ export interface BenchEnv {
 }
 
 /**
+ * What a row's figures rest on: before anything is timed, ours and the peer ran on the same inputs and agreed
+ * (`detail` says on what and by how much), or they did not, or the check could not run (`reason`).
+ */
+export type Check = { readonly ok: true; readonly detail: string } | { readonly ok: false; readonly reason: string };
+
+/** `label measured ≤ tol` as a Check; NaN fails. */
+export function within(label: string, measured: number, tol: number): Check {
+  const bound = tol === 0 ? "0" : tol.toExponential(0);
+  const value = measured === 0 ? "0" : measured.toExponential(2);
+  return measured <= tol
+    ? { ok: true, detail: `${label} ${value} ≤ ${bound}` }
+    : { ok: false, reason: `MISMATCH: ${label} ${value} > ${bound}` };
+}
+
+/** A check that could not run (a missing peer, a peer that crashed). */
+export function notRun(reason: string): Check {
+  return { ok: false, reason: `not verified: ${reason}` };
+}
+
+/** All of `checks`: ok when every one is, else the reasons of those that are not. */
+export function allOf(...checks: readonly Check[]): Check {
+  const bad = checks.filter((c): c is Extract<Check, { ok: false }> => !c.ok);
+  if (bad.length > 0) return { ok: false, reason: bad.map((c) => c.reason).join("; ") };
+  return { ok: true, detail: checks.map((c) => (c.ok ? c.detail : "")).join("; ") };
+}
+
+/**
  * One line of the table. `ratio` says how much worse ours is: ours / peer for costs (ms, MiB), peer / ours
  * for throughputs (higher is better), so > 1 always means ours is worse. `target` is an upper bound on it.
+ * A row whose check failed or could not run carries no figures, only `refused`: why.
  */
 export interface Row {
   section: string;
   name: string;
   unit: "ms" | "tok/s" | "MiB";
-  ours: number;
+  ours: number | null;
   /** who or what the peer is */
   peer: string;
   peer_value: number | null;
   ratio: number | null;
   target: number | null;
   met: boolean | null;
+  /** what was checked before timing, with the measured agreement; null when refused */
+  verified: string | null;
+  /** why this row has no figures; null when it was verified and measured */
+  refused: string | null;
   /** extra figures: GFLOP/s, sample counts, spreads */
   note: string;
 }
 
 export interface SectionResult {
   rows: Row[];
-  /** a peer that computes something else than we do: the run fails loudly */
-  failures: string[];
 }
 
-export function row(
-  r: Omit<Row, "ratio" | "met" | "target" | "note"> & { target?: number | null; note?: string; higherIsBetter?: boolean },
-): Row {
-  const { higherIsBetter, target = null, note = "", ...rest } = r;
-  const p = r.peer_value;
-  const ratio = p === null || p === 0 || r.ours === 0 ? null : higherIsBetter ? p / r.ours : r.ours / p;
-  return { ...rest, ratio, target, met: target === null || ratio === null ? null : ratio <= target, note };
+/** A row from its check and, when the check passed, its figures (which must then be given). */
+export function row(r: {
+  section: string;
+  name: string;
+  unit: Row["unit"];
+  peer: string;
+  check: Check;
+  ours?: number;
+  peer_value?: number | null;
+  target?: number | null;
+  note?: string;
+  higherIsBetter?: boolean;
+}): Row {
+  const { section, name, unit, peer, check, target = null, note = "" } = r;
+  const base = { section, name, unit, peer, target, note };
+  if (!check.ok) {
+    // no figures were taken, so none of the note's either
+    return { ...base, note: "", ours: null, peer_value: null, ratio: null, met: null, verified: null, refused: check.reason };
+  }
+  const ours = r.ours ?? Number.NaN;
+  const p = r.peer_value ?? null;
+  const ratio = p === null || p === 0 || ours === 0 ? null : r.higherIsBetter ? p / ours : ours / p;
+  const met = target === null || ratio === null ? null : ratio <= target;
+  return { ...base, ours, peer_value: p, ratio, met, verified: check.detail, refused: null };
 }
 
 export interface Timing {
@@ -80,6 +128,40 @@ export function median(xs: readonly number[]): number {
 export function spread(xs: readonly number[], digits = 0): string {
   if (xs.length === 0) return "n=0";
   return `n=${xs.length}, ${Math.min(...xs).toFixed(digits)}–${Math.max(...xs).toFixed(digits)}`;
+}
+
+// ---------------------------------------------------------------- comparing outputs
+
+/** max |a − b|; Infinity when the lengths differ, NaN when either holds one (NaN never passes a bound). */
+export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) return Number.POSITIVE_INFINITY;
+  let m = 0;
+  for (let i = 0; i < a.length; i++) {
+    const d = Math.abs((a[i] as number) - (b[i] as number));
+    if (!(d <= m)) m = d; // NaN propagates as the maximum
+  }
+  return m;
+}
+
+/** max |x| over finite entries. */
+export function maxAbs(a: ArrayLike<number>): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) {
+    const v = Math.abs(a[i] as number);
+    if (v > m && Number.isFinite(v)) m = v;
+  }
+  return m;
+}
+
+/** max |ours − theirs| / max |ours|: a difference on the scale of the values compared. */
+export function maxRelDiff(ours: ArrayLike<number>, theirs: ArrayLike<number>): number {
+  return maxAbsDiff(ours, theirs) / Math.max(maxAbs(ours), 1e-30);
+}
+
+/** A raw little-endian float32 file. */
+export function readF32(path: string): Float32Array {
+  const raw = readFileSync(path);
+  return new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength));
 }
 
 // ---------------------------------------------------------------- python peers
@@ -142,8 +224,8 @@ export function printTable(rows: readonly Row[]): void {
     fmtValue(r.peer_value, r.unit),
     r.ratio === null ? "—" : r.ratio.toFixed(2),
     r.target === null ? "" : `≤ ${r.target}`,
-    r.met === null ? "" : r.met ? "ok" : "MISSED",
-    r.note,
+    r.refused !== null ? "REFUSED" : r.met === null ? "" : r.met ? "ok" : "MISSED",
+    r.refused ?? r.note,
     r.peer,
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => (b[i] as string).length)));

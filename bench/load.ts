@@ -6,14 +6,31 @@
 //   loadModel  loadModel(folder) (config.json + model.safetensors), the product's entry point
 //   gpt2       readSafetensors + normalizeHfConfig + gpt2(), the same path by hand
 // Targets: load time ≤ 2× the plain read; peak RSS (VmHWM, see load-child.ts) ≤ 1.3× the f32 weight bytes.
+// Each child checks what it loaded after its figures are taken: the plain read must have read the whole file,
+// and each loaded model must give, on CHECK_IDS, the logits the parent computed from the weights it wrote
+// (bit-identical: the same kernels on the same f32 weights). A mode whose check fails is refused.
 // The file was just written, so every child reads it from the page cache (as a second load of a model does).
 import { spawnSync } from "node:child_process";
-import { statSync } from "node:fs";
+import { statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { writeSafetensors } from "@llmdbg/models";
-import { type BenchEnv, benchDir, median, type Row, repoRoot, row, type SectionResult, spread } from "./common.js";
-import { gpt2SmallWeights, tempFolder, weightBytes, writeConfig } from "./gpt2-weights.js";
-import type { ChildReport, LoadMode } from "./load-child.js";
+import { gpt2, normalizeHfConfig, writeSafetensors } from "@llmdbg/models";
+import type { Tensor } from "@llmdbg/tensor";
+import {
+  allOf,
+  type BenchEnv,
+  benchDir,
+  type Check,
+  median,
+  notRun,
+  type Row,
+  repoRoot,
+  row,
+  type SectionResult,
+  spread,
+  within,
+} from "./common.js";
+import { GPT2_SMALL_CONFIG, gpt2SmallWeights, tempFolder, weightBytes, writeConfig } from "./gpt2-weights.js";
+import { type ChildReport, checkLogits, type LoadMode } from "./load-child.js";
 
 /** Child processes per mode, interleaved (empty, read, loadModel, gpt2, empty, …). */
 const REPS = 3;
@@ -45,7 +62,6 @@ function runChild(mode: LoadMode, folder: string): { report: ChildReport; wallMs
 
 export function loadSection(_env: BenchEnv): SectionResult {
   const rows: Row[] = [];
-  const failures: string[] = [];
   const tmp = tempFolder("llmdbg-bench-load-");
   try {
     const t0 = performance.now();
@@ -55,6 +71,11 @@ export function loadSection(_env: BenchEnv): SectionResult {
     const file = join(tmp.dir, "model.safetensors");
     writeSafetensors(file, weights);
     writeConfig(tmp.dir);
+    // the logits every loaded model must reproduce, from the weights in memory
+    const w = weights;
+    const config = normalizeHfConfig(GPT2_SMALL_CONFIG, "config.json");
+    const ref = checkLogits(gpt2(config, { has: (k) => k in w, load: (k) => w[k] as Tensor }));
+    writeFileSync(join(tmp.dir, "ref-logits.f32"), new Uint8Array(ref.buffer));
     weights = null; // the parent's copy plays no part in the children's figures
     const fileBytes = statSync(file).size;
     console.log(
@@ -64,23 +85,37 @@ export function loadSection(_env: BenchEnv): SectionResult {
 
     const reports = new Map(MODES.map((m): [LoadMode, ChildReport[]] => [m, []]));
     const walls = new Map(MODES.map((m): [LoadMode, number[]] => [m, []]));
+    const checks = new Map(MODES.map((m): [LoadMode, Check[]] => [m, []]));
     for (let rep = 0; rep < REPS; rep++) {
       for (const mode of MODES) {
         const r = runChild(mode, tmp.dir);
+        const list = checks.get(mode) as Check[];
         if ("reason" in r) {
-          failures.push(r.reason);
-          console.log(`load: ${r.reason}`);
+          list.push(notRun(r.reason));
           continue;
         }
-        const want = mode === "empty" ? 0 : mode === "read" ? fileBytes : f32Bytes;
-        const wantTensors = mode === "loadModel" || mode === "gpt2" ? nTensors : 0;
-        if (r.report.bytes !== want || r.report.tensors !== wantTensors) {
-          const msg = `load-child ${mode} read ${r.report.tensors} tensors / ${r.report.bytes} bytes, expected ${wantTensors} / ${want}`;
-          if (!failures.includes(msg)) failures.push(msg);
+        const { report } = r;
+        if (mode === "read") list.push(within("bytes the plain read missed", fileBytes - report.bytes, 0));
+        if (mode === "gpt2") list.push(within("f32 bytes the architecture did not read", f32Bytes - report.bytes, 0));
+        if (mode === "loadModel" || mode === "gpt2") {
+          list.push(
+            within("logits of the loaded model vs the written weights', max|Δ|", report.logits_max_diff ?? Number.NaN, 0),
+          );
         }
-        reports.get(mode)?.push(r.report);
+        reports.get(mode)?.push(report);
         walls.get(mode)?.push(r.wallMs);
       }
+    }
+    const checkOf = (m: LoadMode): Check => {
+      const list = checks.get(m) ?? [];
+      if (list.length === 0) return { ok: true, detail: `${reports.get(m)?.length} fresh processes` };
+      const all = allOf(...list);
+      // one line per distinct check, not one per process
+      return all.ok ? { ok: true, detail: [...new Set(all.detail.split("; "))].join("; ") } : all;
+    };
+    for (const m of MODES) {
+      const c = checkOf(m);
+      console.log(`load: ${m}: ${c.ok ? c.detail : c.reason}`);
     }
     const ms = (m: LoadMode) => (reports.get(m) ?? []).map((r) => r.ms);
     const rss = (m: LoadMode) => (reports.get(m) ?? []).map((r) => r.peak_rss / MiB);
@@ -104,15 +139,17 @@ export function loadSection(_env: BenchEnv): SectionResult {
       ["loadModel", "loadModel(folder)"],
       ["gpt2", "readSafetensors + gpt2()"],
     ] as const) {
-      if ((reports.get(mode) ?? []).length === 0) continue;
+      // a time against the plain read needs both verified; the memory row needs the empty baseline too
+      const check = allOf(checkOf(mode), checkOf("read"));
       rows.push(
         row({
           section: "load",
           name: `load time: ${label}`,
           unit: "ms",
-          ours: median(ms(mode)),
           peer: plainPeer,
-          peer_value: (reports.get("read") ?? []).length > 0 ? readMs : null,
+          check,
+          ours: median(ms(mode)),
+          peer_value: readMs,
           target: 2,
           note: `ours ${spread(ms(mode))}, read ${spread(ms("read"))}; ${wallNote(mode)}`,
         }),
@@ -123,8 +160,9 @@ export function loadSection(_env: BenchEnv): SectionResult {
           section: "load",
           name: `load peak RSS: ${label}`,
           unit: "MiB",
-          ours: peak,
           peer: "f32 weight bytes",
+          check: allOf(checkOf(mode), checkOf("empty")),
+          ours: peak,
           peer_value: weightsMiB,
           target: 1.3,
           note: `${spread(rss(mode), 1)}; above the empty child (${baseRss.toFixed(0)} MiB): ${((peak - baseRss) / weightsMiB).toFixed(2)}× the weights`,
@@ -136,8 +174,9 @@ export function loadSection(_env: BenchEnv): SectionResult {
         section: "load",
         name: "plain read peak RSS (reference)",
         unit: "MiB",
-        ours: readRss,
         peer: "f32 weight bytes",
+        check: allOf(checkOf("read"), checkOf("empty")),
+        ours: readRss,
         peer_value: weightsMiB,
         note: `read ${spread(rss("read"), 1)}; empty child ${spread(rss("empty"), 1)}; ${wallNote("read")}`,
       }),
@@ -145,5 +184,5 @@ export function loadSection(_env: BenchEnv): SectionResult {
   } finally {
     tmp.dispose();
   }
-  return { rows, failures };
+  return { rows };
 }

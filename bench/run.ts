@@ -5,9 +5,14 @@
 //   load     loading that checkpoint (~500 MB F32) in a fresh process: time vs a plain file read, peak RSS vs
 //            the weight bytes (load.ts)
 // Prints one table and writes bench/out/latest.json: an array of rows { section, name, unit, ours, peer,
-// peer_value, ratio, target, met, note } where ratio > 1 means ours is worse (ours / peer for times and sizes,
-// peer / ours for tokens/s) and target, when set, bounds the ratio. A peer that computes something else than
-// we do (logits, tokens, gradients) fails the run.
+// peer_value, ratio, target, met, verified, refused, note } where ratio > 1 means ours is worse (ours / peer for
+// times and sizes, peer / ours for tokens/s) and target, when set, bounds the ratio.
+//
+// Verify, then time: before a row is timed, ours and its peer run once on the same inputs and their outputs are
+// compared (products, logits, gradients, loss, generated tokens, loaded weights) at bounds set from measured
+// differences; `verified` says what agreed and by how much. A row whose check failed or could not run (no
+// Python, no torch, a crashed peer) is not timed and carries no figures, only `refused`: why. Any refused row
+// makes the run exit 1.
 //
 //   npm run bench:setup           # once: installs PyTorch (Debian python3-torch)
 //   npm run bench                 # every section (about 4–5 minutes on 2 cores)
@@ -40,10 +45,11 @@ function main(): void {
   }
   const chosen = args.length > 0 ? [...new Set(args)] : Object.keys(sections);
 
+  // throws BackendUnavailableError when onnxruntime cannot load: a benchmark of the ref backend means nothing
   const be = useBackend("ort");
-  const threads = be instanceof OrtBackend ? be.threads : 1;
-  const beDesc =
-    be instanceof OrtBackend ? `ort (onnxruntime ${be.version}, ${threads} threads)` : "ref (onnxruntime unavailable)";
+  if (!(be instanceof OrtBackend)) throw new Error("bench: the ort backend is not an OrtBackend");
+  const threads = be.threads;
+  const beDesc = `ort (onnxruntime ${be.version}, ${threads} threads)`;
   console.log(`llmdbg bench — node ${process.version}, ${cpus()[0]?.model ?? "unknown CPU"} × ${cpus().length}`);
   console.log(`ours: backend ${beDesc}; peers run at ${threads} thread(s); sections: ${chosen.join(", ")}`);
   const tuned = ["MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_"].filter((k) => process.env[k]);
@@ -56,13 +62,11 @@ function main(): void {
   console.log(`${env.rounds} rounds alternating ours and peer; medians of all timed repetitions after warm-up\n`);
 
   const rows: Row[] = [];
-  const failures: string[] = [];
   for (const name of chosen) {
     const t0 = performance.now();
     console.log(`== ${name} (load average ${loadavg()[0]?.toFixed(2)})`);
     const r = (sections[name] as (env: BenchEnv) => SectionResult)(env);
     rows.push(...r.rows);
-    failures.push(...r.failures);
     console.log(
       `== ${name} done in ${((performance.now() - t0) / 1000).toFixed(1)} s (load average ${loadavg()[0]?.toFixed(2)})\n`,
     );
@@ -77,8 +81,10 @@ function main(): void {
   console.log(`wrote ${file}`);
   const missed = rows.filter((r) => r.met === false).map((r) => r.name);
   if (missed.length > 0) console.log(`targets missed: ${missed.join("; ")}`);
-  if (failures.length > 0) {
-    console.error(`\nFAILED — a benchmark of a wrong computation is worthless:\n  ${failures.join("\n  ")}`);
+  const refused = rows.filter((r) => r.refused !== null);
+  if (refused.length > 0) {
+    console.error(`\nREFUSED — rows with no figures, because what they would time was not verified:`);
+    for (const r of refused) console.error(`  ${r.name}: ${r.refused}`);
     process.exitCode = 1;
   }
 }

@@ -1,9 +1,10 @@
 """PyTorch CPU peer for the transformer block of packages/tensor/examples/block.ts.
 
 usage: python3 block.py <case.json> '<json spec>'
-spec: {"threads", "warmup", "min_reps", "max_reps", "min_ms"}
-Loads the weights, inputs and our reference results that saveBlockCase wrote, runs the same block in float32,
-checks that the loss and gradients match ours, and times forward (no_grad) and forward + backward.
+spec: {"mode": "check" | "time", "threads", "warmup", "min_reps", "max_reps", "min_ms"}
+Loads the weights, inputs and our reference results that saveBlockCase wrote and runs the same block in
+float32. "check" compares the output, loss and gradients with ours (bench/kernels.ts judges the differences
+before anything is timed); "time" times forward (no_grad) and forward + backward.
 Prints one JSON object on the last line of stdout.
 """
 
@@ -63,9 +64,27 @@ def main():
     params = {n: ts["param." + n] for n in names}
     x, R = ts["input.x"], ts["input.R"]
 
-    # correctness: the same loss and gradients as ours
     xg = x.clone().requires_grad_(True)
     pg = {n: t.clone().requires_grad_(True) for n, t in params.items()}
+    blas = os.environ.get("OPENBLAS_NUM_THREADS", "?")
+    peer = f"torch {torch.__version__} CPU ({torch.get_num_threads()} threads, OPENBLAS_NUM_THREADS={blas})"
+
+    if spec["mode"] == "time":
+
+        def fwd():
+            with torch.no_grad():
+                block(params, x, cfg)
+
+        def fwd_bwd():
+            loss = (block(pg, xg, cfg) * R).sum()
+            torch.autograd.grad(loss, [xg, *pg.values()])
+
+        fwd_samples = bench(fwd, spec["warmup"], spec["min_reps"], spec["max_reps"], spec["min_ms"])
+        bwd_samples = bench(fwd_bwd, spec["warmup"], spec["min_reps"], spec["max_reps"], spec["min_ms"])
+        print(json.dumps({"peer": peer, "forward_samples_ms": fwd_samples, "fwd_bwd_samples_ms": bwd_samples}))
+        return
+
+    # correctness: the same output, loss and gradients as ours
     out = block(pg, xg, cfg)
     loss = (out * R).sum()
     grads = torch.autograd.grad(loss, [xg, *pg.values()])
@@ -79,19 +98,7 @@ def main():
         check["grad_rel_err_max"] = errs[worst]
         check["grad_rel_err_worst"] = worst
 
-    def fwd():
-        with torch.no_grad():
-            block(params, x, cfg)
-
-    def fwd_bwd():
-        loss = (block(pg, xg, cfg) * R).sum()
-        torch.autograd.grad(loss, [xg, *pg.values()])
-
-    fwd_samples = bench(fwd, spec["warmup"], spec["min_reps"], spec["max_reps"], spec["min_ms"])
-    bwd_samples = bench(fwd_bwd, spec["warmup"], spec["min_reps"], spec["max_reps"], spec["min_ms"])
-    blas = os.environ.get("OPENBLAS_NUM_THREADS", "?")
-    peer = f"torch {torch.__version__} CPU ({torch.get_num_threads()} threads, OPENBLAS_NUM_THREADS={blas})"
-    print(json.dumps({"peer": peer, "forward_samples_ms": fwd_samples, "fwd_bwd_samples_ms": bwd_samples, **check}))
+    print(json.dumps({"peer": peer, **check}))
 
 
 if __name__ == "__main__":

@@ -1,12 +1,15 @@
 """PyTorch CPU peer for the GPT-2 section of bench/run.ts (bench/gpt2.ts).
 
 usage: python3 gpt2_model.py '<json spec>'
-spec: {"weights": path to model.safetensors (F32, bare GPT2Model names, Conv1D weights [in, out]),
+spec: {"mode": "check" | "time",
+       "weights": path to model.safetensors (F32, bare GPT2Model names, Conv1D weights [in, out]),
        "config": the HF config.json object, "threads": n,
        "forward": {"lengths": [1, 16, 128], "ids": [...at least max(lengths) token ids...],
                    "warmup", "min_reps", "max_reps", "min_ms"},
        "generate": {"prompt": [...], "new_tokens": 32, "warmup": w, "reps": r},
        "logits_dir": folder for logits_<T>.f32 (raw little-endian f32 [T, d_vocab] of the forward pass)}
+"check" writes the logits at each length and generates once (bench/gpt2.ts compares both with ours before
+anything is timed); "time" times the forward passes and the generations, and reports the tokens it generated.
 
 GPT-2 written the way transformers' modeling_gpt2.py runs it (GPT2LMHeadModel, eager attention): Conv1D as
 addmm, matmul + causal mask + softmax attention (torch 1.13 has no scaled_dot_product_attention), tanh GELU,
@@ -144,27 +147,30 @@ def main():
     load_ms = (time.perf_counter() - t0) * 1e3
     model = GPT2(w, spec["config"])
     fw = spec["forward"]
-    forward = {}
-    gen = {}
+    g = spec["generate"]
+    blas = os.environ.get("OPENBLAS_NUM_THREADS", "?")
+    peer = f"torch {torch.__version__} CPU ({torch.get_num_threads()} threads, OPENBLAS_NUM_THREADS={blas})"
     with torch.inference_mode():
+        if spec["mode"] == "check":
+            for T in fw["lengths"]:
+                logits, _ = model.forward(torch.tensor([fw["ids"][:T]], dtype=torch.long))
+                with open(os.path.join(spec["logits_dir"], f"logits_{T}.f32"), "wb") as f:
+                    f.write(logits[0].contiguous().numpy().astype("<f4").tobytes())
+            tokens, _ = model.generate(g["prompt"], g["new_tokens"])
+            print(json.dumps({"peer": peer, "load_ms": load_ms, "tokens": tokens}))
+            return
+        forward = {}
         for T in fw["lengths"]:
             ids = torch.tensor([fw["ids"][:T]], dtype=torch.long)
-            logits, _ = model.forward(ids)
-            with open(os.path.join(spec["logits_dir"], f"logits_{T}.f32"), "wb") as f:
-                f.write(logits[0].contiguous().numpy().astype("<f4").tobytes())
             forward[str(T)] = bench(
                 lambda ids=ids: model.forward(ids), fw["warmup"], fw["min_reps"], fw["max_reps"], fw["min_ms"]
             )
-        g = spec["generate"]
         runs = []
         for i in range(g["warmup"] + g["reps"]):
             tokens, steps = model.generate(g["prompt"], g["new_tokens"])
             if i >= g["warmup"]:
                 runs.append(steps)
-        gen = {"tokens": tokens, "steps_ms": runs}
-    blas = os.environ.get("OPENBLAS_NUM_THREADS", "?")
-    peer = f"torch {torch.__version__} CPU ({torch.get_num_threads()} threads, OPENBLAS_NUM_THREADS={blas})"
-    print(json.dumps({"peer": peer, "load_ms": load_ms, "forward_samples_ms": forward, "generate": gen}))
+    print(json.dumps({"peer": peer, "load_ms": load_ms, "forward_samples_ms": forward, "generate": {"tokens": tokens, "steps_ms": runs}}))
 
 
 if __name__ == "__main__":
