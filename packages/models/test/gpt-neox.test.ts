@@ -154,8 +154,12 @@ describe("gpt_neox architecture", () => {
       /layers\.1\.mlp\.dense_h_to_4h\.bias: missing tensor/,
     );
     expect(() => gptNeox(config, without("embed_out.weight"))).toThrow(/embed_out\.weight: missing tensor/);
-    // tied models never read embed_out
-    expect(() => gptNeox({ ...config, tiedEmbeddings: true }, without("embed_out.weight"))).not.toThrow();
+    // tied models never read embed_out: they unembed with embed_in
+    const tied = gptNeox({ ...config, tiedEmbeddings: true }, without("embed_out.weight"));
+    const r = run(tied, ids, { cache: ["ln_final.hook_normalized"] });
+    const embedIn = weights.load("gpt_neox.embed_in.weight"); // [d_vocab, d_model]
+    const want = T.matmul(r.cache.get("ln_final.hook_normalized"), embedIn, { transB: true }); // [1, pos, d_vocab]
+    expect(arch.maxDiff(r.output, want, "tied logits")).toBe(0);
   });
 
   it("config fields it does not implement are ModelFormatErrors naming the field", () => {
