@@ -163,6 +163,14 @@ export const mutations = [
     tests: [arch("gpt2")],
   },
   {
+    id: "gpt2-activation-ignored",
+    what: "GPT-2 hard-codes tanh GELU whatever the config's activation_function says",
+    file: "packages/models/src/arch/gpt2.ts",
+    find: 'const post = h("mlp.hook_post", act(pre));',
+    replace: 'const post = h("mlp.hook_post", T.gelu(pre, "tanh"));',
+    tests: [arch("gpt2"), arch("arch-config")],
+  },
+  {
     id: "llama-qkv-bias",
     what: "Qwen2's q/k/v biases never read",
     file: "packages/models/src/arch/llama.ts",

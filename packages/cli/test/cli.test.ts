@@ -65,7 +65,10 @@ describe("llmdbg inspect", () => {
     const stored = Object.values(tiny.weights).reduce((a, t) => a + t.size, 0);
     expect(d.parameters).toBe(stored);
     expect(d.dtypes.F32.parameters).toBe(stored);
-    expect(d.architecture).toEqual({ family: "gpt2", source: { format: "hf", modelType: "gpt2" } });
+    expect(d.architecture).toEqual({
+      family: "gpt2",
+      source: { format: "hf", modelType: "gpt2", file: join(hf, "config.json") },
+    });
     expect(d.tokenizer.vocabSize).toBe(V);
     const points = new Map(d.hooks.points.map((p: { name: string; shape: number[] }) => [p.name, p.shape]));
     expect(points.size).toBe(m.model.hookPoints.length);

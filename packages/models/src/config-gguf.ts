@@ -201,7 +201,7 @@ function ggufLlamaLike(g: GgufFields, architecture: "llama" | "qwen2", tensors: 
   const qwen = architecture === "qwen2";
   return {
     family: "llama",
-    source: { format: "gguf", architecture },
+    source: { format: "gguf", architecture, file: g.file },
     ...core,
     dMlp: g.posInt(g.k("feed_forward_length")),
     norm: { kind: "rmsnorm", eps: g.posNum(g.k("attention.layer_norm_rms_epsilon"), 1e-5) },
@@ -224,7 +224,7 @@ const ggufNormalizers: { readonly [K in GgufArchitecture]: (g: GgufFields, tenso
       const core = ggufCore(g);
       return {
         family: "gpt2",
-        source: { format: "gguf", architecture: "gpt2" },
+        source: { format: "gguf", architecture: "gpt2", file: g.file },
         ...core,
         dMlp: g.posInt(g.k("feed_forward_length"), 4 * core.dModel),
         norm: { kind: "layernorm", eps: g.posNum(g.k("attention.layer_norm_epsilon"), 1e-5) },
@@ -242,7 +242,7 @@ const ggufNormalizers: { readonly [K in GgufArchitecture]: (g: GgufFields, tenso
       const core = ggufCore(g);
       return {
         family: "gpt_neox",
-        source: { format: "gguf", architecture: "gptneox" },
+        source: { format: "gguf", architecture: "gptneox", file: g.file },
         ...core,
         dMlp: g.posInt(g.k("feed_forward_length")),
         norm: { kind: "layernorm", eps: g.posNum(g.k("attention.layer_norm_epsilon"), 1e-5) },

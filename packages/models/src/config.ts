@@ -66,10 +66,13 @@ export interface ClassifierHead {
   readonly problemType: ProblemType | null;
 }
 
-/** Where the config came from: names the checkpoint's tensor-naming scheme, and nothing else may branch on it. */
+/**
+ * Where the config came from: names the checkpoint's tensor-naming scheme, and nothing else may branch on it;
+ * `file` is the config.json or .gguf path that errors about the config name.
+ */
 export type ConfigSource =
-  | { readonly format: "hf"; readonly modelType: HfModelType }
-  | { readonly format: "gguf"; readonly architecture: GgufArchitecture };
+  | { readonly format: "hf"; readonly modelType: HfModelType; readonly file: string }
+  | { readonly format: "gguf"; readonly architecture: GgufArchitecture; readonly file: string };
 
 /** A transformer's hyperparameters, normalized: the same fields for every supported model type and file format. */
 export interface ModelConfig {
@@ -354,7 +357,7 @@ function llamaLike(f: HfFields, modelType: "llama" | "mistral" | "qwen2", v: Lla
   }
   return {
     family: "llama",
-    source: { format: "hf", modelType },
+    source: { format: "hf", modelType, file: f.file },
     dModel,
     nLayers,
     nHeads,
@@ -409,7 +412,7 @@ function bertLike(f: HfFields, modelType: "bert" | "roberta"): ModelConfig {
   }
   return {
     family: "bert",
-    source: { format: "hf", modelType },
+    source: { format: "hf", modelType, file: f.file },
     dModel,
     nLayers: f.posInt("num_hidden_layers"),
     nHeads,
@@ -445,7 +448,7 @@ const hfNormalizers: { readonly [K in HfModelType]: (f: HfFields) => ModelConfig
     f.unsupported("scale_attn_by_inverse_layer_idx", false, "per-layer attention scaling is not implemented");
     return {
       family: "gpt2",
-      source: { format: "hf", modelType: "gpt2" },
+      source: { format: "hf", modelType: "gpt2", file: f.file },
       dModel,
       nLayers: f.posInt("n_layer"),
       nHeads,
@@ -494,7 +497,7 @@ const hfNormalizers: { readonly [K in HfModelType]: (f: HfFields) => ModelConfig
     const bias = f.bool("attention_bias", true);
     return {
       family: "gpt_neox",
-      source: { format: "hf", modelType: "gpt_neox" },
+      source: { format: "hf", modelType: "gpt_neox", file: f.file },
       dModel,
       nLayers: f.posInt("num_hidden_layers"),
       nHeads,

@@ -233,7 +233,7 @@ describe("normalizeHfConfig: real configs", () => {
   it("GPT-2 small", () => {
     expect(hf(GPT2)).toEqual({
       family: "gpt2",
-      source: { format: "hf", modelType: "gpt2" },
+      source: { format: "hf", modelType: "gpt2", file: "config.json" },
       dModel: 768,
       nLayers: 12,
       nHeads: 12,
@@ -269,7 +269,7 @@ describe("normalizeHfConfig: real configs", () => {
     const c = hf(LLAMA_3_2_1B);
     expect(c).toMatchObject({
       family: "llama",
-      source: { format: "hf", modelType: "llama" },
+      source: { format: "hf", modelType: "llama", file: "config.json" },
       dModel: 2048,
       nLayers: 16,
       nHeads: 32,
@@ -311,7 +311,7 @@ describe("normalizeHfConfig: real configs", () => {
     const c = hf(MISTRAL_7B);
     expect(c).toMatchObject({
       family: "llama",
-      source: { format: "hf", modelType: "mistral" },
+      source: { format: "hf", modelType: "mistral", file: "config.json" },
       dModel: 4096,
       nLayers: 32,
       nHeads: 32,
@@ -335,7 +335,7 @@ describe("normalizeHfConfig: real configs", () => {
     const c = hf(QWEN2_0_5B);
     expect(c).toMatchObject({
       family: "llama",
-      source: { format: "hf", modelType: "qwen2" },
+      source: { format: "hf", modelType: "qwen2", file: "config.json" },
       dModel: 896,
       nLayers: 24,
       nHeads: 14,
@@ -391,7 +391,7 @@ describe("normalizeHfConfig: real configs", () => {
   it("Pythia-70M: partial rotary, parallel residual, exact gelu, per-head fused qkv", () => {
     expect(hf(PYTHIA_70M)).toEqual({
       family: "gpt_neox",
-      source: { format: "hf", modelType: "gpt_neox" },
+      source: { format: "hf", modelType: "gpt_neox", file: "config.json" },
       dModel: 512,
       nLayers: 6,
       nHeads: 8,
@@ -426,7 +426,7 @@ describe("normalizeHfConfig: real configs", () => {
   it("bert-base-uncased: bidirectional, post-norm, token types", () => {
     expect(hf(BERT_BASE_UNCASED)).toEqual({
       family: "bert",
-      source: { format: "hf", modelType: "bert" },
+      source: { format: "hf", modelType: "bert", file: "config.json" },
       dModel: 768,
       nLayers: 12,
       nHeads: 12,
@@ -461,7 +461,7 @@ describe("normalizeHfConfig: real configs", () => {
   it("roberta-base with a 2-label classifier: positions start after the pad id", () => {
     expect(hf(ROBERTA_SST2)).toMatchObject({
       family: "bert",
-      source: { format: "hf", modelType: "roberta" },
+      source: { format: "hf", modelType: "roberta", file: "config.json" },
       maxPositions: 512,
       positionOffset: 2,
       typeVocabSize: 1,
@@ -630,7 +630,7 @@ describe("normalizeGgufConfig", () => {
     const c = normalizeGgufConfig(llamaGguf(), "llama.gguf", names);
     expect(c).toMatchObject({
       family: "llama",
-      source: { format: "gguf", architecture: "llama" },
+      source: { format: "gguf", architecture: "llama", file: "llama.gguf" },
       dModel: 2048,
       nLayers: 16,
       nHeads: 32,
@@ -698,7 +698,7 @@ describe("normalizeGgufConfig", () => {
     const names = ["token_embd.weight", "position_embd.weight", "output.weight", "blk.0.attn_qkv.weight", "blk.0.attn_qkv.bias"];
     expect(normalizeGgufConfig(gpt2Gguf(), "gpt2.gguf", [...names, "blk.0.attn_output.bias", "blk.0.ffn_up.bias"])).toEqual({
       family: "gpt2",
-      source: { format: "gguf", architecture: "gpt2" },
+      source: { format: "gguf", architecture: "gpt2", file: "gpt2.gguf" },
       dModel: 768,
       nLayers: 12,
       nHeads: 12,

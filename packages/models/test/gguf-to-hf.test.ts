@@ -93,7 +93,7 @@ describe("ggufToHf gives back the Hugging Face checkpoint ggufFromTiny started f
       }
       expect(hf.dtype).toBe("F32");
 
-      const got = normalizeHfConfig(JSON.parse(JSON.stringify(hf.config)), "config.json");
+      const got = normalizeHfConfig(JSON.parse(JSON.stringify(hf.config)), "original/config.json");
       expect(withoutSource(got)).toEqual(withoutSource(normalizeHfConfig(m.config, "original/config.json")));
       expect(got.source).toEqual(normalizeHfConfig(m.config, "original/config.json").source);
       expect(hf.generationConfig).toEqual({

@@ -130,7 +130,7 @@ describe.each(TINY_MODEL_TYPES)("tiny %s", (type) => {
   const cfg = normalizeHfConfig(readJsonFile(join(folder, "config.json")), join(folder, "config.json"));
 
   it("writes a config.json that normalizeHfConfig accepts", () => {
-    expect(cfg.source).toEqual({ format: "hf", modelType: type });
+    expect(cfg.source).toEqual({ format: "hf", modelType: type, file: join(folder, "config.json") });
     expect(cfg.nLayers).toBe(2);
     expect(cfg.maxPositions).toBe(64);
     expect(cfg.dModel).toBeGreaterThanOrEqual(16);
@@ -386,7 +386,7 @@ describe.each(ggufCases)("tiny GGUF %s", (_label, type, opts) => {
 
   it("normalizes to the same sizes as the HF config", () => {
     expect(sizes(gc)).toEqual(sizes(hf));
-    expect(gc.source).toEqual({ format: "gguf", architecture: type === "gpt_neox" ? "gptneox" : type });
+    expect(gc.source).toEqual({ format: "gguf", architecture: type === "gpt_neox" ? "gptneox" : type, file: path });
     // llama.cpp writes GPT-2's tied embedding twice (token_embd and output), so the GGUF reads as untied
     expect(gc.tiedEmbeddings).toBe(type === "gpt2" ? false : hf.tiedEmbeddings);
     if (hf.positional.kind === "rotary" && gc.positional.kind === "rotary") {

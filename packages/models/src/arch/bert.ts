@@ -11,10 +11,13 @@ import {
   activations,
   attend,
   type Checkpoint,
+  type ConfigSupport,
+  checkConfig,
   checkpoint,
   layerBias,
   linear,
   logitRows,
+  must,
   norm,
   type WeightSource,
 } from "./common.js";
@@ -177,6 +180,40 @@ function classifierHead(ck: Checkpoint, D: number, nLabels: number): { dense: Pa
   return { dense: { w: ck.get(`${k.dense}.weight`, [D, D]), b: ck.get(`${k.dense}.bias`, [D]) }, out };
 }
 
+/** The config fields BERT/RoBERTa honour, and what they refuse. */
+const support: ConfigSupport = {
+  family: "read",
+  source: "read",
+  dModel: "read",
+  nLayers: "read",
+  nHeads: "read",
+  nKvHeads: (v, c) => (v === c.nHeads ? null : `BERT has as many key/value heads as heads (${c.nHeads}), got ${v}`),
+  dHead: "read",
+  dMlp: "read",
+  vocabSize: "read",
+  maxPositions: "read",
+  norm: (v) => (v.kind === "layernorm" ? null : `BERT uses LayerNorm, got ${v.kind}`),
+  normPlacement: must("post", "BERT blocks are post-norm"),
+  activation: "read",
+  gatedMlp: must(false, "BERT's MLP is output(act(intermediate(x))), not gated"),
+  positional: (v) => (v.kind === "learned" ? null : `BERT has learned positions, got ${v.kind}`),
+  parallelResidual: must(false, "BERT blocks are sequential"),
+  causal: "read",
+  qkvBias: must(true, "BERT's query, key and value have biases"),
+  oBias: must(true, "BERT's attention output has a bias"),
+  mlpBias: must(true, "BERT's MLP projections have biases"),
+  typeVocabSize: "read",
+  positionOffset: "read",
+  qkvLayout: must("separate", "BERT reads separate query, key and value"),
+  classifier: "read",
+  tiedEmbeddings: "read",
+  weightLayout: "read",
+  bosTokenId: "read",
+  eosTokenIds: "read",
+  padTokenId: "read",
+  slidingWindow: "read",
+};
+
 /**
  * Builds a BERT or RoBERTa encoder from a normalized config and its checkpoint. The output follows the head:
  * with `config.classifier`, class logits [batch, n_labels] from the first token ([CLS] / <s>) — a
@@ -186,6 +223,7 @@ function classifierHead(ck: Checkpoint, D: number, nLabels: number): { dense: Pa
  * @example const model = bert(normalizeHfConfig(json, "config.json"), readSafetensors("model.safetensors")); run(model, ids, { attentionMask })
  */
 export function bert(config: ModelConfig, weights: WeightSource, file = "model.safetensors"): BertModel {
+  checkConfig("bert", config, support);
   const { dModel: D, nHeads: H, dHead: Dh, nLayers, vocabSize: V } = config;
   const ck = checkpoint(config, weights, file, keys.prefixes);
   // Google's TensorFlow checkpoints name LayerNorm parameters gamma and beta (transformers renames them on load)

@@ -62,6 +62,42 @@ export function checkpoint(config: ModelConfig, weights: WeightSource, file: str
   };
 }
 
+/**
+ * What an architecture does with each ModelConfig field: `"read"` (it honours every valid value) or a check that
+ * returns why a value is refused (null when it is fine). The type is exhaustive over ModelConfig, so a new
+ * config field fails to compile until every architecture says whether it honours or refuses it — an
+ * architecture can never run a config it silently ignores.
+ */
+export type ConfigSupport = {
+  readonly [K in keyof ModelConfig]-?: "read" | ((value: ModelConfig[K], config: ModelConfig) => string | null);
+};
+
+/** `value === want`, else the refusal `why`. */
+export const must =
+  (want: string | number | boolean | null, why: string) =>
+  (value: unknown): string | null =>
+    value === want ? null : `${why} (got ${JSON.stringify(value)})`;
+
+/**
+ * Refuses, before any weight is read, a config this architecture does not compute: a ModelFormatError naming the
+ * config file and the field.
+ */
+export function checkConfig(arch: string, config: ModelConfig, support: ConfigSupport): void {
+  for (const key of Object.keys(support) as (keyof ModelConfig)[]) {
+    const rule = support[key];
+    if (rule === "read") continue;
+    const why = (rule as (v: unknown, c: ModelConfig) => string | null)(config[key], config);
+    if (why !== null) throw new ModelFormatError(config.source.file, key, `${arch}: ${why}`);
+  }
+}
+
+/** The rotary settings of a config that checkConfig already required to be rotary. */
+export function rotaryOf(config: ModelConfig): Extract<PositionalEncoding, { kind: "rotary" }> {
+  const p = config.positional;
+  if (p.kind !== "rotary") throw new Error(`unreachable: ${config.family} needs rotary positions, which checkConfig requires`);
+  return p;
+}
+
 /** The MLP nonlinearity of each `config.activation`; a new Activation without an entry fails to compile. */
 export const activations: { readonly [A in Activation]: (x: Tensor) => Tensor } = {
   gelu_tanh: (x) => T.gelu(x, "tanh"),

@@ -8,17 +8,20 @@ import { type Axis, declareHooks, type ForwardOptions, type HookContext, type Ho
 import type { Tensor } from "@llmdbg/tensor";
 import * as T from "@llmdbg/tensor";
 import type { ModelConfig } from "../config.js";
-import { ModelFormatError } from "../errors.js";
 import {
   activations,
   attend,
+  type ConfigSupport,
+  checkConfig,
   checkpoint,
   inverseFrequencies,
   layerBias,
   linear,
   logitRows,
+  must,
   norm,
   rotaryAngles,
+  rotaryOf,
   rotate,
   type WeightSource,
 } from "./common.js";
@@ -90,7 +93,7 @@ export function gptNeoxHookPoints(config: Pick<ModelConfig, "nLayers" | "paralle
 type QkvSplit = (qkv: Tensor, part: 0 | 1 | 2) => Tensor;
 
 /** How each `config.qkvLayout` orders the rows of the fused projection; chosen once when the model is built. */
-const qkvLayouts: { readonly [L in ModelConfig["qkvLayout"]]: (c: ModelConfig, file: string) => QkvSplit } = {
+const qkvLayouts: { readonly [L in ModelConfig["qkvLayout"]]: (c: ModelConfig) => QkvSplit } = {
   // Hugging Face's query_key_value: rows grouped [head, (q, k, v), d_head], viewed [B, T, H, 3·Dh] as HF does
   fused_per_head:
     ({ nHeads: H, dHead: Dh }) =>
@@ -105,13 +108,47 @@ const qkvLayouts: { readonly [L in ModelConfig["qkvLayout"]]: (c: ModelConfig, f
       const [B, P] = qkv.shape as [number, number, number];
       return T.reshape(T.narrow(qkv, 2, part * H * Dh, H * Dh), [B, P, H, Dh]); // [batch, pos, head, d_head]
     },
-  separate: (_, file) => {
-    throw new ModelFormatError(
-      file,
-      "qkvLayout",
-      'gpt_neox reads one fused query_key_value projection ("fused_per_head" or "fused"); "separate" q/k/v projections have no GPT-NeoX tensor names',
-    );
+  separate: () => {
+    throw new Error("unreachable: checkConfig refuses a separate q/k/v layout for GPT-NeoX");
   },
+};
+
+/** The config fields GPT-NeoX honours, and what it refuses. */
+const support: ConfigSupport = {
+  family: "read",
+  source: "read",
+  dModel: "read",
+  nLayers: "read",
+  nHeads: "read",
+  // q, k and v share one row block per head, so grouped-query heads cannot be expressed in this layout
+  nKvHeads: (v, c) => (v === c.nHeads ? null : `GPT-NeoX needs as many key/value heads as heads (${c.nHeads}), got ${v}`),
+  dHead: "read",
+  dMlp: "read",
+  vocabSize: "read",
+  maxPositions: "read",
+  norm: "read",
+  normPlacement: must("pre", "GPT-NeoX blocks are pre-norm"),
+  activation: "read",
+  gatedMlp: must(false, "GPT-NeoX's MLP is dense_4h_to_h(act(dense_h_to_4h(x))), not gated"),
+  positional: (v) => (v.kind === "rotary" ? null : `GPT-NeoX has rotary positions, got ${v.kind}`),
+  parallelResidual: "read",
+  causal: "read",
+  qkvBias: "read",
+  oBias: "read",
+  mlpBias: "read",
+  typeVocabSize: must(0, "GPT-NeoX has no token-type embedding"),
+  positionOffset: must(0, "rotary positions have no offset"),
+  qkvLayout: (v) =>
+    v === "separate"
+      ? 'GPT-NeoX reads one fused query_key_value projection ("fused_per_head" or "fused"); "separate" q/k/v projections have no GPT-NeoX tensor names'
+      : null,
+  classifier: must(null, "a classification head is not implemented for GPT-NeoX"),
+  tiedEmbeddings: "read",
+  weightLayout: "read",
+  bosTokenId: "read",
+  eosTokenIds: "read",
+  padTokenId: "read",
+  slidingWindow: "read",
 };
 
 export interface GptNeoxModel extends HookedModel {
@@ -124,16 +161,10 @@ export interface GptNeoxModel extends HookedModel {
  * @example const model = gptNeox(normalizeHfConfig(json, "config.json"), readSafetensors("model.safetensors")); run(model, ids, { cache: true })
  */
 export function gptNeox(config: ModelConfig, weights: WeightSource, file = "model.safetensors"): GptNeoxModel {
+  checkConfig("gpt_neox", config, support);
   const { dModel: D, nHeads: H, dHead: Dh, nLayers, vocabSize: V } = config;
-  const pos = config.positional;
-  if (pos.kind !== "rotary") throw new ModelFormatError(file, "positional", `gpt_neox needs rotary positions, got ${pos.kind}`);
-  if (config.gatedMlp)
-    throw new ModelFormatError(file, "gatedMlp", "gpt_neox's MLP is dense_4h_to_h(act(dense_h_to_4h(x))), not gated");
-  if (config.normPlacement !== "pre") throw new ModelFormatError(file, "normPlacement", "gpt_neox's blocks are pre-norm");
-  // q, k and v share one row block per head, so grouped-query heads cannot be expressed in this layout
-  if (config.nKvHeads !== H)
-    throw new ModelFormatError(file, "nKvHeads", `gpt_neox needs as many key/value heads as heads (${H})`);
-  const split = qkvLayouts[config.qkvLayout](config, file);
+  const pos = rotaryOf(config);
+  const split = qkvLayouts[config.qkvLayout](config);
 
   const ck = checkpoint(config, weights, file, keys.prefixes);
   const head = checkpoint(config, weights, file, keys.headPrefixes);

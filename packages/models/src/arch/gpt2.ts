@@ -1,12 +1,25 @@
 // GPT-2, read top to bottom like nanoGPT's model.py: learned positions, pre-LayerNorm blocks, fused q/k/v
-// projection, causal attention, tanh-GELU MLP, tied (or, when the config says so, separate) unembedding. Hook points follow TransformerLens.
+// projection, causal attention, an MLP with the config's activation (gelu_new for GPT-2 itself), tied (or, when
+// the config says so, separate) unembedding. Hook points follow TransformerLens.
 // Layer norms and attention are written in primitives (common.ts) so that every hook (ln scale, scores,
 // pattern) is a real, differentiable tensor.
 import { declareHooks, type ForwardOptions, type HookContext, type HookedModel, maxPosition, planForward } from "@llmdbg/core";
 import type { Tensor } from "@llmdbg/tensor";
 import * as T from "@llmdbg/tensor";
 import type { ModelConfig } from "../config.js";
-import { attend, checkpoint, layerBias, linear, logitRows, norm, type WeightSource } from "./common.js";
+import {
+  activations,
+  attend,
+  type ConfigSupport,
+  checkConfig,
+  checkpoint,
+  layerBias,
+  linear,
+  logitRows,
+  must,
+  norm,
+  type WeightSource,
+} from "./common.js";
 
 export type { WeightSource } from "./common.js";
 
@@ -63,6 +76,40 @@ export function gpt2HookPoints(nLayers: number) {
   );
 }
 
+/** The config fields GPT-2 honours, and what it refuses. */
+const support: ConfigSupport = {
+  family: "read",
+  source: "read",
+  dModel: "read",
+  nLayers: "read",
+  nHeads: "read",
+  nKvHeads: (v, c) => (v === c.nHeads ? null : `GPT-2 has as many key/value heads as heads (${c.nHeads}), got ${v}`),
+  dHead: (v, c) => (v * c.nHeads === c.dModel ? null : `GPT-2 heads split d_model: dHead × nHeads must be ${c.dModel}, got ${v}`),
+  dMlp: "read",
+  vocabSize: "read",
+  maxPositions: "read",
+  norm: (v) => (v.kind === "layernorm" ? null : `GPT-2 uses LayerNorm, got ${v.kind}`),
+  normPlacement: must("pre", "GPT-2 blocks are pre-norm"),
+  activation: "read",
+  gatedMlp: must(false, "GPT-2's MLP is c_proj(act(c_fc(x))), not gated"),
+  positional: (v) => (v.kind === "learned" ? null : `GPT-2 has learned positions (wpe), got ${v.kind}`),
+  parallelResidual: must(false, "GPT-2 blocks are sequential"),
+  causal: must(true, "GPT-2 is a causal language model"),
+  qkvBias: must(true, "GPT-2's c_attn has a bias"),
+  oBias: must(true, "GPT-2's c_proj has a bias"),
+  mlpBias: must(true, "GPT-2's MLP projections have biases"),
+  tiedEmbeddings: "read",
+  typeVocabSize: must(0, "GPT-2 has no token-type embedding"),
+  positionOffset: must(0, "GPT-2 reads position p at row p"),
+  weightLayout: "read",
+  qkvLayout: must("fused", "GPT-2 reads one fused c_attn projection"),
+  classifier: must(null, "GPT-2 here is a language model; a classification head is not implemented"),
+  bosTokenId: "read",
+  eosTokenIds: "read",
+  padTokenId: "read",
+  slidingWindow: "read",
+};
+
 export interface Gpt2Model extends HookedModel {
   readonly config: ModelConfig;
 }
@@ -72,6 +119,7 @@ export interface Gpt2Model extends HookedModel {
  * @example const model = gpt2(normalizeHfConfig(json, "config.json"), readSafetensors("model.safetensors")); run(model, ids, { cache: true })
  */
 export function gpt2(config: ModelConfig, weights: WeightSource, file = "model.safetensors"): Gpt2Model {
+  checkConfig("gpt2", config, support);
   const { dModel: D, nHeads: H, dHead: Dh, nLayers } = config;
   const ck = checkpoint(config, weights, file, keys.prefixes);
   const ln = (prefix: string) => ({ w: ck.get(`${prefix}.weight`, [D]), b: ck.get(`${prefix}.bias`, [D]) });
@@ -98,6 +146,7 @@ export function gpt2(config: ModelConfig, weights: WeightSource, file = "model.s
     }),
   };
   const hookPoints = gpt2HookPoints(nLayers);
+  const act = activations[config.activation];
   const affine = (x: Tensor, l: { w: Tensor; b: Tensor }): Tensor => linear(x, l.w, l.b, ck.transB);
 
   const forward = (ids: Tensor, ctx: HookContext, opts: ForwardOptions = {}): Tensor => {
@@ -124,7 +173,7 @@ export function gpt2(config: ModelConfig, weights: WeightSource, file = "model.s
       const mid = h("hook_resid_mid", T.add(x, attnOut)); // [batch, pos, d_model]
       const m = norm(mid, blk.ln2, config.norm, `blocks.${l}.ln2`, ctx); // [batch, pos, d_model]
       const pre = h("mlp.hook_pre", affine(m, blk.fc)); // [batch, pos, d_mlp]
-      const post = h("mlp.hook_post", T.gelu(pre, "tanh")); // [batch, pos, d_mlp]
+      const post = h("mlp.hook_post", act(pre)); // [batch, pos, d_mlp]
       const mlpOut = h("hook_mlp_out", affine(post, blk.mlpProj)); // [batch, pos, d_model]
       x = h("hook_resid_post", T.add(mid, mlpOut)); // [batch, pos, d_model]
     });

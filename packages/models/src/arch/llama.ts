@@ -10,13 +10,17 @@ import type { ModelConfig } from "../config.js";
 import {
   activations,
   attend,
+  type ConfigSupport,
+  checkConfig,
   checkpoint,
   inverseFrequencies,
   layerBias,
   linear,
   logitRows,
+  must,
   norm,
   rotaryAngles,
+  rotaryOf,
   rotate,
   type WeightSource,
 } from "./common.js";
@@ -88,18 +92,39 @@ export interface LlamaModel extends HookedModel {
   readonly config: ModelConfig;
 }
 
-/** Fails before any weight is read when the config asks for something this file does not compute. */
-function checkSupported(config: ModelConfig): Extract<ModelConfig["positional"], { kind: "rotary" }> {
-  const no = (field: string, why: string): never => {
-    throw new Error(`llama: unsupported config ${field}: ${why}`);
-  };
-  if (config.positional.kind !== "rotary") no("positional.kind", `expected "rotary", got "${config.positional.kind}"`);
-  if (!config.gatedMlp) no("gatedMlp", "the Llama MLP is gated (SwiGLU)");
-  if (config.parallelResidual) no("parallelResidual", "Llama blocks are sequential");
-  if (config.normPlacement !== "pre") no("normPlacement", "Llama blocks are pre-norm");
-  if (config.qkvLayout !== "separate") no("qkvLayout", `expected "separate", got "${config.qkvLayout}"`);
-  return config.positional as Extract<ModelConfig["positional"], { kind: "rotary" }>;
-}
+/** The config fields the Llama family honours, and what it refuses. */
+const support: ConfigSupport = {
+  family: "read",
+  source: "read",
+  dModel: "read",
+  nLayers: "read",
+  nHeads: "read",
+  nKvHeads: (v, c) => (c.nHeads % v === 0 ? null : `key/value heads must divide the ${c.nHeads} query heads, got ${v}`),
+  dHead: "read",
+  dMlp: "read",
+  vocabSize: "read",
+  maxPositions: "read",
+  norm: "read",
+  normPlacement: must("pre", "Llama blocks are pre-norm"),
+  activation: "read",
+  gatedMlp: must(true, "the Llama MLP is gated (SwiGLU)"),
+  positional: (v) => (v.kind === "rotary" ? null : `Llama has rotary positions, got ${v.kind}`),
+  parallelResidual: must(false, "Llama blocks are sequential"),
+  causal: "read",
+  qkvBias: "read",
+  oBias: "read",
+  mlpBias: "read",
+  typeVocabSize: must(0, "Llama has no token-type embedding"),
+  positionOffset: must(0, "rotary positions have no offset"),
+  qkvLayout: must("separate", "Llama reads separate q_proj, k_proj and v_proj"),
+  classifier: must(null, "a classification head is not implemented for the Llama family"),
+  tiedEmbeddings: "read",
+  weightLayout: "read",
+  bosTokenId: "read",
+  eosTokenIds: "read",
+  padTokenId: "read",
+  slidingWindow: "read",
+};
 
 /**
  * Builds a Llama-family model from a normalized config and its checkpoint (Hugging Face names; a GGUF file
@@ -107,7 +132,8 @@ function checkSupported(config: ModelConfig): Extract<ModelConfig["positional"],
  * @example const model = llama(normalizeHfConfig(json, "config.json"), readSafetensors("model.safetensors")); run(model, ids, { cache: true })
  */
 export function llama(config: ModelConfig, weights: WeightSource, file = "model.safetensors"): LlamaModel {
-  const rope = checkSupported(config);
+  checkConfig("llama", config, support);
+  const rope = rotaryOf(config);
   const { dModel: D, nHeads: H, nKvHeads: Hkv, dHead: Dh, dMlp: M, nLayers } = config;
   const ck = checkpoint(config, weights, file, keys.prefixes);
   const ln = (prefix: string) => ({
