@@ -11,7 +11,8 @@
 // tokens; the cached run bit-identical to the plain one), and is refused with the reason otherwise.
 import { join } from "node:path";
 import { generateStream, type HookedModel, run } from "@llmdbg/core";
-import { gpt2, normalizeHfConfig, writeSafetensors } from "@llmdbg/models";
+import { writeSafetensors } from "@llmdbg/formats";
+import { gpt2, normalizeHfConfig } from "@llmdbg/models";
 import { fromTyped, noGrad, type Tensor } from "@llmdbg/tensor";
 import {
   type BenchEnv,

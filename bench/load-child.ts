@@ -14,7 +14,8 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { type HookedModel, run } from "@llmdbg/core";
-import { gpt2, loadModel, normalizeHfConfig, readSafetensors } from "@llmdbg/models";
+import { readSafetensors } from "@llmdbg/formats";
+import { gpt2, loadModel, normalizeHfConfig } from "@llmdbg/models";
 import { fromTyped, noGrad, type Tensor } from "@llmdbg/tensor";
 
 /** The ids whose logits prove a load: every weight of a GPT-2 moves them. */

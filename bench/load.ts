@@ -13,7 +13,8 @@
 import { spawnSync } from "node:child_process";
 import { statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { gpt2, normalizeHfConfig, writeSafetensors } from "@llmdbg/models";
+import { writeSafetensors } from "@llmdbg/formats";
+import { gpt2, normalizeHfConfig } from "@llmdbg/models";
 import type { Tensor } from "@llmdbg/tensor";
 import {
   allOf,

@@ -282,7 +282,8 @@ function main() {
       console.error(
         `mutants: the unmutated copy does not pass (${base.passed} passed, ${base.failed} failed):\n  ${base.problems.join("\n  ")}`,
       );
-      process.exit(1);
+      process.exitCode = 1;
+      return; // through finally, which removes the scratch copy (process.exit would skip it)
     }
     console.log(`mutants: baseline ${base.passed} passed in ${base.seconds.toFixed(0)} s\n`);
 
@@ -310,7 +311,7 @@ function main() {
     console.log(`\n${"mutation".padEnd(28)}  ${"result".padEnd(8)}  what`);
     for (const { m, killed: k } of rows) console.log(`${m.id.padEnd(28)}  ${(k ? "killed" : "SURVIVED").padEnd(8)}  ${m.what}`);
     console.log(`\nmutation score: ${killed}/${rows.length} killed`);
-    process.exit(killed === rows.length ? 0 : 1);
+    process.exitCode = killed === rows.length ? 0 : 1;
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }

@@ -44,28 +44,56 @@ describe("importsOf", () => {
 });
 
 describe("checkDeps", () => {
-  const root = mkdtempSync(join(tmpdir(), "llmdbg-deps-"));
-  afterAll(() => rmSync(root, { recursive: true, force: true }));
+  const repo = mkdtempSync(join(tmpdir(), "llmdbg-deps-"));
+  afterAll(() => rmSync(repo, { recursive: true, force: true }));
   const write = (file: string, text: string) => {
-    mkdirSync(join(root, file, ".."), { recursive: true });
-    writeFileSync(join(root, file), text);
+    mkdirSync(join(repo, file, ".."), { recursive: true });
+    writeFileSync(join(repo, file), text);
   };
-
-  it("reports imports below a package, networking below server, and unknown packages", () => {
-    write("tensor/src/a.ts", 'import "@llmdbg/core";\n');
-    write("core/src/b.ts", 'import "node:net";\nimport * as T from "@llmdbg/tensor";\n');
-    write("models/src/c.cjs", 'const http = require("http");\n');
-    write("server/src/d.ts", 'import { createServer } from "node:http";\n');
-    write("extra/src/e.ts", "export {};\n");
-    const errors = checkDeps(`${root}/`);
-    expect(errors).toEqual(
-      expect.arrayContaining([
-        "tensor/src/a.ts: imports @llmdbg/core, which is not above tensor",
-        "core/src/b.ts: imports node:net; only server and above may use networking",
-        "models/src/c.cjs: imports http; only server and above may use networking",
-        expect.stringMatching(/^packages\/extra: not in the package order/),
-      ]),
+  const manifest = (pkg: string, deps: string[], dev: string[] = []) =>
+    write(
+      `packages/${pkg}/package.json`,
+      JSON.stringify({
+        dependencies: Object.fromEntries(deps.map((d) => [d, "*"])),
+        devDependencies: Object.fromEntries(dev.map((d) => [d, "*"])),
+      }),
     );
-    expect(errors).toHaveLength(4);
+
+  it("reports imports off the allow-list, undeclared packages, networking, node: modules in browser code, unknown packages", () => {
+    manifest("tensor", []);
+    write("packages/tensor/src/a.ts", 'import "@llmdbg/core";\n');
+    manifest("core", ["@llmdbg/tensor"]);
+    write(
+      "packages/core/src/b.ts",
+      'import "node:net";\nimport * as T from "@llmdbg/tensor";\nimport { x } from "@llmdbg/protocol";\n',
+    );
+    write("packages/core/src/node.ts", 'import { readFileSync } from "node:fs";\n');
+    write("packages/core/src/c.ts", 'import { readFileSync } from "node:fs";\n');
+    manifest("models", ["@llmdbg/tensor"], ["@llmdbg/testing"]);
+    write("packages/models/src/d.cjs", 'const http = require("http");\n');
+    write("packages/models/test/e.test.ts", 'import { tinyModel } from "@llmdbg/testing";\nimport { it } from "vitest";\n');
+    write("packages/models/src/f.ts", 'import { tinyModel } from "@llmdbg/testing";\n');
+    manifest("server", []);
+    write("packages/server/src/g.ts", 'import { createServer } from "node:http";\n');
+    write("packages/extra/src/h.ts", "export {};\n");
+    write("bench/i.ts", 'import "@llmdbg/web";\n');
+    write("package.json", JSON.stringify({ devDependencies: { vitest: "*" } }));
+    const errors = checkDeps(repo);
+    expect(errors.sort()).toEqual(
+      [
+        "packages/tensor/src/a.ts: imports @llmdbg/core, which is not on tensor's allow-list",
+        "packages/tensor/src/a.ts: imports @llmdbg/core, which packages/tensor/package.json does not list in dependencies",
+        "packages/core/src/b.ts: imports node:net; only server and cli may use networking",
+        "packages/core/src/b.ts: imports node:net; core must also run outside Node, so node: modules belong in its Node entry files",
+        "packages/core/src/b.ts: imports @llmdbg/protocol, which packages/core/package.json does not list in dependencies",
+        "packages/core/src/c.ts: imports node:fs; core must also run outside Node, so node: modules belong in its Node entry files",
+        "packages/models/src/d.cjs: imports http; only server and cli may use networking",
+        "packages/models/src/d.cjs: imports http; models must also run outside Node, so node: modules belong in its Node entry files",
+        "packages/models/src/f.ts: imports @llmdbg/testing, which is not on models's allow-list",
+        "packages/models/src/f.ts: imports @llmdbg/testing, which packages/models/package.json does not list in dependencies",
+        "packages/extra: not in the allow-list of scripts/check-deps.mjs (tensor, protocol, core, formats, tokenizers, models, convert, testing, methods, analysis, train, store, server, cli, web)",
+        "bench/i.ts: imports @llmdbg/web, which is not a package it may use",
+      ].sort(),
+    );
   });
 });

@@ -2,7 +2,7 @@
 // every logit is finite and that every attention pattern row sums to 1 (for causal models, with nothing above the
 // diagonal; encoder goldens say `causal: "false"` in their metadata).
 // Usage: npx tsx tools/reference/check-golden.ts [packages/models/test/golden/gpt2-tiny.safetensors]
-import { readSafetensors } from "@llmdbg/models";
+import { readSafetensors } from "@llmdbg/formats";
 
 const path = process.argv[2] ?? "packages/models/test/golden/gpt2-tiny.safetensors";
 const st = readSafetensors(path);

@@ -4,7 +4,7 @@
 //   npx tsx tools/reference/make-tiny.ts <folder> qwen2                 (→ llama.py → qwen2-tiny.safetensors)
 //   npx tsx tools/reference/make-tiny.ts <folder> gpt_neox              (→ gpt_neox.py → gpt_neox-tiny.safetensors)
 //   npx tsx tools/reference/make-tiny.ts <folder> bert [--bert-head=mlm] [--roberta]   (→ bert.py → bert*-tiny.safetensors)
-import { TINY_MODEL_TYPES, type TinyModelType, writeTinyModel } from "@llmdbg/models";
+import { TINY_MODEL_TYPES, type TinyModelType, writeTinyModel } from "@llmdbg/testing";
 
 const usage =
   "usage: npx tsx tools/reference/make-tiny.ts <folder> [model_type] [--rope-scaling=none|llama3] [--bert-head=classifier|mlm] [--roberta]";

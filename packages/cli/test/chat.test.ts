@@ -7,8 +7,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { generate } from "@llmdbg/core";
-import { loadModel, renderChatTemplate, writeTinyModel } from "@llmdbg/models";
+import { loadModel } from "@llmdbg/models";
 import * as T from "@llmdbg/tensor";
+import { writeTinyModel } from "@llmdbg/testing";
+import { renderChatTemplate } from "@llmdbg/tokenizers";
 import { afterAll, describe, expect, it } from "vitest";
 
 T.useBackend("ref");

@@ -7,8 +7,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { run } from "@llmdbg/core";
-import { loadModel, writeTinyModel } from "@llmdbg/models";
+import { loadModel } from "@llmdbg/models";
 import * as T from "@llmdbg/tensor";
+import { writeTinyModel } from "@llmdbg/testing";
 import { afterAll, describe, expect, it } from "vitest";
 
 const BIN = fileURLToPath(new URL("../bin/llmdbg.mjs", import.meta.url));

@@ -1,9 +1,9 @@
 // Config normalization for GGUF headers: llama.cpp's metadata keys (`<arch>.embedding_length`, …) become the
 // same ModelConfig as a Hugging Face config.json (config.ts), so architecture files never see the format.
 
+import type { GgufValue } from "@llmdbg/formats";
+import { ModelFormatError, show } from "@llmdbg/formats";
 import type { GgufArchitecture, ModelConfig, PositionalEncoding, RopeScaling } from "./config.js";
-import { ModelFormatError, show } from "./errors.js";
-import type { GgufValue } from "./gguf.js";
 
 const GGUF_INT_TYPES: ReadonlySet<string> = new Set(["u8", "i8", "u16", "i16", "u32", "i32", "u64", "i64"]);
 

@@ -6,7 +6,7 @@
 // Validation is strict: a size that is missing, not a positive integer, or inconsistent with another size
 // is a ModelFormatError naming the file and the config key, before any weight is read.
 
-import { ModelFormatError, show } from "./errors.js";
+import { ModelFormatError, show } from "@llmdbg/formats";
 
 /** The architecture file that runs the model. Only for choosing that file: behaviour comes from the other fields. */
 export type ArchitectureFamily = "gpt2" | "llama" | "gpt_neox" | "bert";

@@ -2,7 +2,7 @@
 // Only the fields llmdbg's generate() understands are read; each is checked and a wrong type names the
 // file and the key. Unknown keys are ignored, as transformers ignores them.
 import type { GenerateOptions } from "@llmdbg/core";
-import { ModelFormatError, show } from "./errors.js";
+import { ModelFormatError, show } from "@llmdbg/formats";
 
 /** The defaults `llmdbg generate` starts from; command-line flags override them. */
 export interface GenerationDefaults {

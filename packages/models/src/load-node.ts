@@ -4,19 +4,16 @@
 import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { Tokenizer } from "@llmdbg/core";
+import { ModelFormatError, openGguf, readSafetensors, readShardedSafetensors, SHARD_INDEX } from "@llmdbg/formats";
 import type { Tensor } from "@llmdbg/tensor";
+import { loadGgufTokenizer, loadTokenizerFromFolder, readJsonFile } from "@llmdbg/tokenizers";
 import type { WeightSource } from "./arch/common.js";
 import { buildModel, type LoadedArchitecture } from "./architectures.js";
 import type { ModelConfig } from "./config.js";
 import { normalizeHfConfig } from "./config.js";
 import { normalizeGgufConfig } from "./config-gguf.js";
-import { ModelFormatError } from "./errors.js";
 import { type GenerationDefaults, parseGenerationConfig } from "./generation-config.js";
 import { ggufTensorName, ggufWeightSource } from "./gguf-names.js";
-import { openGguf } from "./gguf-node.js";
-import { readSafetensors, readShardedSafetensors, SHARD_INDEX } from "./safetensors-node.js";
-import { loadGgufTokenizer } from "./tokenizer-gguf.js";
-import { loadTokenizerFromFolder, readJsonFile } from "./tokenizer-node.js";
 
 /** A tensor as stored in the checkpoint (before conversion to f32). */
 export interface StoredTensor {

@@ -1,15 +1,3 @@
-// Node entry: everything in index.ts plus safetensors and GGUF files on disk.
-
-export { type GgufReader, openGguf, writeGguf } from "./gguf-node.js";
+// Node entry: everything in index.ts plus loadModel (a model folder or a .gguf file).
 export * from "./index.js";
-export * from "./load-node.js";
-export {
-  type ReadOptions,
-  readSafetensors,
-  readShardedSafetensors,
-  SHARD_INDEX,
-  type ShardedSafetensorsReader,
-  writeSafetensors,
-} from "./safetensors-node.js";
-export * from "./tiny-node.js";
-export * from "./tokenizer-node.js";
+export { type LoadedModel, type LoadModelOptions, type LoadProgress, loadModel, type StoredTensor } from "./load-node.js";

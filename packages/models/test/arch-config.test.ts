@@ -2,13 +2,13 @@
 // ModelConfig); a refused value is a ModelFormatError naming the config file and the field, raised before any
 // weight is read. And GPT-2 computes the activation its config names (it once hard-coded tanh GELU).
 import { run } from "@llmdbg/core";
+import { ModelFormatError } from "@llmdbg/formats";
 import type { Tensor } from "@llmdbg/tensor";
 import * as T from "@llmdbg/tensor";
+import { type TinyModelType, tinyModel } from "@llmdbg/testing";
 import { describe, expect, it } from "vitest";
 import { buildModel } from "../src/architectures.js";
 import { type ModelConfig, normalizeHfConfig } from "../src/config.js";
-import { ModelFormatError } from "../src/errors.js";
-import { type TinyModelType, tinyModel } from "../src/tiny.js";
 
 const FILE = "tiny/config.json";
 

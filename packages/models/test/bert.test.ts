@@ -6,19 +6,20 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type RunOptions, run } from "@llmdbg/core";
+import type { SafetensorsReader } from "@llmdbg/formats";
+import { ModelFormatError } from "@llmdbg/formats";
 import type { Tensor } from "@llmdbg/tensor";
 import * as T from "@llmdbg/tensor";
+import type { TinyModelOptions } from "@llmdbg/testing";
+import * as arch from "@llmdbg/testing/vitest";
 import { afterAll, describe, expect, it } from "vitest";
 import { type BertModel, bert } from "../src/arch/bert.js";
 import type { WeightSource } from "../src/arch/common.js";
 import type { ModelConfig } from "../src/config.js";
-import { ModelFormatError } from "../src/errors.js";
-import type { SafetensorsReader } from "../src/safetensors.js";
-import type { TinyModelOptions } from "../src/tiny.js";
-import * as arch from "./arch-helpers.js";
 
 // vs the float64 PyTorch goldens, measured worst over bert, bert-mlm and roberta: activations 3.2e-7 of their scale,
 // gradient 3.1e-7, loss 0 (within one float32 ulp); bounds at 6×.
+const GOLDEN = new URL("./golden/", import.meta.url);
 const TOL: arch.GoldenTolerances = { activation: 2e-6, grad: 2e-6, loss: 5e-7 };
 const root = mkdtempSync(join(tmpdir(), "llmdbg-bert-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -111,7 +112,7 @@ describe.each([
 ] as const)("%s matches the PyTorch reference (tools/reference/bert.py)", (name, file) => {
   it("output, every hook, and the embedding gradient", () => {
     const { model } = variants[name];
-    const golden = arch.readGolden(file);
+    const golden = arch.readGolden(GOLDEN, file);
     const meta = golden.metadata;
     const rows = JSON.parse(meta.input_ids ?? "[]") as number[][];
     const types = JSON.parse(meta.token_type_ids ?? "[]") as number[][];

@@ -1,11 +1,11 @@
 // Config normalization: real config.json files of each supported family come out as the expected ModelConfig,
 // and each malformed one is a ModelFormatError naming the file and the key.
+
+import type { GgufValue } from "@llmdbg/formats";
+import { ModelFormatError, parseJsonStrict } from "@llmdbg/formats";
 import { describe, expect, it } from "vitest";
 import { normalizeHfConfig } from "../src/config.js";
 import { normalizeGgufConfig } from "../src/config-gguf.js";
-import { ModelFormatError } from "../src/errors.js";
-import type { GgufValue } from "../src/gguf.js";
-import { parseJsonStrict } from "../src/json.js";
 
 type Obj = Record<string, unknown>;
 

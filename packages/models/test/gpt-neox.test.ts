@@ -7,20 +7,19 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { run } from "@llmdbg/core";
+import { encodeGguf, ggufTensor, ModelFormatError, parseGguf, parseJsonStrict } from "@llmdbg/formats";
 import type { Tensor } from "@llmdbg/tensor";
 import * as T from "@llmdbg/tensor";
+import { ggufFromTiny, tinyModel } from "@llmdbg/testing";
+import * as arch from "@llmdbg/testing/vitest";
 import { afterAll, describe, expect, it } from "vitest";
 import { gptNeox, type WeightSource } from "../src/arch/gpt-neox.js";
 import { type ModelConfig, normalizeHfConfig } from "../src/config.js";
 import { normalizeGgufConfig } from "../src/config-gguf.js";
-import { ModelFormatError } from "../src/errors.js";
-import { encodeGguf, ggufTensor, parseGguf } from "../src/gguf.js";
-import { parseJsonStrict } from "../src/json.js";
-import { ggufFromTiny, tinyModel } from "../src/tiny.js";
-import * as arch from "./arch-helpers.js";
 
 // vs the float64 PyTorch golden, measured worst over the three variants: activations 5.2e-7 of their scale, gradient
 // 5.8e-7, loss 8.1e-8 (one float32 ulp); bounds at 6–7×.
+const GOLDEN = new URL("./golden/", import.meta.url);
 const TOL: arch.GoldenTolerances = { activation: 3e-6, grad: 4e-6, loss: 5e-7 };
 const dir = mkdtempSync(join(tmpdir(), "llmdbg-gpt-neox-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -87,7 +86,7 @@ describe("gpt_neox architecture", () => {
   it.each(variants)(
     "matches the PyTorch reference (tools/reference/gpt_neox.py), %s: logits, every hook, embedding gradient",
     (label, prefix, m) => {
-      const golden = arch.readGolden("gpt_neox-tiny");
+      const golden = arch.readGolden(GOLDEN, "gpt_neox-tiny");
       expect(golden.metadata.input_ids).toBe("[[3,17,42,5,99,7,250,11]]");
       const targets = JSON.parse(golden.metadata.targets ?? "[]") as number[];
       const result = run(m, ids, { cache: true, grads: { hooks: ["hook_embed"], loss: nextTokenLoss(targets) } });

@@ -5,15 +5,16 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { run } from "@llmdbg/core";
+import { ModelFormatError } from "@llmdbg/formats";
 import type { Tensor } from "@llmdbg/tensor";
 import * as T from "@llmdbg/tensor";
+import * as arch from "@llmdbg/testing/vitest";
 import { afterAll, describe, expect, it } from "vitest";
 import { gpt2 } from "../src/arch/gpt2.js";
-import { ModelFormatError } from "../src/errors.js";
-import * as arch from "./arch-helpers.js";
 
 // vs the float64 PyTorch golden, measured worst: activations 4.5e-7 of their scale (blocks.1.attn.hook_v), gradient
 // 6.6e-7, loss 7.0e-8 (about one float32 ulp); bounds at 5–7×.
+const GOLDEN = new URL("./golden/", import.meta.url);
 const TOL: arch.GoldenTolerances = { activation: 3e-6, grad: 4e-6, loss: 5e-7 };
 const dir = mkdtempSync(join(tmpdir(), "llmdbg-gpt2-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -51,7 +52,7 @@ describe("gpt2 architecture", () => {
   });
 
   it("matches the PyTorch reference (tools/reference/gpt2.py): logits, every hook, and the embedding gradient", () => {
-    const golden = arch.readGolden("gpt2-tiny");
+    const golden = arch.readGolden(GOLDEN, "gpt2-tiny");
     expect(golden.metadata.input_ids).toBe("[[3,17,42,5,99,7,250,11]]");
     const targets = JSON.parse(golden.metadata.targets ?? "[]") as number[];
     const loss = (out: Tensor) => arch.targetLogProb(out, targets);

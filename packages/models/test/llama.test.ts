@@ -4,19 +4,19 @@
 // PyTorch reference, llama.cpp's GGUF layout gives the same logits, and the KV cache, left padding and a
 // sliding window behave as one full pass would.
 import { run } from "@llmdbg/core";
+import { encodeGguf, ggufTensor, ModelFormatError, parseGguf } from "@llmdbg/formats";
 import type { Tensor } from "@llmdbg/tensor";
 import * as T from "@llmdbg/tensor";
+import { ggufFromTiny, type TinyModel, type TinyModelOptions, type TinyModelType, tinyModel } from "@llmdbg/testing";
+import * as arch from "@llmdbg/testing/vitest";
 import { describe, expect, it } from "vitest";
 import { llama, type WeightSource } from "../src/arch/llama.js";
 import { normalizeHfConfig } from "../src/config.js";
 import { normalizeGgufConfig } from "../src/config-gguf.js";
-import { ModelFormatError } from "../src/errors.js";
-import { encodeGguf, ggufTensor, parseGguf } from "../src/gguf.js";
-import { ggufFromTiny, type TinyModel, type TinyModelOptions, type TinyModelType, tinyModel } from "../src/tiny.js";
-import * as arch from "./arch-helpers.js";
 
 // vs the float64 PyTorch goldens, measured worst over llama and qwen2: activations 2.9e-7 of their scale, gradient
 // 4.6e-7, loss 0 (within one float32 ulp, 8.5e-8); bounds at 6–7×.
+const GOLDEN = new URL("./golden/", import.meta.url);
 const TOL: arch.GoldenTolerances = { activation: 2e-6, grad: 3e-6, loss: 5e-7 };
 const memory = (w: Record<string, Tensor>): WeightSource => ({
   has: (k) => Object.hasOwn(w, k),
@@ -72,7 +72,7 @@ describe("llama architecture", () => {
     ["llama", model],
     ["qwen2", qwen.model],
   ])("%s matches the PyTorch reference (tools/reference/llama.py): logits, every hook, the embedding gradient", (name, m) => {
-    const golden = arch.readGolden(`${name}-tiny`);
+    const golden = arch.readGolden(GOLDEN, `${name}-tiny`);
     expect(golden.metadata.input_ids).toBe("[[3,17,42,5,99,7,250,11]]");
     expect(golden.metadata.model_type).toBe(name);
     expect(JSON.parse(golden.metadata.targets ?? "[]")).toEqual(targets);

@@ -4,16 +4,15 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { GGUF_ARCHITECTURE_OF, hfToGguf } from "@llmdbg/convert";
 import { generate, padBatch, run } from "@llmdbg/core";
+import { ModelFormatError } from "@llmdbg/formats";
 import * as T from "@llmdbg/tensor";
+import { TINY_MODEL_TYPES, tinyModel, writeTinyGguf, writeTinyModel } from "@llmdbg/testing";
 import { afterAll, describe, expect, it } from "vitest";
-import { ModelFormatError } from "../src/errors.js";
 import { generationOptions, parseGenerationConfig } from "../src/generation-config.js";
 import { ggufTensorName } from "../src/gguf-names.js";
-import { GGUF_ARCHITECTURE_OF, hfToGguf } from "../src/hf-to-gguf.js";
 import { type LoadProgress, loadModel } from "../src/load-node.js";
-import { TINY_MODEL_TYPES, tinyModel } from "../src/tiny.js";
-import { writeTinyGguf, writeTinyModel } from "../src/tiny-node.js";
 
 const dir = mkdtempSync(join(tmpdir(), "llmdbg-load-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -4,23 +4,20 @@
 // (`hfToGguf`, `ggufToHf`), platform-neutral on parsed objects: this file reads and writes the folder's files.
 import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
+import { ggufToHf, ggufTokenizerMetadata, hfToGguf, TORCH_DTYPES } from "@llmdbg/convert";
 import {
-  ggufToHf,
-  ggufTokenizerMetadata,
-  hfToGguf,
   ModelFormatError,
-  normalizeHfConfig,
   openGguf,
-  readJsonFile,
   readSafetensors,
   readShardedSafetensors,
   type SafetensorsReader,
   SHARD_INDEX,
-  TORCH_DTYPES,
   writeGguf,
   writeSafetensors,
-} from "@llmdbg/models";
+} from "@llmdbg/formats";
+import { normalizeHfConfig } from "@llmdbg/models";
 import type { Tensor } from "@llmdbg/tensor";
+import { readJsonFile } from "@llmdbg/tokenizers";
 import { oneOf, parse, UsageError } from "../args.js";
 import { bytes, print, printJson, progressBar } from "../output.js";
 import type { Command } from "./command.js";

@@ -1,7 +1,8 @@
 // `llmdbg generate <model>`: continues a prompt, streaming the text as tokens come. Sampling starts from
 // the checkpoint's generation_config.json (as transformers does) and flags override it.
 import { type GenerateOptions, generateStream } from "@llmdbg/core";
-import { generationOptions, renderChatTemplate } from "@llmdbg/models";
+import { generationOptions } from "@llmdbg/models";
+import { renderChatTemplate } from "@llmdbg/tokenizers";
 import { intFlag, modelPath, numFlag, parse, UsageError } from "../args.js";
 import { inputIds, type LoadedModel, load, tokenizerOf } from "../load.js";
 import { printJson } from "../output.js";

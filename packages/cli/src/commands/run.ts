@@ -2,7 +2,7 @@
 // optionally every logit, and optionally the activations of chosen hook points written to a safetensors
 // file under their hook names (the format every other tool reads).
 import { run } from "@llmdbg/core";
-import { writeSafetensors } from "@llmdbg/models";
+import { writeSafetensors } from "@llmdbg/formats";
 import type { Tensor } from "@llmdbg/tensor";
 import * as T from "@llmdbg/tensor";
 import { intFlag, modelPath, parse, selectHooks, UsageError } from "../args.js";

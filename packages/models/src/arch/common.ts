@@ -3,10 +3,10 @@
 // hooked attention over the KV cache with grouped-query heads and the padding/causal/sliding-window bias.
 // They branch on ModelConfig fields only, never on a model's name.
 import { attentionBias, type ForwardPlan, type HookContext } from "@llmdbg/core";
+import { ModelFormatError } from "@llmdbg/formats";
 import type { Tensor } from "@llmdbg/tensor";
 import * as T from "@llmdbg/tensor";
 import type { Activation, ModelConfig, PositionalEncoding } from "../config.js";
-import { ModelFormatError } from "../errors.js";
 
 /** Where weights come from: a safetensors or GGUF reader (or anything with the same two methods). */
 export interface WeightSource {

@@ -9,18 +9,21 @@
 // per-frequency rope factors that are not Llama 3's formula, biases the model type never has) fails, naming
 // the metadata key or tensor, rather than writing a folder transformers would load into a different model.
 
+import type { GgufFile } from "@llmdbg/formats";
+import { bf16BitsToF32, f16BitsToF32, f32ToBf16Bits, f32ToF16Bits, ModelFormatError, show } from "@llmdbg/formats";
+import type { GgufArchitecture, ModelConfig, PositionalEncoding, RopeScaling } from "@llmdbg/models";
+import {
+  buildModel,
+  ggufTensorName,
+  ggufWeightSource,
+  hfTensorName,
+  inverseFrequencies,
+  normalizeGgufConfig,
+} from "@llmdbg/models";
 import type { Tensor } from "@llmdbg/tensor";
 import { fromTyped } from "@llmdbg/tensor";
-import { inverseFrequencies } from "./arch/common.js";
-import { buildModel } from "./architectures.js";
-import type { GgufArchitecture, ModelConfig, PositionalEncoding, RopeScaling } from "./config.js";
-import { normalizeGgufConfig } from "./config-gguf.js";
-import { ModelFormatError, show } from "./errors.js";
-import { bf16BitsToF32, f16BitsToF32, f32ToBf16Bits, f32ToF16Bits } from "./float16.js";
-import type { GgufFile } from "./gguf.js";
-import { ggufTensorName, ggufWeightSource, hfTensorName } from "./gguf-names.js";
+import { ggufTokenizerFiles } from "@llmdbg/tokenizers";
 import { transpose2d, unpermuteForInterleavedRope } from "./hf-to-gguf.js";
-import { ggufTokenizerFiles } from "./tokenizer-gguf.js";
 
 /** What ggufToHf reads: a GGUF header and its tensors dequantized to f32 (an open `GgufReader` is one). */
 export interface GgufTensorSource {

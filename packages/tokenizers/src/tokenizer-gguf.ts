@@ -6,8 +6,8 @@
 // Everything is checked before the library sees it: a broken file fails with `file: tokenizer.ggml.<key>: detail`
 // rather than tokenizing differently than llama.cpp or transformers would.
 
-import { ModelFormatError, show } from "./errors.js";
-import type { GgufFile, GgufValue } from "./gguf.js";
+import type { GgufFile, GgufValue } from "@llmdbg/formats";
+import { ModelFormatError, show } from "@llmdbg/formats";
 import { type HfTokenizer, loadHfTokenizer } from "./tokenizer.js";
 
 /** The `tokenizer.ggml.model` values this reader rebuilds. */

@@ -1,7 +1,7 @@
 // Chat templates: the Jinja snippet in tokenizer_config.json that turns a conversation into the prompt text a chat
 // model was trained on. @huggingface/jinja interprets it (no code from the file is ever executed as JavaScript).
 import { Template } from "@huggingface/jinja";
-import { ModelFormatError, show } from "./errors.js";
+import { ModelFormatError, show } from "@llmdbg/formats";
 
 export interface ChatMessage {
   role: string;

@@ -2,9 +2,10 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { craft, craftBytes, entry, expectFormatError } from "@llmdbg/testing/vitest";
 import { afterAll, describe, expect, it } from "vitest";
-import { decodeSafetensors, MAX_HEADER_SIZE, parseSafetensorsHeader, readSafetensors } from "../src/node.js";
-import { craft, craftBytes, entry, expectFormatError } from "./helpers.js";
+import { decodeSafetensors, MAX_HEADER_SIZE, parseSafetensorsHeader } from "../src/safetensors.js";
+import { readSafetensors } from "../src/safetensors-node.js";
 
 const F = "bad.safetensors";
 const W = "h.0.attn.c_attn.weight";

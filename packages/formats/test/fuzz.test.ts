@@ -2,22 +2,19 @@
 // invariant, or fail with ModelFormatError — never another exception, never a hang. Valid tensor sets must
 // round-trip. 10,500 cases in this file.
 import { fromTyped, type Tensor } from "@llmdbg/tensor";
+import { craft, entry } from "@llmdbg/testing/vitest";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { ModelFormatError } from "../src/errors.js";
+import { bf16BitsToF32, f16BitsToF32, f32ToBf16Bits, f32ToF16Bits } from "../src/float16.js";
 import {
-  bf16BitsToF32,
   decodeSafetensors,
   encodeSafetensors,
-  f16BitsToF32,
-  f32ToBf16Bits,
-  f32ToF16Bits,
-  ModelFormatError,
   parseSafetensorsHeader,
   type SafetensorsDType,
   type SafetensorsHeader,
   safetensorsDTypeSize,
-} from "../src/index.js";
-import { craft, entry } from "./helpers.js";
+} from "../src/safetensors.js";
 
 const DTYPES: SafetensorsDType[] = ["F64", "F32", "F16", "BF16", "I64", "I32", "I16", "I8", "U8", "BOOL"];
 const numel = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);

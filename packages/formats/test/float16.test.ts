@@ -2,7 +2,7 @@
 // against an independent round-to-nearest-even oracle written in plain double arithmetic.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { bf16BitsToF32, f16BitsToF32, f32ToBf16Bits, f32ToF16Bits } from "../src/index.js";
+import { bf16BitsToF32, f16BitsToF32, f32ToBf16Bits, f32ToF16Bits } from "../src/float16.js";
 
 const isNaNBits16 = (h: number, expMask: number) => (h & expMask) === expMask && (h & ~expMask & 0x7fff) !== 0;
 

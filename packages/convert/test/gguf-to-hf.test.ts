@@ -2,13 +2,20 @@
 // must come back as the checkpoint it started as: the same tensor names with bit-identical F32 values, a
 // config.json that normalizes to the same ModelConfig, a tokenizer that encodes the same ids. Files that a
 // Hugging Face folder cannot express, or that are broken, fail naming the file and the key or tensor.
+
+import {
+  bf16BitsToF32,
+  decodeGgufTensor,
+  encodeGguf,
+  f16BitsToF32,
+  f32ToBf16Bits,
+  f32ToF16Bits,
+  type GgufValue,
+  type GgufWriteInput,
+  parseGguf,
+} from "@llmdbg/formats";
+import { ggufTensorName, hfTensorName, normalizeHfConfig } from "@llmdbg/models";
 import * as T from "@llmdbg/tensor";
-import { describe, expect, it } from "vitest";
-import { normalizeHfConfig } from "../src/config.js";
-import { bf16BitsToF32, f16BitsToF32, f32ToBf16Bits, f32ToF16Bits } from "../src/float16.js";
-import { decodeGgufTensor, encodeGguf, type GgufValue, type GgufWriteInput, parseGguf } from "../src/gguf.js";
-import { ggufTensorName, hfTensorName } from "../src/gguf-names.js";
-import { type GgufTensorSource, ggufToHf, ungroupNeoxQkv } from "../src/gguf-to-hf.js";
 import {
   ggufArchitectureOf,
   ggufFromTiny,
@@ -18,9 +25,11 @@ import {
   type TinyModelOptions,
   type TinyModelType,
   tinyModel,
-} from "../src/tiny.js";
-import { loadHfTokenizer } from "../src/tokenizer.js";
-import { expectFormatError } from "./helpers.js";
+} from "@llmdbg/testing";
+import { expectFormatError } from "@llmdbg/testing/vitest";
+import { loadHfTokenizer } from "@llmdbg/tokenizers";
+import { describe, expect, it } from "vitest";
+import { type GgufTensorSource, ggufToHf, ungroupNeoxQkv } from "../src/gguf-to-hf.js";
 
 const FILE = "tiny.gguf";
 

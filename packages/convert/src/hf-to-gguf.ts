@@ -9,23 +9,30 @@
 //
 // Platform-neutral: the CLI's `convert` reads the folder and writes the file.
 
-import { fromTyped, type Tensor } from "@llmdbg/tensor";
-import { buildModel } from "./architectures.js";
-import { readChatTemplate } from "./chat-template.js";
+import type { GgufValue, GgufWriteInput, GgufWriteType } from "@llmdbg/formats";
+import { ModelFormatError, show } from "@llmdbg/formats";
 import {
   type Activation,
+  buildModel,
   type GgufArchitecture,
+  ggufTensorName,
+  ggufWeightSource,
   type HfModelType,
+  hfTensorName,
   type ModelConfig,
+  normalizeGgufConfig,
   normalizeHfConfig,
   type RopeScaling,
-} from "./config.js";
-import { normalizeGgufConfig } from "./config-gguf.js";
-import { ModelFormatError, show } from "./errors.js";
-import type { GgufValue, GgufWriteInput, GgufWriteType } from "./gguf.js";
-import { ggufTensorName, ggufWeightSource, hfTensorName } from "./gguf-names.js";
-import { type HfTokenizer, loadHfTokenizer } from "./tokenizer.js";
-import { type GgufTokenizerModel, loadGgufTokenizer, mergesFromScores } from "./tokenizer-gguf.js";
+} from "@llmdbg/models";
+import { fromTyped, type Tensor } from "@llmdbg/tensor";
+import {
+  type GgufTokenizerModel,
+  type HfTokenizer,
+  loadGgufTokenizer,
+  loadHfTokenizer,
+  mergesFromScores,
+  readChatTemplate,
+} from "@llmdbg/tokenizers";
 
 /** A Hugging Face checkpoint as parsed JSON objects and f32 tensors (state-dict names, with or without the model prefix). */
 export interface HfToGgufInput {

@@ -1,6 +1,7 @@
 // Builders for hand-made safetensors files, valid and broken.
+
+import { ModelFormatError } from "@llmdbg/formats";
 import { expect } from "vitest";
-import { ModelFormatError } from "../src/index.js";
 
 /** A file from a header (object or raw text) and a data buffer; `length` overrides the 8-byte header length. */
 export function craft(header: object | string, data: Uint8Array | number = 0, length?: bigint): Uint8Array {

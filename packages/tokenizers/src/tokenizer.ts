@@ -5,8 +5,8 @@
 
 import { Tokenizer as LibTokenizer } from "@huggingface/tokenizers";
 import type { Tokenizer } from "@llmdbg/core";
+import { ModelFormatError, show } from "@llmdbg/formats";
 import { readChatTemplate } from "./chat-template.js";
-import { ModelFormatError, show } from "./errors.js";
 
 export type { Tokenizer };
 

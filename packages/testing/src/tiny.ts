@@ -5,10 +5,10 @@
 //
 // Platform-neutral: tiny-node.ts writes the folders and files.
 
+import { GGUF_ARCHITECTURE_OF, ggufTokenizerMetadata, hfToGguf, llama3FreqFactors } from "@llmdbg/convert";
+import type { GgufValue, GgufWriteInput } from "@llmdbg/formats";
+import { normalizeHfConfig } from "@llmdbg/models";
 import { randn, type Tensor } from "@llmdbg/tensor";
-import { normalizeHfConfig } from "./config.js";
-import type { GgufValue, GgufWriteInput } from "./gguf.js";
-import { GGUF_ARCHITECTURE_OF, ggufTokenizerMetadata, hfToGguf, llama3FreqFactors } from "./hf-to-gguf.js";
 import { ENDOFTEXT, TINY_CORPUS, tinyByteLevelTokenizer, tinyTokenList, tinyWordPieceTokenizer } from "./tiny-tokenizers.js";
 
 // The layout helpers moved to hf-to-gguf.ts; these names stay importable from here.
@@ -17,7 +17,7 @@ export {
   regroupNeoxQkv,
   transpose2d,
   unpermuteForInterleavedRope,
-} from "./hf-to-gguf.js";
+} from "@llmdbg/convert";
 
 /** The `model_type`s the generator builds. */
 export type TinyModelType = "gpt2" | "llama" | "qwen2" | "gpt_neox" | "bert";

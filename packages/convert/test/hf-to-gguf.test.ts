@@ -5,21 +5,23 @@
 // what GGUF cannot express fails naming the file and the key.
 import { createHash } from "node:crypto";
 import { run } from "@llmdbg/core";
+import { encodeGguf, type GgufValue, type GgufWriteInput, ggufTensor, parseGguf } from "@llmdbg/formats";
+import type { WeightSource } from "@llmdbg/models";
+import { buildModel, ggufWeightSource, type ModelConfig, normalizeGgufConfig, normalizeHfConfig } from "@llmdbg/models";
 import type { Tensor } from "@llmdbg/tensor";
 import * as T from "@llmdbg/tensor";
+import {
+  ggufFromTiny,
+  llama2TokenizerJson,
+  type TinyModel,
+  type TinyModelOptions,
+  type TinyModelType,
+  tinyModel,
+} from "@llmdbg/testing";
+import { expectFormatError } from "@llmdbg/testing/vitest";
+import { type HfTokenizer, loadGgufTokenizer, loadHfTokenizer } from "@llmdbg/tokenizers";
 import { describe, expect, it } from "vitest";
-import type { WeightSource } from "../src/arch/common.js";
-import { buildModel } from "../src/architectures.js";
-import { type ModelConfig, normalizeHfConfig } from "../src/config.js";
-import { normalizeGgufConfig } from "../src/config-gguf.js";
-import { encodeGguf, type GgufValue, type GgufWriteInput, ggufTensor, parseGguf } from "../src/gguf.js";
-import { ggufWeightSource } from "../src/gguf-names.js";
 import { ggufTokenizerMetadata, type HfToGgufInput, hfToGguf } from "../src/hf-to-gguf.js";
-import { ggufFromTiny, type TinyModel, type TinyModelOptions, type TinyModelType, tinyModel } from "../src/tiny.js";
-import { type HfTokenizer, loadHfTokenizer } from "../src/tokenizer.js";
-import { loadGgufTokenizer } from "../src/tokenizer-gguf.js";
-import { expectFormatError } from "./helpers.js";
-import { llama2TokenizerJson } from "./tokenizer-fixtures.js";
 
 type Obj = Record<string, unknown>;
 const FILE = "model.gguf";

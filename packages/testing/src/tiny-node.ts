@@ -2,9 +2,8 @@
 
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { SHARD_INDEX, writeGguf, writeSafetensors } from "@llmdbg/formats";
 import type { Tensor } from "@llmdbg/tensor";
-import { writeGguf } from "./gguf-node.js";
-import { SHARD_INDEX, writeSafetensors } from "./safetensors-node.js";
 import {
   ggufFromTiny,
   type TinyGgufOptions,

@@ -5,15 +5,14 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { type HookedModel, KvCache, padBatch, type RunResult, run } from "@llmdbg/core";
+import type { SafetensorsReader } from "@llmdbg/formats";
+import { parseJsonStrict, readSafetensors } from "@llmdbg/formats";
+import { type ModelConfig, normalizeHfConfig } from "@llmdbg/models";
 import type { Tensor } from "@llmdbg/tensor";
 import * as T from "@llmdbg/tensor";
 import { expect } from "vitest";
-import { type ModelConfig, normalizeHfConfig } from "../src/config.js";
-import { parseJsonStrict } from "../src/json.js";
-import type { SafetensorsReader } from "../src/safetensors.js";
-import { readSafetensors } from "../src/safetensors-node.js";
-import type { TinyModelType } from "../src/tiny.js";
-import { type WriteTinyModelOptions, writeTinyModel } from "../src/tiny-node.js";
+import type { TinyModelType } from "../tiny.js";
+import { type WriteTinyModelOptions, writeTinyModel } from "../tiny-node.js";
 
 /** Writes a tiny checkpoint folder and reads it back the way a user's folder is read: config.json, model.safetensors. */
 export function writeAndReadTiny(
@@ -26,9 +25,9 @@ export function writeAndReadTiny(
   return { config, weights: readSafetensors(join(dir, "model.safetensors")) };
 }
 
-/** `test/golden/<name>.safetensors`, written by a tools/reference/*.py script. */
-export function readGolden(name: string): SafetensorsReader {
-  return readSafetensors(new URL(`./golden/${name}.safetensors`, import.meta.url).pathname);
+/** `<dir>/<name>.safetensors`, a golden written by a tools/reference/*.py script (packages/models/test/golden/). */
+export function readGolden(dir: URL, name: string): SafetensorsReader {
+  return readSafetensors(new URL(`${name}.safetensors`, dir).pathname);
 }
 
 /** max |a − b| over entries that differ (equal entries include the −inf of masked scores); the shapes must match. */

@@ -4,21 +4,13 @@
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { type GgufValue, openGguf, readSafetensors, readShardedSafetensors } from "@llmdbg/formats";
+import { type ModelConfig, normalizeGgufConfig, normalizeHfConfig } from "@llmdbg/models";
 import type { Tensor } from "@llmdbg/tensor";
+import { loadTokenizerFromFolder, readJsonFile } from "@llmdbg/tokenizers";
 import { afterAll, describe, expect, it } from "vitest";
-import {
-  type GgufValue,
-  type ModelConfig,
-  normalizeGgufConfig,
-  normalizeHfConfig,
-  openGguf,
-  readJsonFile,
-  readSafetensors,
-  readShardedSafetensors,
-} from "../src/node.js";
 import { TINY_MODEL_TYPES, type TinyModel, type TinyModelType, tinyModel, unpermuteForInterleavedRope } from "../src/tiny.js";
 import { writeTinyGguf, writeTinyModel } from "../src/tiny-node.js";
-import { loadTokenizerFromFolder } from "../src/tokenizer-node.js";
 
 const root = mkdtempSync(join(tmpdir(), "llmdbg-tiny-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));

@@ -3,9 +3,10 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randn, tensor } from "@llmdbg/tensor";
+import { expectFormatError } from "@llmdbg/testing/vitest";
 import { afterAll, beforeEach, describe, expect, it } from "vitest";
-import { ModelFormatError, readShardedSafetensors, SHARD_INDEX, writeSafetensors } from "../src/node.js";
-import { expectFormatError } from "./helpers.js";
+import { ModelFormatError } from "../src/errors.js";
+import { readShardedSafetensors, SHARD_INDEX, writeSafetensors } from "../src/safetensors-node.js";
 
 const root = mkdtempSync(join(tmpdir(), "llmdbg-shards-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));

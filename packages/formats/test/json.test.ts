@@ -1,7 +1,7 @@
 // The strict JSON parser: agrees with JSON.parse on valid JSON, and adds the rejections headers need.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { JsonSyntaxError, parseJsonStrict } from "../src/index.js";
+import { JsonSyntaxError, parseJsonStrict } from "../src/json.js";
 
 const plain = (v: unknown): unknown => JSON.parse(JSON.stringify(v));
 

@@ -5,23 +5,23 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
-import { encodeGguf, type GgufFile, type GgufValue, type GgufWriteInput, parseGguf } from "../src/gguf.js";
-import { openGguf } from "../src/gguf-node.js";
+import { encodeGguf, type GgufFile, type GgufValue, type GgufWriteInput, openGguf, parseGguf } from "@llmdbg/formats";
 import {
+  byteFallbackPieces,
   ggufArchitectureOf,
   ggufFromTiny,
+  llama2TokenizerJson,
+  TINY_CORPUS,
   TINY_MODEL_TYPES,
   type TinyModelType,
   tinyGgufTokenizerMetadata,
   tinyModel,
-} from "../src/tiny.js";
-import { writeTinyGguf } from "../src/tiny-node.js";
-import { TINY_CORPUS } from "../src/tiny-tokenizers.js";
+  writeTinyGguf,
+} from "@llmdbg/testing";
+import { expectFormatError } from "@llmdbg/testing/vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { type HfTokenizer, loadHfTokenizer } from "../src/tokenizer.js";
 import { loadGgufTokenizer, mergesFromScores } from "../src/tokenizer-gguf.js";
-import { expectFormatError } from "./helpers.js";
-import { byteFallbackPieces, llama2TokenizerJson } from "./tokenizer-fixtures.js";
 
 type Meta = GgufFile["metadata"];
 

@@ -3,13 +3,12 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { ModelFormatError } from "@llmdbg/formats";
+import { byteFallbackPieces, gpt2ByteSymbols, llama2TokenizerJson, specialToken } from "@llmdbg/testing";
 import { afterAll, describe, expect, it } from "vitest";
 import { ChatTemplateError, parseChatTemplate, readChatTemplate, renderChatTemplate } from "../src/chat-template.js";
-import { ModelFormatError } from "../src/errors.js";
-import { gpt2ByteSymbols } from "../src/tiny-tokenizers.js";
 import { type HfTokenizer, loadHfTokenizer } from "../src/tokenizer.js";
 import { loadTokenizerFromFolder } from "../src/tokenizer-node.js";
-import { byteFallbackPieces, llama2TokenizerJson, specialToken } from "./tokenizer-fixtures.js";
 
 // ---- GPT-2-style byte-level BPE ----------------------------------------------------------------------------------
 

@@ -1,8 +1,7 @@
 // Tokenizer files on disk: a Hugging Face model folder's tokenizer.json, tokenizer_config.json and chat_template.jinja.
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { ModelFormatError } from "./errors.js";
-import { type Json, JsonSyntaxError, parseJsonStrict } from "./json.js";
+import { type Json, JsonSyntaxError, ModelFormatError, parseJsonStrict } from "@llmdbg/formats";
 import { type HfTokenizer, loadHfTokenizer } from "./tokenizer.js";
 
 /** A JSON file parsed strictly (duplicate keys, lone surrogates and invalid UTF-8 are errors naming the file). */

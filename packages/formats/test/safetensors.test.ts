@@ -3,19 +3,11 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DTypeError, fromTyped, randn, type Tensor, tensor } from "@llmdbg/tensor";
+import { craft, entry } from "@llmdbg/testing/vitest";
 import { afterAll, describe, expect, it } from "vitest";
-import {
-  bf16BitsToF32,
-  decodeSafetensors,
-  encodeSafetensors,
-  f16BitsToF32,
-  f32ToBf16Bits,
-  f32ToF16Bits,
-  parseSafetensorsHeader,
-  readSafetensors,
-  writeSafetensors,
-} from "../src/node.js";
-import { craft, entry } from "./helpers.js";
+import { bf16BitsToF32, f16BitsToF32, f32ToBf16Bits, f32ToF16Bits } from "../src/float16.js";
+import { decodeSafetensors, encodeSafetensors, parseSafetensorsHeader } from "../src/safetensors.js";
+import { readSafetensors, writeSafetensors } from "../src/safetensors-node.js";
 
 const dir = mkdtempSync(join(tmpdir(), "llmdbg-st-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -1,0 +1,6 @@
+// @llmdbg/testing (private, for tests and tools only) — deterministic tiny models of every supported type with
+// their tokenizers, in the Hugging Face and llama.cpp layouts, and hand-built tokenizer fixtures. The checks
+// that use vitest's expect are in "@llmdbg/testing/vitest".
+export * from "./tiny.js";
+export { ENDOFTEXT, gpt2ByteSymbols, TINY_CORPUS, tinyByteLevelTokenizer, tinyWordPieceTokenizer } from "./tiny-tokenizers.js";
+export { byteFallbackPieces, llama2TokenizerJson, specialToken } from "./tokenizer-fixtures.js";

@@ -1,0 +1,21 @@
+// @llmdbg/tokenizers — tokenizer.json through @huggingface/tokenizers behind the core Tokenizer interface,
+// tokenizers rebuilt from GGUF metadata, and chat templates through @huggingface/jinja. Platform-neutral;
+// `node.ts` adds loading from a model folder.
+export {
+  type ChatMessage,
+  type ChatTemplate,
+  ChatTemplateError,
+  type ChatTemplateOptions,
+  parseChatTemplate,
+  readChatTemplate,
+  renderChatTemplate,
+} from "./chat-template.js";
+export { HF_MODEL_TYPES, type HfTokenizer, loadHfTokenizer } from "./tokenizer.js";
+export {
+  GGUF_TOKENIZER_MODELS,
+  type GgufTokenizerModel,
+  ggufTokenizerFiles,
+  type HfTokenizerFiles,
+  loadGgufTokenizer,
+  mergesFromScores,
+} from "./tokenizer-gguf.js";
