@@ -1,15 +1,7 @@
 // The activations (and gradients) one run recorded, by hook point name.
+import type { ActivationSummary, HookPoint } from "@llmdbg/protocol";
 import { fmt, type Tensor } from "@llmdbg/tensor";
-import type { HookPoint } from "./hooks.js";
-
-export interface ActivationSummary {
-  name: string;
-  shape: number[];
-  mean: number;
-  std: number;
-  min: number;
-  max: number;
-}
+import { tensorStats } from "./slices.js";
 
 export class ActivationCache {
   private readonly acts = new Map<string, Tensor>();
@@ -64,23 +56,7 @@ export class ActivationCache {
 
   /** Shape and value statistics per cached activation (for listings and the UI). */
   summary(): ActivationSummary[] {
-    return [...this.acts].map(([name, t]) => {
-      const d = t.data;
-      let sum = 0;
-      let sq = 0;
-      let min = Number.POSITIVE_INFINITY;
-      let max = Number.NEGATIVE_INFINITY;
-      for (let i = 0; i < d.length; i++) {
-        const v = d[i] as number;
-        sum += v;
-        sq += v * v;
-        if (v < min) min = v;
-        if (v > max) max = v;
-      }
-      const n = Math.max(d.length, 1);
-      const mean = sum / n;
-      return { name, shape: [...t.shape], mean, std: Math.sqrt(Math.max(sq / n - mean * mean, 0)), min, max };
-    });
+    return [...this.acts].map(([name, t]) => ({ name, shape: [...t.shape], ...tensorStats(t) }));
   }
 
   /** Releases every cached tensor. */

@@ -3,10 +3,10 @@
 // top-p) so that a seed and settings mean the same thing as there, with our own seeded generator.
 // Interventions apply at every step, so steering a generation is one option away.
 
+import type { Intervention } from "@llmdbg/protocol";
 import * as T from "@llmdbg/tensor";
 import { fromTyped, noGrad, rng } from "@llmdbg/tensor";
 import { KvCache, padBatch } from "./forward.js";
-import type { Intervention } from "./interventions.js";
 import { type HookedModel, run } from "./run.js";
 
 export interface SamplingOptions {

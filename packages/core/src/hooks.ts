@@ -1,30 +1,73 @@
 // Hook points are declared data: each architecture lists its points (TransformerLens names, layer,
 // component, axes) and its forward pass calls `ctx.hook(name, x)` exactly there. The axes let
-// interventions pick positions and heads without knowing the architecture.
+// interventions pick positions and heads without knowing the architecture; the kind (from the name) lets a
+// method find every point of one kind. The types themselves are @llmdbg/protocol's.
+import type { Axis, HookKind, HookPoint } from "@llmdbg/protocol";
 
-/** Axis names used in hook declarations and shape comments; `label` indexes a classifier's outputs; `one` is a size-1 axis kept for broadcasting (a norm's scale). */
-export type Axis =
-  | "batch"
-  | "pos"
-  | "query_pos"
-  | "key_pos"
-  | "head"
-  | "kv_head"
-  | "d_model"
-  | "d_head"
-  | "d_mlp"
-  | "d_vocab"
-  | "label"
-  | "one";
+/** The last segment of a hook name: what the point is, whatever the block or component around it. */
+type HookSuffix =
+  | "hook_embed"
+  | "hook_pos_embed"
+  | "hook_token_type_embed"
+  | "hook_full_embed"
+  | "hook_resid_pre"
+  | "hook_resid_mid"
+  | "hook_resid_post"
+  | "hook_normalized_resid_post"
+  | "hook_scale"
+  | "hook_normalized"
+  | "hook_q"
+  | "hook_k"
+  | "hook_v"
+  | "hook_rot_q"
+  | "hook_rot_k"
+  | "hook_attn_scores"
+  | "hook_pattern"
+  | "hook_z"
+  | "hook_attn_out"
+  | "hook_pre"
+  | "hook_pre_linear"
+  | "hook_post"
+  | "hook_mlp_out"
+  | "hook_pooler_out"
+  | "hook_logits";
 
-export interface HookPoint {
-  /** TransformerLens name, e.g. `blocks.3.attn.hook_pattern`. */
-  readonly name: string;
-  /** Block index, or null for points outside the blocks (`hook_embed`, `ln_final.hook_normalized`). */
-  readonly layer: number | null;
-  /** The name without its block prefix, e.g. `attn.hook_pattern`: the same component across layers. */
-  readonly component: string;
-  readonly axes: readonly Axis[];
+/** The kind of each TransformerLens hook name (by its last segment; `hook_pre`/`hook_post` are the MLP's). */
+const KIND_OF: { readonly [S in HookSuffix]: HookKind } = {
+  hook_embed: "embed",
+  hook_pos_embed: "pos_embed",
+  hook_token_type_embed: "token_type_embed",
+  hook_full_embed: "full_embed",
+  hook_resid_pre: "resid_pre",
+  hook_resid_mid: "resid_mid",
+  hook_resid_post: "resid_post",
+  hook_normalized_resid_post: "resid_normalized",
+  hook_scale: "norm_scale",
+  hook_normalized: "norm_out",
+  hook_q: "q",
+  hook_k: "k",
+  hook_v: "v",
+  hook_rot_q: "rot_q",
+  hook_rot_k: "rot_k",
+  hook_attn_scores: "attn_scores",
+  hook_pattern: "attn_pattern",
+  hook_z: "z",
+  hook_attn_out: "attn_out",
+  hook_pre: "mlp_pre",
+  hook_pre_linear: "mlp_pre_linear",
+  hook_post: "mlp_post",
+  hook_mlp_out: "mlp_out",
+  hook_pooler_out: "pooler_out",
+  hook_logits: "logits",
+};
+
+/** The kind of a hook point from its name; a name outside TransformerLens's vocabulary is an error. */
+export function hookKind(name: string): HookKind {
+  const suffix = name.slice(name.lastIndexOf(".") + 1);
+  if (!Object.hasOwn(KIND_OF, suffix)) {
+    throw new Error(`declareHooks: "${name}" does not end in a known hook name (${Object.keys(KIND_OF).join(", ")})`);
+  }
+  return KIND_OF[suffix as HookSuffix];
 }
 
 /**
@@ -37,10 +80,16 @@ export function declareHooks(
   outside: Readonly<Record<string, readonly Axis[]>>,
   perBlock: Readonly<Record<string, readonly Axis[]>>,
 ): HookPoint[] {
-  const points: HookPoint[] = Object.entries(outside).map(([name, axes]) => ({ name, layer: null, component: name, axes }));
+  const points: HookPoint[] = Object.entries(outside).map(([name, axes]) => ({
+    name,
+    layer: null,
+    component: name,
+    kind: hookKind(name),
+    axes,
+  }));
   for (let l = 0; l < nLayers; l++) {
     for (const [component, axes] of Object.entries(perBlock))
-      points.push({ name: `blocks.${l}.${component}`, layer: l, component, axes });
+      points.push({ name: `blocks.${l}.${component}`, layer: l, component, kind: hookKind(component), axes });
   }
   return points;
 }

@@ -1,8 +1,10 @@
-// @llmdbg/core — hook points, run(), the activation cache, interventions, batching and generation.
+// @llmdbg/core — hook points, run(), the activation cache, interventions, batching and generation. The JSON
+// types it speaks (hook points, interventions, tensor data and slices) are @llmdbg/protocol's.
 export * from "./cache.js";
 export * from "./forward.js";
 export * from "./generate.js";
 export * from "./hooks.js";
 export * from "./interventions.js";
 export * from "./run.js";
+export * from "./slices.js";
 export type { Tokenizer } from "./tokenizer.js";

@@ -1,39 +1,8 @@
-// Interventions are serializable tagged unions: the same JSON goes CLI → server → store → UI and replays a
-// run. Each selects positions and heads through the hook point's declared axes.
+// Applying interventions (the serializable union of @llmdbg/protocol) to activations. Each selects positions
+// and heads through the hook point's declared axes; negative indices count from the end.
+import type { HookPoint, Intervention, TensorData } from "@llmdbg/protocol";
 import { add, broadcastTo, cast, fmt, mul, ShapeError, type Tensor, tensor, where, zeros } from "@llmdbg/tensor";
-import { type HookPoint, headAxis, positionAxis } from "./hooks.js";
-
-/** Plain tensor data for JSON: row-major values with their shape. */
-export interface TensorData {
-  readonly shape: readonly number[];
-  readonly data: readonly number[];
-}
-
-interface Where {
-  /** the hook point name */
-  readonly hook: string;
-  /** positions along the hook's `pos` (or `query_pos`) axis; all if absent */
-  readonly positions?: readonly number[];
-  /** heads along the hook's `head` axis; all if absent */
-  readonly heads?: readonly number[];
-}
-
-export type Intervention =
-  | (Where & { readonly kind: "zero" })
-  | (Where & { readonly kind: "scale"; readonly factor: number })
-  /** adds `vector` (length = the last axis) times `coeff`: steering */
-  | (Where & { readonly kind: "add"; readonly vector: readonly number[]; readonly coeff?: number })
-  /** replaces the selected entries by `values` (the same shape as the activation), e.g. from another run */
-  | (Where & { readonly kind: "patch"; readonly values: TensorData })
-  /** replaces the selected entries by `mean`, broadcast to the activation (e.g. a dataset mean over batch) */
-  | (Where & { readonly kind: "meanAblate"; readonly mean: TensorData });
-
-export type InterventionKind = Intervention["kind"];
-
-/** Converts a tensor to JSON-able data (for `patch` and `meanAblate`). */
-export function tensorData(t: Tensor): TensorData {
-  return { shape: [...t.shape], data: t.toArray() };
-}
+import { headAxis, positionAxis } from "./hooks.js";
 
 function fromData(d: TensorData, like: Tensor, what: string): Tensor {
   try {
@@ -58,11 +27,11 @@ function selection(x: Tensor, p: HookPoint, iv: Intervention): Tensor | null {
       );
     const n = x.shape[axis] as number;
     for (const i of list) {
-      if (!Number.isInteger(i) || i < 0 || i >= n)
-        throw new ShapeError(`intervention on ${p.name}: ${label} entry ${i} out of range [0, ${n})`);
+      if (!Number.isInteger(i) || i < -n || i >= n)
+        throw new ShapeError(`intervention on ${p.name}: ${label} entry ${i} out of range [-${n}, ${n})`);
     }
     shape[axis] = n;
-    picks.push([axis, list]);
+    picks.push([axis, list.map((i) => (i < 0 ? n + i : i))]);
   }
   if (picks.length === 0) return null;
   const m = zeros(shape, x.dtype); // 1 on selected (pos, head) cells

@@ -1,10 +1,11 @@
 // run(): the only way hooks are installed, and nothing survives the call (no global addHook — the
 // TransformerLens footgun). A model's forward pass calls ctx.hook at each declared point.
+
+import type { HookPoint, Intervention } from "@llmdbg/protocol";
 import { ones, ShapeError, type Tensor, vjp, watch, zeros } from "@llmdbg/tensor";
 import { ActivationCache } from "./cache.js";
 import type { ForwardOptions } from "./forward.js";
-import type { HookPoint } from "./hooks.js";
-import { applyIntervention, type Intervention } from "./interventions.js";
+import { applyIntervention } from "./interventions.js";
 
 /** A model whose forward pass reports every declared hook point through `ctx.hook`. */
 export interface HookedModel {

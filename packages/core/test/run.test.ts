@@ -2,10 +2,11 @@
 // bit-identical, selections hit exactly the chosen positions and heads, patching respects causality,
 // gradients of hook activations match finite differences, and interventions survive a JSON round trip.
 
+import type { Intervention } from "@llmdbg/protocol";
 import type { Tensor } from "@llmdbg/tensor";
 import * as T from "@llmdbg/tensor";
 import { describe, expect, it } from "vitest";
-import { type Intervention, run, tensorData } from "../src/index.js";
+import { run, tensorData } from "../src/index.js";
 import { D, DH, H, ids, toyModel } from "./toy.js";
 
 T.useBackend("ref");
@@ -146,7 +147,7 @@ describe("interventions", () => {
       /blocks.0.hook_resid_mid: it has no head axis/,
     );
     expect(() => run(model, input, { interventions: [{ kind: "zero", hook: "hook_embed", positions: [5] }] })).toThrow(
-      /hook_embed: positions entry 5 out of range \[0, 5\)/,
+      /hook_embed: positions entry 5 out of range \[-5, 5\)/,
     );
     expect(() => run(model, input, { interventions: [{ kind: "add", hook: "hook_embed", vector: [1, 2] }] })).toThrow(
       /add on hook_embed: vector has 2 entries, the last axis 8/,

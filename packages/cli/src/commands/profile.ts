@@ -13,7 +13,8 @@
 // since the previous one ended. The same hook boundaries set its scope label to the component the coming
 // span belongs to; the tape keeps each op's label, so the backward rule of an op made in layer 3 is charged
 // to layer 3 — that is the per-layer backward split, which no hook point could give.
-import { type HookedModel, type HookPoint, run } from "@llmdbg/core";
+import { type HookedModel, run } from "@llmdbg/core";
+import type { HookPoint } from "@llmdbg/protocol";
 import * as T from "@llmdbg/tensor";
 import { getBackend, type OpRow, OrtBackend, type Prim, type Tensor } from "@llmdbg/tensor";
 import { intFlag, modelPath, parse } from "../args.js";

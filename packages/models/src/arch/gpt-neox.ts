@@ -4,7 +4,8 @@
 // With `parallelResidual` the attention and the MLP both read the block input: x + attn(ln1(x)) + mlp(ln2(x)).
 // Hook points follow TransformerLens (`hook_rot_q`/`hook_rot_k` after rotary; no `hook_resid_mid` when the
 // residual is parallel, because no such sum is ever formed).
-import { type Axis, declareHooks, type ForwardOptions, type HookContext, type HookedModel, planForward } from "@llmdbg/core";
+import { declareHooks, type ForwardOptions, type HookContext, type HookedModel, planForward } from "@llmdbg/core";
+import type { Axis } from "@llmdbg/protocol";
 import type { Tensor } from "@llmdbg/tensor";
 import * as T from "@llmdbg/tensor";
 import type { ModelConfig } from "../config.js";
