@@ -1,6 +1,7 @@
 // The activations (and gradients) one run recorded, by hook point name.
 import type { ActivationSummary, HookPoint } from "@llmdbg/protocol";
 import { fmt, type Tensor } from "@llmdbg/tensor";
+import { layerCount, resolveLayer } from "./select.js";
 import { tensorStats } from "./slices.js";
 
 export class ActivationCache {
@@ -8,8 +9,11 @@ export class ActivationCache {
   private readonly grads = new Map<string, Tensor>();
   private readonly points: ReadonlyMap<string, HookPoint>;
 
+  private readonly nLayers: number;
+
   constructor(points: readonly HookPoint[]) {
     this.points = new Map(points.map((p) => [p.name, p]));
+    this.nLayers = layerCount(points.map((p) => p.name));
   }
 
   /** @internal used by run() */
@@ -22,21 +26,21 @@ export class ActivationCache {
     this.grads.set(name, t);
   }
 
-  /** The activation at `name`; throws naming the cached points if it was not cached. */
+  /** The activation at `name` (`blocks.-1.…` is the last block); throws naming the cached points if it was not cached. */
   get(name: string): Tensor {
-    const t = this.acts.get(name);
+    const t = this.acts.get(resolveLayer(name, this.nLayers));
     if (t === undefined) throw new Error(`cache: no activation "${name}" (cached: ${this.names().join(", ") || "none"})`);
     return t;
   }
 
-  /** The activation of `component` in block `layer`, e.g. at("attn.hook_pattern", 3). */
+  /** The activation of `component` in block `layer` (negative counts from the last block), e.g. at("attn.hook_pattern", -1). */
   at(component: string, layer: number): Tensor {
-    return this.get(`blocks.${layer}.${component}`);
+    return this.get(resolveLayer(`blocks.${layer}.${component}`, this.nLayers));
   }
 
   /** The gradient of the run's loss with respect to the activation at `name`. */
   grad(name: string): Tensor {
-    const t = this.grads.get(name);
+    const t = this.grads.get(resolveLayer(name, this.nLayers));
     if (t === undefined)
       throw new Error(`cache: no gradient for "${name}" (with gradients: ${[...this.grads.keys()].join(", ") || "none"})`);
     return t;

@@ -6,9 +6,10 @@ import * as T from "@llmdbg/tensor";
 import {
   attentionBias,
   declareHooks,
+  type ForwardContext,
   type ForwardOptions,
-  type HookContext,
   type HookedModel,
+  ParamStore,
   planForward,
 } from "../src/index.js";
 
@@ -19,17 +20,20 @@ export const V = 11;
 
 export function toyModel(dtype: "f32" | "f64" = "f64"): HookedModel {
   const w = (shape: number[], seed: number) => T.randn(shape, seed, dtype, 0.4);
-  const p = {
-    wte: w([V, D], 1),
-    wpe: w([16, D], 2),
-    wq: w([D, H * DH], 3),
-    wk: w([D, H * DH], 4),
-    wv: w([D, H * DH], 5),
-    wo: w([H * DH, D], 6),
-    win: w([D, 16], 7),
-    wout: w([16, D], 8),
-    wu: w([D, V], 9),
-  };
+  const names = ["wte", "wpe", "wq", "wk", "wv", "wo", "win", "wout", "wu"] as const;
+  const params = new ParamStore(
+    Object.entries({
+      wte: w([V, D], 1),
+      wpe: w([16, D], 2),
+      wq: w([D, H * DH], 3),
+      wk: w([D, H * DH], 4),
+      wv: w([D, H * DH], 5),
+      wo: w([H * DH, D], 6),
+      win: w([D, 16], 7),
+      wout: w([16, D], 8),
+      wu: w([D, V], 9),
+    }),
+  );
   const hookPoints = declareHooks(
     1,
     {
@@ -53,8 +57,9 @@ export function toyModel(dtype: "f32" | "f64" = "f64"): HookedModel {
       hook_resid_post: ["batch", "pos", "d_model"],
     },
   );
-  const forward = (ids: Tensor, ctx: HookContext, opts: ForwardOptions = {}): Tensor => {
+  const forward = (ids: Tensor, ctx: ForwardContext, opts: ForwardOptions = {}): Tensor => {
     const plan = planForward(ids, opts, "toy");
+    const p = Object.fromEntries(names.map((n) => [n, ctx.param(n)])) as Record<(typeof names)[number], Tensor>;
     const { batch: B, queries: Tn } = plan;
     const embed = ctx.hook("hook_embed", T.gather(p.wte, ids, 0)); // [batch, pos, d_model]
     const pos = ctx.hook("hook_pos_embed", T.gather(p.wpe, plan.positions, 0)); // [batch, pos, d_model]
@@ -85,7 +90,8 @@ export function toyModel(dtype: "f32" | "f64" = "f64"): HookedModel {
     const rows = plan.logits === "last" ? T.narrow(normed, 1, Tn - 1, 1) : normed; // [batch, pos|1, d_model]
     return T.matmul(rows, p.wu); // [batch, pos, d_vocab]
   };
-  return { hookPoints, forward };
+  const axisSizes = { d_model: D, head: H, d_head: DH, d_mlp: 16, d_vocab: V };
+  return { hookPoints, params, axisSizes, forward };
 }
 
 export const ids = (rows: number[][]): Tensor => T.tensor(rows.flat(), [rows.length, (rows[0] ?? []).length], "i32");

@@ -2,10 +2,10 @@
 // (layer × attn / mlp / norm / resid, embed, unembed), per layer and per kind, with the bottleneck on top,
 // and per op kind (matmul, softmax, layerNorm, …) forward and backward, with the backward pass per layer.
 //
-// Attribution needs no support from the models: run() asks the cache filter about every hook point as the
-// forward pass reaches it, in order, so the wall time between two consecutive hook points is the work that
-// produced the second one (e.g. the span ending at `blocks.3.attn.hook_z` is that layer's attention). The
-// filter caches nothing. Memory is process.memoryUsage() sampled at the same points; the samples are taken
+// Attribution needs no support from the models: a per-call hook function on every point ("*") runs as the
+// forward pass reaches each point, in order, so the wall time between two consecutive hook points is the work
+// that produced the second one (e.g. the span ending at `blocks.3.attn.hook_z` is that layer's attention). The
+// hook returns the activation unchanged. Memory is process.memoryUsage() sampled at the same points; the samples are taken
 // outside the timed spans. The ort backend's own counters split each span into matmul time (onnxruntime)
 // and the rest (the TypeScript kernels).
 //
@@ -239,13 +239,15 @@ export function profileModel(model: HookedModel, ids: readonly number[], warmup:
       () =>
         T.noGrad(() =>
           run(model, x, {
-            cache: (name) => {
-              // memory sampling is the profiler's own work, not the next op's
-              T.unprofiled(() => {
-                timer.mark(name);
-                fired.push(name);
-              });
-              return false;
+            hooks: {
+              "*": (_x, p) => {
+                // memory sampling is the profiler's own work, not the next op's
+                T.unprofiled(() => {
+                  timer.mark(p.name);
+                  fired.push(p.name);
+                });
+                return undefined;
+              },
             },
           }),
         ).output,
@@ -266,9 +268,11 @@ export function profileModel(model: HookedModel, ids: readonly number[], warmup:
       T.setProfileLabel(lb.first);
       return run(model, x, {
         // the tape keeps each op's label, so the backward rules inherit the forward's layers
-        cache: (name) => {
-          T.setProfileLabel(lb.after.get(name) ?? null);
-          return false;
+        hooks: {
+          "*": (_x, p) => {
+            T.setProfileLabel(lb.after.get(p.name) ?? null);
+            return undefined;
+          },
         },
         grads: {
           hooks: true,

@@ -2,80 +2,163 @@
 // embeddings and a LayerNorm, then post-LayerNorm blocks (x = LN(x + attn(x)), x = LN(x + mlp(x))) whose
 // attention is bidirectional, then the head the checkpoint carries. RoBERTa differs only in data: positions
 // numbered after pad_token_id (ModelConfig.positionOffset), `roberta.` tensor names and its own head names.
-// Hook points follow TransformerLens's HookedEncoder (BertEmbed, BertBlock, BertMLMHead, BertPooler).
-import { declareHooks, type ForwardOptions, type HookContext, type HookedModel, planForward } from "@llmdbg/core";
+// Hook points follow TransformerLens's HookedEncoder (BertEmbed, BertBlock, BertMLMHead, BertPooler). The
+// parameters are one typed tree named after the checkpoint keys (`bertParams`), read through the forward's context.
+import { declareHooks, type ForwardContext, type ForwardOptions, planForward, type TransformerModel } from "@llmdbg/core";
 import type { Tensor } from "@llmdbg/tensor";
 import * as T from "@llmdbg/tensor";
 import type { ModelConfig } from "../config.js";
 import {
   activations,
+  affine,
   attend,
-  type Checkpoint,
+  biasOr,
+  blockIndex,
   type ConfigSupport,
   checkConfig,
   checkpoint,
+  directContext,
+  headsIn,
+  headsOut,
+  inOut,
+  type Leaf,
+  type Linear,
   layerBias,
   linear,
+  loadParams,
   logitRows,
   must,
+  type Norm,
   norm,
   type WeightSource,
 } from "./common.js";
 
 export type { WeightSource } from "./common.js";
 
+/** `save_pretrained` writes `bert.` / `roberta.` before the encoder and nothing before the heads; a bare BertModel has no prefix. */
+const PREFIXES = ["bert.", "roberta.", ""];
+
 /**
- * The checkpoint keys, in one place. `save_pretrained` writes `bert.` / `roberta.` before the encoder and
- * nothing before the heads; a bare BertModel has no prefix at all.
+ * Sequence-classification heads, told apart by their output tensor. Both are dense + tanh on the first token
+ * and a linear layer: BERT's pooler then `classifier`, RoBERTa's RobertaClassificationHead.
  */
-const keys = {
-  prefixes: ["bert.", "roberta.", ""],
-  word: "embeddings.word_embeddings.weight",
-  position: "embeddings.position_embeddings.weight",
-  tokenType: "embeddings.token_type_embeddings.weight",
-  embedLn: "embeddings.LayerNorm",
-  block: (l: number) => ({
-    q: `encoder.layer.${l}.attention.self.query`,
-    k: `encoder.layer.${l}.attention.self.key`,
-    v: `encoder.layer.${l}.attention.self.value`,
-    o: `encoder.layer.${l}.attention.output.dense`,
-    ln1: `encoder.layer.${l}.attention.output.LayerNorm`,
-    up: `encoder.layer.${l}.intermediate.dense`,
-    down: `encoder.layer.${l}.output.dense`,
-    ln2: `encoder.layer.${l}.output.LayerNorm`,
-  }),
-  /**
-   * Sequence-classification heads, told apart by their output tensor. Both are dense + tanh on the first
-   * token and a linear layer: BERT's pooler then `classifier`, RoBERTa's RobertaClassificationHead.
-   */
-  classifiers: [
-    { dense: "pooler.dense", out: "classifier" },
-    { dense: "classifier.dense", out: "classifier.out_proj" },
-  ] as const,
-  /**
-   * Masked-LM heads, told apart by their dense layer: dense, activation, LayerNorm, decoder (tied to the word
-   * embeddings unless the config unties them) plus a bias. RobertaLMHead calls erf GELU whatever hidden_act says.
-   */
-  mlmHeads: [
-    {
-      dense: "cls.predictions.transform.dense",
-      ln: "cls.predictions.transform.LayerNorm",
-      decoder: "cls.predictions.decoder",
-      bias: "cls.predictions.bias",
-      activation: null,
+const CLASSIFIERS = [
+  { dense: "pooler.dense", out: "classifier" },
+  { dense: "classifier.dense", out: "classifier.out_proj" },
+] as const;
+
+/**
+ * Masked-LM heads, told apart by their dense layer: dense, activation, LayerNorm, decoder (tied to the word
+ * embeddings unless the config unties them) plus a bias. RobertaLMHead calls erf GELU whatever hidden_act says.
+ */
+const MLM_HEADS = [
+  {
+    dense: "cls.predictions.transform.dense",
+    ln: "cls.predictions.transform.LayerNorm",
+    decoder: "cls.predictions.decoder",
+    bias: "cls.predictions.bias",
+    activation: null,
+  },
+  { dense: "lm_head.dense", ln: "lm_head.layer_norm", decoder: "lm_head.decoder", bias: "lm_head.bias", activation: "gelu_erf" },
+] as const;
+
+/** Which head a checkpoint carries, and under which keys (found by probing it before the tree is built). */
+export type BertHeadKeys =
+  | { readonly kind: "classifier"; readonly dense: string; readonly out: string }
+  | {
+      readonly kind: "mlm";
+      readonly dense: string;
+      readonly ln: string;
+      readonly decoder: string;
+      /** the bias's key: `cls.predictions.bias` / `lm_head.bias`, or the decoder's own bias */
+      readonly bias: string;
+      readonly activation: "gelu_erf" | null;
+    }
+  | { readonly kind: "none" };
+
+/** A BERT or RoBERTa encoder's parameters, named after the checkpoint keys; `L` is a tensor, or a parameter name. */
+export interface BertParams<L = Tensor> {
+  readonly embeddings: {
+    /** [d_vocab, d_model] */
+    readonly word_embeddings: L;
+    /** [n_ctx + positionOffset, d_model] */
+    readonly position_embeddings: L;
+    /** [n_types, d_model] */
+    readonly token_type_embeddings: L;
+    readonly LayerNorm: Norm<L>;
+  };
+  readonly layer: readonly {
+    readonly attention: {
+      readonly self: { readonly query: Linear<L>; readonly key: Linear<L>; readonly value: Linear<L> };
+      readonly output: { readonly dense: Linear<L>; readonly LayerNorm: Norm<L> };
+    };
+    readonly intermediate: { readonly dense: Linear<L> };
+    readonly output: { readonly dense: Linear<L>; readonly LayerNorm: Norm<L> };
+  }[];
+  /** dense (d_model → d_model, tanh, on the first token) and out (d_model → n_labels) */
+  readonly classifier: { readonly dense: Linear<L>; readonly out: Linear<L> } | undefined;
+  /** dense, LayerNorm, decoder [d_vocab, d_model] (the word embeddings when tied) and its bias [d_vocab] */
+  readonly mlm: { readonly dense: Linear<L>; readonly ln: Norm<L>; readonly decoder: L; readonly bias: L } | undefined;
+}
+
+/**
+ * The parameter tree of a BERT/RoBERTa config with the head `heads` names, each leaf made by `leaf` from its
+ * checkpoint key, shape and kind.
+ * @example bertParams(config, { kind: "none" }, (key) => key) // the names
+ */
+export function bertParams<L>(config: ModelConfig, heads: BertHeadKeys, leaf: Leaf<L>): BertParams<L> {
+  const { dModel: D, nHeads: H, dHead: Dh, dMlp: M, vocabSize: V } = config;
+  const ln = (k: string): Norm<L> => ({ weight: leaf(`${k}.weight`, [D], "vector"), bias: leaf(`${k}.bias`, [D], "vector") });
+  const lin = (k: string, din: number, dout: number): Linear<L> => ({
+    weight: leaf(`${k}.weight`, [din, dout], "linear"),
+    bias: leaf(`${k}.bias`, [dout], "vector"),
+  });
+  const word = leaf("embeddings.word_embeddings.weight", [V, D], "table");
+  return {
+    embeddings: {
+      word_embeddings: word,
+      position_embeddings: leaf(
+        "embeddings.position_embeddings.weight",
+        [config.maxPositions + config.positionOffset, D],
+        "table",
+      ),
+      token_type_embeddings: leaf("embeddings.token_type_embeddings.weight", [config.typeVocabSize, D], "table"),
+      LayerNorm: ln("embeddings.LayerNorm"),
     },
-    {
-      dense: "lm_head.dense",
-      ln: "lm_head.layer_norm",
-      decoder: "lm_head.decoder",
-      bias: "lm_head.bias",
-      activation: "gelu_erf",
-    },
-  ] as const,
-};
+    layer: Array.from({ length: config.nLayers }, (_, l) => {
+      const k = `encoder.layer.${l}`;
+      return {
+        attention: {
+          self: {
+            query: lin(`${k}.attention.self.query`, D, H * Dh),
+            key: lin(`${k}.attention.self.key`, D, H * Dh),
+            value: lin(`${k}.attention.self.value`, D, H * Dh),
+          },
+          output: { dense: lin(`${k}.attention.output.dense`, H * Dh, D), LayerNorm: ln(`${k}.attention.output.LayerNorm`) },
+        },
+        intermediate: { dense: lin(`${k}.intermediate.dense`, D, M) },
+        output: { dense: lin(`${k}.output.dense`, M, D), LayerNorm: ln(`${k}.output.LayerNorm`) },
+      };
+    }),
+    classifier:
+      heads.kind === "classifier"
+        ? { dense: lin(heads.dense, D, D), out: lin(heads.out, D, config.classifier?.labels.length ?? 0) }
+        : undefined,
+    mlm:
+      heads.kind === "mlm"
+        ? {
+            dense: lin(heads.dense, D, D),
+            ln: ln(heads.ln),
+            // tied: HF overwrites the decoder with the word embeddings on load, whatever the file holds
+            decoder: config.tiedEmbeddings ? word : leaf(`${heads.decoder}.weight`, [D, V], "linear"),
+            bias: leaf(heads.bias, [V], "vector"),
+          }
+        : undefined,
+  };
+}
 
 /** What the forward pass returns: class logits, masked-LM logits, or (a bare encoder) the last hidden states. */
-export type BertHead = "classifier" | "mlm" | "none";
+export type BertHead = BertHeadKeys["kind"];
 
 const resid = ["batch", "pos", "d_model"] as const;
 const scale = ["batch", "pos", "one"] as const; // sqrt(var + eps) per position, [batch, pos, 1]
@@ -122,15 +205,6 @@ export function bertHookPoints(nLayers: number, head: BertHead) {
   );
 }
 
-export interface BertModel extends HookedModel {
-  readonly config: ModelConfig;
-  /** what forward returns: "classifier" [batch, n_labels], "mlm" [batch, pos, d_vocab], "none" [batch, pos, d_model] */
-  readonly head: BertHead;
-}
-
-/** a linear layer's or a LayerNorm's weight and bias */
-type Params = { w: Tensor; b: Tensor };
-
 /**
  * The row of the position table each token reads [batch, pos] i32. Given `positions` p read row
  * p + positionOffset. Otherwise as transformers numbers them: BERT by index (padding included, so right
@@ -172,14 +246,6 @@ function tokenTypes(given: Tensor | undefined, B: number, P: number, typeVocabSi
   return given;
 }
 
-/** The classification head the checkpoint has (found by its output tensor), or a ModelFormatError naming BERT's. */
-function classifierHead(ck: Checkpoint, D: number, nLabels: number): { dense: Params; out: Params } {
-  const [bertKeys, ...others] = keys.classifiers;
-  const k = others.find((o) => ck.maybe(`${o.out}.weight`, [D, nLabels]) !== undefined) ?? bertKeys;
-  const out = { w: ck.get(`${k.out}.weight`, [D, nLabels]), b: ck.get(`${k.out}.bias`, [nLabels]) };
-  return { dense: { w: ck.get(`${k.dense}.weight`, [D, D]), b: ck.get(`${k.dense}.bias`, [D]) }, out };
-}
-
 /** The config fields BERT/RoBERTa honour, and what they refuse. */
 const support: ConfigSupport = {
   family: "read",
@@ -214,6 +280,100 @@ const support: ConfigSupport = {
   slidingWindow: "read",
 };
 
+/** The head the checkpoint carries: a classifier when the config has labels, else an MLM head if its dense layer is there. */
+function findHead(config: ModelConfig, weights: WeightSource, file: string): BertHeadKeys {
+  const ck = checkpoint(config, weights, file, PREFIXES);
+  const D = config.dModel;
+  if (config.classifier !== null) {
+    const n = config.classifier.labels.length;
+    const [bertKeys, ...others] = CLASSIFIERS;
+    const k = others.find((o) => ck.maybe(`${o.out}.weight`, [D, n]) !== undefined) ?? bertKeys;
+    return { kind: "classifier", dense: k.dense, out: k.out };
+  }
+  const m = MLM_HEADS.find((k) => ck.maybe(`${k.dense}.weight`, [D, D]) !== undefined);
+  if (m === undefined) return { kind: "none" };
+  const bias = ck.maybe(m.bias, [config.vocabSize]) !== undefined ? m.bias : `${m.decoder}.bias`;
+  return { kind: "mlm", dense: m.dense, ln: m.ln, decoder: m.decoder, bias, activation: m.activation };
+}
+
+/** Google's TensorFlow checkpoints name LayerNorm parameters gamma and beta (transformers renames them on load). */
+function tfAlias(key: string): string | undefined {
+  if (key.endsWith("LayerNorm.weight")) return `${key.slice(0, -"weight".length)}gamma`;
+  if (key.endsWith("LayerNorm.bias")) return `${key.slice(0, -"bias".length)}beta`;
+  return undefined;
+}
+
+/**
+ * The encoder over its parameters: ids [batch, pos] → class logits [batch, n_labels], masked-LM logits
+ * [batch, pos, d_vocab], or the last hidden states [batch, pos, d_model], as `heads` says.
+ */
+export function bertForward(
+  config: ModelConfig,
+  heads: BertHeadKeys,
+  p: BertParams,
+  ids: Tensor,
+  ctx: ForwardContext,
+  opts: ForwardOptions = {},
+): Tensor {
+  const { dModel: D, nHeads: H, dHead: Dh } = config;
+  const transB = config.weightLayout === "out_in";
+  const act = activations[config.activation];
+  const plan = planForward(ids, opts, "bert");
+  if (plan.kvCache !== undefined) throw new Error("bert: an encoder takes no KV cache (every position attends to every other)");
+  const { batch: B, queries: Tn } = plan;
+  const rows = positionRows(ids, opts.positions, config); // [batch, pos]
+  const types = tokenTypes(opts.tokenTypeIds, B, Tn, config.typeVocabSize); // [batch, pos]
+  const bias = layerBias(config, plan); // not causal: only padding keys are hidden
+  const e = p.embeddings;
+  const embed = ctx.hook("embed.hook_embed", T.gather(e.word_embeddings, ids, 0)); // [batch, pos, d_model]
+  const pos = ctx.hook("embed.hook_pos_embed", T.gather(e.position_embeddings, rows, 0)); // [batch, pos, d_model]
+  const type = ctx.hook("embed.hook_token_type_embed", T.gather(e.token_type_embeddings, types, 0)); // [batch, pos, d_model]
+  const summed = T.add(T.add(embed, type), pos); // [batch, pos, d_model]
+  let x = ctx.hook("hook_full_embed", norm(summed, e.LayerNorm, config.norm, "embed.ln", ctx)); // [batch, pos, d_model]
+  p.layer.forEach((blk, l) => {
+    const h = (name: string, t: Tensor) => ctx.hook(`blocks.${l}.${name}`, t);
+    const { query, key, value } = blk.attention.self;
+    x = h("hook_resid_pre", x); // [batch, pos, d_model]
+    const q = h("attn.hook_q", T.reshape(affine(x, query, transB), [B, Tn, H, Dh])); // [batch, pos, head, d_head]
+    const k = h("attn.hook_k", T.reshape(affine(x, key, transB), [B, Tn, H, Dh])); // [batch, pos, head, d_head]
+    const v = h("attn.hook_v", T.reshape(affine(x, value, transB), [B, Tn, H, Dh])); // [batch, pos, head, d_head]
+    const z = attend(h, q, k, v, plan, l, bias(l), 1 / Math.sqrt(Dh)); // [batch, pos, head, d_head]
+    const attnOut = h("hook_attn_out", affine(T.reshape(z, [B, Tn, H * Dh]), blk.attention.output.dense, transB)); // [batch, pos, d_model]
+    const mid = h("hook_resid_mid", T.add(x, attnOut)); // [batch, pos, d_model]
+    const a = norm(mid, blk.attention.output.LayerNorm, config.norm, `blocks.${l}.ln1`, ctx); // [batch, pos, d_model]
+    const pre = h("mlp.hook_pre", affine(a, blk.intermediate.dense, transB)); // [batch, pos, d_mlp]
+    const post = h("mlp.hook_post", act(pre)); // [batch, pos, d_mlp]
+    const mlpOut = h("hook_mlp_out", affine(post, blk.output.dense, transB)); // [batch, pos, d_model]
+    const sum = h("hook_resid_post", T.add(a, mlpOut)); // [batch, pos, d_model]
+    x = h("hook_normalized_resid_post", norm(sum, blk.output.LayerNorm, config.norm, `blocks.${l}.ln2`, ctx)); // [batch, pos, d_model]
+  });
+  if (p.classifier !== undefined) {
+    const first = T.reshape(T.narrow(x, 1, 0, 1), [B, D]); // [batch, d_model]
+    const pooled = ctx.hook("pooler.hook_pooler_out", T.tanh(affine(first, p.classifier.dense, transB))); // [batch, d_model]
+    return ctx.hook("hook_logits", affine(pooled, p.classifier.out, transB)); // [batch, n_labels]
+  }
+  if (p.mlm === undefined) return ctx.hook("hook_logits", logitRows(x, plan)); // [batch, pos or 1, d_model]
+  return ctx.hook("hook_logits", mlmHead(config, heads, p, logitRows(x, plan), ctx)); // [batch, pos or 1, d_vocab]
+}
+
+/** The masked-LM head: dense, activation, LayerNorm, decoder + bias; x [..., d_model] → [..., d_vocab]. */
+function mlmHead(config: ModelConfig, heads: BertHeadKeys, p: BertParams, x: Tensor, ctx: ForwardContext): Tensor {
+  const mlm = p.mlm;
+  if (mlm === undefined || heads.kind !== "mlm")
+    throw new Error("bert: this checkpoint has no masked-LM head, so no unembedding");
+  const transB = config.weightLayout === "out_in";
+  const act = activations[heads.activation ?? config.activation];
+  const t = act(affine(x, mlm.dense, transB)); // [..., d_model]
+  const n = norm(t, mlm.ln, config.norm, "mlm_head.ln", ctx); // [..., d_model]
+  return linear(n, mlm.decoder, mlm.bias, config.tiedEmbeddings || transB); // [..., d_vocab]
+}
+
+export interface BertModel extends TransformerModel {
+  readonly config: ModelConfig;
+  /** what forward returns: "classifier" [batch, n_labels], "mlm" [batch, pos, d_vocab], "none" [batch, pos, d_model] */
+  readonly head: BertHead;
+}
+
 /**
  * Builds a BERT or RoBERTa encoder from a normalized config and its checkpoint. The output follows the head:
  * with `config.classifier`, class logits [batch, n_labels] from the first token ([CLS] / <s>) — a
@@ -224,91 +384,77 @@ const support: ConfigSupport = {
  */
 export function bert(config: ModelConfig, weights: WeightSource, file = "model.safetensors"): BertModel {
   checkConfig("bert", config, support);
-  const { dModel: D, nHeads: H, dHead: Dh, nLayers, vocabSize: V } = config;
-  const ck = checkpoint(config, weights, file, keys.prefixes);
-  // Google's TensorFlow checkpoints name LayerNorm parameters gamma and beta (transformers renames them on load)
-  const ln = (prefix: string): Params => ({
-    w: ck.maybe(`${prefix}.gamma`, [D]) ?? ck.get(`${prefix}.weight`, [D]),
-    b: ck.maybe(`${prefix}.beta`, [D]) ?? ck.get(`${prefix}.bias`, [D]),
-  });
-  const lin = (prefix: string, din: number, dout: number): Params => ({
-    w: ck.get(`${prefix}.weight`, [din, dout]),
-    b: ck.get(`${prefix}.bias`, [dout]),
-  });
-  const word = ck.table(keys.word, V, D); // [d_vocab, d_model]
-  const p = {
-    word,
-    position: ck.table(keys.position, config.maxPositions + config.positionOffset, D), // [n_ctx + offset, d_model]
-    tokenType: ck.table(keys.tokenType, config.typeVocabSize, D), // [n_types, d_model]
-    embedLn: ln(keys.embedLn),
-    blocks: Array.from({ length: nLayers }, (_, l) => {
-      const k = keys.block(l);
+  const { dModel: D, nHeads: H, dHead: Dh, nLayers } = config;
+  const heads = findHead(config, weights, file);
+  const params = loadParams(config, weights, file, PREFIXES, (leaf) => bertParams(config, heads, leaf), tfAlias);
+  const stored = () => bertParams(config, heads, (key) => params.get(key));
+  const transB = config.weightLayout === "out_in";
+  const block = (layer: number) => stored().layer[blockIndex(layer, nLayers)] as BertParams["layer"][number];
+  const mlmOf = () => {
+    const m = stored().mlm;
+    if (m === undefined) throw new Error("bert: this checkpoint has no masked-LM head, so no unembedding");
+    return m;
+  };
+  return {
+    config,
+    head: heads.kind,
+    nLayers,
+    hookPoints: bertHookPoints(nLayers, heads.kind),
+    params,
+    axisSizes: {
+      d_model: D,
+      head: H,
+      kv_head: H,
+      d_head: Dh,
+      d_mlp: config.dMlp,
+      d_vocab: config.vocabSize,
+      label: config.classifier?.labels.length ?? 0,
+    },
+    forward: (ids, ctx, opts) =>
+      bertForward(
+        config,
+        heads,
+        bertParams(config, heads, (key) => ctx.param(key)),
+        ids,
+        ctx,
+        opts,
+      ),
+    unembed: (resid) => mlmHead(config, heads, stored(), resid, directContext(params)),
+    get W_E() {
+      return params.get("embeddings.word_embeddings.weight"); // [d_vocab, d_model]
+    },
+    get W_pos() {
+      return params.get("embeddings.position_embeddings.weight"); // [n_ctx + offset, d_model]
+    },
+    get W_U() {
+      const d = mlmOf().decoder;
+      return config.tiedEmbeddings ? T.permute(d, [1, 0]) : inOut(d, transB); // [d_model, d_vocab]
+    },
+    get b_U() {
+      return mlmOf().bias; // [d_vocab]
+    },
+    attn(layer) {
+      const { self, output } = block(layer).attention;
       return {
-        q: lin(k.q, D, H * Dh),
-        k: lin(k.k, D, H * Dh),
-        v: lin(k.v, D, H * Dh),
-        o: lin(k.o, H * Dh, D),
-        ln1: ln(k.ln1),
-        up: lin(k.up, D, config.dMlp),
-        down: lin(k.down, config.dMlp, D),
-        ln2: ln(k.ln2),
+        W_Q: headsIn(inOut(self.query.weight, transB), H, Dh), // [head, d_model, d_head]
+        W_K: headsIn(inOut(self.key.weight, transB), H, Dh),
+        W_V: headsIn(inOut(self.value.weight, transB), H, Dh),
+        W_O: headsOut(inOut(output.dense.weight, transB), H, Dh), // [head, d_head, d_model]
+        b_Q: biasOr(self.query.bias, [H, Dh]),
+        b_K: biasOr(self.key.bias, [H, Dh]),
+        b_V: biasOr(self.value.bias, [H, Dh]),
+        b_O: biasOr(output.dense.bias, [D]),
       };
-    }),
+    },
+    mlp(layer) {
+      const b = block(layer);
+      return {
+        W_in: inOut(b.intermediate.dense.weight, transB), // [d_model, d_mlp]
+        b_in: biasOr(b.intermediate.dense.bias, [config.dMlp]),
+        W_gate: null,
+        W_out: inOut(b.output.dense.weight, transB), // [d_mlp, d_model]
+        b_out: biasOr(b.output.dense.bias, [D]),
+      };
+    },
   };
-  const act = activations[config.activation];
-  const affine = (x: Tensor, l: Params): Tensor => linear(x, l.w, l.b, ck.transB);
-
-  const classifier = config.classifier === null ? undefined : classifierHead(ck, D, config.classifier.labels.length);
-  const mlmKeys = classifier === undefined ? keys.mlmHeads.find((k) => ck.maybe(`${k.dense}.weight`, [D, D])) : undefined;
-  const mlm = mlmKeys && {
-    dense: lin(mlmKeys.dense, D, D),
-    ln: ln(mlmKeys.ln),
-    act: activations[mlmKeys.activation ?? config.activation],
-    // tied: HF overwrites the decoder with the word embeddings on load, whatever the file holds
-    decoder: config.tiedEmbeddings ? word : ck.get(`${mlmKeys.decoder}.weight`, [D, V]), // [d_vocab, d_model]
-    bias: ck.maybe(mlmKeys.bias, [V]) ?? ck.get(`${mlmKeys.decoder}.bias`, [V]), // [d_vocab]
-  };
-  const head: BertHead = classifier !== undefined ? "classifier" : mlm !== undefined ? "mlm" : "none";
-  const hookPoints = bertHookPoints(nLayers, head);
-
-  const forward = (ids: Tensor, ctx: HookContext, opts: ForwardOptions = {}): Tensor => {
-    const plan = planForward(ids, opts, "bert");
-    if (plan.kvCache !== undefined) throw new Error("bert: an encoder takes no KV cache (every position attends to every other)");
-    const { batch: B, queries: Tn } = plan;
-    const rows = positionRows(ids, opts.positions, config); // [batch, pos]
-    const types = tokenTypes(opts.tokenTypeIds, B, Tn, config.typeVocabSize); // [batch, pos]
-    const bias = layerBias(config, plan); // not causal: only padding keys are hidden
-    const embed = ctx.hook("embed.hook_embed", T.gather(p.word, ids, 0)); // [batch, pos, d_model]
-    const pos = ctx.hook("embed.hook_pos_embed", T.gather(p.position, rows, 0)); // [batch, pos, d_model]
-    const type = ctx.hook("embed.hook_token_type_embed", T.gather(p.tokenType, types, 0)); // [batch, pos, d_model]
-    const summed = T.add(T.add(embed, type), pos); // [batch, pos, d_model]
-    let x = ctx.hook("hook_full_embed", norm(summed, p.embedLn, config.norm, "embed.ln", ctx)); // [batch, pos, d_model]
-    p.blocks.forEach((blk, l) => {
-      const h = (name: string, t: Tensor) => ctx.hook(`blocks.${l}.${name}`, t);
-      x = h("hook_resid_pre", x); // [batch, pos, d_model]
-      const q = h("attn.hook_q", T.reshape(affine(x, blk.q), [B, Tn, H, Dh])); // [batch, pos, head, d_head]
-      const k = h("attn.hook_k", T.reshape(affine(x, blk.k), [B, Tn, H, Dh])); // [batch, pos, head, d_head]
-      const v = h("attn.hook_v", T.reshape(affine(x, blk.v), [B, Tn, H, Dh])); // [batch, pos, head, d_head]
-      const z = attend(h, q, k, v, plan, l, bias(l), 1 / Math.sqrt(Dh)); // [batch, pos, head, d_head]
-      const attnOut = h("hook_attn_out", affine(T.reshape(z, [B, Tn, H * Dh]), blk.o)); // [batch, pos, d_model]
-      const mid = h("hook_resid_mid", T.add(x, attnOut)); // [batch, pos, d_model]
-      const a = norm(mid, blk.ln1, config.norm, `blocks.${l}.ln1`, ctx); // [batch, pos, d_model]
-      const pre = h("mlp.hook_pre", affine(a, blk.up)); // [batch, pos, d_mlp]
-      const post = h("mlp.hook_post", act(pre)); // [batch, pos, d_mlp]
-      const mlpOut = h("hook_mlp_out", affine(post, blk.down)); // [batch, pos, d_model]
-      const sum = h("hook_resid_post", T.add(a, mlpOut)); // [batch, pos, d_model]
-      x = h("hook_normalized_resid_post", norm(sum, blk.ln2, config.norm, `blocks.${l}.ln2`, ctx)); // [batch, pos, d_model]
-    });
-    if (classifier !== undefined) {
-      const first = T.reshape(T.narrow(x, 1, 0, 1), [B, D]); // [batch, d_model]
-      const pooled = ctx.hook("pooler.hook_pooler_out", T.tanh(affine(first, classifier.dense))); // [batch, d_model]
-      return ctx.hook("hook_logits", affine(pooled, classifier.out)); // [batch, n_labels]
-    }
-    if (mlm === undefined) return ctx.hook("hook_logits", logitRows(x, plan)); // [batch, pos or 1, d_model]
-    const t = mlm.act(affine(logitRows(x, plan), mlm.dense)); // [batch, pos or 1, d_model]
-    const n = norm(t, mlm.ln, config.norm, "mlm_head.ln", ctx); // [batch, pos or 1, d_model]
-    return ctx.hook("hook_logits", linear(n, mlm.decoder, mlm.bias, config.tiedEmbeddings || ck.transB)); // [batch, pos or 1, d_vocab]
-  };
-
-  return { config, head, hookPoints, forward };
 }

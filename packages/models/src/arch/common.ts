@@ -2,7 +2,7 @@
 // with shape checks, hooked LayerNorm/RMSNorm, rotary angles (with every scaling ModelConfig knows), and
 // hooked attention over the KV cache with grouped-query heads and the padding/causal/sliding-window bias.
 // They branch on ModelConfig fields only, never on a model's name.
-import { attentionBias, type ForwardPlan, type HookContext } from "@llmdbg/core";
+import { attentionBias, type ForwardContext, type ForwardPlan, ParamStore } from "@llmdbg/core";
 import { ModelFormatError } from "@llmdbg/formats";
 import type { Tensor } from "@llmdbg/tensor";
 import * as T from "@llmdbg/tensor";
@@ -62,6 +62,77 @@ export function checkpoint(config: ModelConfig, weights: WeightSource, file: str
   };
 }
 
+/** How a parameter is stored: a linear weight (given [in, out], stored per `weightLayout`), a table, or a vector. */
+export type ParamKind = "linear" | "table" | "vector";
+
+/**
+ * Makes one leaf of an architecture's parameter tree from its checkpoint key (without prefix), shape and kind.
+ * Each architecture writes its tree once, generic in the leaf, and uses it three ways: with a loading leaf to
+ * fill the ParamStore, with `ctx.param` to get this run's tensors, and with the store to compute the
+ * TransformerLens accessors.
+ */
+export type Leaf<L> = (key: string, shape: readonly number[], kind: ParamKind) => L;
+
+/**
+ * Loads every parameter a tree names from the checkpoint (converted to f32, shapes checked, 2-D weights pinned)
+ * into a ParamStore keyed by checkpoint keys without prefix. `alias(key)` may name a key the checkpoint uses
+ * instead (BERT's TensorFlow gamma/beta); the parameter keeps the canonical name. A key the tree names twice
+ * (a tied embedding) is loaded once.
+ */
+export function loadParams(
+  config: ModelConfig,
+  weights: WeightSource,
+  file: string,
+  prefixes: readonly string[],
+  tree: (leaf: Leaf<string>) => unknown,
+  alias?: (key: string) => string | undefined,
+): ParamStore {
+  const ck = checkpoint(config, weights, file, prefixes);
+  const loaded = new Map<string, Tensor>();
+  tree((key, shape, kind) => {
+    if (loaded.has(key)) return key;
+    const other = alias?.(key);
+    const fromAlias = other === undefined ? undefined : kind === "table" ? undefined : ck.maybe(other, shape);
+    const t = fromAlias ?? (kind === "table" ? ck.table(key, shape[0] as number, shape[1] as number) : ck.get(key, shape));
+    loaded.set(key, t);
+    return key;
+  });
+  return new ParamStore(loaded);
+}
+
+/** A context that reads the stored parameters and hooks nothing: for `unembed` and the weight accessors. */
+export function directContext(params: ParamStore): ForwardContext {
+  return { hook: (_name, x) => x, param: (name) => params.get(name) };
+}
+
+/** A linear weight as [in, out] whatever the checkpoint's layout. */
+export function inOut(w: Tensor, transB: boolean): Tensor {
+  return transB ? T.permute(w, [1, 0]) : w; // [in, out]
+}
+
+/** [d_model, heads·d_head] → [heads, d_model, d_head] (W_Q, W_K, W_V). */
+export function headsIn(w: Tensor, heads: number, dHead: number): Tensor {
+  const D = w.shape[0] as number;
+  return T.permute(T.reshape(w, [D, heads, dHead]), [1, 0, 2]); // [head, d_model, d_head]
+}
+
+/** [heads·d_head, d_model] → [heads, d_head, d_model] (W_O). */
+export function headsOut(w: Tensor, heads: number, dHead: number): Tensor {
+  return T.reshape(w, [heads, dHead, w.shape[1] as number]); // [head, d_head, d_model]
+}
+
+/** A bias, or zeros of `shape` where the model has none (TransformerLens's convention). */
+export function biasOr(b: Tensor | undefined, shape: readonly number[]): Tensor {
+  return b === undefined ? T.zeros(shape) : T.reshape(b, shape);
+}
+
+/** `layer` with negative values counted from the end; out of range is an error. */
+export function blockIndex(layer: number, nLayers: number): number {
+  if (!Number.isInteger(layer) || layer < -nLayers || layer >= nLayers)
+    throw new RangeError(`layer ${layer} out of range [-${nLayers}, ${nLayers})`);
+  return layer < 0 ? nLayers + layer : layer;
+}
+
 /**
  * What an architecture does with each ModelConfig field: `"read"` (it honours every valid value) or a check that
  * returns why a value is refused (null when it is fine). The type is exhaustive over ModelConfig, so a new
@@ -112,22 +183,33 @@ export function linear(x: Tensor, w: Tensor, b: Tensor | undefined, transB: bool
   return b === undefined ? y : T.add(y, b);
 }
 
+/** A linear layer's parameters, named as in checkpoints; `L` is a tensor, or a name (see Leaf). */
+export interface Linear<L = Tensor> {
+  readonly weight: L;
+  readonly bias: L | undefined;
+}
+
+/** A LayerNorm's (weight and bias) or an RMSNorm's (weight only) parameters. */
+export interface Norm<L = Tensor> {
+  readonly weight: L;
+  readonly bias: L | undefined;
+}
+
+/** x [..., in] through a linear layer whose weight is in the checkpoint's layout (`transB`: stored [out, in]). */
+export function affine(x: Tensor, l: Linear, transB: boolean): Tensor {
+  return linear(x, l.weight, l.bias, transB); // [..., out]
+}
+
 /**
  * LayerNorm or RMSNorm as TransformerLens hooks it: `hook_scale` is sqrt(var + eps) (centred for
  * LayerNorm, mean square for RMSNorm), `hook_normalized` the output after weight and bias.
- * @example norm(x, blk.ln1, config.norm, "blocks.0.ln1", ctx) // [batch, pos, d_model]
+ * @example norm(x, blk.ln_1, config.norm, "blocks.0.ln1", ctx) // [batch, pos, d_model]
  */
-export function norm(
-  x: Tensor,
-  p: { w: Tensor; b?: Tensor | undefined },
-  kind: ModelConfig["norm"],
-  name: string,
-  ctx: HookContext,
-): Tensor {
+export function norm(x: Tensor, p: Norm, kind: ModelConfig["norm"], name: string, ctx: ForwardContext): Tensor {
   const xc = kind.kind === "layernorm" ? T.sub(x, T.mean(x, -1, true)) : x; // [batch, pos, d_model]
   const s = ctx.hook(`${name}.hook_scale`, T.sqrt(T.add(T.mean(T.mul(xc, xc), -1, true), kind.eps))); // [batch, pos, 1]
-  const y = T.mul(T.div(xc, s), p.w); // [batch, pos, d_model]
-  return ctx.hook(`${name}.hook_normalized`, p.b === undefined ? y : T.add(y, p.b)); // [batch, pos, d_model]
+  const y = T.mul(T.div(xc, s), p.weight); // [batch, pos, d_model]
+  return ctx.hook(`${name}.hook_normalized`, p.bias === undefined ? y : T.add(y, p.bias)); // [batch, pos, d_model]
 }
 
 /**

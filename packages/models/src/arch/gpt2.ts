@@ -2,43 +2,90 @@
 // projection, causal attention, an MLP with the config's activation (gelu_new for GPT-2 itself), tied (or, when
 // the config says so, separate) unembedding. Hook points follow TransformerLens.
 // Layer norms and attention are written in primitives (common.ts) so that every hook (ln scale, scores,
-// pattern) is a real, differentiable tensor.
-import { declareHooks, type ForwardOptions, type HookContext, type HookedModel, maxPosition, planForward } from "@llmdbg/core";
+// pattern) is a real, differentiable tensor. The parameters are one typed tree named after the checkpoint keys
+// (`gpt2Params`); the forward pass reads them through its context, so they can be edited and differentiated.
+import {
+  declareHooks,
+  type ForwardContext,
+  type ForwardOptions,
+  maxPosition,
+  planForward,
+  type TransformerModel,
+} from "@llmdbg/core";
 import type { Tensor } from "@llmdbg/tensor";
 import * as T from "@llmdbg/tensor";
 import type { ModelConfig } from "../config.js";
 import {
   activations,
+  affine,
   attend,
+  biasOr,
+  blockIndex,
   type ConfigSupport,
   checkConfig,
-  checkpoint,
+  directContext,
+  headsIn,
+  headsOut,
+  inOut,
+  type Leaf,
+  type Linear,
   layerBias,
-  linear,
+  loadParams,
   logitRows,
   must,
+  type Norm,
   norm,
   type WeightSource,
 } from "./common.js";
 
 export type { WeightSource } from "./common.js";
 
-/** The checkpoint keys, in one place: `save_pretrained` writes the `transformer.` prefix, OpenAI's file has none. */
-const keys = {
-  prefixes: ["transformer.", ""],
-  wte: "wte.weight",
-  lmHead: "lm_head.weight",
-  wpe: "wpe.weight",
-  lnF: "ln_f",
-  block: (l: number) => ({
-    ln1: `h.${l}.ln_1`,
-    qkv: `h.${l}.attn.c_attn`,
-    proj: `h.${l}.attn.c_proj`,
-    ln2: `h.${l}.ln_2`,
-    fc: `h.${l}.mlp.c_fc`,
-    mlpProj: `h.${l}.mlp.c_proj`,
-  }),
-};
+/** `save_pretrained` writes the `transformer.` prefix (lm_head has none); OpenAI's file has none either. */
+const PREFIXES = ["transformer.", ""];
+
+/** GPT-2's parameters, named after the checkpoint keys; `L` is a tensor, or a parameter name. */
+export interface Gpt2Params<L = Tensor> {
+  /** [d_vocab, d_model] */
+  readonly wte: L;
+  /** [n_ctx, d_model] */
+  readonly wpe: L;
+  readonly h: readonly {
+    readonly ln_1: Norm<L>;
+    /** c_attn: d_model → 3·d_model (q | k | v); c_proj: d_model → d_model */
+    readonly attn: { readonly c_attn: Linear<L>; readonly c_proj: Linear<L> };
+    readonly ln_2: Norm<L>;
+    /** c_fc: d_model → d_mlp; c_proj: d_mlp → d_model */
+    readonly mlp: { readonly c_fc: Linear<L>; readonly c_proj: Linear<L> };
+  }[];
+  readonly ln_f: Norm<L>;
+  /** [d_vocab, d_model] (an nn.Linear even in Conv1D checkpoints); undefined when tied to wte */
+  readonly lm_head: L | undefined;
+}
+
+/**
+ * The parameter tree of a GPT-2 config, each leaf made by `leaf` from its checkpoint key, shape and kind.
+ * @example gpt2Params(config, (key) => key) // the names
+ */
+export function gpt2Params<L>(config: ModelConfig, leaf: Leaf<L>): Gpt2Params<L> {
+  const { dModel: D, dMlp: F, vocabSize: V } = config;
+  const ln = (k: string): Norm<L> => ({ weight: leaf(`${k}.weight`, [D], "vector"), bias: leaf(`${k}.bias`, [D], "vector") });
+  const lin = (k: string, din: number, dout: number): Linear<L> => ({
+    weight: leaf(`${k}.weight`, [din, dout], "linear"),
+    bias: leaf(`${k}.bias`, [dout], "vector"),
+  });
+  return {
+    wte: leaf("wte.weight", [V, D], "table"),
+    wpe: leaf("wpe.weight", [config.maxPositions, D], "table"),
+    h: Array.from({ length: config.nLayers }, (_, l) => ({
+      ln_1: ln(`h.${l}.ln_1`),
+      attn: { c_attn: lin(`h.${l}.attn.c_attn`, D, 3 * D), c_proj: lin(`h.${l}.attn.c_proj`, D, D) },
+      ln_2: ln(`h.${l}.ln_2`),
+      mlp: { c_fc: lin(`h.${l}.mlp.c_fc`, D, F), c_proj: lin(`h.${l}.mlp.c_proj`, F, D) },
+    })),
+    ln_f: ln("ln_f"),
+    lm_head: config.tiedEmbeddings ? undefined : leaf("lm_head.weight", [V, D], "table"),
+  };
+}
 
 const resid = ["batch", "pos", "d_model"] as const;
 const perHead = ["batch", "pos", "head", "d_head"] as const;
@@ -110,7 +157,57 @@ const support: ConfigSupport = {
   slidingWindow: "read",
 };
 
-export interface Gpt2Model extends HookedModel {
+/**
+ * GPT-2's forward pass over its parameters: ids [batch, pos] → logits [batch, pos, d_vocab], reporting every
+ * hook point to `ctx`.
+ */
+export function gpt2Forward(
+  config: ModelConfig,
+  p: Gpt2Params,
+  ids: Tensor,
+  ctx: ForwardContext,
+  opts: ForwardOptions = {},
+): Tensor {
+  const { dModel: D, nHeads: H, dHead: Dh } = config;
+  const transB = config.weightLayout === "out_in";
+  const act = activations[config.activation];
+  const plan = planForward(ids, opts, "gpt2");
+  const { batch: B, queries: Tn } = plan;
+  const last = maxPosition(plan.positions);
+  if (last >= config.maxPositions)
+    throw new RangeError(`gpt2: position ${last} exceeds the model's ${config.maxPositions} positions`);
+  const bias = layerBias(config, plan);
+  const embed = ctx.hook("hook_embed", T.gather(p.wte, ids, 0)); // [batch, pos, d_model]
+  const pos = ctx.hook("hook_pos_embed", T.gather(p.wpe, plan.positions, 0)); // [batch, pos, d_model]
+  let x = T.add(embed, pos); // [batch, pos, d_model]
+  p.h.forEach((blk, l) => {
+    const h = (name: string, t: Tensor) => ctx.hook(`blocks.${l}.${name}`, t);
+    x = h("hook_resid_pre", x); // [batch, pos, d_model]
+    const a = norm(x, blk.ln_1, config.norm, `blocks.${l}.ln1`, ctx); // [batch, pos, d_model]
+    const qkv = affine(a, blk.attn.c_attn, transB); // [batch, pos, 3*d_model]
+    const split = (i: number) => T.reshape(T.narrow(qkv, 2, i * D, D), [B, Tn, H, Dh]); // [batch, pos, head, d_head]
+    const q = h("attn.hook_q", split(0)); // [batch, pos, head, d_head]
+    const k = h("attn.hook_k", split(1)); // [batch, pos, head, d_head]
+    const v = h("attn.hook_v", split(2)); // [batch, pos, head, d_head]
+    const z = attend(h, q, k, v, plan, l, bias(l), 1 / Math.sqrt(Dh)); // [batch, pos, head, d_head]
+    const attnOut = h("hook_attn_out", affine(T.reshape(z, [B, Tn, D]), blk.attn.c_proj, transB)); // [batch, pos, d_model]
+    const mid = h("hook_resid_mid", T.add(x, attnOut)); // [batch, pos, d_model]
+    const m = norm(mid, blk.ln_2, config.norm, `blocks.${l}.ln2`, ctx); // [batch, pos, d_model]
+    const pre = h("mlp.hook_pre", affine(m, blk.mlp.c_fc, transB)); // [batch, pos, d_mlp]
+    const post = h("mlp.hook_post", act(pre)); // [batch, pos, d_mlp]
+    const mlpOut = h("hook_mlp_out", affine(post, blk.mlp.c_proj, transB)); // [batch, pos, d_model]
+    x = h("hook_resid_post", T.add(mid, mlpOut)); // [batch, pos, d_model]
+  });
+  const normed = norm(x, p.ln_f, config.norm, "ln_final", ctx); // [batch, pos, d_model]
+  return ctx.hook("hook_logits", gpt2Unembed(p, logitRows(normed, plan))); // [batch, pos, d_vocab]
+}
+
+/** The unembedding of normalized residuals: [..., d_model] → logits [..., d_vocab]. */
+function gpt2Unembed(p: Gpt2Params, normed: Tensor): Tensor {
+  return T.matmul(normed, p.lm_head ?? p.wte, { transB: true }); // [..., d_vocab]
+}
+
+export interface Gpt2Model extends TransformerModel {
   readonly config: ModelConfig;
 }
 
@@ -121,65 +218,67 @@ export interface Gpt2Model extends HookedModel {
 export function gpt2(config: ModelConfig, weights: WeightSource, file = "model.safetensors"): Gpt2Model {
   checkConfig("gpt2", config, support);
   const { dModel: D, nHeads: H, dHead: Dh, nLayers } = config;
-  const ck = checkpoint(config, weights, file, keys.prefixes);
-  const ln = (prefix: string) => ({ w: ck.get(`${prefix}.weight`, [D]), b: ck.get(`${prefix}.bias`, [D]) });
-  const lin = (prefix: string, din: number, dout: number) => ({
-    w: ck.get(`${prefix}.weight`, [din, dout]),
-    b: ck.get(`${prefix}.bias`, [dout]),
-  });
-  const p = {
-    wte: ck.table(keys.wte, config.vocabSize, D), // [d_vocab, d_model]
-    wpe: ck.table(keys.wpe, config.maxPositions, D), // [n_ctx, d_model]
-    lnF: ln(keys.lnF),
-    // [d_vocab, d_model] like the embedding (an nn.Linear even in Conv1D checkpoints); only when untied
-    lmHead: config.tiedEmbeddings ? undefined : ck.table(keys.lmHead, config.vocabSize, D),
-    blocks: Array.from({ length: nLayers }, (_, l) => {
-      const k = keys.block(l);
+  const params = loadParams(config, weights, file, PREFIXES, (leaf) => gpt2Params(config, leaf));
+  const stored = () => gpt2Params(config, (key) => params.get(key));
+  const transB = config.weightLayout === "out_in";
+  const block = (layer: number) => stored().h[blockIndex(layer, nLayers)] as Gpt2Params["h"][number];
+  return {
+    config,
+    nLayers,
+    hookPoints: gpt2HookPoints(nLayers),
+    params,
+    axisSizes: { d_model: D, head: H, kv_head: H, d_head: Dh, d_mlp: config.dMlp, d_vocab: config.vocabSize },
+    forward: (ids, ctx, opts) =>
+      gpt2Forward(
+        config,
+        gpt2Params(config, (key) => ctx.param(key)),
+        ids,
+        ctx,
+        opts,
+      ),
+    unembed: (resid) => {
+      const p = stored();
+      return gpt2Unembed(p, norm(resid, p.ln_f, config.norm, "ln_final", directContext(params))); // [..., d_vocab]
+    },
+    get W_E() {
+      return params.get("wte.weight"); // [d_vocab, d_model]
+    },
+    get W_pos() {
+      return params.get("wpe.weight"); // [n_ctx, d_model]
+    },
+    get W_U() {
+      const s = stored();
+      return T.permute(s.lm_head ?? s.wte, [1, 0]); // [d_model, d_vocab]
+    },
+    get b_U() {
+      return T.zeros([config.vocabSize]); // [d_vocab]: GPT-2's head has no bias
+    },
+    attn(layer) {
+      const { c_attn, c_proj } = block(layer).attn;
+      const w = inOut(c_attn.weight, transB); // [d_model, 3*d_model]
+      const b = c_attn.bias as Tensor; // [3*d_model]
+      const part = (i: number) => T.narrow(w, 1, i * D, D); // [d_model, d_model]
+      const bias = (i: number) => T.reshape(T.narrow(b, 0, i * D, D), [H, Dh]); // [head, d_head]
       return {
-        ln1: ln(k.ln1),
-        qkv: lin(k.qkv, D, 3 * D),
-        proj: lin(k.proj, D, D),
-        ln2: ln(k.ln2),
-        fc: lin(k.fc, D, config.dMlp),
-        mlpProj: lin(k.mlpProj, config.dMlp, D),
+        W_Q: headsIn(part(0), H, Dh), // [head, d_model, d_head]
+        W_K: headsIn(part(1), H, Dh), // [head, d_model, d_head]
+        W_V: headsIn(part(2), H, Dh), // [head, d_model, d_head]
+        W_O: headsOut(inOut(c_proj.weight, transB), H, Dh), // [head, d_head, d_model]
+        b_Q: bias(0),
+        b_K: bias(1),
+        b_V: bias(2),
+        b_O: biasOr(c_proj.bias, [D]), // [d_model]
       };
-    }),
+    },
+    mlp(layer) {
+      const { c_fc, c_proj } = block(layer).mlp;
+      return {
+        W_in: inOut(c_fc.weight, transB), // [d_model, d_mlp]
+        b_in: biasOr(c_fc.bias, [config.dMlp]), // [d_mlp]
+        W_gate: null,
+        W_out: inOut(c_proj.weight, transB), // [d_mlp, d_model]
+        b_out: biasOr(c_proj.bias, [D]), // [d_model]
+      };
+    },
   };
-  const hookPoints = gpt2HookPoints(nLayers);
-  const act = activations[config.activation];
-  const affine = (x: Tensor, l: { w: Tensor; b: Tensor }): Tensor => linear(x, l.w, l.b, ck.transB);
-
-  const forward = (ids: Tensor, ctx: HookContext, opts: ForwardOptions = {}): Tensor => {
-    const plan = planForward(ids, opts, "gpt2");
-    const { batch: B, queries: Tn } = plan;
-    const last = maxPosition(plan.positions);
-    if (last >= config.maxPositions)
-      throw new RangeError(`gpt2: position ${last} exceeds the model's ${config.maxPositions} positions`);
-    const bias = layerBias(config, plan);
-    const embed = ctx.hook("hook_embed", T.gather(p.wte, ids, 0)); // [batch, pos, d_model]
-    const pos = ctx.hook("hook_pos_embed", T.gather(p.wpe, plan.positions, 0)); // [batch, pos, d_model]
-    let x = T.add(embed, pos); // [batch, pos, d_model]
-    p.blocks.forEach((blk, l) => {
-      const h = (name: string, t: Tensor) => ctx.hook(`blocks.${l}.${name}`, t);
-      x = h("hook_resid_pre", x); // [batch, pos, d_model]
-      const a = norm(x, blk.ln1, config.norm, `blocks.${l}.ln1`, ctx); // [batch, pos, d_model]
-      const qkv = affine(a, blk.qkv); // [batch, pos, 3*d_model]
-      const split = (i: number) => T.reshape(T.narrow(qkv, 2, i * D, D), [B, Tn, H, Dh]); // [batch, pos, head, d_head]
-      const q = h("attn.hook_q", split(0)); // [batch, pos, head, d_head]
-      const k = h("attn.hook_k", split(1)); // [batch, pos, head, d_head]
-      const v = h("attn.hook_v", split(2)); // [batch, pos, head, d_head]
-      const z = attend(h, q, k, v, plan, l, bias(l), 1 / Math.sqrt(Dh)); // [batch, pos, head, d_head]
-      const attnOut = h("hook_attn_out", affine(T.reshape(z, [B, Tn, D]), blk.proj)); // [batch, pos, d_model]
-      const mid = h("hook_resid_mid", T.add(x, attnOut)); // [batch, pos, d_model]
-      const m = norm(mid, blk.ln2, config.norm, `blocks.${l}.ln2`, ctx); // [batch, pos, d_model]
-      const pre = h("mlp.hook_pre", affine(m, blk.fc)); // [batch, pos, d_mlp]
-      const post = h("mlp.hook_post", act(pre)); // [batch, pos, d_mlp]
-      const mlpOut = h("hook_mlp_out", affine(post, blk.mlpProj)); // [batch, pos, d_model]
-      x = h("hook_resid_post", T.add(mid, mlpOut)); // [batch, pos, d_model]
-    });
-    const normed = norm(x, p.lnF, config.norm, "ln_final", ctx); // [batch, pos, d_model]
-    return ctx.hook("hook_logits", T.matmul(logitRows(normed, plan), p.lmHead ?? p.wte, { transB: true })); // [batch, pos, d_vocab]
-  };
-
-  return { config, hookPoints, forward };
 }

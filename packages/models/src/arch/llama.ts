@@ -1,23 +1,33 @@
-// The Llama family (Llama 2/3, Mistral, Qwen2, SmolLM), read top to bottom like transformers' modeling_llama.py:
-// token embedding, pre-RMSNorm blocks with rotary grouped-query attention and a SwiGLU MLP, a final RMSNorm and
+// The Llama family in one file: Llama 2/3, Mistral, Qwen2, SmolLM — pre-RMSNorm blocks, rotary positions (with
+// Llama 3 / linear / GGUF frequency-factor scaling), grouped-query attention, a gated SwiGLU MLP, and
 // a tied or separate unembedding. What differs between the members — q/k/v biases (Qwen2), sliding windows
-// (Mistral), Llama 3 frequency scaling, llama.cpp's interleaved rotary layout, head width — is all ModelConfig.
-// Hook points follow TransformerLens (GroupedQueryAttention, GatedMLP, RMSNorm).
-import { declareHooks, type ForwardOptions, type HookContext, type HookedModel, planForward } from "@llmdbg/core";
+// (Mistral, Qwen2), GQA ratios, rope scaling — are ModelConfig fields, never a name check. The parameters
+// are one typed tree named after the checkpoint keys (`llamaParams`), read through the forward's context.
+import { declareHooks, type ForwardContext, type ForwardOptions, planForward, type TransformerModel } from "@llmdbg/core";
 import type { Tensor } from "@llmdbg/tensor";
 import * as T from "@llmdbg/tensor";
 import type { ModelConfig } from "../config.js";
 import {
   activations,
+  affine,
   attend,
+  biasOr,
+  blockIndex,
   type ConfigSupport,
   checkConfig,
   checkpoint,
+  directContext,
+  headsIn,
+  headsOut,
+  inOut,
   inverseFrequencies,
+  type Leaf,
+  type Linear,
   layerBias,
-  linear,
+  loadParams,
   logitRows,
   must,
+  type Norm,
   norm,
   rotaryAngles,
   rotaryOf,
@@ -27,24 +37,69 @@ import {
 
 export type { WeightSource } from "./common.js";
 
-/** The checkpoint keys, in one place: `save_pretrained` writes `model.` before everything but `lm_head.weight`. */
-const keys = {
-  prefixes: ["model.", ""],
-  embed: "embed_tokens.weight",
-  lmHead: "lm_head.weight",
-  norm: "norm",
-  block: (l: number) => ({
-    ln1: `layers.${l}.input_layernorm`,
-    q: `layers.${l}.self_attn.q_proj`,
-    k: `layers.${l}.self_attn.k_proj`,
-    v: `layers.${l}.self_attn.v_proj`,
-    o: `layers.${l}.self_attn.o_proj`,
-    ln2: `layers.${l}.post_attention_layernorm`,
-    gate: `layers.${l}.mlp.gate_proj`,
-    up: `layers.${l}.mlp.up_proj`,
-    down: `layers.${l}.mlp.down_proj`,
-  }),
-};
+/** `save_pretrained` writes `model.` before everything but `lm_head.weight`. */
+const PREFIXES = ["model.", ""];
+
+/** A Llama-family model's parameters, named after the checkpoint keys; `L` is a tensor, or a parameter name. */
+export interface LlamaParams<L = Tensor> {
+  /** [d_vocab, d_model] */
+  readonly embed_tokens: L;
+  readonly layers: readonly {
+    readonly input_layernorm: Norm<L>;
+    /** q: d_model → head·d_head; k, v: d_model → kv_head·d_head; o: head·d_head → d_model */
+    readonly self_attn: {
+      readonly q_proj: Linear<L>;
+      readonly k_proj: Linear<L>;
+      readonly v_proj: Linear<L>;
+      readonly o_proj: Linear<L>;
+    };
+    readonly post_attention_layernorm: Norm<L>;
+    /** gate, up: d_model → d_mlp; down: d_mlp → d_model */
+    readonly mlp: { readonly gate_proj: Linear<L>; readonly up_proj: Linear<L>; readonly down_proj: Linear<L> };
+  }[];
+  readonly norm: Norm<L>;
+  /** d_model → d_vocab; undefined when tied to embed_tokens */
+  readonly lm_head: L | undefined;
+}
+
+/**
+ * The parameter tree of a Llama-family config, each leaf made by `leaf` from its checkpoint key, shape and kind.
+ * @example llamaParams(config, (key) => key) // the names
+ */
+export function llamaParams<L>(config: ModelConfig, leaf: Leaf<L>): LlamaParams<L> {
+  const { dModel: D, nHeads: H, nKvHeads: Hkv, dHead: Dh, dMlp: M, vocabSize: V } = config;
+  const ln = (k: string): Norm<L> => ({
+    weight: leaf(`${k}.weight`, [D], "vector"),
+    bias: config.norm.kind === "layernorm" ? leaf(`${k}.bias`, [D], "vector") : undefined,
+  });
+  const lin = (k: string, din: number, dout: number, bias: boolean): Linear<L> => ({
+    weight: leaf(`${k}.weight`, [din, dout], "linear"),
+    bias: bias ? leaf(`${k}.bias`, [dout], "vector") : undefined,
+  });
+  return {
+    embed_tokens: leaf("embed_tokens.weight", [V, D], "table"),
+    layers: Array.from({ length: config.nLayers }, (_, l) => {
+      const k = `layers.${l}`;
+      return {
+        input_layernorm: ln(`${k}.input_layernorm`),
+        self_attn: {
+          q_proj: lin(`${k}.self_attn.q_proj`, D, H * Dh, config.qkvBias),
+          k_proj: lin(`${k}.self_attn.k_proj`, D, Hkv * Dh, config.qkvBias),
+          v_proj: lin(`${k}.self_attn.v_proj`, D, Hkv * Dh, config.qkvBias),
+          o_proj: lin(`${k}.self_attn.o_proj`, H * Dh, D, config.oBias),
+        },
+        post_attention_layernorm: ln(`${k}.post_attention_layernorm`),
+        mlp: {
+          gate_proj: lin(`${k}.mlp.gate_proj`, D, M, config.mlpBias),
+          up_proj: lin(`${k}.mlp.up_proj`, D, M, config.mlpBias),
+          down_proj: lin(`${k}.mlp.down_proj`, M, D, config.mlpBias),
+        },
+      };
+    }),
+    norm: ln("norm"),
+    lm_head: config.tiedEmbeddings ? undefined : leaf("lm_head.weight", [D, V], "linear"),
+  };
+}
 
 const resid = ["batch", "pos", "d_model"] as const;
 const scale = ["batch", "pos", "one"] as const; // sqrt(var + eps) per position, [batch, pos, 1]
@@ -88,10 +143,6 @@ export function llamaHookPoints(nLayers: number) {
   );
 }
 
-export interface LlamaModel extends HookedModel {
-  readonly config: ModelConfig;
-}
-
 /** The config fields the Llama family honours, and what it refuses. */
 const support: ConfigSupport = {
   family: "read",
@@ -127,6 +178,63 @@ const support: ConfigSupport = {
 };
 
 /**
+ * The forward pass over the parameters: ids [batch, pos] → logits [batch, pos, d_vocab]. `invFreq` are the rotary
+ * inverse frequencies (after the config's scaling).
+ */
+export function llamaForward(
+  config: ModelConfig,
+  p: LlamaParams,
+  invFreq: Float64Array,
+  ids: Tensor,
+  ctx: ForwardContext,
+  opts: ForwardOptions = {},
+): Tensor {
+  const { nHeads: H, nKvHeads: Hkv, dHead: Dh } = config;
+  const rope = rotaryOf(config);
+  const transB = config.weightLayout === "out_in";
+  const act = activations[config.activation];
+  const plan = planForward(ids, opts, "llama");
+  const { batch: B, queries: Tn } = plan;
+  const bias = layerBias(config, plan);
+  const angles = rotaryAngles(invFreq, plan.positions); // cos, sin [batch, 1, pos, rotaryDim/2]
+  let x = ctx.hook("hook_embed", T.gather(p.embed_tokens, ids, 0)); // [batch, pos, d_model]
+  p.layers.forEach((blk, l) => {
+    const h = (name: string, t: Tensor) => ctx.hook(`blocks.${l}.${name}`, t);
+    const { q_proj, k_proj, v_proj, o_proj } = blk.self_attn;
+    x = h("hook_resid_pre", x); // [batch, pos, d_model]
+    const a = norm(x, blk.input_layernorm, config.norm, `blocks.${l}.ln1`, ctx); // [batch, pos, d_model]
+    const q = h("attn.hook_q", T.reshape(affine(a, q_proj, transB), [B, Tn, H, Dh])); // [batch, pos, head, d_head]
+    const k = h("attn.hook_k", T.reshape(affine(a, k_proj, transB), [B, Tn, Hkv, Dh])); // [batch, pos, kv_head, d_head]
+    const v = h("attn.hook_v", T.reshape(affine(a, v_proj, transB), [B, Tn, Hkv, Dh])); // [batch, pos, kv_head, d_head]
+    const rq = h("attn.hook_rot_q", rotate(q, angles, rope)); // [batch, pos, head, d_head]
+    // keys are cached rotated, so a later call never needs the positions of earlier ones
+    const rk = h("attn.hook_rot_k", rotate(k, angles, rope)); // [batch, pos, kv_head, d_head]
+    const z = attend(h, rq, rk, v, plan, l, bias(l), 1 / Math.sqrt(Dh)); // [batch, pos, head, d_head]
+    const attnOut = h("hook_attn_out", affine(T.reshape(z, [B, Tn, H * Dh]), o_proj, transB)); // [batch, pos, d_model]
+    const mid = h("hook_resid_mid", T.add(x, attnOut)); // [batch, pos, d_model]
+    const m = norm(mid, blk.post_attention_layernorm, config.norm, `blocks.${l}.ln2`, ctx); // [batch, pos, d_model]
+    const pre = h("mlp.hook_pre", affine(m, blk.mlp.gate_proj, transB)); // [batch, pos, d_mlp]
+    const preLinear = h("mlp.hook_pre_linear", affine(m, blk.mlp.up_proj, transB)); // [batch, pos, d_mlp]
+    const post = h("mlp.hook_post", T.mul(act(pre), preLinear)); // [batch, pos, d_mlp]
+    const mlpOut = h("hook_mlp_out", affine(post, blk.mlp.down_proj, transB)); // [batch, pos, d_model]
+    x = h("hook_resid_post", T.add(mid, mlpOut)); // [batch, pos, d_model]
+  });
+  const normed = norm(x, p.norm, config.norm, "ln_final", ctx); // [batch, pos, d_model]
+  return ctx.hook("hook_logits", llamaUnembed(config, p, logitRows(normed, plan))); // [batch, pos, d_vocab]
+}
+
+/** The unembedding of normalized residuals: [..., d_model] → logits [..., d_vocab]. */
+function llamaUnembed(config: ModelConfig, p: LlamaParams, normed: Tensor): Tensor {
+  return p.lm_head === undefined
+    ? T.matmul(normed, p.embed_tokens, { transB: true }) // [..., d_vocab]
+    : affine(normed, { weight: p.lm_head, bias: undefined }, config.weightLayout === "out_in"); // [..., d_vocab]
+}
+
+export interface LlamaModel extends TransformerModel {
+  readonly config: ModelConfig;
+}
+
+/**
  * Builds a Llama-family model from a normalized config and its checkpoint (Hugging Face names; a GGUF file
  * goes through a WeightSource that maps them).
  * @example const model = llama(normalizeHfConfig(json, "config.json"), readSafetensors("model.safetensors")); run(model, ids, { cache: true })
@@ -134,81 +242,70 @@ const support: ConfigSupport = {
 export function llama(config: ModelConfig, weights: WeightSource, file = "model.safetensors"): LlamaModel {
   checkConfig("llama", config, support);
   const rope = rotaryOf(config);
-  const { dModel: D, nHeads: H, nKvHeads: Hkv, dHead: Dh, dMlp: M, nLayers } = config;
-  const ck = checkpoint(config, weights, file, keys.prefixes);
-  const ln = (prefix: string) => ({
-    w: ck.get(`${prefix}.weight`, [D]),
-    b: config.norm.kind === "layernorm" ? ck.get(`${prefix}.bias`, [D]) : undefined,
-  });
-  const lin = (prefix: string, din: number, dout: number, bias: boolean) => ({
-    w: ck.get(`${prefix}.weight`, [din, dout]),
-    b: bias ? ck.get(`${prefix}.bias`, [dout]) : undefined,
-  });
-  // checkpoint() swaps 2-D shapes for [out, in] linear weights; an embedding table is [rows, d_model] in every layout
-  const embed = ck.table(keys.embed, config.vocabSize, D); // [d_vocab, d_model]
-  const p = {
-    embed,
-    // tied: the unembedding is the embedding itself, [d_vocab, d_model] whatever the checkpoint's layout
-    lmHead: config.tiedEmbeddings ? undefined : ck.get(keys.lmHead, [D, config.vocabSize]),
-    norm: ln(keys.norm),
-    blocks: Array.from({ length: nLayers }, (_, l) => {
-      const k = keys.block(l);
-      return {
-        ln1: ln(k.ln1),
-        q: lin(k.q, D, H * Dh, config.qkvBias),
-        k: lin(k.k, D, Hkv * Dh, config.qkvBias),
-        v: lin(k.v, D, Hkv * Dh, config.qkvBias),
-        o: lin(k.o, H * Dh, D, config.oBias),
-        ln2: ln(k.ln2),
-        gate: lin(k.gate, D, M, config.mlpBias),
-        up: lin(k.up, D, M, config.mlpBias),
-        down: lin(k.down, M, D, config.mlpBias),
-      };
-    }),
-  };
-  // llama.cpp stores Llama 3 scaling as per-frequency divisors in the file rather than in the metadata
-  const factors = rope.scaling.kind === "freqFactors" ? ck.get(rope.scaling.tensor, [rope.rotaryDim / 2]) : undefined;
+  const { dModel: D, nHeads: H, nKvHeads: Hkv, dHead: Dh, nLayers } = config;
+  const params = loadParams(config, weights, file, PREFIXES, (leaf) => llamaParams(config, leaf));
+  // llama.cpp stores Llama 3 scaling as per-frequency divisors in the file rather than in the metadata: a
+  // buffer of the checkpoint, read once here (not a parameter)
+  const factors =
+    rope.scaling.kind === "freqFactors"
+      ? checkpoint(config, weights, file, PREFIXES).get(rope.scaling.tensor, [rope.rotaryDim / 2])
+      : undefined;
   const invFreq = inverseFrequencies(rope, factors); // [rotaryDim/2]
-  const act = activations[config.activation];
-  const hookPoints = llamaHookPoints(nLayers);
-  const affine = (x: Tensor, l: { w: Tensor; b: Tensor | undefined }): Tensor => linear(x, l.w, l.b, ck.transB);
-
-  // No maxPositions check: rotary angles exist at every position (unlike GPT-2's table), and transformers
-  // does not refuse longer inputs either; quality past the trained context is the user's call.
-  const forward = (ids: Tensor, ctx: HookContext, opts: ForwardOptions = {}): Tensor => {
-    const plan = planForward(ids, opts, "llama");
-    const { batch: B, queries: Tn } = plan;
-    const bias = layerBias(config, plan);
-    const angles = rotaryAngles(invFreq, plan.positions); // cos, sin [batch, 1, pos, rotaryDim/2]
-    let x = ctx.hook("hook_embed", T.gather(p.embed, ids, 0)); // [batch, pos, d_model]
-    p.blocks.forEach((blk, l) => {
-      const h = (name: string, t: Tensor) => ctx.hook(`blocks.${l}.${name}`, t);
-      x = h("hook_resid_pre", x); // [batch, pos, d_model]
-      const a = norm(x, blk.ln1, config.norm, `blocks.${l}.ln1`, ctx); // [batch, pos, d_model]
-      const q = h("attn.hook_q", T.reshape(affine(a, blk.q), [B, Tn, H, Dh])); // [batch, pos, head, d_head]
-      const k = h("attn.hook_k", T.reshape(affine(a, blk.k), [B, Tn, Hkv, Dh])); // [batch, pos, kv_head, d_head]
-      const v = h("attn.hook_v", T.reshape(affine(a, blk.v), [B, Tn, Hkv, Dh])); // [batch, pos, kv_head, d_head]
-      const rq = h("attn.hook_rot_q", rotate(q, angles, rope)); // [batch, pos, head, d_head]
-      // keys are cached rotated, so a later call never needs the positions of earlier ones
-      const rk = h("attn.hook_rot_k", rotate(k, angles, rope)); // [batch, pos, kv_head, d_head]
-      const z = attend(h, rq, rk, v, plan, l, bias(l), 1 / Math.sqrt(Dh)); // [batch, pos, head, d_head]
-      const attnOut = h("hook_attn_out", affine(T.reshape(z, [B, Tn, H * Dh]), blk.o)); // [batch, pos, d_model]
-      const mid = h("hook_resid_mid", T.add(x, attnOut)); // [batch, pos, d_model]
-      const m = norm(mid, blk.ln2, config.norm, `blocks.${l}.ln2`, ctx); // [batch, pos, d_model]
-      const pre = h("mlp.hook_pre", affine(m, blk.gate)); // [batch, pos, d_mlp]
-      const preLinear = h("mlp.hook_pre_linear", affine(m, blk.up)); // [batch, pos, d_mlp]
-      const post = h("mlp.hook_post", T.mul(act(pre), preLinear)); // [batch, pos, d_mlp]
-      const mlpOut = h("hook_mlp_out", affine(post, blk.down)); // [batch, pos, d_model]
-      x = h("hook_resid_post", T.add(mid, mlpOut)); // [batch, pos, d_model]
-    });
-    const normed = norm(x, p.norm, config.norm, "ln_final", ctx); // [batch, pos, d_model]
-    const rows = logitRows(normed, plan); // [batch, pos or 1, d_model]
-    const logits =
-      p.lmHead === undefined
-        ? T.matmul(rows, p.embed, { transB: true }) // [batch, pos, d_vocab]
-        : affine(rows, { w: p.lmHead, b: undefined }); // [batch, pos, d_vocab]
-    return ctx.hook("hook_logits", logits); // [batch, pos, d_vocab]
+  const stored = () => llamaParams(config, (key) => params.get(key));
+  const transB = config.weightLayout === "out_in";
+  const block = (layer: number) => stored().layers[blockIndex(layer, nLayers)] as LlamaParams["layers"][number];
+  return {
+    config,
+    nLayers,
+    hookPoints: llamaHookPoints(nLayers),
+    params,
+    axisSizes: { d_model: D, head: H, kv_head: Hkv, d_head: Dh, d_mlp: config.dMlp, d_vocab: config.vocabSize },
+    forward: (ids, ctx, opts) =>
+      llamaForward(
+        config,
+        llamaParams(config, (key) => ctx.param(key)),
+        invFreq,
+        ids,
+        ctx,
+        opts,
+      ),
+    unembed: (resid) => {
+      const p = stored();
+      return llamaUnembed(config, p, norm(resid, p.norm, config.norm, "ln_final", directContext(params))); // [..., d_vocab]
+    },
+    get W_E() {
+      return params.get("embed_tokens.weight"); // [d_vocab, d_model]
+    },
+    W_pos: null,
+    get W_U() {
+      const s = stored();
+      return s.lm_head === undefined ? T.permute(s.embed_tokens, [1, 0]) : inOut(s.lm_head, transB); // [d_model, d_vocab]
+    },
+    get b_U() {
+      return T.zeros([config.vocabSize]); // [d_vocab]
+    },
+    attn(layer) {
+      const { q_proj, k_proj, v_proj, o_proj } = block(layer).self_attn;
+      return {
+        W_Q: headsIn(inOut(q_proj.weight, transB), H, Dh), // [head, d_model, d_head]
+        W_K: headsIn(inOut(k_proj.weight, transB), Hkv, Dh), // [kv_head, d_model, d_head]
+        W_V: headsIn(inOut(v_proj.weight, transB), Hkv, Dh), // [kv_head, d_model, d_head]
+        W_O: headsOut(inOut(o_proj.weight, transB), H, Dh), // [head, d_head, d_model]
+        b_Q: biasOr(q_proj.bias, [H, Dh]),
+        b_K: biasOr(k_proj.bias, [Hkv, Dh]),
+        b_V: biasOr(v_proj.bias, [Hkv, Dh]),
+        b_O: biasOr(o_proj.bias, [D]),
+      };
+    },
+    mlp(layer) {
+      const { gate_proj, up_proj, down_proj } = block(layer).mlp;
+      return {
+        W_in: inOut(up_proj.weight, transB), // [d_model, d_mlp]
+        b_in: biasOr(up_proj.bias, [config.dMlp]),
+        W_gate: inOut(gate_proj.weight, transB), // [d_model, d_mlp]
+        W_out: inOut(down_proj.weight, transB), // [d_mlp, d_model]
+        b_out: biasOr(down_proj.bias, [D]),
+      };
+    },
   };
-
-  return { config, hookPoints, forward };
 }

@@ -2,3 +2,4 @@
 // interventions, finite differences, goldens, KV cache, padding) and crafted or broken model files.
 export * from "./arch.js";
 export * from "./format-errors.js";
+export * from "./weights.js";
