@@ -3,7 +3,7 @@
 // tests may use); every import of another package is declared in its package.json (dependencies, or
 // devDependencies for test-only ones); packages below `server` use no networking module; packages meant to run
 // in a browser or a worker import `node:` modules only from their Node entry files (node.ts, *-node.ts, and
-// tensor's ort/ backend). bench/ and tools/ may import any package but web.
+// tensor's ort/ backend). bench/, tools/ and examples/ may import any package but web.
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { builtinModules } from "node:module";
 import { join } from "node:path";
@@ -136,7 +136,7 @@ export function checkDeps(repo) {
       }
     }
   }
-  for (const dir of ["bench", "tools"]) {
+  for (const dir of ["bench", "tools", "examples"]) {
     for (const file of files(join(repo, dir))) {
       for (const spec of importsOf(readFileSync(file, "utf8"))) {
         const dep = /^@llmdbg\/([^/]+)/.exec(spec)?.[1];

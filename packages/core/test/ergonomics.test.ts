@@ -60,7 +60,9 @@ describe("selecting hook points", () => {
     expect(() => run(model, ids, { cache: ["blocks.0.attn.hook_patern"] })).toThrow(
       /cache: "blocks.0.attn.hook_patern" matches nothing \(they are named like/,
     );
-    expect(() => run(model, ids, { grads: { hooks: "hook_embd", loss: (o) => T.sum(o) } })).toThrow(/grads.hooks: "hook_embd" matches nothing/);
+    expect(() => run(model, ids, { grads: { hooks: "hook_embd", loss: (o) => T.sum(o) } })).toThrow(
+      /grads.hooks: "hook_embd" matches nothing/,
+    );
     expect(() => run(model, ids, { cache: "blocks.-2.hook_z" })).toThrow(/layer -2 is before the first of 1 blocks/);
     expect(() => run(model, ids, { interventions: [{ kind: "zero", hook: "blocks.-1.hook_mlp_out" }] })).not.toThrow();
   });
@@ -83,7 +85,9 @@ describe("per-call hook functions", () => {
       },
     }).output.toArray();
     expect(seen).toEqual(["hook_embed", "hook_pos_embed", "blocks.0.hook_mlp_out"]);
-    const viaIntervention = run(model, ids, { interventions: [{ kind: "zero", hook: "blocks.0.hook_mlp_out" }] }).output.toArray();
+    const viaIntervention = run(model, ids, {
+      interventions: [{ kind: "zero", hook: "blocks.0.hook_mlp_out" }],
+    }).output.toArray();
     expect(zeroed).toEqual(viaIntervention);
     expect(run(model, ids).output.toArray()).not.toEqual(zeroed);
     expect(() => run(model, ids, { hooks: { "blocks.0.hook_z": (x) => T.sum(x, -1) } })).toThrow(/matches nothing/);
@@ -97,7 +101,10 @@ describe("patching from another run", () => {
   const clean = T.tensor([6, 7, 8, 9, 10], [1, 5], "i32");
   const hook = "blocks.0.hook_resid_mid";
   const source = run(model, clean, { cache: hook }).cache;
-  const target = (input: T.Tensor, iv: Parameters<typeof run>[2]) => run(model, input, { ...iv, cache: hook }).cache.get(hook).toArray();
+  const target = (input: T.Tensor, iv: Parameters<typeof run>[2]) =>
+    run(model, input, { ...iv, cache: hook })
+      .cache.get(hook)
+      .toArray();
 
   it("the same length: every position by default, or the chosen ones", () => {
     const all = target(ids, { interventions: [{ kind: "patch", hook, from: source }] });
@@ -106,7 +113,12 @@ describe("patching from another run", () => {
     const plain = target(ids, {});
     const D = 8;
     expect(last.slice(0, 4 * D)).toEqual(plain.slice(0, 4 * D));
-    expect(last.slice(4 * D)).toEqual(source.get(hook).toArray().slice(4 * D));
+    expect(last.slice(4 * D)).toEqual(
+      source
+        .get(hook)
+        .toArray()
+        .slice(4 * D),
+    );
   });
 
   it("different lengths align at the end by default; sourcePositions pair explicitly", () => {
@@ -115,11 +127,13 @@ describe("patching from another run", () => {
     const D = 8;
     const aligned = target(short, { interventions: [{ kind: "patch", hook, from: source }] });
     expect(aligned).toEqual(src.slice(2 * D)); // source positions 2, 3, 4 into target 0, 1, 2
-    const paired = target(short, { interventions: [{ kind: "patch", hook, from: source, positions: [0], sourcePositions: [4] }] });
+    const paired = target(short, {
+      interventions: [{ kind: "patch", hook, from: source, positions: [0], sourcePositions: [4] }],
+    });
     expect(paired.slice(0, D)).toEqual(src.slice(4 * D));
-    expect(() => target(short, { interventions: [{ kind: "patch", hook, from: source, positions: [0, 1], sourcePositions: [4] }] })).toThrow(
-      /2 target positions but 1 source positions/,
-    );
+    expect(() =>
+      target(short, { interventions: [{ kind: "patch", hook, from: source, positions: [0, 1], sourcePositions: [4] }] }),
+    ).toThrow(/2 target positions but 1 source positions/);
     const patterns = run(model, clean, { cache: "blocks.0.attn.hook_pattern" }).cache;
     expect(() =>
       run(model, short, { interventions: [{ kind: "patch", hook: "blocks.0.attn.hook_pattern", from: patterns }] }),
@@ -136,12 +150,15 @@ describe("patching from another run", () => {
 describe("shapes", () => {
   it("every activation is checked against its declared axis sizes, and hookShape predicts them", () => {
     const r = run(model, ids, { cache: true });
-    for (const p of model.hookPoints) expect(r.cache.get(p.name).shape, p.name).toEqual(hookShape(model, p, { batch: 1, pos: 5 }));
+    for (const p of model.hookPoints)
+      expect(r.cache.get(p.name).shape, p.name).toEqual(hookShape(model, p, { batch: 1, pos: 5 }));
     const wrong: HookedModel = {
       ...model,
       axisSizes: { ...model.axisSizes, d_mlp: 15 },
     };
-    expect(() => run(wrong, ids)).toThrow(/hook blocks.0.mlp.hook_pre: activation \[1,5,16\] has 16 along d_mlp \(axis 2\), expected 15/);
+    expect(() => run(wrong, ids)).toThrow(
+      /hook blocks.0.mlp.hook_pre: activation \[1,5,16\] has 16 along d_mlp \(axis 2\), expected 15/,
+    );
     const lying: HookedModel = {
       ...model,
       forward: (x: T.Tensor, ctx: ForwardContext) => ctx.hook("hook_embed", T.zeros([1, 4, 8], "f64")),

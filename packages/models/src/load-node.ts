@@ -36,14 +36,21 @@ export interface LoadModelOptions {
   readonly onProgress?: (p: LoadProgress) => void;
 }
 
+/** A tokenizer as the loaders return it: with the chat template the model files carry, if any. */
+export type ModelTokenizer = Tokenizer & { readonly chatTemplate: string | undefined };
+
+/** A model with its tokenizer attached: `run(model, "some text")` works. */
+export type Model = LoadedArchitecture & { readonly tokenizer: ModelTokenizer | undefined };
+
 export interface LoadedModel {
   /** the folder or .gguf file */
   readonly path: string;
   readonly format: "safetensors" | "gguf";
   readonly config: ModelConfig;
-  readonly model: LoadedArchitecture;
+  /** the model, with `tokenizer` attached */
+  readonly model: Model;
   /** undefined when the folder has no tokenizer.json */
-  readonly tokenizer: (Tokenizer & { readonly chatTemplate: string | undefined }) | undefined;
+  readonly tokenizer: ModelTokenizer | undefined;
   readonly generation: GenerationDefaults;
   /** every tensor of the checkpoint, in file order */
   readonly stored: readonly StoredTensor[];
@@ -65,6 +72,11 @@ function withProgress(w: WeightSource, sizeOf: (k: string) => number, opts: Load
   };
 }
 
+/** Attaches the tokenizer to the model object itself (not a copy: its weight accessors are getters). */
+function withTokenizer(model: LoadedArchitecture, tokenizer: ModelTokenizer | undefined): Model {
+  return Object.defineProperty(model, "tokenizer", { value: tokenizer, enumerable: true }) as Model;
+}
+
 function loadGgufFile(path: string, opts: LoadModelOptions): LoadedModel {
   const reader = openGguf(path);
   try {
@@ -78,8 +90,8 @@ function loadGgufFile(path: string, opts: LoadModelOptions): LoadedModel {
     const total = header.tensors.reduce((a, t) => a + t.byteSize, 0);
     const sizeOf = (k: string) => byGguf.get(ggufTensorName(arch, k) ?? "") ?? 0;
     const source = withProgress(weights, sizeOf, opts, total);
-    const model = buildModel(config, source, path);
     const tokenizer = header.metadata.has("tokenizer.ggml.model") ? loadGgufTokenizer(header.metadata, path) : undefined;
+    const model = withTokenizer(buildModel(config, source, path), tokenizer);
     const eos = config.eosTokenIds;
     return {
       path,
@@ -112,8 +124,8 @@ function loadFolder(folder: string, opts: LoadModelOptions): LoadedModel {
   const sizeOf = (k: string) => sizes.get(k) ?? 0;
   const total = st.entries.reduce((a, e) => a + e.end - e.begin, 0);
   const weights = withProgress({ has: (k) => st.has(k), load: (k) => st.load(k) }, sizeOf, opts, total);
-  const model = buildModel(config, weights, st.file);
   const tokenizer = existsSync(join(folder, "tokenizer.json")) ? loadTokenizerFromFolder(folder) : undefined;
+  const model = withTokenizer(buildModel(config, weights, st.file), tokenizer);
   const genPath = join(folder, "generation_config.json");
   const fromFile = existsSync(genPath) ? parseGenerationConfig(readJsonFile(genPath), genPath) : {};
   const eos = fromFile.eosTokenIds ?? config.eosTokenIds;
@@ -129,7 +141,16 @@ function loadFolder(folder: string, opts: LoadModelOptions): LoadedModel {
 }
 
 /**
- * Loads a model from a Hugging Face folder or a `.gguf` file.
+ * The one-call entry point: the model in a Hugging Face folder or a `.gguf` file, with its tokenizer attached.
+ * @example const model = load("models/tiny-gpt2"); const { output, cache } = run(model, "Hello", { cache: "blocks.*.attn.hook_pattern" })
+ */
+export function load(path: string, opts: LoadModelOptions = {}): Model {
+  return loadModel(path, opts).model;
+}
+
+/**
+ * Loads a model from a Hugging Face folder or a `.gguf` file, with what came with it (config, tokenizer,
+ * generation defaults, the stored tensor list).
  * @example const { model, tokenizer } = loadModel("models/gpt2"); run(model, T.tensor(tokenizer.encode("Hi"), [1, 1], "i32"))
  */
 export function loadModel(path: string, opts: LoadModelOptions = {}): LoadedModel {

@@ -1,0 +1,35 @@
+// The README's library example is examples/quickstart.ts, type-checked by `npm run check` and run here on the
+// bundled model; the README shows exactly its lines.
+import { readFileSync } from "node:fs";
+import * as T from "@llmdbg/tensor";
+import { describe, expect, it } from "vitest";
+import { quickstart } from "../../examples/quickstart.js";
+
+const root = new URL("../../", import.meta.url).pathname;
+
+describe("examples/quickstart.ts", () => {
+  const r = quickstart(`${root}models/tiny-gpt2`);
+
+  it("patching the last residual makes the last position's logits the clean run's", () => {
+    const V = r.patched.shape[2] as number;
+    const P = r.patched.shape[1] as number;
+    const logits = r.clean.get("hook_logits").toArray();
+    const cleanLast = logits.slice(logits.length - V);
+    expect(r.patched.toArray().slice((P - 1) * V)).toEqual(cleanLast);
+  });
+
+  it("reads a gradient and a pattern whose rows are distributions", () => {
+    expect(r.saliency.shape).toEqual(r.clean.get("hook_embed").shape);
+    expect(r.saliency.toArray().some((x) => x !== 0)).toBe(true);
+    const sums = T.sum(r.pattern, -1).toArray();
+    for (const s of sums) expect(Math.abs(s - 1)).toBeLessThan(1e-6);
+  });
+
+  it("is the README's library example, line for line", () => {
+    const src = readFileSync(`${root}examples/quickstart.ts`, "utf8");
+    const body = src.slice(src.indexOf("// --- example start\n") + 21, src.indexOf("  // --- example end"));
+    const lines = body.split("\n").map((l) => l.replace(/^ {2}/, ""));
+    const readme = readFileSync(`${root}README.md`, "utf8");
+    for (const l of lines.filter((x) => x.trim() !== "")) expect(readme, l).toContain(l);
+  });
+});
