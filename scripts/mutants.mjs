@@ -81,6 +81,22 @@ export const mutations = [
     tests: tensorTests,
   },
   {
+    id: "tensor-layernorm-eps",
+    what: "the fused LayerNorm kernel (the models' path when no norm hook is observed) drops its epsilon",
+    file: "packages/tensor/src/fused.ts",
+    find: "const rs = 1 / Math.sqrt(v / D + eps);",
+    replace: "const rs = 1 / Math.sqrt(v / D);",
+    tests: [...tensorTests, arch("gpt2")],
+  },
+  {
+    id: "tensor-attention-mask",
+    what: "the fused attention kernel ignores its additive mask (causal and padding bias of the models' fast path)",
+    file: "packages/tensor/src/fused.ts",
+    find: "if (M) val += M[mrow + s * m3] as number;",
+    replace: "if (M) val += 0;",
+    tests: [...tensorTests, arch("gpt2")],
+  },
+  {
     id: "tensor-softmax-max",
     what: "fused attention: the running max starts at 0 instead of −∞ (wrong for all-negative rows)",
     file: "packages/tensor/src/fused.ts",
@@ -158,8 +174,8 @@ export const mutations = [
     id: "gpt2-attention-scale",
     what: "GPT-2 scales scores by 1/d_head instead of 1/sqrt(d_head)",
     file: "packages/models/src/arch/gpt2.ts",
-    find: "const z = attend(h, q, k, v, plan, l, bias(l), 1 / Math.sqrt(Dh));",
-    replace: "const z = attend(h, q, k, v, plan, l, bias(l), 1 / Dh);",
+    find: "const z = attend(h, seen, q, k, v, plan, l, bias(l), 1 / Math.sqrt(Dh));",
+    replace: "const z = attend(h, seen, q, k, v, plan, l, bias(l), 1 / Dh);",
     tests: [arch("gpt2")],
   },
   {

@@ -15,7 +15,11 @@ describe("examples/quickstart.ts", () => {
     const P = r.patched.shape[1] as number;
     const logits = r.clean.get("hook_logits").toArray();
     const cleanLast = logits.slice(logits.length - V);
-    expect(r.patched.toArray().slice((P - 1) * V)).toEqual(cleanLast);
+    const got = r.patched.toArray().slice((P - 1) * V);
+    const scale = Math.max(...cleanLast.map(Math.abs));
+    const worst = got.reduce((m, v, i) => Math.max(m, Math.abs(v - (cleanLast[i] as number))), 0);
+    // the clean run cached every hook (the primitive path), the patched one takes the fused final norm
+    expect(worst / scale).toBeLessThanOrEqual(1e-6);
   });
 
   it("reads a gradient and a pattern whose rows are distributions", () => {

@@ -17,6 +17,11 @@ export interface ForwardContext {
   hook(name: string, x: Tensor): Tensor;
   /** The parameter `name` for this run: the stored one, an edited one, or a leaf being differentiated. */
   param(name: string): Tensor;
+  /**
+   * Whether anything in this run looks at the hook point `name` (a cache, an intervention, a hook function or a
+   * gradient). A point that nothing observes may be skipped inside a fused kernel: it then does not fire.
+   */
+  observed(name: string): boolean;
 }
 
 /** Sizes of the axes that do not depend on the input (d_model, head, d_vocab, …). */
@@ -178,7 +183,11 @@ export class HookContext implements ForwardContext {
     return t;
   }
 
-  /** How many times each point fired in this run (a complete forward fires each declared point once). */
+  observed(name: string): boolean {
+    return this.cached.has(name) || this.gradHooks.has(name) || this.byHook.has(name) || this.fns.has(name);
+  }
+
+  /** How many times each point fired in this run (a forward with every point observed fires each once). */
   firedCounts(): ReadonlyMap<string, number> {
     return this.fired;
   }

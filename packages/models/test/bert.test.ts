@@ -20,6 +20,8 @@ import type { ModelConfig } from "../src/config.js";
 // vs the float64 PyTorch goldens, measured worst over bert, bert-mlm and roberta: activations 3.2e-7 of their scale,
 // gradient 3.1e-7, loss 0 (within one float32 ulp); bounds at 6×.
 const GOLDEN = new URL("./golden/", import.meta.url);
+// the fused kernels (norms, attention) against the primitives that expose every hook: max|Δlogits|/max|logit|
+const PATH_TOL = 1e-6; // measured ≤ 4.4e-7 over the four architectures
 const TOL: arch.GoldenTolerances = { activation: 2e-6, grad: 2e-6, loss: 5e-7 };
 const root = mkdtempSync(join(tmpdir(), "llmdbg-bert-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -126,6 +128,14 @@ describe.each([
     };
     const result = run(model, T.tensor(rows.flat(), shape, "i32"), opts);
     arch.compareWithGolden(model, result, golden, { label: name, gradHook: "embed.hook_embed", tol: TOL });
+    arch.compareFusedWithGolden(model, T.tensor(rows.flat(), shape, "i32"), golden, {
+      label: name,
+      gradHook: "embed.hook_embed",
+      loss: (out) => arch.targetLogProb(out, targets),
+      tol: TOL,
+      pathTol: PATH_TOL,
+      forward: { tokenTypeIds: T.tensor(types.flat(), shape, "i32") },
+    });
   });
 });
 

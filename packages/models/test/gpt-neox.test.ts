@@ -20,6 +20,8 @@ import { normalizeGgufConfig } from "../src/config-gguf.js";
 // vs the float64 PyTorch golden, measured worst over the three variants: activations 5.2e-7 of their scale, gradient
 // 5.8e-7, loss 8.1e-8 (one float32 ulp); bounds at 6–7×.
 const GOLDEN = new URL("./golden/", import.meta.url);
+// the fused kernels (norms, attention) against the primitives that expose every hook: max|Δlogits|/max|logit|
+const PATH_TOL = 1e-6; // measured ≤ 4.4e-7 over the four architectures
 const TOL: arch.GoldenTolerances = { activation: 3e-6, grad: 4e-6, loss: 5e-7 };
 const dir = mkdtempSync(join(tmpdir(), "llmdbg-gpt-neox-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -91,6 +93,14 @@ describe("gpt_neox architecture", () => {
       const targets = JSON.parse(golden.metadata.targets ?? "[]") as number[];
       const result = run(m, ids, { cache: true, grads: { hooks: ["hook_embed"], loss: nextTokenLoss(targets) } });
       arch.compareWithGolden(m, result, golden, { label: `gpt_neox (${label})`, gradHook: "hook_embed", tol: TOL, prefix });
+      const fused = {
+        label: `gpt_neox (${label})`,
+        gradHook: "hook_embed",
+        loss: nextTokenLoss(targets),
+        tol: TOL,
+        pathTol: PATH_TOL,
+      };
+      arch.compareFusedWithGolden(m, ids, golden, { ...fused, prefix });
       // the golden holds nothing this variant does not declare (e.g. no resid_mid for the parallel residual)
       const declared = new Set([...m.hookPoints.map((p) => p.name), "logits", "grad.hook_embed", "loss"]);
       const others = variants.map((v) => v[1]).filter((p) => p !== "" && p !== prefix);

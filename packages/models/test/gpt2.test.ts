@@ -15,6 +15,8 @@ import { gpt2 } from "../src/arch/gpt2.js";
 // vs the float64 PyTorch golden, measured worst: activations 4.5e-7 of their scale (blocks.1.attn.hook_v), gradient
 // 6.6e-7, loss 7.0e-8 (about one float32 ulp); bounds at 5–7×.
 const GOLDEN = new URL("./golden/", import.meta.url);
+// the fused kernels (norms, attention) against the primitives that expose every hook: max|Δlogits|/max|logit|
+const PATH_TOL = 1e-6; // measured ≤ 4.4e-7 over the four architectures
 const TOL: arch.GoldenTolerances = { activation: 3e-6, grad: 4e-6, loss: 5e-7 };
 const dir = mkdtempSync(join(tmpdir(), "llmdbg-gpt2-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -58,6 +60,7 @@ describe("gpt2 architecture", () => {
     const loss = (out: Tensor) => arch.targetLogProb(out, targets);
     const result = run(model, ids, { cache: true, grads: { hooks: ["hook_embed"], loss } });
     arch.compareWithGolden(model, result, golden, { label: "gpt2", gradHook: "hook_embed", tol: TOL });
+    arch.compareFusedWithGolden(model, ids, golden, { label: "gpt2", gradHook: "hook_embed", loss, tol: TOL, pathTol: PATH_TOL });
   });
 
   it("a tensor of the wrong shape is a ModelFormatError naming it", () => {

@@ -17,6 +17,8 @@ import { normalizeGgufConfig } from "../src/config-gguf.js";
 // vs the float64 PyTorch goldens, measured worst over llama and qwen2: activations 2.9e-7 of their scale, gradient
 // 4.6e-7, loss 0 (within one float32 ulp, 8.5e-8); bounds at 6–7×.
 const GOLDEN = new URL("./golden/", import.meta.url);
+// the fused kernels (norms, attention) against the primitives that expose every hook: max|Δlogits|/max|logit|
+const PATH_TOL = 1e-6; // measured ≤ 4.4e-7 over the four architectures
 const TOL: arch.GoldenTolerances = { activation: 2e-6, grad: 3e-6, loss: 5e-7 };
 const memory = (w: Record<string, Tensor>): WeightSource => ({
   has: (k) => Object.hasOwn(w, k),
@@ -78,6 +80,7 @@ describe("llama architecture", () => {
     expect(JSON.parse(golden.metadata.targets ?? "[]")).toEqual(targets);
     const result = run(m, ids, { cache: true, grads: { hooks: ["hook_embed"], loss } });
     arch.compareWithGolden(m, result, golden, { label: name, gradHook: "hook_embed", tol: TOL });
+    arch.compareFusedWithGolden(m, ids, golden, { label: name, gradHook: "hook_embed", loss, tol: TOL, pathTol: PATH_TOL });
   });
 
   // A local HF → GGUF name map (the product's lives in gguf-names.ts); what it proves is the layout: llama.cpp's
@@ -161,7 +164,7 @@ describe("llama architecture", () => {
 
   it("a sliding window hides keys beyond it and changes only the later positions", () => {
     const sw = llama({ ...config, slidingWindow: { size: 3, fromLayer: 0 } }, weights);
-    const full = run(model, ids).output;
+    const full = run(model, ids, { cache: true }).output; // the same (primitive) path as the run below
     const { output, cache } = run(sw, ids, { cache: true });
     expect(arch.maxDiff(rows(output, 0, 0, 3), rows(full, 0, 0, 3), "first 3")).toBe(0);
     for (let p = 3; p < 8; p++)

@@ -14,6 +14,7 @@ import {
   attend,
   biasOr,
   blockIndex,
+  blockScope,
   type ConfigSupport,
   checkConfig,
   checkpoint,
@@ -331,13 +332,13 @@ export function bertForward(
   const summed = T.add(T.add(embed, type), pos); // [batch, pos, d_model]
   let x = ctx.hook("hook_full_embed", norm(summed, e.LayerNorm, config.norm, "embed.ln", ctx)); // [batch, pos, d_model]
   p.layer.forEach((blk, l) => {
-    const h = (name: string, t: Tensor) => ctx.hook(`blocks.${l}.${name}`, t);
+    const { h, seen } = blockScope(ctx, l);
     const { query, key, value } = blk.attention.self;
     x = h("hook_resid_pre", x); // [batch, pos, d_model]
     const q = h("attn.hook_q", T.reshape(affine(x, query, transB), [B, Tn, H, Dh])); // [batch, pos, head, d_head]
     const k = h("attn.hook_k", T.reshape(affine(x, key, transB), [B, Tn, H, Dh])); // [batch, pos, head, d_head]
     const v = h("attn.hook_v", T.reshape(affine(x, value, transB), [B, Tn, H, Dh])); // [batch, pos, head, d_head]
-    const z = attend(h, q, k, v, plan, l, bias(l), 1 / Math.sqrt(Dh)); // [batch, pos, head, d_head]
+    const z = attend(h, seen, q, k, v, plan, l, bias(l), 1 / Math.sqrt(Dh)); // [batch, pos, head, d_head]
     const attnOut = h("hook_attn_out", affine(T.reshape(z, [B, Tn, H * Dh]), blk.attention.output.dense, transB)); // [batch, pos, d_model]
     const mid = h("hook_resid_mid", T.add(x, attnOut)); // [batch, pos, d_model]
     const a = norm(mid, blk.attention.output.LayerNorm, config.norm, `blocks.${l}.ln1`, ctx); // [batch, pos, d_model]

@@ -102,7 +102,7 @@ export function loadParams(
 
 /** A context that reads the stored parameters and hooks nothing: for `unembed` and the weight accessors. */
 export function directContext(params: ParamStore): ForwardContext {
-  return { hook: (_name, x) => x, param: (name) => params.get(name) };
+  return { hook: (_name, x) => x, param: (name) => params.get(name), observed: () => false };
 }
 
 /** A linear weight as [in, out] whatever the checkpoint's layout. */
@@ -202,10 +202,17 @@ export function affine(x: Tensor, l: Linear, transB: boolean): Tensor {
 
 /**
  * LayerNorm or RMSNorm as TransformerLens hooks it: `hook_scale` is sqrt(var + eps) (centred for
- * LayerNorm, mean square for RMSNorm), `hook_normalized` the output after weight and bias.
+ * LayerNorm, mean square for RMSNorm), `hook_normalized` the output after weight and bias. When nothing observes
+ * `hook_scale`, the fused kernel of @llmdbg/tensor computes the output in one pass (float64 sums, its own
+ * backward rule) and `hook_scale` does not fire; otherwise the primitives below build every hooked tensor.
  * @example norm(x, blk.ln_1, config.norm, "blocks.0.ln1", ctx) // [batch, pos, d_model]
  */
 export function norm(x: Tensor, p: Norm, kind: ModelConfig["norm"], name: string, ctx: ForwardContext): Tensor {
+  if (!ctx.observed(`${name}.hook_scale`)) {
+    const y = kind.kind === "layernorm" ? T.layerNorm(x, p.weight, p.bias, kind.eps) : T.rmsNorm(x, p.weight, kind.eps); // [batch, pos, d_model]
+    const biased = kind.kind === "rmsnorm" && p.bias !== undefined ? T.add(y, p.bias) : y; // [batch, pos, d_model]
+    return ctx.hook(`${name}.hook_normalized`, biased); // [batch, pos, d_model]
+  }
   const xc = kind.kind === "layernorm" ? T.sub(x, T.mean(x, -1, true)) : x; // [batch, pos, d_model]
   const s = ctx.hook(`${name}.hook_scale`, T.sqrt(T.add(T.mean(T.mul(xc, xc), -1, true), kind.eps))); // [batch, pos, 1]
   const y = T.mul(T.div(xc, s), p.weight); // [batch, pos, d_model]
@@ -301,15 +308,26 @@ export function layerBias(config: ModelConfig, plan: ForwardPlan): (layer: numbe
   };
 }
 
+/** Hook and observation functions for the points inside block `layer` (`attn.hook_z` → `blocks.3.attn.hook_z`). */
+export function blockScope(
+  ctx: ForwardContext,
+  layer: number,
+): { h: (name: string, t: Tensor) => Tensor; seen: (name: string) => boolean } {
+  return { h: (name, t) => ctx.hook(`blocks.${layer}.${name}`, t), seen: (name) => ctx.observed(`blocks.${layer}.${name}`) };
+}
+
 /**
  * Attention with TransformerLens's hooks: q [batch, pos, head, d_head], k and v [batch, pos, kv_head,
  * d_head] (already hooked and rotated). Appends k and v to the KV cache, repeats each key/value head for
  * its group of query heads, and hooks `attn.hook_attn_scores` (scaled, masked: −inf where hidden),
- * `attn.hook_pattern` and `attn.hook_z`. `h` hooks a name inside the block.
- * @example const z = attend(h, q, k, v, plan, l, bias(l), 1 / Math.sqrt(Dh)) // [batch, pos, head, d_head]
+ * `attn.hook_pattern` and `attn.hook_z`. `h` hooks a name inside the block and `seen` says whether anything
+ * observes it: when neither the scores nor the pattern is observed, the fused attention kernel runs instead of
+ * the primitives (one scores product, a masked softmax in place, one weighted sum, one backward rule).
+ * @example const z = attend(h, seen, q, k, v, plan, l, bias(l), 1 / Math.sqrt(Dh)) // [batch, pos, head, d_head]
  */
 export function attend(
   h: (name: string, t: Tensor) => Tensor,
+  seen: (name: string) => boolean,
   q: Tensor,
   k: Tensor,
   v: Tensor,
@@ -331,6 +349,11 @@ export function attend(
     vh = repeat(vh); // [batch, head, key_pos, d_head]
   }
   const qh = T.permute(q, [0, 2, 1, 3]); // [batch, head, pos, d_head]
+  if (!seen("attn.hook_attn_scores") && !seen("attn.hook_pattern")) {
+    // nothing looks inside: the fused kernel (scores, masked softmax and the weighted sum, one backward rule)
+    const out = T.attention(qh, kh, vh, { scale, mask: bias }).out; // [batch, head, pos, d_head]
+    return h("attn.hook_z", T.permute(out, [0, 2, 1, 3])); // [batch, pos, head, d_head]
+  }
   const scores = h("attn.hook_attn_scores", T.add(T.mul(T.matmul(qh, kh, { transB: true }), scale), bias)); // [batch, head, query_pos, key_pos]
   const pattern = h("attn.hook_pattern", T.softmax(scores)); // [batch, head, query_pos, key_pos]
   return h("attn.hook_z", T.permute(T.matmul(pattern, vh), [0, 2, 1, 3])); // [batch, pos, head, d_head]

@@ -16,6 +16,7 @@ import {
   attend,
   biasOr,
   blockIndex,
+  blockScope,
   type ConfigSupport,
   checkConfig,
   checkpoint,
@@ -226,7 +227,7 @@ export function gptNeoxForward(
   const angles = rotaryAngles(invFreq, plan.positions); // [batch, 1, pos, rotaryDim/2] each
   let x = ctx.hook("hook_embed", T.gather(p.embed_in, ids, 0)); // [batch, pos, d_model]
   p.layers.forEach((blk, l) => {
-    const h = (name: string, t: Tensor) => ctx.hook(`blocks.${l}.${name}`, t);
+    const { h, seen } = blockScope(ctx, l);
     x = h("hook_resid_pre", x); // [batch, pos, d_model]
     const a = norm(x, blk.input_layernorm, config.norm, `blocks.${l}.ln1`, ctx); // [batch, pos, d_model]
     const qkv = T.reshape(affine(a, blk.attention.query_key_value, transB), [B * Tn, 3 * H * Dh]); // [batch*pos, 3*head*d_head]
@@ -236,7 +237,7 @@ export function gptNeoxForward(
     const v = h("attn.hook_v", split(2)); // [batch, pos, head, d_head]
     const rq = h("attn.hook_rot_q", rotate(q, angles, pos)); // [batch, pos, head, d_head]
     const rk = h("attn.hook_rot_k", rotate(k, angles, pos)); // [batch, pos, head, d_head]
-    const z = attend(h, rq, rk, v, plan, l, bias(l), 1 / Math.sqrt(Dh)); // [batch, pos, head, d_head]
+    const z = attend(h, seen, rq, rk, v, plan, l, bias(l), 1 / Math.sqrt(Dh)); // [batch, pos, head, d_head]
     const attnOut = h("hook_attn_out", affine(T.reshape(z, [B, Tn, H * Dh]), blk.attention.dense, transB)); // [batch, pos, d_model]
     // parallel: the MLP reads the block input too, and resid_mid is never formed
     const mid = config.parallelResidual ? undefined : h("hook_resid_mid", T.add(x, attnOut)); // [batch, pos, d_model]

@@ -21,6 +21,7 @@ import {
   attend,
   biasOr,
   blockIndex,
+  blockScope,
   type ConfigSupport,
   checkConfig,
   directContext,
@@ -181,7 +182,7 @@ export function gpt2Forward(
   const pos = ctx.hook("hook_pos_embed", T.gather(p.wpe, plan.positions, 0)); // [batch, pos, d_model]
   let x = T.add(embed, pos); // [batch, pos, d_model]
   p.h.forEach((blk, l) => {
-    const h = (name: string, t: Tensor) => ctx.hook(`blocks.${l}.${name}`, t);
+    const { h, seen } = blockScope(ctx, l);
     x = h("hook_resid_pre", x); // [batch, pos, d_model]
     const a = norm(x, blk.ln_1, config.norm, `blocks.${l}.ln1`, ctx); // [batch, pos, d_model]
     const qkv = affine(a, blk.attn.c_attn, transB); // [batch, pos, 3*d_model]
@@ -189,7 +190,7 @@ export function gpt2Forward(
     const q = h("attn.hook_q", split(0)); // [batch, pos, head, d_head]
     const k = h("attn.hook_k", split(1)); // [batch, pos, head, d_head]
     const v = h("attn.hook_v", split(2)); // [batch, pos, head, d_head]
-    const z = attend(h, q, k, v, plan, l, bias(l), 1 / Math.sqrt(Dh)); // [batch, pos, head, d_head]
+    const z = attend(h, seen, q, k, v, plan, l, bias(l), 1 / Math.sqrt(Dh)); // [batch, pos, head, d_head]
     const attnOut = h("hook_attn_out", affine(T.reshape(z, [B, Tn, D]), blk.attn.c_proj, transB)); // [batch, pos, d_model]
     const mid = h("hook_resid_mid", T.add(x, attnOut)); // [batch, pos, d_model]
     const m = norm(mid, blk.ln_2, config.norm, `blocks.${l}.ln2`, ctx); // [batch, pos, d_model]

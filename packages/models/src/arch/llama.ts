@@ -13,6 +13,7 @@ import {
   attend,
   biasOr,
   blockIndex,
+  blockScope,
   type ConfigSupport,
   checkConfig,
   checkpoint,
@@ -199,7 +200,7 @@ export function llamaForward(
   const angles = rotaryAngles(invFreq, plan.positions); // cos, sin [batch, 1, pos, rotaryDim/2]
   let x = ctx.hook("hook_embed", T.gather(p.embed_tokens, ids, 0)); // [batch, pos, d_model]
   p.layers.forEach((blk, l) => {
-    const h = (name: string, t: Tensor) => ctx.hook(`blocks.${l}.${name}`, t);
+    const { h, seen } = blockScope(ctx, l);
     const { q_proj, k_proj, v_proj, o_proj } = blk.self_attn;
     x = h("hook_resid_pre", x); // [batch, pos, d_model]
     const a = norm(x, blk.input_layernorm, config.norm, `blocks.${l}.ln1`, ctx); // [batch, pos, d_model]
@@ -209,7 +210,7 @@ export function llamaForward(
     const rq = h("attn.hook_rot_q", rotate(q, angles, rope)); // [batch, pos, head, d_head]
     // keys are cached rotated, so a later call never needs the positions of earlier ones
     const rk = h("attn.hook_rot_k", rotate(k, angles, rope)); // [batch, pos, kv_head, d_head]
-    const z = attend(h, rq, rk, v, plan, l, bias(l), 1 / Math.sqrt(Dh)); // [batch, pos, head, d_head]
+    const z = attend(h, seen, rq, rk, v, plan, l, bias(l), 1 / Math.sqrt(Dh)); // [batch, pos, head, d_head]
     const attnOut = h("hook_attn_out", affine(T.reshape(z, [B, Tn, H * Dh]), o_proj, transB)); // [batch, pos, d_model]
     const mid = h("hook_resid_mid", T.add(x, attnOut)); // [batch, pos, d_model]
     const m = norm(mid, blk.post_attention_layernorm, config.norm, `blocks.${l}.ln2`, ctx); // [batch, pos, d_model]

@@ -4,7 +4,7 @@
 // as a parameter) so that each file states, prints and asserts its own.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { type HookedModel, KvCache, padBatch, type RunResult, run } from "@llmdbg/core";
+import { type ForwardOptions, type HookedModel, KvCache, padBatch, type RunResult, run } from "@llmdbg/core";
 import type { SafetensorsReader } from "@llmdbg/formats";
 import { parseJsonStrict, readSafetensors } from "@llmdbg/formats";
 import { type ModelConfig, normalizeHfConfig } from "@llmdbg/models";
@@ -199,6 +199,51 @@ export function compareWithGolden(
   expect(gradRelErr, `${label}: gradient at ${opts.gradHook}`).toBeLessThanOrEqual(tol.grad);
   expect(lossRelErr, `${label}: loss`).toBeLessThanOrEqual(tol.loss);
   return { byName, worst, worstName, gradRelErr, lossRelErr };
+}
+
+/**
+ * The golden check on the fused path: a run that observes only `gradHook` (so every norm and attention takes
+ * its fused kernel, which the absence of `hook_scale` and `hook_pattern` firings confirms) against the golden's
+ * logits, gradient and loss at `tol`, and against the primitive path (every hook cached) at `pathTol`, relative
+ * to the logits' scale.
+ */
+export function compareFusedWithGolden(
+  model: HookedModel,
+  ids: Tensor,
+  golden: SafetensorsReader,
+  opts: {
+    readonly label: string;
+    readonly gradHook: string;
+    readonly loss: (out: Tensor) => Tensor;
+    readonly tol: GoldenTolerances;
+    readonly pathTol: number;
+    readonly prefix?: string;
+    /** padding, token types, … for both runs */
+    readonly forward?: ForwardOptions;
+  },
+): void {
+  const { label, tol, gradHook } = opts;
+  const prefix = opts.prefix ?? "";
+  const fused = run(model, ids, { ...opts.forward, grads: { hooks: gradHook, loss: opts.loss } });
+  const fired = [...fused.ctx.firedCounts().keys()];
+  expect(fired.filter((n) => n.endsWith("hook_scale") || n.endsWith("hook_pattern") || n.endsWith("hook_attn_scores"))).toEqual(
+    [],
+  );
+  const ref = golden.load(`${prefix}logits`);
+  const logits = maxDiff(fused.output, ref, "logits") / Math.max(maxAbsFinite(ref), 1e-30);
+  const grad = relativeError(fused.cache.grad(gradHook), golden.load(`${prefix}grad.${gradHook}`));
+  const goldenLoss = golden.load(`${prefix}loss`).data[0] as number;
+  const loss = Math.abs((fused.loss as Tensor).item() - goldenLoss) / Math.abs(goldenLoss);
+  const primitive = run(model, ids, { ...opts.forward, cache: true }).output;
+  const path = maxDiff(fused.output, primitive, "logits") / Math.max(maxAbsFinite(primitive), 1e-30);
+  console.log(
+    `${label}, fused path: logits vs golden ${logits.toExponential(2)} (tol ${tol.activation}), grad ${grad.toExponential(2)} ` +
+      `(tol ${tol.grad}), loss ${loss.toExponential(2)} (tol ${tol.loss}); vs the primitive path ${path.toExponential(2)} (tol ${opts.pathTol})`,
+  );
+  expect(logits, `${label}: fused logits`).toBeLessThanOrEqual(tol.activation);
+  expect(grad, `${label}: fused gradient`).toBeLessThanOrEqual(tol.grad);
+  expect(loss, `${label}: fused loss`).toBeLessThanOrEqual(tol.loss);
+  expect(path, `${label}: fused vs primitive`).toBeLessThanOrEqual(opts.pathTol);
 }
 
 /**
