@@ -8,14 +8,13 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { generate, run } from "@llmdbg/core";
+import { generate, run, topK } from "@llmdbg/core";
 import { readSafetensors } from "@llmdbg/formats";
 import { generationOptions, loadModel } from "@llmdbg/models";
 import * as T from "@llmdbg/tensor";
 import { writeTinyGguf, writeTinyModel } from "@llmdbg/testing";
 import { afterAll, describe, expect, it } from "vitest";
 import { TextStream } from "../src/commands/generate.js";
-import { topK } from "../src/commands/run.js";
 
 T.useBackend("ref");
 

@@ -71,27 +71,26 @@ export function hookKind(name: string): HookKind {
 }
 
 /**
- * Declares the hook points of an architecture: the points outside the blocks and, for each of `nLayers`
- * blocks, the per-block components.
- * @example declareHooks(2, { hook_embed: ["batch", "pos", "d_model"] }, { hook_resid_pre: ["batch", "pos", "d_model"] })
+ * Declares the hook points of an architecture in the order its forward pass reaches them: the points `before`
+ * the blocks, each of `nLayers` blocks' `perBlock` points, then the points `after` them.
+ * @example declareHooks(2, { before: { hook_embed: ["batch", "pos", "d_model"] }, perBlock: { hook_resid_pre: ["batch", "pos", "d_model"] }, after: {} })
  */
 export function declareHooks(
   nLayers: number,
-  outside: Readonly<Record<string, readonly Axis[]>>,
-  perBlock: Readonly<Record<string, readonly Axis[]>>,
+  points: {
+    readonly before: Readonly<Record<string, readonly Axis[]>>;
+    readonly perBlock: Readonly<Record<string, readonly Axis[]>>;
+    readonly after: Readonly<Record<string, readonly Axis[]>>;
+  },
 ): HookPoint[] {
-  const points: HookPoint[] = Object.entries(outside).map(([name, axes]) => ({
-    name,
-    layer: null,
-    component: name,
-    kind: hookKind(name),
-    axes,
-  }));
+  const outside = (group: Readonly<Record<string, readonly Axis[]>>): HookPoint[] =>
+    Object.entries(group).map(([name, axes]) => ({ name, layer: null, component: name, kind: hookKind(name), axes }));
+  const blocks: HookPoint[] = [];
   for (let l = 0; l < nLayers; l++) {
-    for (const [component, axes] of Object.entries(perBlock))
-      points.push({ name: `blocks.${l}.${component}`, layer: l, component, kind: hookKind(component), axes });
+    for (const [component, axes] of Object.entries(points.perBlock))
+      blocks.push({ name: `blocks.${l}.${component}`, layer: l, component, kind: hookKind(component), axes });
   }
-  return points;
+  return [...outside(points.before), ...blocks, ...outside(points.after)];
 }
 
 /** The axis interventions index with `positions`: the query position for attention patterns and scores. */

@@ -51,3 +51,26 @@ export function logitDiff(logits: Tensor, a: number, b: number, at: At = {}): Te
 export function logProb(logits: Tensor, token: number, at: At = {}): Tensor {
   return entry(logSoftmax(row(logits, at)), token);
 }
+
+/**
+ * The k largest entries of one row of logits with their softmax probabilities (in f64), best first; ties
+ * keep vocabulary order, as argmax does.
+ * @example topK(logits.data.subarray(0, V), 5) // [{ id, logit, prob }, …]
+ */
+export function topK(row: ArrayLike<number>, k: number): { id: number; logit: number; prob: number }[] {
+  let mx = Number.NEGATIVE_INFINITY;
+  for (let i = 0; i < row.length; i++) mx = Math.max(mx, row[i] as number);
+  let total = 0;
+  for (let i = 0; i < row.length; i++) total += Math.exp((row[i] as number) - mx);
+  // a sorted window of the best k: O(V·k) with k small beats sorting a 150k vocabulary per position
+  const best: number[] = [];
+  for (let i = 0; i < row.length; i++) {
+    const v = row[i] as number;
+    if (best.length === k && v <= (row[best[k - 1] as number] as number)) continue;
+    let j = best.length < k ? best.length : k - 1;
+    while (j > 0 && v > (row[best[j - 1] as number] as number)) j--;
+    best.splice(j, 0, i);
+    if (best.length > k) best.pop();
+  }
+  return best.map((id) => ({ id, logit: row[id] as number, prob: Math.exp((row[id] as number) - mx) / total }));
+}

@@ -18,9 +18,9 @@ describe("hook kinds", () => {
   });
 
   it("a name outside the vocabulary is refused when the points are declared", () => {
-    expect(() => declareHooks(1, {}, { "attn.hook_patern": ["batch", "head", "query_pos", "key_pos"] })).toThrow(
-      /"attn.hook_patern" does not end in a known hook name/,
-    );
+    expect(() =>
+      declareHooks(1, { before: {}, perBlock: { "attn.hook_patern": ["batch", "head", "query_pos", "key_pos"] }, after: {} }),
+    ).toThrow(/"attn.hook_patern" does not end in a known hook name/);
   });
 });
 

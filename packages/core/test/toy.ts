@@ -34,29 +34,26 @@ export function toyModel(dtype: "f32" | "f64" = "f64"): HookedModel {
       wu: w([D, V], 9),
     }),
   );
-  const hookPoints = declareHooks(
-    1,
-    {
-      hook_embed: ["batch", "pos", "d_model"],
-      hook_pos_embed: ["batch", "pos", "d_model"],
-      "ln_final.hook_normalized": ["batch", "pos", "d_model"],
-    },
-    {
-      hook_resid_pre: ["batch", "pos", "d_model"],
+  const resid = ["batch", "pos", "d_model"] as const;
+  const hookPoints = declareHooks(1, {
+    before: { hook_embed: resid, hook_pos_embed: resid },
+    perBlock: {
+      hook_resid_pre: resid,
       "attn.hook_q": ["batch", "pos", "head", "d_head"],
       "attn.hook_k": ["batch", "pos", "head", "d_head"],
       "attn.hook_v": ["batch", "pos", "head", "d_head"],
       "attn.hook_attn_scores": ["batch", "head", "query_pos", "key_pos"],
       "attn.hook_pattern": ["batch", "head", "query_pos", "key_pos"],
       "attn.hook_z": ["batch", "pos", "head", "d_head"],
-      hook_attn_out: ["batch", "pos", "d_model"],
-      hook_resid_mid: ["batch", "pos", "d_model"],
+      hook_attn_out: resid,
+      hook_resid_mid: resid,
       "mlp.hook_pre": ["batch", "pos", "d_mlp"],
       "mlp.hook_post": ["batch", "pos", "d_mlp"],
-      hook_mlp_out: ["batch", "pos", "d_model"],
-      hook_resid_post: ["batch", "pos", "d_model"],
+      hook_mlp_out: resid,
+      hook_resid_post: resid,
     },
-  );
+    after: { "ln_final.hook_normalized": resid },
+  });
   const forward = (ids: Tensor, ctx: ForwardContext, opts: ForwardOptions = {}): Tensor => {
     const plan = planForward(ids, opts, "toy");
     const p = Object.fromEntries(names.map((n) => [n, ctx.param(n)])) as Record<(typeof names)[number], Tensor>;

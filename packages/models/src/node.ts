@@ -1,4 +1,6 @@
 // Node entry: everything in index.ts plus loadModel (a model folder or a .gguf file).
+
+export { type DtypeCount, describeModel, type HookShape, hookShapes } from "./describe.js";
 export * from "./index.js";
 export {
   type LoadedModel,
@@ -10,3 +12,4 @@ export {
   type ModelTokenizer,
   type StoredTensor,
 } from "./load-node.js";
+export { type ComponentCost, type Cost, type Kind, profileModel } from "./profile-node.js";

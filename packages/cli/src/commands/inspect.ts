@@ -1,9 +1,6 @@
 // `llmdbg inspect <model>`: what the checkpoint is (architecture, normalized config, stored tensors,
-// tokenizer) and every hook point with the shape it has on a short input. Shapes come from a real forward
-// pass rather than from the declared axes, so what is listed is exactly what `run --cache` would store
-// (e.g. the [batch, pos, 1] of a norm's hook_scale).
-import { run } from "@llmdbg/core";
-import * as T from "@llmdbg/tensor";
+// tokenizer) and every hook point with the shape it has on a short input (describeModel of @llmdbg/models).
+import { describeModel, type HookShape } from "@llmdbg/models";
 import { intFlag, modelPath, parse, UsageError } from "../args.js";
 import { type LoadedModel, load } from "../load.js";
 import { bytes, count, print, printJson, quoted, table } from "../output.js";
@@ -13,96 +10,6 @@ const options = {
   seq: { type: "string" },
   json: { type: "boolean" },
 } as const;
-
-export interface HookShape {
-  name: string;
-  layer: number | null;
-  component: string;
-  axes: string[];
-  shape: number[];
-}
-
-export interface DtypeCount {
-  tensors: number;
-  parameters: number;
-  bytes: number;
-}
-
-const product = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
-
-/**
- * Runs `seq` dummy tokens with every hook cached and reports each point's actual shape, in the order the
- * forward pass reaches them (the declaration lists the points outside the blocks first).
- */
-export function hookShapes(m: LoadedModel, seq: number): HookShape[] {
-  const V = m.config.vocabSize;
-  const ids = T.tensor(
-    Array.from({ length: seq }, (_, i) => i % V),
-    [1, seq],
-    "i32",
-  ); // [batch, pos]
-  const { cache, output } = T.noGrad(() => run(m.model, ids, { cache: true }));
-  try {
-    const fired = cache.names();
-    const rest = m.model.hookPoints.filter((p) => !cache.has(p.name)).map((p) => p.name);
-    const points = new Map(m.model.hookPoints.map((p) => [p.name, p]));
-    return [...fired, ...rest].flatMap((name) => {
-      const p = points.get(name);
-      if (p === undefined) return [];
-      // a point this input does not reach (none in the shipped architectures) has no shape to report
-      const shape = cache.has(name) ? [...cache.get(name).shape] : [];
-      return [{ name, layer: p.layer, component: p.component, axes: [...p.axes], shape }];
-    });
-  } finally {
-    cache.dispose();
-    output.dispose();
-  }
-}
-
-function tokenizerSummary(m: LoadedModel) {
-  const tok = m.tokenizer;
-  if (tok === undefined) return null;
-  const special = (id: number | undefined) => (id === undefined ? null : { id, token: tok.idToToken(id) ?? null });
-  const ids = (tok as { specialTokenIds?: readonly number[] }).specialTokenIds;
-  return {
-    vocabSize: tok.vocabSize,
-    bos: special(tok.bosTokenId),
-    eos: special(tok.eosTokenId),
-    pad: special(tok.padTokenId),
-    unk: special(tok.unkTokenId),
-    specialTokens: ids === undefined ? null : ids.length,
-    hasChatTemplate: tok.chatTemplate !== undefined,
-  };
-}
-
-/** The JSON `inspect --json` prints. */
-export function describeModel(m: LoadedModel, seq: number) {
-  const dtypes: Record<string, DtypeCount> = {};
-  let parameters = 0;
-  let storedBytes = 0;
-  for (const t of m.stored) {
-    const n = product(t.shape);
-    const d = (dtypes[t.dtype] ??= { tensors: 0, parameters: 0, bytes: 0 });
-    d.tensors++;
-    d.parameters += n;
-    d.bytes += t.bytes;
-    parameters += n;
-    storedBytes += t.bytes;
-  }
-  return {
-    path: m.path,
-    format: m.format,
-    architecture: { family: m.config.family, source: m.config.source },
-    config: m.config,
-    parameters,
-    storedBytes,
-    tensors: m.stored.length,
-    dtypes,
-    tokenizer: tokenizerSummary(m),
-    generation: m.generation,
-    hooks: { seq, points: hookShapes(m, seq) },
-  };
-}
 
 /** A config value on one line: objects as compact JSON without quotes around keys. */
 function show(v: unknown): string {
@@ -167,7 +74,7 @@ function printText(d: ReturnType<typeof describeModel>): void {
 export const inspect: Command = {
   summary: "architecture, config, parameters, tokenizer and hook points with shapes",
   usage: "llmdbg inspect <model> [--seq N] [--json]",
-  help: ["--seq N   sequence length of the dummy input the hook shapes are measured on (default 8)", "--json    one JSON object"],
+  help: ["--seq N   the number of tokens the hook shapes are given for (default 8)", "--json    one JSON object"],
   run(argv) {
     const { values, positionals } = parse(argv, options);
     const path = modelPath(positionals);

@@ -1,7 +1,7 @@
 // `llmdbg run <model>`: one forward pass: the tokens, the top next-token predictions at every position,
 // optionally every logit, and optionally the activations of chosen hook points written to a safetensors
 // file under their hook names (the format every other tool reads).
-import { run } from "@llmdbg/core";
+import { run, topK } from "@llmdbg/core";
 import { writeSafetensors } from "@llmdbg/formats";
 import type { Tensor } from "@llmdbg/tensor";
 import * as T from "@llmdbg/tensor";
@@ -28,28 +28,6 @@ export interface Prediction {
   text: string | null;
   logit: number;
   prob: number;
-}
-
-/**
- * The k largest entries of one row of logits with their softmax probabilities (in f64), best first; ties
- * keep vocabulary order, as argmax does.
- */
-export function topK(row: ArrayLike<number>, k: number): { id: number; logit: number; prob: number }[] {
-  let mx = Number.NEGATIVE_INFINITY;
-  for (let i = 0; i < row.length; i++) mx = Math.max(mx, row[i] as number);
-  let total = 0;
-  for (let i = 0; i < row.length; i++) total += Math.exp((row[i] as number) - mx);
-  // a sorted window of the best k: O(V·k) with k small beats sorting a 150k vocabulary per position
-  const best: number[] = [];
-  for (let i = 0; i < row.length; i++) {
-    const v = row[i] as number;
-    if (best.length === k && v <= (row[best[k - 1] as number] as number)) continue;
-    let j = best.length < k ? best.length : k - 1;
-    while (j > 0 && v > (row[best[j - 1] as number] as number)) j--;
-    best.splice(j, 0, i);
-    if (best.length > k) best.pop();
-  }
-  return best.map((id) => ({ id, logit: row[id] as number, prob: Math.exp((row[id] as number) - mx) / total }));
 }
 
 /** Rows of the output: [1, pos, vocab] for a language model, [1, labels] for a classifier (one row). */

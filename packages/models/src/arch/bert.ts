@@ -167,22 +167,16 @@ const perHead = ["batch", "pos", "head", "d_head"] as const;
 
 /** The hook points of an `nLayers` encoder with `head` (TransformerLens's HookedEncoder names). */
 export function bertHookPoints(nLayers: number, head: BertHead) {
-  return declareHooks(
-    nLayers,
-    {
+  return declareHooks(nLayers, {
+    before: {
       "embed.hook_embed": resid,
       "embed.hook_pos_embed": resid,
       "embed.hook_token_type_embed": resid,
       "embed.ln.hook_scale": scale,
       "embed.ln.hook_normalized": resid,
       hook_full_embed: resid,
-      ...(head === "classifier" && { "pooler.hook_pooler_out": ["batch", "d_model"] as const }),
-      ...(head === "mlm" && { "mlm_head.ln.hook_scale": scale, "mlm_head.ln.hook_normalized": resid }),
-      // what forward returns: class logits, masked-LM logits, or (no head) the final hidden states
-      hook_logits:
-        head === "classifier" ? (["batch", "label"] as const) : head === "mlm" ? (["batch", "pos", "d_vocab"] as const) : resid,
     },
-    {
+    perBlock: {
       hook_resid_pre: resid,
       "attn.hook_q": perHead,
       "attn.hook_k": perHead,
@@ -203,7 +197,14 @@ export function bertHookPoints(nLayers: number, head: BertHead) {
       "ln2.hook_normalized": resid,
       hook_normalized_resid_post: resid,
     },
-  );
+    after: {
+      ...(head === "classifier" && { "pooler.hook_pooler_out": ["batch", "d_model"] as const }),
+      ...(head === "mlm" && { "mlm_head.ln.hook_scale": scale, "mlm_head.ln.hook_normalized": resid }),
+      // what forward returns: class logits, masked-LM logits, or (no head) the final hidden states
+      hook_logits:
+        head === "classifier" ? (["batch", "label"] as const) : head === "mlm" ? (["batch", "pos", "d_vocab"] as const) : resid,
+    },
+  });
 }
 
 /**

@@ -106,15 +106,11 @@ const scores = ["batch", "head", "query_pos", "key_pos"] as const;
 /** The hook points; `hook_resid_mid` exists only when the residual is sequential (TransformerLens never fires it otherwise). */
 export function gptNeoxHookPoints(config: Pick<ModelConfig, "nLayers" | "parallelResidual">) {
   const mid: Record<string, readonly Axis[]> = config.parallelResidual ? {} : { hook_resid_mid: resid };
-  return declareHooks(
-    config.nLayers,
-    {
+  return declareHooks(config.nLayers, {
+    before: {
       hook_embed: resid,
-      "ln_final.hook_scale": scale,
-      "ln_final.hook_normalized": resid,
-      hook_logits: ["batch", "pos", "d_vocab"],
     },
-    {
+    perBlock: {
       hook_resid_pre: resid,
       "ln1.hook_scale": scale,
       "ln1.hook_normalized": resid,
@@ -135,7 +131,12 @@ export function gptNeoxHookPoints(config: Pick<ModelConfig, "nLayers" | "paralle
       hook_mlp_out: resid,
       hook_resid_post: resid,
     },
-  );
+    after: {
+      "ln_final.hook_scale": scale,
+      "ln_final.hook_normalized": resid,
+      hook_logits: ["batch", "pos", "d_vocab"],
+    },
+  });
 }
 
 /**

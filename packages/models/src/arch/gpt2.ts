@@ -93,16 +93,12 @@ const perHead = ["batch", "pos", "head", "d_head"] as const;
 const scale = ["batch", "pos", "one"] as const; // sqrt(var + eps) per position, [batch, pos, 1]
 
 export function gpt2HookPoints(nLayers: number) {
-  return declareHooks(
-    nLayers,
-    {
+  return declareHooks(nLayers, {
+    before: {
       hook_embed: resid,
       hook_pos_embed: resid,
-      "ln_final.hook_scale": scale,
-      "ln_final.hook_normalized": resid,
-      hook_logits: ["batch", "pos", "d_vocab"],
     },
-    {
+    perBlock: {
       hook_resid_pre: resid,
       "ln1.hook_scale": scale,
       "ln1.hook_normalized": resid,
@@ -121,7 +117,12 @@ export function gpt2HookPoints(nLayers: number) {
       hook_mlp_out: resid,
       hook_resid_post: resid,
     },
-  );
+    after: {
+      "ln_final.hook_scale": scale,
+      "ln_final.hook_normalized": resid,
+      hook_logits: ["batch", "pos", "d_vocab"],
+    },
+  });
 }
 
 /** The config fields GPT-2 honours, and what it refuses. */

@@ -111,15 +111,11 @@ const mlp = ["batch", "pos", "d_mlp"] as const;
 
 /** The hook points of an `nLayers` Llama-family model (no hook_pos_embed: positions enter as rotations of q and k). */
 export function llamaHookPoints(nLayers: number) {
-  return declareHooks(
-    nLayers,
-    {
+  return declareHooks(nLayers, {
+    before: {
       hook_embed: resid,
-      "ln_final.hook_scale": scale,
-      "ln_final.hook_normalized": resid,
-      hook_logits: ["batch", "pos", "d_vocab"],
     },
-    {
+    perBlock: {
       hook_resid_pre: resid,
       "ln1.hook_scale": scale,
       "ln1.hook_normalized": resid,
@@ -141,7 +137,12 @@ export function llamaHookPoints(nLayers: number) {
       hook_mlp_out: resid,
       hook_resid_post: resid,
     },
-  );
+    after: {
+      "ln_final.hook_scale": scale,
+      "ln_final.hook_normalized": resid,
+      hook_logits: ["batch", "pos", "d_vocab"],
+    },
+  });
 }
 
 /** The config fields the Llama family honours, and what it refuses. */
