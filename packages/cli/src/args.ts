@@ -2,6 +2,7 @@
 // command line is a UsageError: main prints it with the command's usage line and exits 2, so scripts can tell
 // "you called me wrong" from "the model file is broken" (exit 1).
 import { type ParseArgsConfig, parseArgs } from "node:util";
+import { selectNames } from "@llmdbg/core";
 
 export class UsageError extends Error {
   override name = "UsageError";
@@ -69,33 +70,14 @@ export function oneOf<T extends string>(flag: string, v: string | undefined, all
 }
 
 /**
- * Hook-name globs: comma-separated, `*` matches any run of characters (dots included), so
- * `blocks.*.attn.hook_pattern` and `*hook_pattern` both select every layer's pattern. Each glob must select
- * at least one of `names`, so a typo is an error rather than an empty file.
+ * Hook-name globs for `--cache`: core's selectNames (comma-separated names and globs, `*` matching any characters,
+ * `blocks.-1.` the last block), with a glob that matches nothing reported as a usage error.
  * @example selectHooks("blocks.*.attn.hook_pattern,hook_embed", model.hookPoints.map((p) => p.name))
  */
 export function selectHooks(pattern: string, names: readonly string[]): string[] {
-  const globs = pattern
-    .split(",")
-    .map((p) => p.trim())
-    .filter((p) => p !== "");
-  if (globs.length === 0) throw new UsageError(`--cache: empty pattern ${JSON.stringify(pattern)}`);
-  const picked = new Set<string>();
-  for (const g of globs) {
-    const re = new RegExp(`^${g.split("*").map(escapeRegex).join(".*")}$`);
-    const hits = names.filter((n) => re.test(n));
-    if (hits.length === 0) {
-      const sample = names.slice(0, 6).join(", ");
-      throw new UsageError(
-        `--cache: ${JSON.stringify(g)} matches no hook point (they are named like ${sample}, …; see llmdbg inspect)`,
-      );
-    }
-    for (const h of hits) picked.add(h);
+  try {
+    return selectNames(pattern, names, "--cache");
+  } catch (e) {
+    throw new UsageError(`${(e as Error).message}; see llmdbg inspect`);
   }
-  // in the model's order, not the order of the globs
-  return names.filter((n) => picked.has(n));
-}
-
-function escapeRegex(s: string): string {
-  return s.replace(/[.+?^${}()|[\]\\]/g, "\\$&");
 }
