@@ -27,6 +27,34 @@ export function resolveLayer(name: string, nLayers: number): string {
   return `blocks.${l}.${name.slice(m[0].length)}`;
 }
 
+/** Edit distance, for "did you mean" (names are short). */
+function distance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) {
+      cur[j] = Math.min(
+        (prev[j] as number) + 1,
+        (cur[j - 1] as number) + 1,
+        (prev[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
+    }
+    prev = cur;
+  }
+  return prev[b.length] as number;
+}
+
+/** Up to three names within a few edits of `pattern` (globs compared with their `*` as written). */
+function nearest(pattern: string, names: readonly string[]): string[] {
+  const limit = Math.max(2, Math.floor(pattern.length / 8));
+  return names
+    .map((n) => [n, distance(pattern, n)] as const)
+    .filter(([, d]) => d <= limit)
+    .sort((a, b) => a[1] - b[1])
+    .slice(0, 3)
+    .map(([n]) => n);
+}
+
 function escapeRegex(s: string): string {
   return s.replace(/[.+?^${}()|[\]\\]/g, "\\$&");
 }
@@ -55,7 +83,7 @@ export function selectNames(filter: NameFilter | undefined, names: readonly stri
     const re = new RegExp(`^${p.split("*").map(escapeRegex).join(".*")}$`);
     const hits = names.filter((n) => re.test(n));
     if (hits.length === 0) {
-      const close = names.filter((n) => n.endsWith(p.slice(p.lastIndexOf(".") + 1))).slice(0, 3);
+      const close = nearest(p, names);
       const hint =
         close.length > 0 ? `did you mean ${close.join(", ")}?` : `they are named like ${names.slice(0, 4).join(", ")}, …`;
       throw new Error(`${what}: ${JSON.stringify(raw)} matches nothing (${hint})`);

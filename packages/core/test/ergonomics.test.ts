@@ -58,7 +58,7 @@ describe("selecting hook points", () => {
     expect(r.cache.get("blocks.-1.attn.hook_z")).toBe(r.cache.get("blocks.0.attn.hook_z"));
     expect(r.cache.at("attn.hook_z", -1)).toBe(r.cache.get("blocks.0.attn.hook_z"));
     expect(() => run(model, ids, { cache: ["blocks.0.attn.hook_patern"] })).toThrow(
-      /cache: "blocks.0.attn.hook_patern" matches nothing \(they are named like/,
+      /cache: "blocks.0.attn.hook_patern" matches nothing \(did you mean blocks.0.attn.hook_pattern\?\)/,
     );
     expect(() => run(model, ids, { grads: { hooks: "hook_embd", loss: (o) => T.sum(o) } })).toThrow(
       /grads.hooks: "hook_embd" matches nothing/,
