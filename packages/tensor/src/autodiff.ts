@@ -4,9 +4,11 @@
 // an optional op listener (the profiler in profile.ts) sees them.
 
 import { isFloat } from "./dtype.js";
+import { add } from "./ops.js";
 import type { Prim, PrimAttrs } from "./prims.js";
 import { fmt, ShapeError, sameShape } from "./shape.js";
 import { Tensor, zeros } from "./tensor.js";
+import { vjpRule } from "./vjp.js";
 
 export interface TapeNode<P extends Prim = Prim> {
   readonly prim: P;
@@ -122,20 +124,8 @@ export interface Backward {
   gradOf(x: Tensor): Tensor | undefined;
 }
 
-type Rules = (node: TapeNode, g: Tensor) => (Tensor | null)[];
-let rules: Rules | null = null;
-let addGrad: ((a: Tensor, b: Tensor) => Tensor) | null = null;
-
-/** vjp.ts installs the rule table here (ops → autodiff → vjp would otherwise be an import cycle). */
-export function installRules(r: Rules, add: (a: Tensor, b: Tensor) => Tensor): void {
-  rules = r;
-  addGrad = add;
-}
-
 function backprop(tape: Tape, outs: readonly Tensor[], cts: readonly Tensor[], inputs: readonly Tensor[]): Backward {
-  if (rules === null || addGrad === null) throw new Error("autodiff: vjp rules not installed");
-  const r = rules;
-  const add = addGrad;
+  const r = vjpRule;
   const grads = new Map<number, Tensor>();
   const keep = new Set<number>([...tape.retained, ...inputs.map((x) => x.id)]);
   // the listener is read once: one installed mid-pass would see rules without their phase

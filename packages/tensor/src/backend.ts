@@ -73,10 +73,25 @@ export function getBackend(): Backend {
 }
 
 /**
- * Switches backend for all later ops and returns it; throws BackendUnavailableError when it cannot load.
+ * Sets the process's default backend for all later ops and returns it; throws BackendUnavailableError when it
+ * cannot load. Code that serves several callers uses `withBackend`, which restores the previous one.
  * @example useBackend("ref")
  */
 export function useBackend(name: BackendName): Backend {
   current = load(name);
   return current;
+}
+
+/**
+ * Runs `fn` with `backend` (a name or an instance) and restores the backend in use before, even if `fn` throws.
+ * @example const exact = withBackend("ref", () => matmul(a, b))
+ */
+export function withBackend<T>(backend: BackendName | Backend, fn: () => T): T {
+  const prev = current;
+  current = typeof backend === "string" ? load(backend) : backend;
+  try {
+    return fn();
+  } finally {
+    current = prev;
+  }
 }

@@ -1,14 +1,96 @@
-// @llmdbg/tensor — an eager tensor library with tape autodiff. This entry is platform-neutral; `node.ts`
-// adds the onnxruntime backend.
-import "./vjp.js";
-
-export * from "./autodiff.js";
-export { type Backend, type BackendName, BackendUnavailableError, getBackend, refBackend, useBackend } from "./backend.js";
-export * from "./dtype.js";
-export * from "./fused.js";
-export * from "./ops.js";
+// @llmdbg/tensor — an eager tensor library with tape autodiff. This entry is platform-neutral; `node.ts` adds the
+// onnxruntime backend. It exports what a user of tensors needs; the tape, the rule table, storage and the
+// allocator stay internal (the package's own tests import them from their files).
+export { type Backward, grad, noGrad, retainGrad, stopGradient, valueAndGrad, vjp, watch } from "./autodiff.js";
+export {
+  type Backend,
+  type BackendName,
+  BackendUnavailableError,
+  getBackend,
+  refBackend,
+  useBackend,
+  withBackend,
+} from "./backend.js";
+export { type DType, dtypes, isFloat, type TypedArray } from "./dtype.js";
+export {
+  type AttentionOptions,
+  attention,
+  causalMask,
+  gelu,
+  layerNorm,
+  logSoftmax,
+  rmsNorm,
+  rope,
+  silu,
+  softmax,
+} from "./fused.js";
+export {
+  add,
+  argmax,
+  broadcastTo,
+  cast,
+  compare,
+  concat,
+  div,
+  eq,
+  erf,
+  exp,
+  gather,
+  ge,
+  gt,
+  le,
+  log,
+  logsumexp,
+  lt,
+  matmul,
+  max,
+  maximum,
+  mean,
+  mul,
+  narrow,
+  ne,
+  neg,
+  type Operand,
+  pad,
+  permute,
+  pow,
+  reshape,
+  rsqrt,
+  scatterAdd,
+  slice,
+  sqrt,
+  sub,
+  sum,
+  tanh,
+  transpose,
+  where,
+} from "./ops.js";
 export type { CompareOp, Prim, PrimAttrs } from "./prims.js";
-export * from "./profile.js";
-export * from "./shape.js";
-export * from "./tensor.js";
-export { sumTo } from "./vjp.js";
+export {
+  type OpProfile,
+  type OpRow,
+  type OpStats,
+  type PrimStats,
+  profileOps,
+  profileScope,
+  setProfileLabel,
+  sumRows,
+  unprofiled,
+} from "./profile.js";
+export { DTypeError, fmt, type Shape, ShapeError, sizeOf } from "./shape.js";
+export {
+  arange,
+  empty,
+  fromTyped,
+  full,
+  ones,
+  pin,
+  randn,
+  randu,
+  rng,
+  scalar,
+  Tensor,
+  tensor,
+  unpin,
+  zeros,
+} from "./tensor.js";

@@ -1,6 +1,6 @@
 // The backward rules: one per primitive, in one exhaustive table. A primitive added to PrimAttrs without a
 // rule here is a compile error. Rules run under noGrad and may use any op.
-import { installRules, type TapeNode } from "./autodiff.js";
+import type { TapeNode } from "./autodiff.js";
 import { isFloat } from "./dtype.js";
 import {
   attentionScoresBackward,
@@ -211,7 +211,10 @@ const rules: { [P in Prim]: Rule<P> } = {
   },
 };
 
-installRules(
-  (node, g) => (rules[node.prim] as (n: TapeNode, g: Tensor) => Grads)(node, g),
-  (a, b) => add(a, b),
-);
+/**
+ * The gradients of one tape node's inputs given its output's cotangent (autodiff's backward pass calls it; the
+ * import cycle ops → autodiff → vjp → ops resolves because both sides only call each other after loading).
+ */
+export function vjpRule(node: TapeNode, g: Tensor): Grads {
+  return (rules[node.prim] as (n: TapeNode, g: Tensor) => Grads)(node, g);
+}

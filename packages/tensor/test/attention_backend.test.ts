@@ -67,4 +67,23 @@ describe("backend selection", () => {
       T.useBackend("ort");
     }
   });
+
+  it("withBackend runs one call on a backend and restores the one in use, also when the call throws", () => {
+    T.useBackend("ort");
+    const a = T.randn([64, 64], 1);
+    const b = T.randn([64, 64], 2);
+    const seen = T.withBackend("ref", () => T.getBackend().name);
+    expect(seen).toBe("ref");
+    expect(T.getBackend().name).toBe("ort");
+    expect(() =>
+      T.withBackend("ref", () => {
+        throw new Error("inside");
+      }),
+    ).toThrow("inside");
+    expect(T.getBackend().name).toBe("ort");
+    // the same product on both, as the ort-vs-ref tests compare them
+    const viaRef = T.withBackend(T.refBackend, () => T.matmul(a, b)).toArray();
+    const viaOrt = T.matmul(a, b).toArray();
+    expect(viaRef.length).toBe(viaOrt.length);
+  });
 });

@@ -4,6 +4,7 @@
 // matrices (matmul, attention) run again on the onnxruntime backend, with its size threshold lowered to zero
 // so that every product goes to onnxruntime, asserting that some did.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { setRawAllocator } from "../src/dtype.js";
 import type { Prim, Tensor } from "../src/node.js";
 import * as T from "../src/node.js";
 import { gradcheck } from "./gradcheck.js";
@@ -174,12 +175,12 @@ const cases: { [P in Prim]: Case[] } = {
 
 // Outputs are allocated uninitialized; poisoning every fresh buffer with NaN makes a kernel that leaves an
 // element unwritten fail its gradient check instead of passing on memory that happened to be zero.
-let restore: ReturnType<typeof T.setRawAllocator> | undefined;
+let restore: ReturnType<typeof setRawAllocator> | undefined;
 beforeAll(() => {
-  restore = T.setRawAllocator((bytes) => new Uint8Array(bytes).fill(0xff).buffer, 0);
+  restore = setRawAllocator((bytes) => new Uint8Array(bytes).fill(0xff).buffer, 0);
 });
 afterAll(() => {
-  if (restore) T.setRawAllocator(restore.fn, restore.minBytes);
+  if (restore) setRawAllocator(restore.fn, restore.minBytes);
 });
 
 describe("finite-difference gradients (f64, ref backend)", () => {

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { planMatmul } from "../src/kernels/matmul.js";
 import type { Tensor } from "../src/node.js";
 import * as T from "../src/node.js";
+import type { Remote } from "../src/tensor.js";
 import { gradcheck } from "./gradcheck.js";
 
 let ort: T.OrtBackend;
@@ -196,7 +197,7 @@ describe("lifetime of resident buffers", () => {
     const w = T.pin(T.randn([32, 16], 16));
     const view = T.reshape(w, [16, 32]);
     T.matmul(T.randn([2, 32], 17), w);
-    const id = (w.store.remote as T.Remote).id;
+    const id = (w.store.remote as Remote).id;
     const held = () => ort.resident().ids.includes(id);
     expect(held()).toBe(true);
     w.dispose();
@@ -204,7 +205,7 @@ describe("lifetime of resident buffers", () => {
     expect(view.toArray().length).toBe(512); // and reads it (which brings it back)
     expect(held()).toBe(false);
     T.matmul(T.randn([2, 16], 18), view);
-    const id2 = (view.store.remote as T.Remote).id;
+    const id2 = (view.store.remote as Remote).id;
     const bytes = ort.resident().bytes;
     view.dispose();
     expect(ort.resident().ids).not.toContain(id2);
@@ -218,7 +219,7 @@ describe("lifetime of resident buffers", () => {
     const id = (() => {
       const w = T.pin(T.randn([64, 64], 19));
       T.matmul(T.randn([2, 64], 20), w);
-      return (w.store.remote as T.Remote).id;
+      return (w.store.remote as Remote).id;
     })();
     expect(ort.resident().ids).toContain(id);
     let held = true;

@@ -2,7 +2,8 @@
 // backward ops to the rule that ran them and to the label of its tape node, keeps its times within the wall
 // time measured around it, and records nothing when off. Overhead is not asserted: no timed tests.
 import { afterAll, describe, expect, it } from "vitest";
-import type { OpListener, OpProfile, OpRow, Prim, PrimStats, Tensor } from "../src/node.js";
+import { type OpListener, setOpListener } from "../src/autodiff.js";
+import type { OpProfile, OpRow, Prim, PrimStats, Tensor } from "../src/node.js";
 import * as T from "../src/node.js";
 
 const x = T.randn([2, 3], 1); // [batch, d_in]
@@ -106,12 +107,12 @@ describe("profileOps", () => {
     const seen: Prim[] = [];
     const spy: OpListener = { label: "spy", op: (p) => seen.push(p), phase() {}, rule() {} };
     T.profileOps(() => T.neg(x));
-    expect(T.setOpListener(null)).toBeNull(); // profileOps removed its listener
+    expect(setOpListener(null)).toBeNull(); // profileOps removed its listener
     T.grad(loss)(x, w);
     expect(seen).toEqual([]);
-    const prev = T.setOpListener(spy);
+    const prev = setOpListener(spy);
     T.neg(x);
-    T.setOpListener(prev);
+    setOpListener(prev);
     expect(seen).toEqual(["neg"]);
   });
 
@@ -122,6 +123,6 @@ describe("profileOps", () => {
         throw new Error("boom");
       }),
     ).toThrow("boom");
-    expect(T.setOpListener(null)).toBeNull();
+    expect(setOpListener(null)).toBeNull();
   });
 });

@@ -8,7 +8,7 @@
 // frees it there.
 import { availableParallelism } from "node:os";
 import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from "node:worker_threads";
-import { type Backend, refBackend, registerOrtLoader } from "../backend.js";
+import { type Backend, refBackend } from "../backend.js";
 import { type DType, dtypes, type TypedArray } from "../dtype.js";
 import type { MatmulPlan } from "../kernels/matmul.js";
 import { type Shape, sizeOf } from "../shape.js";
@@ -297,10 +297,3 @@ export class OrtBackend implements Backend, StorageHome {
     return this.worker.terminate();
   }
 }
-
-let shared: OrtBackend | null = null;
-
-registerOrtLoader(() => {
-  shared ??= new OrtBackend();
-  return shared;
-});
