@@ -3,7 +3,7 @@
 // greedy and seeded generation), that conversions reload to the same logits, and that user errors exit 1 or 2
 // with a message naming the culprit and no stack trace. Spawned processes use the `ref` backend, as this
 // process does, so both sides compute identically; profile runs on the default backend.
-import { execFile } from "node:child_process";
+import { execFile, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -245,5 +245,15 @@ describe("errors", () => {
     expect(r3.code).toBe(2);
     expect(r3.stderr).toMatch(/--frobnicate[\s\S]*usage: llmdbg run/);
     for (const r of [r1, r2, r3]) expect(r.stderr).not.toMatch(/^\s+at /m);
+  });
+});
+
+describe("a quiet start", () => {
+  it("npx llmdbg --version prints the version and nothing on stderr (no npm warnings)", () => {
+    const root = fileURLToPath(new URL("../../../", import.meta.url));
+    const r = spawnSync("npx", ["llmdbg", "--version"], { cwd: root, encoding: "utf8", timeout: 60_000 });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toBe("llmdbg 0.1.0\n");
+    expect(r.stderr).toBe("");
   });
 });
