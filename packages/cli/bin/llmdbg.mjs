@@ -1,11 +1,14 @@
 #!/usr/bin/env node
-// The `llmdbg` executable. The workspace has no build step, so this shim runs the TypeScript sources through tsx.
+// The `llmdbg` executable. It runs the bundle that `npm ci` builds (packages/cli/dist/main.mjs, see
+// scripts/build-cli.mjs) while that is newer than every source file, and the TypeScript sources through tsx
+// otherwise (a fresh edit, or no build), so it never runs stale code.
 //
 // Large tensors are allocated and freed at a high rate; glibc's default thresholds serve them from the heap
 // and trim it after every free, which doubles their cost (see the root package.json "bench" script). The
 // thresholds are read once, when the process starts, so they cannot be set from inside: the shim starts
 // itself again with them set, unless the user already chose their own.
 import { spawnSync } from "node:child_process";
+import { statSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
 const TUNING = {
@@ -28,7 +31,17 @@ if (process.platform === "linux" && process.env.MALLOC_MMAP_THRESHOLD_ === undef
   // the re-exec failed (no spawn permission, …): run untuned rather than not at all
 }
 
-const { register } = await import("tsx/esm/api");
-register();
-const { main } = await import("../src/main.ts");
-process.exitCode = await main(process.argv.slice(2));
+const bundle = new URL("../dist/main.mjs", import.meta.url);
+let entry;
+try {
+  const { newestSource } = await import("../../../scripts/build-cli.mjs");
+  if (statSync(bundle).mtimeMs > newestSource()) entry = await import(bundle.href);
+} catch {
+  // no bundle (or no build script beside the package): the sources
+}
+if (entry === undefined) {
+  const { register } = await import("tsx/esm/api");
+  register();
+  entry = await import("../src/main.ts");
+}
+process.exitCode = await entry.main(process.argv.slice(2));
