@@ -190,8 +190,8 @@ export const mutations = [
     id: "llama-qkv-bias",
     what: "Qwen2's q/k/v biases never read",
     file: "packages/models/src/arch/llama.ts",
-    find: "q_proj: lin(`${k}.self_attn.q_proj`, D, H * Dh, config.qkvBias),",
-    replace: "q_proj: lin(`${k}.self_attn.q_proj`, D, H * Dh, false),",
+    find: ".self_attn.q_proj`, D, H * Dh, config.qkvBias),",
+    replace: ".self_attn.q_proj`, D, H * Dh, false),",
     tests: [arch("llama")],
   },
   {

@@ -2,7 +2,7 @@
 // command line is a UsageError: main prints it with the command's usage line and exits 2, so scripts can tell
 // "you called me wrong" from "the model file is broken" (exit 1).
 import { type ParseArgsConfig, parseArgs } from "node:util";
-import { selectNames } from "@llmdbg/core";
+import { editDistance, selectNames } from "@llmdbg/core";
 
 export class UsageError extends Error {
   override name = "UsageError";
@@ -13,14 +13,35 @@ export class UsageError extends Error {
  * @example const { values, positionals } = parse(argv, { json: { type: "boolean" } })
  */
 export function parse<const O extends NonNullable<ParseArgsConfig["options"]>>(argv: readonly string[], options: O) {
+  // `--max-new -5`: parseArgs takes "-5" for a flag; join a value that starts with "-" to its string option,
+  // so the option's own check reports it ("--max-new must be an integer >= 0, got -5")
+  const args: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string;
+    const next = argv[i + 1];
+    const o = a.startsWith("--") ? (options as Record<string, { type: string }>)[a.slice(2)] : undefined;
+    if (o?.type === "string" && next !== undefined && /^-\d|^-\.\d/.test(next)) {
+      args.push(`${a}=${next}`);
+      i++;
+    } else args.push(a);
+  }
   try {
-    return parseArgs({ args: [...argv], options, allowPositionals: true, strict: true });
+    return parseArgs({ args, options, allowPositionals: true, strict: true });
   } catch (e) {
     // parseArgs throws TypeErrors with ERR_PARSE_ARGS_* codes for command-line mistakes
-    if (e instanceof TypeError && String((e as { code?: unknown }).code).startsWith("ERR_PARSE_ARGS"))
-      throw new UsageError(e.message);
+    if (e instanceof TypeError && String((e as { code?: unknown }).code).startsWith("ERR_PARSE_ARGS")) {
+      const unknown = /Unknown option '(-{1,2}[^']+)'/.exec(e.message)?.[1];
+      const near = unknown === undefined ? undefined : nearestFlag(unknown.replace(/^-+/, ""), Object.keys(options));
+      throw new UsageError(near === undefined ? e.message : `unknown option ${unknown}; did you mean --${near}?`);
+    }
     throw e;
   }
+}
+
+/** The option within two edits of `name`, if one is. */
+function nearestFlag(name: string, flags: readonly string[]): string | undefined {
+  const best = flags.map((f) => [f, editDistance(name, f)] as const).sort((x, y) => x[1] - y[1])[0];
+  return best !== undefined && best[1] <= 2 ? best[0] : undefined;
 }
 
 /** The single `<model>` positional. */

@@ -2,6 +2,7 @@
 // `--tokens` into token ids the model accepts.
 import { basename } from "node:path";
 import { type LoadedModel, loadModel } from "@llmdbg/models";
+import { tokenDisplay } from "@llmdbg/tokenizers";
 import { tokenList, UsageError } from "./args.js";
 import { progressBar } from "./output.js";
 
@@ -37,12 +38,13 @@ export function inputIds(m: LoadedModel, flags: { text?: string | undefined; tok
   if ((flags.text === undefined) === (flags.tokens === undefined))
     throw new UsageError("pass exactly one of --text and --tokens");
   const ids = flags.text !== undefined ? tokenizerOf(m).encode(flags.text) : tokenList(flags.tokens as string);
-  if (ids.length === 0) throw new UsageError("the input has no tokens");
+  // what the input holds is data, not the command line: exit 1 (a UsageError would be 2)
+  if (ids.length === 0) throw new Error("the input has no tokens");
   const V = m.config.vocabSize;
   const bad = ids.find((id) => id >= V);
-  if (bad !== undefined) throw new UsageError(`token id ${bad} is out of range: the model's vocabulary has ${V} tokens`);
+  if (bad !== undefined) throw new Error(`token id ${bad} is out of range: the model's vocabulary has ${V} tokens`);
   if (ids.length > m.config.maxPositions)
-    throw new UsageError(`the input has ${ids.length} tokens; the model supports at most ${m.config.maxPositions} positions`);
+    throw new Error(`the input has ${ids.length} tokens; the model supports at most ${m.config.maxPositions} positions`);
   return ids;
 }
 
@@ -54,4 +56,9 @@ export function tokenStrings(m: LoadedModel, ids: readonly number[]): (string | 
 /** The text of one token, or null without a tokenizer. */
 export function tokenText(m: LoadedModel, id: number): string | null {
   return m.tokenizer === undefined ? null : m.tokenizer.decode([id]);
+}
+
+/** The readable text of one token (partial UTF-8 escaped), or null without a tokenizer. */
+export function tokenDisplayOf(m: LoadedModel, id: number): string | null {
+  return m.tokenizer === undefined ? null : tokenDisplay(m.tokenizer, id);
 }

@@ -15,6 +15,11 @@ export function bold(text: string, stream: NodeJS.WriteStream = process.stdout):
   return stream.isTTY ? `\x1b[1m${text}\x1b[22m` : text;
 }
 
+/** Dim on a terminal (a prompt before its continuation); unchanged when piped. */
+export function dim(text: string, stream: NodeJS.WriteStream = process.stdout): string {
+  return stream.isTTY ? `\x1b[2m${text}\x1b[22m` : text;
+}
+
 export type Align = "left" | "right";
 
 /**
@@ -66,9 +71,12 @@ export function pct(part: number, whole: number): string {
   return whole > 0 ? `${((100 * part) / whole).toFixed(1)}%` : "–";
 }
 
-/** A token string made visible: quotes, escapes for control characters and newlines. */
+/**
+ * A token made visible: quotes, escapes for control characters and newlines, and the `\xHH` byte escapes of
+ * tokenDisplay left single (JSON would double their backslash).
+ */
 export function quoted(s: string): string {
-  return JSON.stringify(s);
+  return JSON.stringify(s).replace(/\\\\x([0-9a-f]{2})/g, "\\x$1");
 }
 
 /**

@@ -257,3 +257,53 @@ describe("a quiet start", () => {
     expect(r.stderr).toBe("");
   });
 });
+
+describe("the command line (exit 2) apart from the data (exit 1), with messages that help", () => {
+  it.each([
+    [["generate", "MODEL", "--text", "hi", "--max-new", "-5"], 2, /--max-new must be an integer >= 0, got "-5"/],
+    [["run", "MODEL", "--text", "hi", "--top-kk", "3"], 2, /unknown option --top-kk; did you mean --top-k\?/],
+    [
+      ["run", "MODEL", "--text", "hi", "--cache", "hook_embed", "--out", "/no/such/folder/x.safetensors"],
+      2,
+      /the folder \/no\/such\/folder does not exist/,
+    ],
+    [
+      ["run", "MODEL", "--text", "hi", "--cache", "blocks.0.attn.hook_patern", "--out", "OUT"],
+      2,
+      /did you mean blocks.0.attn.hook_pattern/,
+    ],
+    [["run", "MODEL", "--tokens", "1,999999"], 1, /token id 999999 is out of range: the model's vocabulary has \d+ tokens/],
+    [["run", "MODEL", "--text", ""], 1, /the input has no tokens/],
+    [["run", "SAFETENSORS", "--text", "hi"], 1, /model.safetensors: path: is a safetensors file: pass the model folder/],
+  ] as const)("%j exits %i", async (args, code, message) => {
+    const out = join(dir, "cache.safetensors");
+    const r = await cli(
+      args.map((a) => (a === "MODEL" ? hf : a === "SAFETENSORS" ? join(hf, "model.safetensors") : a === "OUT" ? out : a)),
+    );
+    expect(r.code).toBe(code);
+    expect(r.stderr).toMatch(message);
+  });
+
+  it("convert refuses to overwrite its output without --force", async () => {
+    const gguf = join(dir, "overwrite.gguf");
+    expect((await cli(["convert", hf, "--to", "gguf", gguf])).code).toBe(0);
+    const again = await cli(["convert", hf, "--to", "gguf", gguf]);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toMatch(/overwrite.gguf: exists; pass --force to replace it/);
+    expect((await cli(["convert", hf, "--to", "gguf", gguf, "--force"])).code).toBe(0);
+  });
+});
+
+describe("readable tokens", () => {
+  it("run shows each token decoded, partial UTF-8 as \\x escapes, with ids, and caps the text table at 10 predictions", async () => {
+    const r = await cli(["run", hf, "--text", "é —", "--top-k", "20"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).not.toContain("\uFFFD");
+    expect(r.stdout).toMatch(/"\\x[0-9a-f]{2}"/);
+    expect(r.stdout).toContain("(10 of 20 predictions per position shown; --json has them all)");
+    const d = await json(["run", hf, "--text", "é —", "--top-k", "20"]);
+    expect(d.positions[0].top).toHaveLength(20);
+    // the tiny byte-level vocabulary splits "é" and "—" into single bytes: each shown as its escape
+    expect(d.tokenDisplays.join("")).toBe("\\xc3\\xa9 \\xe2\\x80\\x94");
+  });
+});

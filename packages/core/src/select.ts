@@ -27,8 +27,8 @@ export function resolveLayer(name: string, nLayers: number): string {
   return `blocks.${l}.${name.slice(m[0].length)}`;
 }
 
-/** Edit distance, for "did you mean" (names are short). */
-function distance(a: string, b: string): number {
+/** Edit distance (Levenshtein), for "did you mean" (names are short). */
+export function editDistance(a: string, b: string): number {
   let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
   for (let i = 1; i <= a.length; i++) {
     const cur = [i];
@@ -48,7 +48,7 @@ function distance(a: string, b: string): number {
 function nearest(pattern: string, names: readonly string[]): string[] {
   const limit = Math.max(2, Math.floor(pattern.length / 8));
   return names
-    .map((n) => [n, distance(pattern, n)] as const)
+    .map((n) => [n, editDistance(pattern, n)] as const)
     .filter(([, d]) => d <= limit)
     .sort((a, b) => a[1] - b[1])
     .slice(0, 3)

@@ -161,7 +161,7 @@ describe("shapes", () => {
     );
     const lying: HookedModel = {
       ...model,
-      forward: (x: T.Tensor, ctx: ForwardContext) => ctx.hook("hook_embed", T.zeros([1, 4, 8], "f64")),
+      forward: (_x: T.Tensor, ctx: ForwardContext) => ctx.hook("hook_embed", T.zeros([1, 4, 8], "f64")),
     };
     expect(() => run(lying, ids)).toThrow(/hook hook_embed: activation \[1,4,8\] has 4 along pos/);
   });

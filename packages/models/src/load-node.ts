@@ -155,5 +155,8 @@ export function load(path: string, opts: LoadModelOptions = {}): Model {
  */
 export function loadModel(path: string, opts: LoadModelOptions = {}): LoadedModel {
   if (!existsSync(path)) throw new ModelFormatError(path, "path", "does not exist (expected a model folder or a .gguf file)");
+  if (path.endsWith(".safetensors") && !statSync(path).isDirectory()) {
+    throw new ModelFormatError(path, "path", "is a safetensors file: pass the model folder that holds it (with its config.json)");
+  }
   return statSync(path).isDirectory() ? loadFolder(path, opts) : loadGgufFile(path, opts);
 }

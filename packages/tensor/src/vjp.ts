@@ -12,7 +12,6 @@ import {
   softmaxBackward,
 } from "./fused.js";
 import {
-  add,
   broadcastTo,
   cast,
   div,

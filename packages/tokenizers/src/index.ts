@@ -10,6 +10,7 @@ export {
   readChatTemplate,
   renderChatTemplate,
 } from "./chat-template.js";
+export { tokenDisplay } from "./display.js";
 export { HF_MODEL_TYPES, type HfTokenizer, loadHfTokenizer } from "./tokenizer.js";
 export {
   GGUF_TOKENIZER_MODELS,

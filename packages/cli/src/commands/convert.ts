@@ -25,6 +25,7 @@ import type { Command } from "./command.js";
 const options = {
   to: { type: "string" },
   quant: { type: "string" },
+  force: { type: "boolean" },
   json: { type: "boolean" },
 } as const;
 
@@ -178,12 +179,13 @@ function ggufToFolder(path: string, out: string, quant: Quant | undefined) {
 
 export const convertCommand: Command = {
   summary: "a Hugging Face folder to one safetensors file or to GGUF, or a GGUF file to a Hugging Face folder",
-  usage: "llmdbg convert <model> --to safetensors|gguf [--quant q8_0|f16|f32] <out>",
+  usage: "llmdbg convert <model> --to safetensors|gguf [--quant q8_0|f16|f32] [--force] <out>",
   help: [
     "<model>            a Hugging Face folder, or a .gguf file (llama, qwen2, gpt2, gptneox) for --to safetensors",
     "--to safetensors   <out> is a folder: config, tokenizer files and one model.safetensors",
     "--to gguf          <out> is a .gguf file laid out as llama.cpp's converter does",
     "--quant T          storage of the weights: f32, f16, or q8_0 (GGUF only); default: the stored precision",
+    "--force            replace an existing output",
     "--json             one JSON object describing what was written",
   ],
   run(argv) {
@@ -193,6 +195,10 @@ export const convertCommand: Command = {
     const quant = oneOf("quant", values.quant, ["q8_0", "f16", "f32"] as const);
     if (positionals.length !== 2) throw new UsageError(`expected <model> and <out>, got ${positionals.length} arguments`);
     const [model, out] = positionals as [string, string];
+    // an output that is there already is someone's work: replace it only when asked
+    const taken = to === "gguf" ? existsSync(out) && !statSync(out).isDirectory() : existsSync(join(out, "model.safetensors"));
+    if (taken && values.force !== true)
+      throw new UsageError(`${to === "gguf" ? out : join(out, "model.safetensors")}: exists; pass --force to replace it`);
     if (to === "gguf" && existsSync(out) && statSync(out).isDirectory())
       throw new UsageError(`${out}: is a folder; --to gguf writes a file`);
     const gguf = existsSync(model) && !statSync(model).isDirectory();

@@ -5,7 +5,7 @@ import { generationOptions } from "@llmdbg/models";
 import { renderChatTemplate } from "@llmdbg/tokenizers";
 import { intFlag, modelPath, numFlag, parse, UsageError } from "../args.js";
 import { inputIds, type LoadedModel, load, tokenizerOf } from "../load.js";
-import { printJson } from "../output.js";
+import { dim, printJson } from "../output.js";
 import type { Command } from "./command.js";
 
 const options = {
@@ -121,7 +121,8 @@ export const generateCommand: Command = {
     const tok = m.tokenizer;
     const decode = (ids: readonly number[]) => tokenizerOf(m).decode(ids, { skipSpecialTokens: true });
     const stream = values.json === true || tok === undefined ? undefined : new TextStream(decode);
-    if (stream !== undefined && values.text !== undefined && values.chat !== true) process.stdout.write(values.text);
+    // the prompt, then the continuation; on a terminal the prompt is dim, so the two can be told apart
+    if (stream !== undefined && values.text !== undefined && values.chat !== true) process.stdout.write(dim(values.text));
     const t0 = performance.now();
     const it = generateStream(m.model, [prompt], opts);
     const ids: number[] = [];

@@ -1,8 +1,8 @@
 // `llmdbg inspect <model>`: what the checkpoint is (architecture, normalized config, stored tensors,
 // tokenizer) and every hook point with the shape it has on a short input (describeModel of @llmdbg/models).
 import { describeModel, type HookShape } from "@llmdbg/models";
-import { intFlag, modelPath, parse, UsageError } from "../args.js";
-import { type LoadedModel, load } from "../load.js";
+import { intFlag, modelPath, parse } from "../args.js";
+import { load } from "../load.js";
 import { bytes, count, print, printJson, quoted, table } from "../output.js";
 import type { Command } from "./command.js";
 
@@ -80,7 +80,8 @@ export const inspect: Command = {
     const path = modelPath(positionals);
     const seq = intFlag("seq", values.seq, 1) ?? 8;
     const m = load(path);
-    if (seq > m.config.maxPositions) throw new UsageError(`--seq ${seq} exceeds the model's ${m.config.maxPositions} positions`);
+    // the model's limit, not the command line's syntax: exit 1
+    if (seq > m.config.maxPositions) throw new Error(`--seq ${seq} exceeds the model's ${m.config.maxPositions} positions`);
     const d = describeModel(m, seq);
     if (values.json === true) printJson(d);
     else printText(d);

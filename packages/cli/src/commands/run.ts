@@ -1,12 +1,14 @@
 // `llmdbg run <model>`: one forward pass: the tokens, the top next-token predictions at every position,
 // optionally every logit, and optionally the activations of chosen hook points written to a safetensors
 // file under their hook names (the format every other tool reads).
+import { existsSync } from "node:fs";
+import { dirname, resolve } from "node:path";
 import { run, topK } from "@llmdbg/core";
 import { writeSafetensors } from "@llmdbg/formats";
 import type { Tensor } from "@llmdbg/tensor";
 import * as T from "@llmdbg/tensor";
 import { intFlag, modelPath, parse, selectHooks, UsageError } from "../args.js";
-import { inputIds, type LoadedModel, load, tokenStrings, tokenText } from "../load.js";
+import { inputIds, type LoadedModel, load, tokenDisplayOf, tokenStrings, tokenText } from "../load.js";
 import { print, printJson, quoted, table } from "../output.js";
 import type { Command } from "./command.js";
 
@@ -26,6 +28,8 @@ export interface Prediction {
   token: string | null;
   /** the decoded text of the token alone; null without a tokenizer */
   text: string | null;
+  /** the text with the bytes of a partial UTF-8 character escaped (`\xe2\x80`); null without a tokenizer */
+  display: string | null;
   logit: number;
   prob: number;
 }
@@ -36,11 +40,14 @@ function outputRows(out: Tensor): { rows: number; width: number; data: Float32Ar
   return { rows: out.size / width, width, data: out.data as Float32Array };
 }
 
-function label(m: LoadedModel, id: number): { token: string | null; text: string | null } {
+function label(m: LoadedModel, id: number): { token: string | null; text: string | null; display: string | null } {
   const labels = m.config.classifier?.labels;
-  if (labels !== undefined) return { token: labels[id] ?? null, text: labels[id] ?? null };
-  return { token: tokenStrings(m, [id])[0] ?? null, text: tokenText(m, id) };
+  if (labels !== undefined) return { token: labels[id] ?? null, text: labels[id] ?? null, display: labels[id] ?? null };
+  return { token: tokenStrings(m, [id])[0] ?? null, text: tokenText(m, id), display: tokenDisplayOf(m, id) };
 }
+
+/** At most this many predictions per position in the text table (`--json` has them all). */
+const TEXT_TOP = 10;
 
 export const runCommand: Command = {
   summary: "one forward pass: tokens, top-k next tokens, logits, cached activations",
@@ -59,6 +66,8 @@ export const runCommand: Command = {
     const path = modelPath(positionals);
     const k = intFlag("top-k", values["top-k"], 1) ?? 5;
     if ((values.cache === undefined) !== (values.out === undefined)) throw new UsageError("--cache and --out go together");
+    if (values.out !== undefined && !existsSync(dirname(resolve(values.out))))
+      throw new UsageError(`--out ${values.out}: the folder ${dirname(resolve(values.out))} does not exist`);
     const m = load(path);
     const ids = inputIds(m, values);
     const names =
@@ -91,6 +100,7 @@ export const runCommand: Command = {
         model: m.path,
         tokens: ids,
         tokenStrings: strings,
+        tokenDisplays: ids.map((id) => tokenDisplayOf(m, id)),
         positions,
         ...(values["all-logits"] === true && {
           logits: Array.from({ length: rows }, (_, p) => Array.from(data.subarray(p * width, (p + 1) * width))),
@@ -102,15 +112,20 @@ export const runCommand: Command = {
       return 0;
     }
     print(`${ids.length} tokens: ${ids.join(" ")}`);
+    const shown = Math.min(k, TEXT_TOP);
     const body = positions.map(({ position, top }) => {
-      const preds = top.map((t) => `${quoted(t.text ?? String(t.id))} ${(100 * t.prob).toFixed(1)}%`).join("  ");
+      const preds = top
+        .slice(0, shown)
+        .map((t) => `${quoted(t.display ?? String(t.id))} ${t.id} ${(100 * t.prob).toFixed(1)}%`)
+        .join("  ");
       // a classifier has one row for the whole input
-      const tok =
-        rows === ids.length ? [quoted(strings[position] ?? String(ids[position])), String(ids[position])] : ["(all)", ""];
+      const id = ids[position] as number;
+      const tok = rows === ids.length ? [quoted(tokenDisplayOf(m, id) ?? String(id)), String(id)] : ["(all)", ""];
       return [String(position), ...tok, preds];
     });
-    const what = m.config.classifier === null ? `top-${k} next tokens` : `top-${k} labels`;
+    const what = m.config.classifier === null ? `top-${shown} next tokens (id, probability)` : `top-${shown} labels`;
     for (const line of table(["pos", "token", "id", what], body, ["right", "left", "right"])) print(line);
+    if (k > shown) print(`(${shown} of ${k} predictions per position shown; --json has them all)`);
     if (values.out !== undefined) print(`wrote ${names.length} activations to ${values.out}`);
     return 0;
   },
