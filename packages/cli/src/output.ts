@@ -84,8 +84,12 @@ export function quoted(s: string): string {
  * would fill with carriage returns). Redraws are throttled: a checkpoint has thousands of tensors.
  * @example const bar = progressBar("loading"); bar?.update(done, total); bar?.finish();
  */
-export function progressBar(label: string, stream: NodeJS.WriteStream = process.stderr): ProgressBar | undefined {
-  return stream.isTTY ? new ProgressBar(label, stream) : undefined;
+export function progressBar(
+  label: string,
+  unit: "bytes" | "passes" = "bytes",
+  stream: NodeJS.WriteStream = process.stderr,
+): ProgressBar | undefined {
+  return stream.isTTY ? new ProgressBar(label, stream, unit) : undefined;
 }
 
 export class ProgressBar {
@@ -95,6 +99,7 @@ export class ProgressBar {
   constructor(
     private readonly label: string,
     private readonly stream: NodeJS.WriteStream,
+    private readonly unit: "bytes" | "passes",
   ) {}
 
   update(done: number, total: number, detail = ""): void {
@@ -105,7 +110,7 @@ export class ProgressBar {
     const frac = total > 0 ? Math.min(done / total, 1) : 1;
     const fill = Math.round(frac * width);
     const cols = this.stream.columns ?? 80;
-    let text = `${this.label} [${"#".repeat(fill)}${".".repeat(width - fill)}] ${(frac * 100).toFixed(0).padStart(3)}% ${bytes(done)} / ${bytes(total)}`;
+    let text = `${this.label} [${"#".repeat(fill)}${".".repeat(width - fill)}] ${(frac * 100).toFixed(0).padStart(3)}% ${this.unit === "bytes" ? `${bytes(done)} / ${bytes(total)}` : `${done} / ${total} ${this.unit}`}`;
     if (detail !== "") text += ` ${detail}`;
     this.stream.write(`\r${text.slice(0, cols - 1)}\x1b[K`);
     this.drawn = true;

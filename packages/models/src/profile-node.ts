@@ -215,7 +215,14 @@ function backwardByOp(rows: readonly OpRow[], repeat: number): (OpCost & { ops: 
  * Profiles `warmup + repeat` forward and forward+backward passes on `ids` and averages the measured ones.
  * @example profileModel(loaded.model, tokenizer.encode("Hello"), 1, 3).forward.bottleneck // "blocks.11.mlp"
  */
-export function profileModel(model: HookedModel, ids: readonly number[], warmup: number, repeat: number) {
+export function profileModel(
+  model: HookedModel,
+  ids: readonly number[],
+  warmup: number,
+  repeat: number,
+  /** called after each pass (forward, then forward + backward): `done` of `total` passes */
+  onProgress?: (done: number, total: number) => void,
+) {
   const points = new Map(model.hookPoints.map((p) => [p.name, p]));
   const x = T.tensor(ids, [1, ids.length], "i32"); // [batch, pos]
   const loss = nextTokenLoss(ids);
@@ -309,6 +316,7 @@ export function profileModel(model: HookedModel, ids: readonly number[], warmup:
     }
     r.cache.dispose();
     r.output.dispose();
+    onProgress?.(i + 1, warmup + repeat);
   }
   const mean = (c: Cost): Cost => ({
     ms: c.ms / repeat,

@@ -4,7 +4,7 @@
 import { profileModel } from "@llmdbg/models";
 import { intFlag, modelPath, parse } from "../args.js";
 import { inputIds, load } from "../load.js";
-import { type Align, bold, bytes, count, ms, pct, print, printJson, table } from "../output.js";
+import { type Align, bold, bytes, count, ms, pct, print, printJson, progressBar, table } from "../output.js";
 import type { Command } from "./command.js";
 
 const options = {
@@ -97,7 +97,10 @@ export const profileCommand: Command = {
     const repeat = intFlag("repeat", values.repeat, 1) ?? 3;
     const m = load(path);
     const ids = inputIds(m, values);
-    const r = profileModel(m.model, ids, warmup, repeat);
+    // a large model takes a while: a bar on a terminal, nothing when piped
+    const bar = progressBar("profiling", "passes");
+    const r = profileModel(m.model, ids, warmup, repeat, (done, total) => bar?.update(done, total));
+    bar?.finish();
     if (values.json === true) printJson({ model: m.path, ...r });
     else printText(m.path, r);
     return 0;
