@@ -1,17 +1,11 @@
 // Which architecture file runs a normalized config. The only place that reads `config.family`: the table is
 // an exhaustive mapped type, so a family without a file fails to compile.
-import type { TransformerModel } from "@llmdbg/core";
 import { bert } from "./arch/bert.js";
-import type { WeightSource } from "./arch/common.js";
+import type { LoadedArchitecture, WeightSource } from "./arch/common.js";
 import { gptNeox } from "./arch/gpt-neox.js";
 import { gpt2 } from "./arch/gpt2.js";
 import { llama } from "./arch/llama.js";
 import type { ArchitectureFamily, ModelConfig } from "./config.js";
-
-/** A model ready to run: hook points, parameters, weight accessors, forward pass, and the config it was built from. */
-export interface LoadedArchitecture extends TransformerModel {
-  readonly config: ModelConfig;
-}
 
 type Builder = (config: ModelConfig, weights: WeightSource, file: string) => LoadedArchitecture;
 

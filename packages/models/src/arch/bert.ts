@@ -4,16 +4,17 @@
 // numbered after pad_token_id (ModelConfig.positionOffset), `roberta.` tensor names and its own head names.
 // Hook points follow TransformerLens's HookedEncoder (BertEmbed, BertBlock, BertMLMHead, BertPooler). The
 // parameters are one typed tree named after the checkpoint keys (`bertParams`), read through the forward's context.
-import { declareHooks, type ForwardContext, type ForwardOptions, planForward, type TransformerModel } from "@llmdbg/core";
+import { declareHooks, type ForwardContext, type ForwardOptions, planForward } from "@llmdbg/core";
 import type { Tensor } from "@llmdbg/tensor";
 import * as T from "@llmdbg/tensor";
 import type { ModelConfig } from "../config.js";
 import {
+  AXES,
   activations,
   affine,
+  assembleModel,
   attend,
   biasOr,
-  blockIndex,
   blockScope,
   type ConfigSupport,
   checkConfig,
@@ -24,6 +25,7 @@ import {
   inOut,
   type Leaf,
   type Linear,
+  type LoadedArchitecture,
   layerBias,
   linear,
   loadParams,
@@ -161,9 +163,7 @@ export function bertParams<L>(config: ModelConfig, heads: BertHeadKeys, leaf: Le
 /** What the forward pass returns: class logits, masked-LM logits, or (a bare encoder) the last hidden states. */
 export type BertHead = BertHeadKeys["kind"];
 
-const resid = ["batch", "pos", "d_model"] as const;
-const scale = ["batch", "pos", "one"] as const; // sqrt(var + eps) per position, [batch, pos, 1]
-const perHead = ["batch", "pos", "head", "d_head"] as const;
+const { resid, scale, perHead } = AXES;
 
 /** The hook points of an `nLayers` encoder with `head` (TransformerLens's HookedEncoder names). */
 export function bertHookPoints(nLayers: number, head: BertHead) {
@@ -181,15 +181,15 @@ export function bertHookPoints(nLayers: number, head: BertHead) {
       "attn.hook_q": perHead,
       "attn.hook_k": perHead,
       "attn.hook_v": perHead,
-      "attn.hook_attn_scores": ["batch", "head", "query_pos", "key_pos"],
-      "attn.hook_pattern": ["batch", "head", "query_pos", "key_pos"],
+      "attn.hook_attn_scores": AXES.scores,
+      "attn.hook_pattern": AXES.scores,
       "attn.hook_z": perHead,
       hook_attn_out: resid,
       hook_resid_mid: resid,
       "ln1.hook_scale": scale,
       "ln1.hook_normalized": resid,
-      "mlp.hook_pre": ["batch", "pos", "d_mlp"],
-      "mlp.hook_post": ["batch", "pos", "d_mlp"],
+      "mlp.hook_pre": AXES.mlp,
+      "mlp.hook_post": AXES.mlp,
       hook_mlp_out: resid,
       // TransformerLens: resid_post = ln1 output + mlp_out, before ln2; the block's output is ln2's
       hook_resid_post: resid,
@@ -201,8 +201,7 @@ export function bertHookPoints(nLayers: number, head: BertHead) {
       ...(head === "classifier" && { "pooler.hook_pooler_out": ["batch", "d_model"] as const }),
       ...(head === "mlm" && { "mlm_head.ln.hook_scale": scale, "mlm_head.ln.hook_normalized": resid }),
       // what forward returns: class logits, masked-LM logits, or (no head) the final hidden states
-      hook_logits:
-        head === "classifier" ? (["batch", "label"] as const) : head === "mlm" ? (["batch", "pos", "d_vocab"] as const) : resid,
+      hook_logits: head === "classifier" ? (["batch", "label"] as const) : head === "mlm" ? AXES.logits : resid,
     },
   });
 }
@@ -370,11 +369,11 @@ function mlmHead(config: ModelConfig, heads: BertHeadKeys, p: BertParams, x: Ten
   return linear(n, mlm.decoder, mlm.bias, config.tiedEmbeddings || transB); // [..., d_vocab]
 }
 
-export interface BertModel extends TransformerModel {
-  readonly config: ModelConfig;
+/** A BERT/RoBERTa model: with the head its forward returns. */
+export type BertModel = LoadedArchitecture & {
   /** what forward returns: "classifier" [batch, n_labels], "mlm" [batch, pos, d_vocab], "none" [batch, pos, d_model] */
   readonly head: BertHead;
-}
+};
 
 /**
  * Builds a BERT or RoBERTa encoder from a normalized config and its checkpoint. The output follows the head:
@@ -386,32 +385,21 @@ export interface BertModel extends TransformerModel {
  */
 export function bert(config: ModelConfig, weights: WeightSource, file = "model.safetensors"): BertModel {
   checkConfig("bert", config, support);
-  const { dModel: D, nHeads: H, dHead: Dh, nLayers } = config;
+  const { dModel: D, nHeads: H, dHead: Dh } = config;
   const heads = findHead(config, weights, file);
   const params = loadParams(config, weights, file, PREFIXES, (leaf) => bertParams(config, heads, leaf), tfAlias);
   const stored = () => bertParams(config, heads, (key) => params.get(key));
   const transB = config.weightLayout === "out_in";
-  const block = (layer: number) => stored().layer[blockIndex(layer, nLayers)] as BertParams["layer"][number];
+  const block = (layer: number) => stored().layer[layer] as BertParams["layer"][number];
   const mlmOf = () => {
     const m = stored().mlm;
     if (m === undefined) throw new Error("bert: this checkpoint has no masked-LM head, so no unembedding");
     return m;
   };
-  return {
+  return assembleModel({
     config,
-    head: heads.kind,
-    nLayers,
-    hookPoints: bertHookPoints(nLayers, heads.kind),
+    hookPoints: bertHookPoints(config.nLayers, heads.kind),
     params,
-    axisSizes: {
-      d_model: D,
-      head: H,
-      kv_head: H,
-      d_head: Dh,
-      d_mlp: config.dMlp,
-      d_vocab: config.vocabSize,
-      label: config.classifier?.labels.length ?? 0,
-    },
     forward: (ids, ctx, opts) =>
       bertForward(
         config,
@@ -422,41 +410,38 @@ export function bert(config: ModelConfig, weights: WeightSource, file = "model.s
         opts,
       ),
     unembed: (resid) => mlmHead(config, heads, stored(), resid, directContext(params)),
-    get W_E() {
-      return params.get("embeddings.word_embeddings.weight"); // [d_vocab, d_model]
+    weights: {
+      W_E: () => params.get("embeddings.word_embeddings.weight"), // [d_vocab, d_model]
+      W_pos: () => params.get("embeddings.position_embeddings.weight"), // [n_ctx + offset, d_model]
+      W_U: () => {
+        const d = mlmOf().decoder;
+        return config.tiedEmbeddings ? T.permute(d, [1, 0]) : inOut(d, transB); // [d_model, d_vocab]
+      },
+      b_U: () => mlmOf().bias, // [d_vocab]
+      attn: (layer) => {
+        const { self, output } = block(layer).attention;
+        return {
+          W_Q: headsIn(inOut(self.query.weight, transB), H, Dh), // [head, d_model, d_head]
+          W_K: headsIn(inOut(self.key.weight, transB), H, Dh),
+          W_V: headsIn(inOut(self.value.weight, transB), H, Dh),
+          W_O: headsOut(inOut(output.dense.weight, transB), H, Dh), // [head, d_head, d_model]
+          b_Q: biasOr(self.query.bias, [H, Dh]),
+          b_K: biasOr(self.key.bias, [H, Dh]),
+          b_V: biasOr(self.value.bias, [H, Dh]),
+          b_O: biasOr(output.dense.bias, [D]),
+        };
+      },
+      mlp: (layer) => {
+        const b = block(layer);
+        return {
+          W_in: inOut(b.intermediate.dense.weight, transB), // [d_model, d_mlp]
+          b_in: biasOr(b.intermediate.dense.bias, [config.dMlp]),
+          W_gate: null,
+          W_out: inOut(b.output.dense.weight, transB), // [d_mlp, d_model]
+          b_out: biasOr(b.output.dense.bias, [D]),
+        };
+      },
     },
-    get W_pos() {
-      return params.get("embeddings.position_embeddings.weight"); // [n_ctx + offset, d_model]
-    },
-    get W_U() {
-      const d = mlmOf().decoder;
-      return config.tiedEmbeddings ? T.permute(d, [1, 0]) : inOut(d, transB); // [d_model, d_vocab]
-    },
-    get b_U() {
-      return mlmOf().bias; // [d_vocab]
-    },
-    attn(layer) {
-      const { self, output } = block(layer).attention;
-      return {
-        W_Q: headsIn(inOut(self.query.weight, transB), H, Dh), // [head, d_model, d_head]
-        W_K: headsIn(inOut(self.key.weight, transB), H, Dh),
-        W_V: headsIn(inOut(self.value.weight, transB), H, Dh),
-        W_O: headsOut(inOut(output.dense.weight, transB), H, Dh), // [head, d_head, d_model]
-        b_Q: biasOr(self.query.bias, [H, Dh]),
-        b_K: biasOr(self.key.bias, [H, Dh]),
-        b_V: biasOr(self.value.bias, [H, Dh]),
-        b_O: biasOr(output.dense.bias, [D]),
-      };
-    },
-    mlp(layer) {
-      const b = block(layer);
-      return {
-        W_in: inOut(b.intermediate.dense.weight, transB), // [d_model, d_mlp]
-        b_in: biasOr(b.intermediate.dense.bias, [config.dMlp]),
-        W_gate: null,
-        W_out: inOut(b.output.dense.weight, transB), // [d_mlp, d_model]
-        b_out: biasOr(b.output.dense.bias, [D]),
-      };
-    },
-  };
+    extra: { head: heads.kind },
+  });
 }

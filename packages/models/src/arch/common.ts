@@ -2,8 +2,19 @@
 // with shape checks, hooked LayerNorm/RMSNorm, rotary angles (with every scaling ModelConfig knows), and
 // hooked attention over the KV cache with grouped-query heads and the padding/causal/sliding-window bias.
 // They branch on ModelConfig fields only, never on a model's name.
-import { attentionBias, type ForwardContext, type ForwardPlan, ParamStore } from "@llmdbg/core";
+import {
+  type AttentionWeights,
+  type AxisSizes,
+  attentionBias,
+  type ForwardContext,
+  type ForwardOptions,
+  type ForwardPlan,
+  type MlpWeights,
+  ParamStore,
+  type TransformerModel,
+} from "@llmdbg/core";
 import { ModelFormatError } from "@llmdbg/formats";
+import type { HookPoint } from "@llmdbg/protocol";
 import type { Tensor } from "@llmdbg/tensor";
 import * as T from "@llmdbg/tensor";
 import type { Activation, ModelConfig, PositionalEncoding } from "../config.js";
@@ -60,6 +71,104 @@ export function checkpoint(config: ModelConfig, weights: WeightSource, file: str
     get: (key, shape) => must(key, shape),
     table: (key, rows, cols) => must(key, [rows, cols], true),
   };
+}
+
+/** The axes of the hook points every architecture declares alike. */
+export const AXES = {
+  resid: ["batch", "pos", "d_model"],
+  /** a norm's sqrt(var + eps) per position */
+  scale: ["batch", "pos", "one"],
+  perHead: ["batch", "pos", "head", "d_head"],
+  /** TransformerLens keeps grouped keys and values unrepeated: one entry per key/value head */
+  perKvHead: ["batch", "pos", "kv_head", "d_head"],
+  scores: ["batch", "head", "query_pos", "key_pos"],
+  mlp: ["batch", "pos", "d_mlp"],
+  logits: ["batch", "pos", "d_vocab"],
+} as const;
+
+/** A model built by one of the architecture files: the core accessors, and the config it was built from. */
+export interface LoadedArchitecture extends TransformerModel {
+  readonly config: ModelConfig;
+}
+
+/** The axis sizes a config fixes (the input fixes batch and positions). */
+export function axisSizesOf(config: ModelConfig): AxisSizes {
+  const { dModel, nHeads, nKvHeads, dHead, dMlp, vocabSize, classifier } = config;
+  return {
+    d_model: dModel,
+    head: nHeads,
+    kv_head: nKvHeads,
+    d_head: dHead,
+    d_mlp: dMlp,
+    d_vocab: vocabSize,
+    ...(classifier !== null && { label: classifier.labels.length }),
+  };
+}
+
+/**
+ * A model object from an architecture's parts. The TransformerLens accessors become getters that compute from
+ * the parameters each time they are read (so they follow every edit); `attn` and `mlp` take negative layers.
+ */
+export function assembleModel<Extra extends object = object>(parts: {
+  readonly config: ModelConfig;
+  readonly hookPoints: readonly HookPoint[];
+  readonly params: ParamStore;
+  readonly forward: (ids: Tensor, ctx: ForwardContext, opts?: ForwardOptions) => Tensor;
+  readonly unembed: (resid: Tensor) => Tensor;
+  readonly weights: {
+    readonly W_E: () => Tensor;
+    readonly W_pos: () => Tensor | null;
+    readonly W_U: () => Tensor;
+    readonly b_U: () => Tensor;
+    readonly attn: (layer: number) => AttentionWeights;
+    readonly mlp: (layer: number) => MlpWeights;
+  };
+  readonly extra?: Extra;
+}): LoadedArchitecture & Extra {
+  const { config, weights: w } = parts;
+  const n = config.nLayers;
+  return {
+    ...(parts.extra as Extra),
+    config,
+    nLayers: n,
+    hookPoints: parts.hookPoints,
+    params: parts.params,
+    axisSizes: axisSizesOf(config),
+    forward: parts.forward,
+    unembed: parts.unembed,
+    get W_E() {
+      return w.W_E();
+    },
+    get W_pos() {
+      return w.W_pos();
+    },
+    get W_U() {
+      return w.W_U();
+    },
+    get b_U() {
+      return w.b_U();
+    },
+    attn: (layer) => w.attn(blockIndex(layer, n)),
+    mlp: (layer) => w.mlp(blockIndex(layer, n)),
+  };
+}
+
+/**
+ * The rotary inverse frequencies [rotaryDim/2] of a rotary config; where llama.cpp stores the scaling as a tensor
+ * (`rope_freqs.weight`, a buffer of the checkpoint, not a parameter) it is read here.
+ */
+export function rotaryFrequencies(
+  config: ModelConfig,
+  weights: WeightSource,
+  file: string,
+  prefixes: readonly string[],
+): Float64Array {
+  const pos = rotaryOf(config);
+  const factors =
+    pos.scaling.kind === "freqFactors"
+      ? checkpoint(config, weights, file, prefixes).get(pos.scaling.tensor, [pos.rotaryDim / 2])
+      : undefined;
+  return inverseFrequencies(pos, factors); // [rotaryDim/2]
 }
 
 /** How a parameter is stored: a linear weight (given [in, out], stored per `weightLayout`), a table, or a vector. */

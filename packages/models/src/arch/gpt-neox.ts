@@ -5,27 +5,27 @@
 // Hook points follow TransformerLens (`hook_rot_q`/`hook_rot_k` after rotary; no `hook_resid_mid` when the
 // residual is parallel, because no such sum is ever formed). The parameters are one typed tree named after the
 // checkpoint keys (`gptNeoxParams`), read through the forward's context.
-import { declareHooks, type ForwardContext, type ForwardOptions, planForward, type TransformerModel } from "@llmdbg/core";
+import { declareHooks, type ForwardContext, type ForwardOptions, planForward } from "@llmdbg/core";
 import type { Axis } from "@llmdbg/protocol";
 import type { Tensor } from "@llmdbg/tensor";
 import * as T from "@llmdbg/tensor";
 import type { ModelConfig } from "../config.js";
 import {
+  AXES,
   activations,
   affine,
+  assembleModel,
   attend,
   biasOr,
-  blockIndex,
   blockScope,
   type ConfigSupport,
   checkConfig,
-  checkpoint,
   directContext,
   headsOut,
   inOut,
-  inverseFrequencies,
   type Leaf,
   type Linear,
+  type LoadedArchitecture,
   layerBias,
   loadParams,
   logitRows,
@@ -33,6 +33,7 @@ import {
   type Norm,
   norm,
   rotaryAngles,
+  rotaryFrequencies,
   rotaryOf,
   rotate,
   type WeightSource,
@@ -97,11 +98,7 @@ export function gptNeoxParams<L>(config: ModelConfig, leaf: Leaf<L>): GptNeoxPar
   };
 }
 
-const resid = ["batch", "pos", "d_model"] as const;
-const perHead = ["batch", "pos", "head", "d_head"] as const;
-const scale = ["batch", "pos", "one"] as const; // sqrt(var + eps) per position, [batch, pos, 1]
-const mlp = ["batch", "pos", "d_mlp"] as const;
-const scores = ["batch", "head", "query_pos", "key_pos"] as const;
+const { resid, perHead, scale, mlp, scores } = AXES;
 
 /** The hook points; `hook_resid_mid` exists only when the residual is sequential (TransformerLens never fires it otherwise). */
 export function gptNeoxHookPoints(config: Pick<ModelConfig, "nLayers" | "parallelResidual">) {
@@ -134,7 +131,7 @@ export function gptNeoxHookPoints(config: Pick<ModelConfig, "nLayers" | "paralle
     after: {
       "ln_final.hook_scale": scale,
       "ln_final.hook_normalized": resid,
-      hook_logits: ["batch", "pos", "d_vocab"],
+      hook_logits: AXES.logits,
     },
   });
 }
@@ -259,36 +256,24 @@ function gptNeoxUnembed(config: ModelConfig, p: GptNeoxParams, normed: Tensor): 
     : affine(normed, { weight: p.embed_out, bias: undefined }, config.weightLayout === "out_in"); // [..., d_vocab]
 }
 
-export interface GptNeoxModel extends TransformerModel {
-  readonly config: ModelConfig;
-}
-
 /**
  * Builds GPT-NeoX (Pythia) from a normalized config and its checkpoint (Hugging Face names; a GGUF file through
  * a renaming WeightSource, with `qkvLayout: "fused"`).
  * @example const model = gptNeox(normalizeHfConfig(json, "config.json"), readSafetensors("model.safetensors")); run(model, ids, { cache: true })
  */
-export function gptNeox(config: ModelConfig, weights: WeightSource, file = "model.safetensors"): GptNeoxModel {
+export function gptNeox(config: ModelConfig, weights: WeightSource, file = "model.safetensors"): LoadedArchitecture {
   checkConfig("gpt_neox", config, support);
-  const { dModel: D, nHeads: H, dHead: Dh, nLayers } = config;
-  const pos = rotaryOf(config);
+  const { dModel: D, nHeads: H, dHead: Dh } = config;
   const params = loadParams(config, weights, file, PREFIXES, (leaf) => gptNeoxParams(config, leaf));
-  // llama.cpp stores Llama 3-style scaling as a tensor (a buffer, not a parameter); every other scaling lives in the config
-  const factors =
-    pos.scaling.kind === "freqFactors"
-      ? checkpoint(config, weights, file, PREFIXES).get(pos.scaling.tensor, [pos.rotaryDim / 2])
-      : undefined;
-  const invFreq = inverseFrequencies(pos, factors); // [rotaryDim/2]
+  const invFreq = rotaryFrequencies(config, weights, file, PREFIXES); // [rotaryDim/2]
   const part = qkvLayouts[config.qkvLayout](config);
   const stored = () => gptNeoxParams(config, (key) => params.get(key));
   const transB = config.weightLayout === "out_in";
-  const block = (layer: number) => stored().layers[blockIndex(layer, nLayers)] as GptNeoxParams["layers"][number];
-  return {
+  const block = (layer: number) => stored().layers[layer] as GptNeoxParams["layers"][number];
+  return assembleModel({
     config,
-    nLayers,
     hookPoints: gptNeoxHookPoints(config),
     params,
-    axisSizes: { d_model: D, head: H, kv_head: H, d_head: Dh, d_mlp: config.dMlp, d_vocab: config.vocabSize },
     forward: (ids, ctx, opts) =>
       gptNeoxForward(
         config,
@@ -302,43 +287,41 @@ export function gptNeox(config: ModelConfig, weights: WeightSource, file = "mode
       const p = stored();
       return gptNeoxUnembed(config, p, norm(resid, p.final_layer_norm, config.norm, "ln_final", directContext(params))); // [..., d_vocab]
     },
-    get W_E() {
-      return params.get("embed_in.weight"); // [d_vocab, d_model]
+    weights: {
+      W_E: () => params.get("embed_in.weight"), // [d_vocab, d_model]
+      W_pos: () => null,
+      W_U: () => {
+        const out = stored().embed_out;
+        return config.tiedEmbeddings ? T.permute(out, [1, 0]) : inOut(out, transB); // [d_model, d_vocab]
+      },
+      b_U: () => T.zeros([config.vocabSize]), // [d_vocab]
+      attn: (layer) => {
+        const { query_key_value: qkv, dense } = block(layer).attention;
+        const w = inOut(qkv.weight, transB); // [d_model, 3*head*d_head]
+        const weight = (i: 0 | 1 | 2) => T.permute(part(w, i), [1, 0, 2]); // [head, d_model, d_head]
+        const b = qkv.bias === undefined ? undefined : T.reshape(qkv.bias, [1, 3 * H * Dh]); // [1, 3*head*d_head]
+        const bias = (i: 0 | 1 | 2) => (b === undefined ? T.zeros([H, Dh]) : T.reshape(part(b, i), [H, Dh])); // [head, d_head]
+        return {
+          W_Q: weight(0),
+          W_K: weight(1),
+          W_V: weight(2),
+          W_O: headsOut(inOut(dense.weight, transB), H, Dh), // [head, d_head, d_model]
+          b_Q: bias(0),
+          b_K: bias(1),
+          b_V: bias(2),
+          b_O: biasOr(dense.bias, [D]),
+        };
+      },
+      mlp: (layer) => {
+        const { dense_h_to_4h: up, dense_4h_to_h: down } = block(layer).mlp;
+        return {
+          W_in: inOut(up.weight, transB), // [d_model, d_mlp]
+          b_in: biasOr(up.bias, [config.dMlp]),
+          W_gate: null,
+          W_out: inOut(down.weight, transB), // [d_mlp, d_model]
+          b_out: biasOr(down.bias, [D]),
+        };
+      },
     },
-    W_pos: null,
-    get W_U() {
-      const out = stored().embed_out;
-      return config.tiedEmbeddings ? T.permute(out, [1, 0]) : inOut(out, transB); // [d_model, d_vocab]
-    },
-    get b_U() {
-      return T.zeros([config.vocabSize]); // [d_vocab]
-    },
-    attn(layer) {
-      const { query_key_value: qkv, dense } = block(layer).attention;
-      const w = inOut(qkv.weight, transB); // [d_model, 3*head*d_head]
-      const weight = (i: 0 | 1 | 2) => T.permute(part(w, i), [1, 0, 2]); // [head, d_model, d_head]
-      const b = qkv.bias === undefined ? undefined : T.reshape(qkv.bias, [1, 3 * H * Dh]); // [1, 3*head*d_head]
-      const bias = (i: 0 | 1 | 2) => (b === undefined ? T.zeros([H, Dh]) : T.reshape(part(b, i), [H, Dh])); // [head, d_head]
-      return {
-        W_Q: weight(0),
-        W_K: weight(1),
-        W_V: weight(2),
-        W_O: headsOut(inOut(dense.weight, transB), H, Dh), // [head, d_head, d_model]
-        b_Q: bias(0),
-        b_K: bias(1),
-        b_V: bias(2),
-        b_O: biasOr(dense.bias, [D]),
-      };
-    },
-    mlp(layer) {
-      const { dense_h_to_4h: up, dense_4h_to_h: down } = block(layer).mlp;
-      return {
-        W_in: inOut(up.weight, transB), // [d_model, d_mlp]
-        b_in: biasOr(up.bias, [config.dMlp]),
-        W_gate: null,
-        W_out: inOut(down.weight, transB), // [d_mlp, d_model]
-        b_out: biasOr(down.bias, [D]),
-      };
-    },
-  };
+  });
 }

@@ -4,23 +4,17 @@
 // Layer norms and attention are written in primitives (common.ts) so that every hook (ln scale, scores,
 // pattern) is a real, differentiable tensor. The parameters are one typed tree named after the checkpoint keys
 // (`gpt2Params`); the forward pass reads them through its context, so they can be edited and differentiated.
-import {
-  declareHooks,
-  type ForwardContext,
-  type ForwardOptions,
-  maxPosition,
-  planForward,
-  type TransformerModel,
-} from "@llmdbg/core";
+import { declareHooks, type ForwardContext, type ForwardOptions, maxPosition, planForward } from "@llmdbg/core";
 import type { Tensor } from "@llmdbg/tensor";
 import * as T from "@llmdbg/tensor";
 import type { ModelConfig } from "../config.js";
 import {
+  AXES,
   activations,
   affine,
+  assembleModel,
   attend,
   biasOr,
-  blockIndex,
   blockScope,
   type ConfigSupport,
   checkConfig,
@@ -30,6 +24,7 @@ import {
   inOut,
   type Leaf,
   type Linear,
+  type LoadedArchitecture,
   layerBias,
   loadParams,
   logitRows,
@@ -88,9 +83,7 @@ export function gpt2Params<L>(config: ModelConfig, leaf: Leaf<L>): Gpt2Params<L>
   };
 }
 
-const resid = ["batch", "pos", "d_model"] as const;
-const perHead = ["batch", "pos", "head", "d_head"] as const;
-const scale = ["batch", "pos", "one"] as const; // sqrt(var + eps) per position, [batch, pos, 1]
+const { resid, perHead, scale } = AXES;
 
 export function gpt2HookPoints(nLayers: number) {
   return declareHooks(nLayers, {
@@ -105,22 +98,22 @@ export function gpt2HookPoints(nLayers: number) {
       "attn.hook_q": perHead,
       "attn.hook_k": perHead,
       "attn.hook_v": perHead,
-      "attn.hook_attn_scores": ["batch", "head", "query_pos", "key_pos"],
-      "attn.hook_pattern": ["batch", "head", "query_pos", "key_pos"],
+      "attn.hook_attn_scores": AXES.scores,
+      "attn.hook_pattern": AXES.scores,
       "attn.hook_z": perHead,
       hook_attn_out: resid,
       hook_resid_mid: resid,
       "ln2.hook_scale": scale,
       "ln2.hook_normalized": resid,
-      "mlp.hook_pre": ["batch", "pos", "d_mlp"],
-      "mlp.hook_post": ["batch", "pos", "d_mlp"],
+      "mlp.hook_pre": AXES.mlp,
+      "mlp.hook_post": AXES.mlp,
       hook_mlp_out: resid,
       hook_resid_post: resid,
     },
     after: {
       "ln_final.hook_scale": scale,
       "ln_final.hook_normalized": resid,
-      hook_logits: ["batch", "pos", "d_vocab"],
+      hook_logits: AXES.logits,
     },
   });
 }
@@ -209,27 +202,20 @@ function gpt2Unembed(p: Gpt2Params, normed: Tensor): Tensor {
   return T.matmul(normed, p.lm_head ?? p.wte, { transB: true }); // [..., d_vocab]
 }
 
-export interface Gpt2Model extends TransformerModel {
-  readonly config: ModelConfig;
-}
-
 /**
  * Builds GPT-2 from a normalized config and its checkpoint.
  * @example const model = gpt2(normalizeHfConfig(json, "config.json"), readSafetensors("model.safetensors")); run(model, ids, { cache: true })
  */
-export function gpt2(config: ModelConfig, weights: WeightSource, file = "model.safetensors"): Gpt2Model {
+export function gpt2(config: ModelConfig, weights: WeightSource, file = "model.safetensors"): LoadedArchitecture {
   checkConfig("gpt2", config, support);
-  const { dModel: D, nHeads: H, dHead: Dh, nLayers } = config;
+  const { dModel: D, nHeads: H, dHead: Dh } = config;
   const params = loadParams(config, weights, file, PREFIXES, (leaf) => gpt2Params(config, leaf));
   const stored = () => gpt2Params(config, (key) => params.get(key));
   const transB = config.weightLayout === "out_in";
-  const block = (layer: number) => stored().h[blockIndex(layer, nLayers)] as Gpt2Params["h"][number];
-  return {
+  return assembleModel({
     config,
-    nLayers,
-    hookPoints: gpt2HookPoints(nLayers),
+    hookPoints: gpt2HookPoints(config.nLayers),
     params,
-    axisSizes: { d_model: D, head: H, kv_head: H, d_head: Dh, d_mlp: config.dMlp, d_vocab: config.vocabSize },
     forward: (ids, ctx, opts) =>
       gpt2Forward(
         config,
@@ -242,45 +228,41 @@ export function gpt2(config: ModelConfig, weights: WeightSource, file = "model.s
       const p = stored();
       return gpt2Unembed(p, norm(resid, p.ln_f, config.norm, "ln_final", directContext(params))); // [..., d_vocab]
     },
-    get W_E() {
-      return params.get("wte.weight"); // [d_vocab, d_model]
+    weights: {
+      W_E: () => params.get("wte.weight"), // [d_vocab, d_model]
+      W_pos: () => params.get("wpe.weight"), // [n_ctx, d_model]
+      W_U: () => {
+        const s = stored();
+        return T.permute(s.lm_head ?? s.wte, [1, 0]); // [d_model, d_vocab]
+      },
+      b_U: () => T.zeros([config.vocabSize]), // [d_vocab]: GPT-2's head has no bias
+      attn: (layer) => {
+        const { c_attn, c_proj } = (stored().h[layer] as Gpt2Params["h"][number]).attn;
+        const w = inOut(c_attn.weight, transB); // [d_model, 3*d_model]
+        const b = c_attn.bias as Tensor; // [3*d_model]
+        const part = (i: number) => T.narrow(w, 1, i * D, D); // [d_model, d_model]
+        const bias = (i: number) => T.reshape(T.narrow(b, 0, i * D, D), [H, Dh]); // [head, d_head]
+        return {
+          W_Q: headsIn(part(0), H, Dh), // [head, d_model, d_head]
+          W_K: headsIn(part(1), H, Dh), // [head, d_model, d_head]
+          W_V: headsIn(part(2), H, Dh), // [head, d_model, d_head]
+          W_O: headsOut(inOut(c_proj.weight, transB), H, Dh), // [head, d_head, d_model]
+          b_Q: bias(0),
+          b_K: bias(1),
+          b_V: bias(2),
+          b_O: biasOr(c_proj.bias, [D]), // [d_model]
+        };
+      },
+      mlp: (layer) => {
+        const { c_fc, c_proj } = (stored().h[layer] as Gpt2Params["h"][number]).mlp;
+        return {
+          W_in: inOut(c_fc.weight, transB), // [d_model, d_mlp]
+          b_in: biasOr(c_fc.bias, [config.dMlp]), // [d_mlp]
+          W_gate: null,
+          W_out: inOut(c_proj.weight, transB), // [d_mlp, d_model]
+          b_out: biasOr(c_proj.bias, [D]), // [d_model]
+        };
+      },
     },
-    get W_pos() {
-      return params.get("wpe.weight"); // [n_ctx, d_model]
-    },
-    get W_U() {
-      const s = stored();
-      return T.permute(s.lm_head ?? s.wte, [1, 0]); // [d_model, d_vocab]
-    },
-    get b_U() {
-      return T.zeros([config.vocabSize]); // [d_vocab]: GPT-2's head has no bias
-    },
-    attn(layer) {
-      const { c_attn, c_proj } = block(layer).attn;
-      const w = inOut(c_attn.weight, transB); // [d_model, 3*d_model]
-      const b = c_attn.bias as Tensor; // [3*d_model]
-      const part = (i: number) => T.narrow(w, 1, i * D, D); // [d_model, d_model]
-      const bias = (i: number) => T.reshape(T.narrow(b, 0, i * D, D), [H, Dh]); // [head, d_head]
-      return {
-        W_Q: headsIn(part(0), H, Dh), // [head, d_model, d_head]
-        W_K: headsIn(part(1), H, Dh), // [head, d_model, d_head]
-        W_V: headsIn(part(2), H, Dh), // [head, d_model, d_head]
-        W_O: headsOut(inOut(c_proj.weight, transB), H, Dh), // [head, d_head, d_model]
-        b_Q: bias(0),
-        b_K: bias(1),
-        b_V: bias(2),
-        b_O: biasOr(c_proj.bias, [D]), // [d_model]
-      };
-    },
-    mlp(layer) {
-      const { c_fc, c_proj } = block(layer).mlp;
-      return {
-        W_in: inOut(c_fc.weight, transB), // [d_model, d_mlp]
-        b_in: biasOr(c_fc.bias, [config.dMlp]), // [d_mlp]
-        W_gate: null,
-        W_out: inOut(c_proj.weight, transB), // [d_mlp, d_model]
-        b_out: biasOr(c_proj.bias, [D]), // [d_model]
-      };
-    },
-  };
+  });
 }

@@ -3,27 +3,27 @@
 // a tied or separate unembedding. What differs between the members — q/k/v biases (Qwen2), sliding windows
 // (Mistral, Qwen2), GQA ratios, rope scaling — are ModelConfig fields, never a name check. The parameters
 // are one typed tree named after the checkpoint keys (`llamaParams`), read through the forward's context.
-import { declareHooks, type ForwardContext, type ForwardOptions, planForward, type TransformerModel } from "@llmdbg/core";
+import { declareHooks, type ForwardContext, type ForwardOptions, planForward } from "@llmdbg/core";
 import type { Tensor } from "@llmdbg/tensor";
 import * as T from "@llmdbg/tensor";
 import type { ModelConfig } from "../config.js";
 import {
+  AXES,
   activations,
   affine,
+  assembleModel,
   attend,
   biasOr,
-  blockIndex,
   blockScope,
   type ConfigSupport,
   checkConfig,
-  checkpoint,
   directContext,
   headsIn,
   headsOut,
   inOut,
-  inverseFrequencies,
   type Leaf,
   type Linear,
+  type LoadedArchitecture,
   layerBias,
   loadParams,
   logitRows,
@@ -31,6 +31,7 @@ import {
   type Norm,
   norm,
   rotaryAngles,
+  rotaryFrequencies,
   rotaryOf,
   rotate,
   type WeightSource,
@@ -102,12 +103,7 @@ export function llamaParams<L>(config: ModelConfig, leaf: Leaf<L>): LlamaParams<
   };
 }
 
-const resid = ["batch", "pos", "d_model"] as const;
-const scale = ["batch", "pos", "one"] as const; // sqrt(var + eps) per position, [batch, pos, 1]
-const perHead = ["batch", "pos", "head", "d_head"] as const;
-// TransformerLens keeps grouped keys and values unrepeated: one entry per key/value head
-const perKvHead = ["batch", "pos", "kv_head", "d_head"] as const;
-const mlp = ["batch", "pos", "d_mlp"] as const;
+const { resid, scale, perHead, perKvHead, mlp } = AXES;
 
 /** The hook points of an `nLayers` Llama-family model (no hook_pos_embed: positions enter as rotations of q and k). */
 export function llamaHookPoints(nLayers: number) {
@@ -124,8 +120,8 @@ export function llamaHookPoints(nLayers: number) {
       "attn.hook_v": perKvHead,
       "attn.hook_rot_q": perHead,
       "attn.hook_rot_k": perKvHead,
-      "attn.hook_attn_scores": ["batch", "head", "query_pos", "key_pos"],
-      "attn.hook_pattern": ["batch", "head", "query_pos", "key_pos"],
+      "attn.hook_attn_scores": AXES.scores,
+      "attn.hook_pattern": AXES.scores,
       "attn.hook_z": perHead,
       hook_attn_out: resid,
       hook_resid_mid: resid,
@@ -140,7 +136,7 @@ export function llamaHookPoints(nLayers: number) {
     after: {
       "ln_final.hook_scale": scale,
       "ln_final.hook_normalized": resid,
-      hook_logits: ["batch", "pos", "d_vocab"],
+      hook_logits: AXES.logits,
     },
   });
 }
@@ -232,36 +228,23 @@ function llamaUnembed(config: ModelConfig, p: LlamaParams, normed: Tensor): Tens
     : affine(normed, { weight: p.lm_head, bias: undefined }, config.weightLayout === "out_in"); // [..., d_vocab]
 }
 
-export interface LlamaModel extends TransformerModel {
-  readonly config: ModelConfig;
-}
-
 /**
  * Builds a Llama-family model from a normalized config and its checkpoint (Hugging Face names; a GGUF file
  * goes through a WeightSource that maps them).
  * @example const model = llama(normalizeHfConfig(json, "config.json"), readSafetensors("model.safetensors")); run(model, ids, { cache: true })
  */
-export function llama(config: ModelConfig, weights: WeightSource, file = "model.safetensors"): LlamaModel {
+export function llama(config: ModelConfig, weights: WeightSource, file = "model.safetensors"): LoadedArchitecture {
   checkConfig("llama", config, support);
-  const rope = rotaryOf(config);
-  const { dModel: D, nHeads: H, nKvHeads: Hkv, dHead: Dh, nLayers } = config;
+  const { dModel: D, nHeads: H, nKvHeads: Hkv, dHead: Dh } = config;
   const params = loadParams(config, weights, file, PREFIXES, (leaf) => llamaParams(config, leaf));
-  // llama.cpp stores Llama 3 scaling as per-frequency divisors in the file rather than in the metadata: a
-  // buffer of the checkpoint, read once here (not a parameter)
-  const factors =
-    rope.scaling.kind === "freqFactors"
-      ? checkpoint(config, weights, file, PREFIXES).get(rope.scaling.tensor, [rope.rotaryDim / 2])
-      : undefined;
-  const invFreq = inverseFrequencies(rope, factors); // [rotaryDim/2]
+  const invFreq = rotaryFrequencies(config, weights, file, PREFIXES); // [rotaryDim/2]
   const stored = () => llamaParams(config, (key) => params.get(key));
   const transB = config.weightLayout === "out_in";
-  const block = (layer: number) => stored().layers[blockIndex(layer, nLayers)] as LlamaParams["layers"][number];
-  return {
+  const block = (layer: number) => stored().layers[layer] as LlamaParams["layers"][number];
+  return assembleModel({
     config,
-    nLayers,
-    hookPoints: llamaHookPoints(nLayers),
+    hookPoints: llamaHookPoints(config.nLayers),
     params,
-    axisSizes: { d_model: D, head: H, kv_head: Hkv, d_head: Dh, d_mlp: config.dMlp, d_vocab: config.vocabSize },
     forward: (ids, ctx, opts) =>
       llamaForward(
         config,
@@ -275,39 +258,37 @@ export function llama(config: ModelConfig, weights: WeightSource, file = "model.
       const p = stored();
       return llamaUnembed(config, p, norm(resid, p.norm, config.norm, "ln_final", directContext(params))); // [..., d_vocab]
     },
-    get W_E() {
-      return params.get("embed_tokens.weight"); // [d_vocab, d_model]
+    weights: {
+      W_E: () => params.get("embed_tokens.weight"), // [d_vocab, d_model]
+      W_pos: () => null,
+      W_U: () => {
+        const s = stored();
+        return s.lm_head === undefined ? T.permute(s.embed_tokens, [1, 0]) : inOut(s.lm_head, transB); // [d_model, d_vocab]
+      },
+      b_U: () => T.zeros([config.vocabSize]), // [d_vocab]
+      attn: (layer) => {
+        const { q_proj, k_proj, v_proj, o_proj } = block(layer).self_attn;
+        return {
+          W_Q: headsIn(inOut(q_proj.weight, transB), H, Dh), // [head, d_model, d_head]
+          W_K: headsIn(inOut(k_proj.weight, transB), Hkv, Dh), // [kv_head, d_model, d_head]
+          W_V: headsIn(inOut(v_proj.weight, transB), Hkv, Dh), // [kv_head, d_model, d_head]
+          W_O: headsOut(inOut(o_proj.weight, transB), H, Dh), // [head, d_head, d_model]
+          b_Q: biasOr(q_proj.bias, [H, Dh]),
+          b_K: biasOr(k_proj.bias, [Hkv, Dh]),
+          b_V: biasOr(v_proj.bias, [Hkv, Dh]),
+          b_O: biasOr(o_proj.bias, [D]),
+        };
+      },
+      mlp: (layer) => {
+        const { gate_proj, up_proj, down_proj } = block(layer).mlp;
+        return {
+          W_in: inOut(up_proj.weight, transB), // [d_model, d_mlp]
+          b_in: biasOr(up_proj.bias, [config.dMlp]),
+          W_gate: inOut(gate_proj.weight, transB), // [d_model, d_mlp]
+          W_out: inOut(down_proj.weight, transB), // [d_mlp, d_model]
+          b_out: biasOr(down_proj.bias, [D]),
+        };
+      },
     },
-    W_pos: null,
-    get W_U() {
-      const s = stored();
-      return s.lm_head === undefined ? T.permute(s.embed_tokens, [1, 0]) : inOut(s.lm_head, transB); // [d_model, d_vocab]
-    },
-    get b_U() {
-      return T.zeros([config.vocabSize]); // [d_vocab]
-    },
-    attn(layer) {
-      const { q_proj, k_proj, v_proj, o_proj } = block(layer).self_attn;
-      return {
-        W_Q: headsIn(inOut(q_proj.weight, transB), H, Dh), // [head, d_model, d_head]
-        W_K: headsIn(inOut(k_proj.weight, transB), Hkv, Dh), // [kv_head, d_model, d_head]
-        W_V: headsIn(inOut(v_proj.weight, transB), Hkv, Dh), // [kv_head, d_model, d_head]
-        W_O: headsOut(inOut(o_proj.weight, transB), H, Dh), // [head, d_head, d_model]
-        b_Q: biasOr(q_proj.bias, [H, Dh]),
-        b_K: biasOr(k_proj.bias, [Hkv, Dh]),
-        b_V: biasOr(v_proj.bias, [Hkv, Dh]),
-        b_O: biasOr(o_proj.bias, [D]),
-      };
-    },
-    mlp(layer) {
-      const { gate_proj, up_proj, down_proj } = block(layer).mlp;
-      return {
-        W_in: inOut(up_proj.weight, transB), // [d_model, d_mlp]
-        b_in: biasOr(up_proj.bias, [config.dMlp]),
-        W_gate: inOut(gate_proj.weight, transB), // [d_model, d_mlp]
-        W_out: inOut(down_proj.weight, transB), // [d_mlp, d_model]
-        b_out: biasOr(down_proj.bias, [D]),
-      };
-    },
-  };
+  });
 }
