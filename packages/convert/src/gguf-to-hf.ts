@@ -21,9 +21,8 @@ import {
   normalizeGgufConfig,
 } from "@llmdbg/models";
 import type { Tensor } from "@llmdbg/tensor";
-import { fromTyped } from "@llmdbg/tensor";
 import { ggufTokenizerFiles } from "@llmdbg/tokenizers";
-import { transpose2d, unpermuteForInterleavedRope } from "./hf-to-gguf.js";
+import { transpose2d, ungroupNeoxQkv, unpermuteForInterleavedRope } from "./layout.js";
 
 /** What ggufToHf reads: a GGUF header and its tensors dequantized to f32 (an open `GgufReader` is one). */
 export interface GgufTensorSource {
@@ -84,26 +83,6 @@ function f32Decimal(x: number): number {
     if (Math.fround(d) === x) return d;
   }
   return x;
-}
-
-/** Copies rows: out row r = w row from(r). Works for [rows, cols] and 1-D (biases). */
-function mapRows(w: Tensor, from: (r: number) => number): Tensor {
-  const rows = w.shape[0] as number;
-  const cols = w.shape.length === 1 ? 1 : w.size / rows;
-  const src = w.data as Float32Array;
-  const out = new Float32Array(w.size);
-  for (let r = 0; r < rows; r++) out.set(src.subarray(from(r) * cols, (from(r) + 1) * cols), r * cols);
-  return fromTyped(out, w.shape, "f32");
-}
-
-/** The inverse of llama.cpp's GPT-NeoX regrouping: rows [q; k; v] back to [head, (q, k, v), dHead]. */
-export function ungroupNeoxQkv(w: Tensor, nHeads: number): Tensor {
-  const dHead = (w.shape[0] as number) / 3 / nHeads;
-  return mapRows(w, (r) => {
-    const h = Math.floor(r / (3 * dHead));
-    const part = Math.floor((r % (3 * dHead)) / dHead); // 0 q, 1 k, 2 v
-    return (part * nHeads + h) * dHead + (r % dHead);
-  });
 }
 
 function rotaryOf(c: ModelConfig, r: Resolved): Rotary {

@@ -22,7 +22,6 @@ import {
   type ModelConfig,
   normalizeGgufConfig,
   normalizeHfConfig,
-  type RopeScaling,
 } from "@llmdbg/models";
 import { fromTyped, type Tensor } from "@llmdbg/tensor";
 import {
@@ -33,6 +32,7 @@ import {
   mergesFromScores,
   readChatTemplate,
 } from "@llmdbg/tokenizers";
+import { llama3FreqFactors, permuteForInterleavedRope, regroupNeoxQkv, transpose2d } from "./layout.js";
 
 /** A Hugging Face checkpoint as parsed JSON objects and f32 tensors (state-dict names, with or without the model prefix). */
 export interface HfToGgufInput {
@@ -66,101 +66,6 @@ const u32 = (value: number): GgufValue => ({ type: "u32", value });
 const f32 = (value: number): GgufValue => ({ type: "f32", value });
 const str = (value: string): GgufValue => ({ type: "string", value });
 const bool = (value: boolean): GgufValue => ({ type: "bool", value });
-
-// ——— layout changes ———
-
-/** Copies rows: out row r = w row from(r). Works for [rows, cols] and 1-D (biases). */
-function mapRows(w: Tensor, from: (r: number) => number): Tensor {
-  const rows = w.shape[0] as number;
-  const cols = w.shape.length === 1 ? 1 : w.size / rows;
-  const src = w.data as Float32Array;
-  const out = new Float32Array(w.size);
-  for (let r = 0; r < rows; r++) out.set(src.subarray(from(r) * cols, (from(r) + 1) * cols), r * cols);
-  return fromTyped(out, w.shape, "f32");
-}
-
-/**
- * llama.cpp's `LlamaModel.permute` (convert_hf_to_gguf.py): `w.reshape(nHead, 2, rows / nHead / 2, …)
- * .swapaxes(1, 2).reshape(w.shape)`. Hugging Face's rotate-half pairs (i, i + dHead/2) of each head become
- * adjacent rows (2i, 2i + 1), for llama.cpp's interleaved rope. Pass nKvHeads for k_proj.
- * @example permuteForInterleavedRope(weights["model.layers.0.self_attn.q_proj.weight"], 32)
- */
-export function permuteForInterleavedRope(w: Tensor, nHead: number): Tensor {
-  const dHead = (w.shape[0] as number) / nHead;
-  const half = dHead / 2;
-  // out[h, i, j] = in[h, j, i] with out indexed [nHead, half, 2] and in [nHead, 2, half]
-  return mapRows(w, (r) => {
-    const h = Math.floor(r / dHead);
-    const i = Math.floor((r % dHead) / 2);
-    const j = r % 2;
-    return h * dHead + j * half + i;
-  });
-}
-
-/**
- * The inverse of permuteForInterleavedRope: GGUF rows back to Hugging Face's rotate-half order.
- * @example unpermuteForInterleavedRope(gguf.tensor("blk.0.attn_k.weight"), 8)
- */
-export function unpermuteForInterleavedRope(w: Tensor, nHead: number): Tensor {
-  const dHead = (w.shape[0] as number) / nHead;
-  const half = dHead / 2;
-  return mapRows(w, (r) => {
-    const h = Math.floor(r / dHead);
-    const j = Math.floor((r % dHead) / half);
-    const i = r % half;
-    return h * dHead + 2 * i + j;
-  });
-}
-
-/**
- * [rows, cols] → [cols, rows] (GPT-2's Conv1D weights become [out, in]).
- * @example transpose2d(weights["transformer.h.0.attn.c_attn.weight"]).shape // [2304, 768]
- */
-export function transpose2d(w: Tensor): Tensor {
-  const [rows, cols] = w.shape as [number, number];
-  const src = w.data as Float32Array;
-  const out = new Float32Array(w.size);
-  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = src[r * cols + c] as number;
-  return fromTyped(out, [cols, rows], "f32");
-}
-
-/**
- * GPT-NeoX's query_key_value rows [head, (q, k, v), dHead] regrouped to [q; k; v], as llama.cpp's converter does.
- * @example regroupNeoxQkv(weights["gpt_neox.layers.0.attention.query_key_value.weight"], 8)
- */
-export function regroupNeoxQkv(w: Tensor, nHeads: number): Tensor {
-  const dHead = (w.shape[0] as number) / 3 / nHeads;
-  return mapRows(w, (r) => {
-    const part = Math.floor(r / (nHeads * dHead)); // 0 q, 1 k, 2 v
-    const h = Math.floor((r % (nHeads * dHead)) / dHead);
-    return (h * 3 + part) * dHead + (r % dHead);
-  });
-}
-
-type Llama3Scaling = Extract<RopeScaling, { kind: "llama3" }>;
-
-/**
- * Llama 3's rope scaling as the per-frequency divisors llama.cpp stores in `rope_freqs.weight` for `dim` rotary dims
- * (LlamaModel.generate_extra_tensors; f64 arithmetic, stored as f32). The converter takes
- * original_max_position_embeddings from the top level of config.json (default 8192), which real Llama 3.1 configs
- * keep only in rope_scaling; this reads rope_scaling, what transformers uses.
- * @example llama3FreqFactors(500000, 128, { kind: "llama3", factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositions: 8192 })
- */
-export function llama3FreqFactors(theta: number, dim: number, s: Llama3Scaling): Float32Array {
-  const lowWavelen = s.originalMaxPositions / s.lowFreqFactor;
-  const highWavelen = s.originalMaxPositions / s.highFreqFactor;
-  const out = new Float32Array(dim / 2);
-  for (let i = 0; i < dim / 2; i++) {
-    const wavelen = (2 * Math.PI) / (1 / theta ** ((2 * i) / dim));
-    if (wavelen < highWavelen) out[i] = 1;
-    else if (wavelen > lowWavelen) out[i] = s.factor;
-    else {
-      const smooth = (s.originalMaxPositions / wavelen - s.lowFreqFactor) / (s.highFreqFactor - s.lowFreqFactor);
-      out[i] = 1 / ((1 - smooth) / s.factor + smooth);
-    }
-  }
-  return out;
-}
 
 // ——— per-architecture tables ———
 

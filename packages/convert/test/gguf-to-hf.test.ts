@@ -29,7 +29,8 @@ import {
 import { expectFormatError } from "@llmdbg/testing/vitest";
 import { loadHfTokenizer } from "@llmdbg/tokenizers";
 import { describe, expect, it } from "vitest";
-import { type GgufTensorSource, ggufToHf, ungroupNeoxQkv } from "../src/gguf-to-hf.js";
+import { type GgufTensorSource, ggufToHf } from "../src/gguf-to-hf.js";
+import { ungroupNeoxQkv } from "../src/layout.js";
 
 const FILE = "tiny.gguf";
 

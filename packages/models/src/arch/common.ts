@@ -349,17 +349,32 @@ export function inverseFrequencies(pos: Extract<PositionalEncoding, { kind: "rot
       return inv.map((f, i) => f / (d[i] as number));
     }
     case "llama3": {
-      const lowWavelen = s.originalMaxPositions / s.lowFreqFactor;
-      const highWavelen = s.originalMaxPositions / s.highFreqFactor;
-      return inv.map((f) => {
-        const wavelen = (2 * Math.PI) / f;
-        if (wavelen < highWavelen) return f; // high frequencies: unchanged
-        if (wavelen > lowWavelen) return f / s.factor; // low frequencies: stretched fully
-        const smooth = (s.originalMaxPositions / wavelen - s.lowFreqFactor) / (s.highFreqFactor - s.lowFreqFactor);
-        return (1 - smooth) * (f / s.factor) + smooth * f;
-      });
+      const d = llama3Divisors(pos.theta, pos.rotaryDim, s);
+      return inv.map((f, i) => f / (d[i] as number));
     }
   }
+}
+
+/**
+ * Llama 3.1's rope scaling as one divisor per inverse frequency (transformers' `_compute_llama3_parameters`):
+ * high frequencies unchanged (1), low ones stretched fully (`factor`), the band between interpolated. The one
+ * formula: the architectures divide by it, the GGUF converter writes it as `rope_freqs.weight`.
+ * @example llama3Divisors(500000, 128, { kind: "llama3", factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositions: 8192 })
+ */
+export function llama3Divisors(
+  theta: number,
+  rotaryDim: number,
+  s: Extract<PositionalEncoding, { kind: "rotary" }>["scaling"] & { kind: "llama3" },
+): Float64Array {
+  const lowWavelen = s.originalMaxPositions / s.lowFreqFactor;
+  const highWavelen = s.originalMaxPositions / s.highFreqFactor;
+  return Float64Array.from({ length: rotaryDim / 2 }, (_, i) => {
+    const wavelen = (2 * Math.PI) / (1 / theta ** ((2 * i) / rotaryDim));
+    if (wavelen < highWavelen) return 1; // high frequencies: unchanged
+    if (wavelen > lowWavelen) return s.factor; // low frequencies: stretched fully
+    const smooth = (s.originalMaxPositions / wavelen - s.lowFreqFactor) / (s.highFreqFactor - s.lowFreqFactor);
+    return 1 / ((1 - smooth) / s.factor + smooth);
+  });
 }
 
 /**
