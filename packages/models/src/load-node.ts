@@ -4,7 +4,14 @@
 import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { Tokenizer } from "@llmdbg/core";
-import { ModelFormatError, openGguf, readSafetensors, readShardedSafetensors, SHARD_INDEX } from "@llmdbg/formats";
+import {
+  ModelFormatError,
+  openGguf,
+  readSafetensors,
+  readShardedSafetensors,
+  type SafetensorsReader,
+  SHARD_INDEX,
+} from "@llmdbg/formats";
 import type { Tensor } from "@llmdbg/tensor";
 import { loadGgufTokenizer, loadTokenizerFromFolder, readJsonFile } from "@llmdbg/tokenizers";
 import type { LoadedArchitecture, WeightSource } from "./arch/common.js";
@@ -107,19 +114,39 @@ function loadGgufFile(path: string, opts: LoadModelOptions): LoadedModel {
   }
 }
 
-function loadFolder(folder: string, opts: LoadModelOptions): LoadedModel {
+/** A Hugging Face folder opened: its config.json (raw and normalized) and a reader over its safetensors weights. */
+export interface HfFolder {
+  readonly folder: string;
+  readonly configJson: Record<string, unknown>;
+  readonly config: ModelConfig;
+  readonly reader: SafetensorsReader;
+}
+
+/**
+ * Opens a Hugging Face model folder: config.json is read and normalized first (a broken config fails before
+ * gigabytes of weights are touched), then the single or sharded safetensors checkpoint's header.
+ * @example const { config, reader } = openHfFolder("models/gpt2")
+ */
+export function openHfFolder(folder: string): HfFolder {
+  if (!existsSync(folder)) throw new ModelFormatError(folder, "path", "does not exist (expected a Hugging Face model folder)");
   const configPath = join(folder, "config.json");
   if (!existsSync(configPath))
     throw new ModelFormatError(configPath, "file", "not found (a Hugging Face model folder has config.json)");
-  const config = normalizeHfConfig(readJsonFile(configPath), configPath);
+  const configJson = readJsonFile(configPath) as Record<string, unknown>;
+  const config = normalizeHfConfig(configJson, configPath);
   const single = join(folder, "model.safetensors");
-  const st = existsSync(join(folder, SHARD_INDEX))
+  const reader = existsSync(join(folder, SHARD_INDEX))
     ? readShardedSafetensors(folder)
     : existsSync(single)
       ? readSafetensors(single)
       : undefined;
-  if (st === undefined)
+  if (reader === undefined)
     throw new ModelFormatError(single, "file", `not found (nor ${SHARD_INDEX}); only safetensors checkpoints are read`);
+  return { folder, configJson, config, reader };
+}
+
+function loadFolder(folder: string, opts: LoadModelOptions): LoadedModel {
+  const { config, reader: st } = openHfFolder(folder);
   const sizes = new Map(st.entries.map((e) => [e.name, e.end - e.begin]));
   const sizeOf = (k: string) => sizes.get(k) ?? 0;
   const total = st.entries.reduce((a, e) => a + e.end - e.begin, 0);

@@ -3,6 +3,7 @@
 export { type DtypeCount, describeModel, type HookShape, hookShapes } from "./describe.js";
 export * from "./index.js";
 export {
+  type HfFolder,
   type LoadedModel,
   type LoadModelOptions,
   type LoadProgress,
@@ -10,6 +11,7 @@ export {
   loadModel,
   type Model,
   type ModelTokenizer,
+  openHfFolder,
   type StoredTensor,
 } from "./load-node.js";
 export { type ComponentCost, type Cost, type Kind, profileModel } from "./profile-node.js";

@@ -5,17 +5,8 @@
 import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
 import { ggufToHf, ggufTokenizerMetadata, hfToGguf, TORCH_DTYPES } from "@llmdbg/convert";
-import {
-  ModelFormatError,
-  openGguf,
-  readSafetensors,
-  readShardedSafetensors,
-  type SafetensorsReader,
-  SHARD_INDEX,
-  writeGguf,
-  writeSafetensors,
-} from "@llmdbg/formats";
-import { normalizeHfConfig } from "@llmdbg/models";
+import { ModelFormatError, openGguf, SHARD_INDEX, writeGguf, writeSafetensors } from "@llmdbg/formats";
+import { type HfFolder, openHfFolder } from "@llmdbg/models";
 import type { Tensor } from "@llmdbg/tensor";
 import { readJsonFile } from "@llmdbg/tokenizers";
 import { oneOf, parse, UsageError } from "../args.js";
@@ -46,29 +37,8 @@ const FOLDER_FILES = [
   "tokenizer.model",
 ];
 
-interface Source {
-  folder: string;
-  configJson: Record<string, unknown>;
-  reader: SafetensorsReader;
-}
-
-function openFolder(folder: string): Source {
-  if (!existsSync(folder)) throw new ModelFormatError(folder, "path", "does not exist (expected a Hugging Face model folder)");
-  const configPath = join(folder, "config.json");
-  if (!existsSync(configPath))
-    throw new ModelFormatError(configPath, "file", "not found (a Hugging Face model folder has config.json)");
-  const configJson = readJsonFile(configPath) as Record<string, unknown>;
-  normalizeHfConfig(configJson, configPath); // a broken config fails before gigabytes of weights are read
-  const single = join(folder, "model.safetensors");
-  let reader: SafetensorsReader;
-  if (existsSync(join(folder, SHARD_INDEX))) reader = readShardedSafetensors(folder);
-  else if (existsSync(single)) reader = readSafetensors(single);
-  else throw new ModelFormatError(single, "file", `not found (nor ${SHARD_INDEX}); only safetensors checkpoints are read`);
-  return { folder, configJson, reader };
-}
-
 /** Every tensor as f32 (16-bit floats widened), with a progress bar over the stored bytes. */
-function readAll(src: Source): Record<string, Tensor> {
+function readAll(src: HfFolder): Record<string, Tensor> {
   const bar = progressBar(`reading ${basename(src.folder)}`);
   const total = src.reader.entries.reduce((a, e) => a + e.end - e.begin, 0);
   const out: Record<string, Tensor> = {};
@@ -86,13 +56,13 @@ function readAll(src: Source): Record<string, Tensor> {
 }
 
 /** The 16-bit storage type when every float tensor has it, else F32: converting keeps precision and size. */
-function storedFloat(src: Source): "F32" | "F16" | "BF16" {
+function storedFloat(src: HfFolder): "F32" | "F16" | "BF16" {
   const floats = new Set(src.reader.entries.map((e) => e.dtype).filter((d) => d.startsWith("F") || d === "BF16"));
   const only = floats.size === 1 ? [...floats][0] : undefined;
   return only === "F16" || only === "BF16" ? only : "F32";
 }
 
-function toSafetensors(src: Source, out: string, quant: Quant | undefined) {
+function toSafetensors(src: HfFolder, out: string, quant: Quant | undefined) {
   if (quant === "q8_0") throw new UsageError("--quant q8_0 is a GGUF type; safetensors takes f16 or f32");
   if (resolve(out) === resolve(src.folder)) throw new UsageError("<out> must be a different folder from <model>");
   if (existsSync(out) && !statSync(out).isDirectory()) throw new UsageError(`${out}: exists and is not a folder`);
@@ -110,7 +80,7 @@ function optionalJson(path: string): Record<string, unknown> | undefined {
   return existsSync(path) ? (readJsonFile(path) as Record<string, unknown>) : undefined;
 }
 
-function toGguf(src: Source, out: string, quant: Quant | undefined) {
+function toGguf(src: HfFolder, out: string, quant: Quant | undefined) {
   const files = {
     config: join(src.folder, "config.json"),
     tokenizer: join(src.folder, "tokenizer.json"),
@@ -206,7 +176,7 @@ export const convertCommand: Command = {
     let r: { out: string; bytes: number };
     if (gguf) r = ggufToFolder(model, out, quant);
     else {
-      const src = openFolder(model);
+      const src = openHfFolder(model);
       r = to === "safetensors" ? toSafetensors(src, out, quant) : toGguf(src, out, quant);
     }
     if (values.json === true) printJson({ model, ...r });
