@@ -3,4 +3,4 @@
 // that use vitest's expect are in "@llmdbg/testing/vitest".
 export * from "./tiny.js";
 export { ENDOFTEXT, gpt2ByteSymbols, TINY_CORPUS, tinyByteLevelTokenizer, tinyWordPieceTokenizer } from "./tiny-tokenizers.js";
-export { byteFallbackPieces, llama2TokenizerJson, specialToken } from "./tokenizer-fixtures.js";
+export { byteFallbackPieces, llama2TokenizerJson } from "./tokenizer-fixtures.js";

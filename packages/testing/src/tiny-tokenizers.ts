@@ -1,5 +1,6 @@
 // Tiny tokenizer.json fixtures for the tiny models (tiny.ts): a GPT-2-style byte-level BPE whose merges are
 // learned from a fixed corpus, and a BERT-style WordPiece. Built as plain objects, loaded by tokenizer.ts.
+import { addedToken, byteLevelBpeJson } from "@llmdbg/tokenizers";
 
 /** GPT-2's bytes_to_unicode: entry i is the symbol of the byte with GPT-2 id i (printable bytes first). */
 export function gpt2ByteSymbols(): { readonly symbols: readonly string[]; readonly byteToSymbol: readonly string[] } {
@@ -80,16 +81,6 @@ export function learnByteLevelMerges(corpus: string, nMerges: number): [string, 
 
 export const ENDOFTEXT = "<|endoftext|>";
 
-const addedToken = (id: number, content: string, normalized: boolean) => ({
-  id,
-  content,
-  single_word: false,
-  lstrip: false,
-  rstrip: false,
-  normalized,
-  special: true,
-});
-
 /**
  * A GPT-2-style byte-level BPE tokenizer.json: the 256 byte symbols (GPT-2's ids), `nMerges` merges learned
  * from TINY_CORPUS, then `<|endoftext|>` (the last id).
@@ -103,27 +94,12 @@ export function tinyByteLevelTokenizer(nMerges = 40): Record<string, unknown> {
   let next = 256;
   for (const [a, b] of merges) if (!Object.hasOwn(vocab, a + b)) vocab[a + b] = next++;
   vocab[ENDOFTEXT] = next;
-  return {
-    version: "1.0",
-    truncation: null,
-    padding: null,
-    added_tokens: [addedToken(next, ENDOFTEXT, true)],
-    normalizer: null,
-    pre_tokenizer: { type: "ByteLevel", add_prefix_space: false, trim_offsets: true, use_regex: true },
-    post_processor: { type: "ByteLevel", add_prefix_space: true, trim_offsets: false, use_regex: true },
-    decoder: { type: "ByteLevel", add_prefix_space: true, trim_offsets: true, use_regex: true },
-    model: {
-      type: "BPE",
-      dropout: null,
-      unk_token: null,
-      continuing_subword_prefix: "",
-      end_of_word_suffix: "",
-      fuse_unk: false,
-      byte_fallback: false,
-      vocab,
-      merges: merges.map(([a, b]) => `${a} ${b}`),
-    },
-  };
+  // GPT-2's own file marks <|endoftext|> normalized
+  return byteLevelBpeJson({
+    vocab,
+    merges: merges.map(([a, b]) => `${a} ${b}`),
+    addedTokens: [addedToken(next, ENDOFTEXT, true, true)],
+  });
 }
 
 const BERT_SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] as const;
@@ -185,7 +161,7 @@ export function tinyWordPieceTokenizer(): Record<string, unknown> {
     version: "1.0",
     truncation: null,
     padding: null,
-    added_tokens: BERT_SPECIALS.map((t) => addedToken(tokens.indexOf(t), t, false)),
+    added_tokens: BERT_SPECIALS.map((t) => addedToken(tokens.indexOf(t), t)),
     normalizer: { type: "BertNormalizer", clean_text: true, handle_chinese_chars: true, strip_accents: null, lowercase: true },
     pre_tokenizer: { type: "BertPreTokenizer" },
     post_processor: {

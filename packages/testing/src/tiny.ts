@@ -9,6 +9,7 @@ import { GGUF_ARCHITECTURE_OF, ggufTokenizerMetadata, hfToGguf, llama3FreqFactor
 import type { GgufValue, GgufWriteInput } from "@llmdbg/formats";
 import { normalizeHfConfig } from "@llmdbg/models";
 import { randn, type Tensor } from "@llmdbg/tensor";
+import { addedToken, bosEosTemplate, sentencePieceBpeJson } from "@llmdbg/tokenizers";
 import { ENDOFTEXT, TINY_CORPUS, tinyByteLevelTokenizer, tinyTokenList, tinyWordPieceTokenizer } from "./tiny-tokenizers.js";
 
 // The layout helpers moved to hf-to-gguf.ts; these names stay importable from here.
@@ -474,56 +475,14 @@ export function tinySentencePieceTokenizer(nMerges = 60): Record<string, unknown
     splits.sort((x, y) => (vocab[x[0]] as number) - (vocab[y[0]] as number) || (vocab[x[1]] as number) - (vocab[y[1]] as number));
     merges.push(...splits.map(([l, r]) => `${l} ${r}`));
   }
-  const special = (content: string) => ({
-    id: vocab[content],
-    content,
-    single_word: false,
-    lstrip: false,
-    rstrip: false,
-    normalized: false,
-    special: true,
+  return sentencePieceBpeJson({
+    vocab,
+    merges,
+    addedTokens: SPM_SPECIALS.map((content) => addedToken(vocab[content] as number, content)),
+    unkToken: "<unk>",
+    addPrefixSpace: true,
+    postProcessor: bosEosTemplate([vocab["<s>"] as number, "<s>"], undefined),
   });
-  const replace = (from: string, to: string) => ({ type: "Replace", pattern: { String: from }, content: to });
-  return {
-    version: "1.0",
-    truncation: null,
-    padding: null,
-    added_tokens: SPM_SPECIALS.map(special),
-    // Llama 2's file: the normalizer does what Metaspace would, and there is no pre-tokenizer
-    normalizer: { type: "Sequence", normalizers: [{ type: "Prepend", prepend: "\u2581" }, replace(" ", "\u2581")] },
-    pre_tokenizer: null,
-    post_processor: {
-      type: "TemplateProcessing",
-      single: [{ SpecialToken: { id: "<s>", type_id: 0 } }, { Sequence: { id: "A", type_id: 0 } }],
-      pair: [
-        { SpecialToken: { id: "<s>", type_id: 0 } },
-        { Sequence: { id: "A", type_id: 0 } },
-        { SpecialToken: { id: "<s>", type_id: 1 } },
-        { Sequence: { id: "B", type_id: 1 } },
-      ],
-      special_tokens: { "<s>": { id: "<s>", ids: [vocab["<s>"]], tokens: ["<s>"] } },
-    },
-    decoder: {
-      type: "Sequence",
-      decoders: [
-        replace("\u2581", " "),
-        { type: "ByteFallback" },
-        { type: "Fuse" },
-        { type: "Strip", content: " ", start: 1, stop: 0 },
-      ],
-    },
-    model: {
-      type: "BPE",
-      dropout: null,
-      unk_token: "<unk>",
-      continuing_subword_prefix: null,
-      end_of_word_suffix: null,
-      fuse_unk: true,
-      byte_fallback: true,
-      vocab,
-      merges,
-    },
-  };
 }
 
 // ——— llama.cpp layout ———

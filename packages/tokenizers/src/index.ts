@@ -1,6 +1,8 @@
 // @llmdbg/tokenizers — tokenizer.json through @huggingface/tokenizers behind the core Tokenizer interface,
 // tokenizers rebuilt from GGUF metadata, and chat templates through @huggingface/jinja. Platform-neutral;
 // `node.ts` adds loading from a model folder.
+
+export { addedToken, bosEosTemplate, byteLevelBpeJson, sentencePieceBpeJson } from "./builders.js";
 export {
   type ChatMessage,
   type ChatTemplate,

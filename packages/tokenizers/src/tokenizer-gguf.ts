@@ -8,6 +8,7 @@
 
 import type { GgufFile, GgufValue } from "@llmdbg/formats";
 import { ModelFormatError, show } from "@llmdbg/formats";
+import { addedToken, bosEosTemplate, byteLevelBpeJson, sentencePieceBpeJson } from "./builders.js";
 import { type HfTokenizer, loadHfTokenizer } from "./tokenizer.js";
 
 /** The `tokenizer.ggml.model` values this reader rebuilds. */
@@ -229,8 +230,7 @@ function readCommon(f: Fields): Common {
  */
 function addedTokens(c: Common, content: (i: number) => string = (i) => c.tokens[i] as string): Obj[] {
   const out: Obj[] = [];
-  const add = (i: number, special: boolean) =>
-    out.push({ id: i, content: content(i), single_word: false, lstrip: false, rstrip: false, normalized: false, special });
+  const add = (i: number, special: boolean) => out.push(addedToken(i, content(i), special));
   if (!c.hasTypes) {
     const ids = new Set([c.ids.unk, c.ids.bos, c.ids.eos].filter((i): i is number => i !== undefined));
     for (const i of [...ids].sort((a, b) => a - b)) add(i, true);
@@ -245,24 +245,8 @@ function addedTokens(c: Common, content: (i: number) => string = (i) => c.tokens
 
 /** `[bos] $A [eos]` (and `$B` for pairs) as a TemplateProcessing post-processor; null when it adds nothing. */
 function template(c: Common, bos: number | undefined, eos: number | undefined): Obj | null {
-  if (bos === undefined && eos === undefined) return null;
-  const special = (i: number, typeId: number) => ({ SpecialToken: { id: c.tokens[i], type_id: typeId } });
-  const seq = (id: "A" | "B", typeId: number) => ({ Sequence: { id, type_id: typeId } });
-  const wrap = (id: "A" | "B", typeId: number) => [
-    ...(bos === undefined ? [] : [special(bos, typeId)]),
-    seq(id, typeId),
-    ...(eos === undefined ? [] : [special(eos, typeId)]),
-  ];
-  const specialTokens = Object.create(null) as Obj;
-  for (const i of [bos, eos]) {
-    if (i !== undefined) specialTokens[c.tokens[i] as string] = { id: c.tokens[i], ids: [i], tokens: [c.tokens[i]] };
-  }
-  return {
-    type: "TemplateProcessing",
-    single: wrap("A", 0),
-    pair: [...wrap("A", 0), ...wrap("B", 1)],
-    special_tokens: specialTokens,
-  };
+  const pair = (i: number | undefined) => (i === undefined ? undefined : ([i, c.tokens[i] as string] as const));
+  return bosEosTemplate(pair(bos), pair(eos));
 }
 
 /**
@@ -328,45 +312,15 @@ function buildGpt2(c: Common): Built {
 
   const bos = addedId(c, "bos", spec.addBos, `pre-tokenizer ${show(preName)}`);
   const eos = addedId(c, "eos", false, "gpt2");
-  const byteLevel = (useRegex: boolean) => ({
-    type: "ByteLevel",
-    add_prefix_space: false,
-    trim_offsets: true,
-    use_regex: useRegex,
+  const json = byteLevelBpeJson({
+    vocab,
+    merges,
+    addedTokens: addedTokens(c),
+    splitRegex: spec.regex,
+    nfc: spec.nfc,
+    postProcessor: template(c, bos, eos),
+    ignoreMerges: spec.ignoreMerges,
   });
-  const json: Obj = {
-    added_tokens: addedTokens(c),
-    normalizer: spec.nfc ? { type: "NFC" } : null,
-    pre_tokenizer:
-      spec.regex === null
-        ? byteLevel(true)
-        : {
-            type: "Sequence",
-            pretokenizers: [
-              { type: "Split", pattern: { Regex: spec.regex }, behavior: "Isolated", invert: false },
-              byteLevel(false),
-            ],
-          },
-    post_processor: template(c, bos, eos) ?? {
-      type: "ByteLevel",
-      add_prefix_space: true,
-      trim_offsets: false,
-      use_regex: true,
-    },
-    decoder: { type: "ByteLevel", add_prefix_space: true, trim_offsets: true, use_regex: true },
-    model: {
-      type: "BPE",
-      dropout: null,
-      unk_token: null,
-      continuing_subword_prefix: "",
-      end_of_word_suffix: "",
-      fuse_unk: false,
-      byte_fallback: false,
-      ignore_merges: spec.ignoreMerges,
-      vocab,
-      merges,
-    },
-  };
   return { json, names: c.ids, cleanUpSpaces: false };
 }
 
@@ -415,38 +369,16 @@ function buildLlama(c: Common): Built {
   const prefix = f.bool(KEY.addSpacePrefix) ?? true; // llama.cpp's default for SentencePiece vocabularies
   const bos = addedId(c, "bos", true, "llama");
   const eos = addedId(c, "eos", false, "llama");
-  const replace = (from: string, to: string) => ({ type: "Replace", pattern: { String: from }, content: to });
-
   // The shape of Llama 2's tokenizer.json (transformers' "legacy" LlamaConverter): "▁" is prepended to every run of
   // text between added tokens, which is what llama.cpp does (it adds the space after every special token too).
-  const json: Obj = {
-    added_tokens: addedTokens(c),
-    normalizer: prefix
-      ? { type: "Sequence", normalizers: [{ type: "Prepend", prepend: "▁" }, replace(" ", "▁")] }
-      : replace(" ", "▁"),
-    pre_tokenizer: null,
-    post_processor: template(c, bos, eos),
-    decoder: {
-      type: "Sequence",
-      decoders: [
-        replace("▁", " "),
-        { type: "ByteFallback" },
-        { type: "Fuse" },
-        ...(prefix ? [{ type: "Strip", content: " ", start: 1, stop: 0 }] : []),
-      ],
-    },
-    model: {
-      type: "BPE",
-      dropout: null,
-      unk_token: unk >= 0 ? tokens[unk] : null,
-      continuing_subword_prefix: null,
-      end_of_word_suffix: null,
-      fuse_unk: true,
-      byte_fallback: true,
-      vocab: Object.fromEntries(tokens.map((t, i) => [t, i])),
-      merges: mergesFromScores(tokens, scores),
-    },
-  };
+  const json = sentencePieceBpeJson({
+    vocab: Object.fromEntries(tokens.map((t, i) => [t, i])),
+    merges: mergesFromScores(tokens, scores),
+    addedTokens: addedTokens(c),
+    unkToken: unk >= 0 ? (tokens[unk] as string) : null,
+    addPrefixSpace: prefix,
+    postProcessor: template(c, bos, eos),
+  });
   return { json, names: { ...c.ids, unk: unk >= 0 ? unk : undefined }, cleanUpSpaces: false };
 }
 

@@ -4,8 +4,9 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ModelFormatError } from "@llmdbg/formats";
-import { byteFallbackPieces, gpt2ByteSymbols, llama2TokenizerJson, specialToken } from "@llmdbg/testing";
+import { byteFallbackPieces, gpt2ByteSymbols, llama2TokenizerJson } from "@llmdbg/testing";
 import { afterAll, describe, expect, it } from "vitest";
+import { addedToken } from "../src/builders.js";
 import { ChatTemplateError, parseChatTemplate, readChatTemplate, renderChatTemplate } from "../src/chat-template.js";
 import { type HfTokenizer, loadHfTokenizer } from "../src/tokenizer.js";
 import { loadTokenizerFromFolder } from "../src/tokenizer-node.js";
@@ -70,7 +71,7 @@ function bertJson(): Record<string, unknown> {
   const specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"];
   return {
     version: "1.0",
-    added_tokens: specials.map((content, id) => specialToken(id, content)),
+    added_tokens: specials.map((content, id) => addedToken(id, content)),
     normalizer: { type: "BertNormalizer", clean_text: true, handle_chinese_chars: true, strip_accents: null, lowercase: true },
     pre_tokenizer: { type: "BertPreTokenizer" },
     post_processor: {
