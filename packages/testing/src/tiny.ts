@@ -133,6 +133,275 @@ function roundUp(n: number, multiple: number): number {
   return Math.ceil(n / multiple) * multiple;
 }
 
+/** What every generator gets: the options, the sizes the tokenizer fixed, and the weight maker (draws in order). */
+interface Gen {
+  readonly opts: TinyModelOptions;
+  readonly nLayers: number;
+  readonly vocabSize: number;
+  readonly tokens: readonly string[];
+  readonly spm: boolean;
+  readonly w: WeightMaker;
+  readonly common: Readonly<Record<string, unknown>>;
+}
+
+/** A decoder's bos/eos ids: `<s>`/`</s>` for the SentencePiece tokenizer, else `<|endoftext|>` for both. */
+function decoderIds(g: Gen): { bos_token_id: number; eos_token_id: number } {
+  const eos = g.tokens.indexOf(g.spm ? "</s>" : ENDOFTEXT);
+  return { bos_token_id: g.spm ? g.tokens.indexOf("<s>") : eos, eos_token_id: eos };
+}
+
+/** GPT-2 as GPT2LMHeadModel.save_pretrained writes it. */
+function tinyGpt2(g: Gen): Record<string, unknown> {
+  const { nLayers, vocabSize, w, common } = g;
+  const ids = decoderIds(g);
+  const d = 32;
+  const config = {
+    architectures: ["GPT2LMHeadModel"],
+    model_type: "gpt2",
+    vocab_size: vocabSize,
+    n_positions: MAX_POSITIONS,
+    n_ctx: MAX_POSITIONS, // llama.cpp's converter reads n_ctx, as in the real gpt2 config.json
+    n_embd: d,
+    n_layer: nLayers,
+    n_head: 4,
+    n_inner: null,
+    activation_function: "gelu_new",
+    resid_pdrop: 0.1,
+    embd_pdrop: 0.1,
+    attn_pdrop: 0.1,
+    layer_norm_epsilon: 1e-5,
+    initializer_range: 0.02,
+    scale_attn_weights: true,
+    use_cache: true,
+    tie_word_embeddings: true,
+    ...ids,
+    ...common,
+  };
+  // Names as GPT2LMHeadModel.save_pretrained writes them: prefixed `transformer.`, no lm_head.weight (tied to
+  // wte), no attn.bias / attn.masked_bias buffers (non-persistent in current transformers). The original
+  // openai-community/gpt2 model.safetensors instead has the bare GPT2Model names (`wte.weight`, `h.0.attn…`).
+  w.embedding("transformer.wte.weight", vocabSize, d);
+  w.embedding("transformer.wpe.weight", MAX_POSITIONS, d);
+  for (let i = 0; i < nLayers; i++) {
+    const p = `transformer.h.${i}`;
+    w.layerNorm(`${p}.ln_1`, d);
+    w.linear(`${p}.attn.c_attn.weight`, [d, 3 * d]); // Conv1D: [in, out]
+    w.bias(`${p}.attn.c_attn.bias`, 3 * d);
+    w.linear(`${p}.attn.c_proj.weight`, [d, d]);
+    w.bias(`${p}.attn.c_proj.bias`, d);
+    w.layerNorm(`${p}.ln_2`, d);
+    w.linear(`${p}.mlp.c_fc.weight`, [d, 4 * d]);
+    w.bias(`${p}.mlp.c_fc.bias`, 4 * d);
+    w.linear(`${p}.mlp.c_proj.weight`, [4 * d, d]);
+    w.bias(`${p}.mlp.c_proj.bias`, d);
+  }
+  w.layerNorm("transformer.ln_f", d);
+  return config;
+}
+
+/** GPT-NeoX (Pythia): parallel residual, partial rotary (opts.rotaryPct), untied unless opts.tieEmbeddings. */
+function tinyGptNeox(g: Gen): Record<string, unknown> {
+  const { opts, nLayers, vocabSize, w, common } = g;
+  const ids = decoderIds(g);
+  const d = 32;
+  const dMlp = 128;
+  const tied = opts.tieEmbeddings ?? false;
+  const config = {
+    architectures: ["GPTNeoXForCausalLM"],
+    model_type: "gpt_neox",
+    vocab_size: vocabSize,
+    hidden_size: d,
+    intermediate_size: dMlp,
+    num_hidden_layers: nLayers,
+    num_attention_heads: 4,
+    max_position_embeddings: MAX_POSITIONS,
+    rotary_pct: opts.rotaryPct ?? 0.25,
+    rotary_emb_base: 10000,
+    use_parallel_residual: true,
+    layer_norm_eps: 1e-5,
+    hidden_act: "gelu",
+    attention_bias: true,
+    attention_dropout: 0,
+    hidden_dropout: 0,
+    classifier_dropout: 0.1,
+    initializer_range: 0.02,
+    use_cache: true,
+    tie_word_embeddings: tied,
+    ...ids,
+    ...common,
+  };
+  w.embedding("gpt_neox.embed_in.weight", vocabSize, d);
+  for (let i = 0; i < nLayers; i++) {
+    const p = `gpt_neox.layers.${i}`;
+    w.layerNorm(`${p}.input_layernorm`, d);
+    w.layerNorm(`${p}.post_attention_layernorm`, d);
+    // rows grouped [head, (q, k, v), dHead]; random weights need no reordering, only ggufFromTiny regroups
+    w.linear(`${p}.attention.query_key_value.weight`, [3 * d, d]);
+    w.bias(`${p}.attention.query_key_value.bias`, 3 * d);
+    w.linear(`${p}.attention.dense.weight`, [d, d]);
+    w.bias(`${p}.attention.dense.bias`, d);
+    w.linear(`${p}.mlp.dense_h_to_4h.weight`, [dMlp, d]);
+    w.bias(`${p}.mlp.dense_h_to_4h.bias`, dMlp);
+    w.linear(`${p}.mlp.dense_4h_to_h.weight`, [d, dMlp]);
+    w.bias(`${p}.mlp.dense_4h_to_h.bias`, d);
+  }
+  w.layerNorm("gpt_neox.final_layer_norm", d);
+  if (!tied) w.embedding("embed_out.weight", vocabSize, d);
+  return config;
+}
+
+/** Llama (GQA, optional llama3 rope scaling) or Qwen2 (q/k/v biases, tied, sliding-window fields). */
+function tinyLlamaLike(g: Gen, modelType: "llama" | "qwen2"): Record<string, unknown> {
+  const { opts, nLayers, vocabSize, w, common } = g;
+  const ids = decoderIds(g);
+  const qwen = modelType === "qwen2";
+  const d = 32;
+  const nHeads = 4;
+  const nKvHeads = 2;
+  const dHead = d / nHeads;
+  const dMlp = 64;
+  const tied = opts.tieEmbeddings ?? qwen; // Qwen2.5's small models tie; Llama's do not
+  const llama3 = (opts.ropeScaling ?? "none") === "llama3";
+  if (llama3 && qwen) throw new Error('tinyModel: ropeScaling "llama3" is for llama only');
+  const config = {
+    architectures: [qwen ? "Qwen2ForCausalLM" : "LlamaForCausalLM"],
+    model_type: modelType,
+    vocab_size: vocabSize,
+    hidden_size: d,
+    intermediate_size: dMlp,
+    num_hidden_layers: nLayers,
+    num_attention_heads: nHeads,
+    num_key_value_heads: nKvHeads,
+    hidden_act: "silu",
+    max_position_embeddings: MAX_POSITIONS,
+    rms_norm_eps: qwen ? 1e-6 : 1e-5,
+    rope_theta: qwen ? 1000000 : llama3 ? 500000 : 10000,
+    rope_scaling: llama3 ? { ...LLAMA3_ROPE_SCALING } : null,
+    attention_dropout: 0,
+    initializer_range: 0.02,
+    use_cache: true,
+    tie_word_embeddings: tied,
+    ...(qwen
+      ? { use_sliding_window: false, sliding_window: MAX_POSITIONS, max_window_layers: nLayers }
+      : { head_dim: dHead, attention_bias: false, mlp_bias: false, pretraining_tp: 1 }),
+    ...ids,
+    ...common,
+  };
+  w.embedding("model.embed_tokens.weight", vocabSize, d);
+  for (let i = 0; i < nLayers; i++) {
+    const p = `model.layers.${i}`;
+    w.normWeight(`${p}.input_layernorm.weight`, d);
+    w.linear(`${p}.self_attn.q_proj.weight`, [nHeads * dHead, d]);
+    w.linear(`${p}.self_attn.k_proj.weight`, [nKvHeads * dHead, d]);
+    w.linear(`${p}.self_attn.v_proj.weight`, [nKvHeads * dHead, d]);
+    if (qwen) {
+      w.bias(`${p}.self_attn.q_proj.bias`, nHeads * dHead);
+      w.bias(`${p}.self_attn.k_proj.bias`, nKvHeads * dHead);
+      w.bias(`${p}.self_attn.v_proj.bias`, nKvHeads * dHead);
+    }
+    w.linear(`${p}.self_attn.o_proj.weight`, [d, nHeads * dHead]);
+    w.normWeight(`${p}.post_attention_layernorm.weight`, d);
+    w.linear(`${p}.mlp.gate_proj.weight`, [dMlp, d]);
+    w.linear(`${p}.mlp.up_proj.weight`, [dMlp, d]);
+    w.linear(`${p}.mlp.down_proj.weight`, [d, dMlp]);
+  }
+  w.normWeight("model.norm.weight", d);
+  if (!tied) w.embedding("lm_head.weight", vocabSize, d);
+  return config;
+}
+
+/** BERT or RoBERTa (opts.roberta), with a sequence-classification or masked-LM head (opts.bertHead). */
+function tinyBert(g: Gen): Record<string, unknown> {
+  const { opts, nLayers, vocabSize, tokens, w, common } = g;
+  const d = 32;
+  const dMlp = 64;
+  const labels = ["NEGATIVE", "POSITIVE"];
+  const roberta = opts.roberta ?? false;
+  const mlm = opts.bertHead === "mlm";
+  const base = roberta ? "roberta" : "bert";
+  const padId = tokens.indexOf("[PAD]");
+  // RoBERTa's position p reads row p + pad_token_id + 1 (fairseq), so its table is that much longer
+  const positionRows = roberta ? MAX_POSITIONS + padId + 1 : MAX_POSITIONS;
+  const typeRows = roberta ? 1 : 2;
+  const config = {
+    architectures: [`${roberta ? "Roberta" : "Bert"}${mlm ? "ForMaskedLM" : "ForSequenceClassification"}`],
+    model_type: base,
+    vocab_size: vocabSize,
+    hidden_size: d,
+    num_hidden_layers: nLayers,
+    num_attention_heads: 4,
+    intermediate_size: dMlp,
+    hidden_act: "gelu",
+    hidden_dropout_prob: 0.1,
+    attention_probs_dropout_prob: 0.1,
+    max_position_embeddings: positionRows,
+    type_vocab_size: typeRows,
+    initializer_range: 0.02,
+    layer_norm_eps: 1e-12,
+    ...(roberta && { bos_token_id: tokens.indexOf("[CLS]"), eos_token_id: tokens.indexOf("[SEP]") }),
+    pad_token_id: padId,
+    position_embedding_type: "absolute",
+    classifier_dropout: null,
+    ...(!mlm && {
+      id2label: Object.fromEntries(labels.map((l, i) => [String(i), l])),
+      label2id: Object.fromEntries(labels.map((l, i) => [l, i])),
+    }),
+    use_cache: true,
+    ...common,
+  };
+  w.embedding(`${base}.embeddings.word_embeddings.weight`, vocabSize, d);
+  w.embedding(`${base}.embeddings.position_embeddings.weight`, positionRows, d);
+  w.embedding(`${base}.embeddings.token_type_embeddings.weight`, typeRows, d);
+  w.layerNorm(`${base}.embeddings.LayerNorm`, d);
+  for (let i = 0; i < nLayers; i++) {
+    const p = `${base}.encoder.layer.${i}`;
+    for (const x of ["query", "key", "value"]) {
+      w.linear(`${p}.attention.self.${x}.weight`, [d, d]);
+      w.bias(`${p}.attention.self.${x}.bias`, d);
+    }
+    w.linear(`${p}.attention.output.dense.weight`, [d, d]);
+    w.bias(`${p}.attention.output.dense.bias`, d);
+    w.layerNorm(`${p}.attention.output.LayerNorm`, d);
+    w.linear(`${p}.intermediate.dense.weight`, [dMlp, d]);
+    w.bias(`${p}.intermediate.dense.bias`, dMlp);
+    w.linear(`${p}.output.dense.weight`, [d, dMlp]);
+    w.bias(`${p}.output.dense.bias`, d);
+    w.layerNorm(`${p}.output.LayerNorm`, d);
+  }
+  // save_pretrained drops the decoder weight and bias tied to the word embeddings and the head's bias
+  if (mlm && roberta) {
+    w.bias("lm_head.bias", vocabSize);
+    w.linear("lm_head.dense.weight", [d, d]);
+    w.bias("lm_head.dense.bias", d);
+    w.layerNorm("lm_head.layer_norm", d);
+  } else if (mlm) {
+    w.bias("cls.predictions.bias", vocabSize);
+    w.linear("cls.predictions.transform.dense.weight", [d, d]);
+    w.bias("cls.predictions.transform.dense.bias", d);
+    w.layerNorm("cls.predictions.transform.LayerNorm", d);
+  } else if (roberta) {
+    w.linear("classifier.dense.weight", [d, d]);
+    w.bias("classifier.dense.bias", d);
+    w.linear("classifier.out_proj.weight", [labels.length, d]);
+    w.bias("classifier.out_proj.bias", labels.length);
+  } else {
+    w.linear("bert.pooler.dense.weight", [d, d]);
+    w.bias("bert.pooler.dense.bias", d);
+    w.linear("classifier.weight", [labels.length, d]);
+    w.bias("classifier.bias", labels.length);
+  }
+  return config;
+}
+
+/** One generator per model type: each writes its checkpoint's tensors and returns its config.json. */
+const GENERATORS: { readonly [T in TinyModelType]: (g: Gen) => Record<string, unknown> } = {
+  gpt2: tinyGpt2,
+  llama: (g) => tinyLlamaLike(g, "llama"),
+  qwen2: (g) => tinyLlamaLike(g, "qwen2"),
+  gpt_neox: tinyGptNeox,
+  bert: tinyBert,
+};
+
 /** Generates a tiny model of `modelType`: config, tokenizer and weights, all deterministic in `opts.seed`. */
 export function tinyModel(modelType: TinyModelType, opts: TinyModelOptions = {}): TinyModel {
   const seed = opts.seed ?? 0;
@@ -145,233 +414,7 @@ export function tinyModel(modelType: TinyModelType, opts: TinyModelOptions = {})
   const vocabSize = roundUp(tokens.length, opts.padVocabTo ?? 1);
   const w = new WeightMaker(seed);
   const common = { torch_dtype: "float32", transformers_version: TRANSFORMERS_VERSION };
-  let config: Record<string, unknown>;
-
-  if (bert) {
-    const d = 32;
-    const dMlp = 64;
-    const labels = ["NEGATIVE", "POSITIVE"];
-    const roberta = opts.roberta ?? false;
-    const mlm = opts.bertHead === "mlm";
-    const base = roberta ? "roberta" : "bert";
-    const padId = tokens.indexOf("[PAD]");
-    // RoBERTa's position p reads row p + pad_token_id + 1 (fairseq), so its table is that much longer
-    const positionRows = roberta ? MAX_POSITIONS + padId + 1 : MAX_POSITIONS;
-    const typeRows = roberta ? 1 : 2;
-    config = {
-      architectures: [`${roberta ? "Roberta" : "Bert"}${mlm ? "ForMaskedLM" : "ForSequenceClassification"}`],
-      model_type: base,
-      vocab_size: vocabSize,
-      hidden_size: d,
-      num_hidden_layers: nLayers,
-      num_attention_heads: 4,
-      intermediate_size: dMlp,
-      hidden_act: "gelu",
-      hidden_dropout_prob: 0.1,
-      attention_probs_dropout_prob: 0.1,
-      max_position_embeddings: positionRows,
-      type_vocab_size: typeRows,
-      initializer_range: 0.02,
-      layer_norm_eps: 1e-12,
-      ...(roberta && { bos_token_id: tokens.indexOf("[CLS]"), eos_token_id: tokens.indexOf("[SEP]") }),
-      pad_token_id: padId,
-      position_embedding_type: "absolute",
-      classifier_dropout: null,
-      ...(!mlm && {
-        id2label: Object.fromEntries(labels.map((l, i) => [String(i), l])),
-        label2id: Object.fromEntries(labels.map((l, i) => [l, i])),
-      }),
-      use_cache: true,
-      ...common,
-    };
-    w.embedding(`${base}.embeddings.word_embeddings.weight`, vocabSize, d);
-    w.embedding(`${base}.embeddings.position_embeddings.weight`, positionRows, d);
-    w.embedding(`${base}.embeddings.token_type_embeddings.weight`, typeRows, d);
-    w.layerNorm(`${base}.embeddings.LayerNorm`, d);
-    for (let i = 0; i < nLayers; i++) {
-      const p = `${base}.encoder.layer.${i}`;
-      for (const x of ["query", "key", "value"]) {
-        w.linear(`${p}.attention.self.${x}.weight`, [d, d]);
-        w.bias(`${p}.attention.self.${x}.bias`, d);
-      }
-      w.linear(`${p}.attention.output.dense.weight`, [d, d]);
-      w.bias(`${p}.attention.output.dense.bias`, d);
-      w.layerNorm(`${p}.attention.output.LayerNorm`, d);
-      w.linear(`${p}.intermediate.dense.weight`, [dMlp, d]);
-      w.bias(`${p}.intermediate.dense.bias`, dMlp);
-      w.linear(`${p}.output.dense.weight`, [d, dMlp]);
-      w.bias(`${p}.output.dense.bias`, d);
-      w.layerNorm(`${p}.output.LayerNorm`, d);
-    }
-    // save_pretrained drops the decoder weight and bias tied to the word embeddings and the head's bias
-    if (mlm && roberta) {
-      w.bias("lm_head.bias", vocabSize);
-      w.linear("lm_head.dense.weight", [d, d]);
-      w.bias("lm_head.dense.bias", d);
-      w.layerNorm("lm_head.layer_norm", d);
-    } else if (mlm) {
-      w.bias("cls.predictions.bias", vocabSize);
-      w.linear("cls.predictions.transform.dense.weight", [d, d]);
-      w.bias("cls.predictions.transform.dense.bias", d);
-      w.layerNorm("cls.predictions.transform.LayerNorm", d);
-    } else if (roberta) {
-      w.linear("classifier.dense.weight", [d, d]);
-      w.bias("classifier.dense.bias", d);
-      w.linear("classifier.out_proj.weight", [labels.length, d]);
-      w.bias("classifier.out_proj.bias", labels.length);
-    } else {
-      w.linear("bert.pooler.dense.weight", [d, d]);
-      w.bias("bert.pooler.dense.bias", d);
-      w.linear("classifier.weight", [labels.length, d]);
-      w.bias("classifier.bias", labels.length);
-    }
-  } else {
-    const eos = tokens.indexOf(spm ? "</s>" : ENDOFTEXT);
-    const ids = { bos_token_id: spm ? tokens.indexOf("<s>") : eos, eos_token_id: eos };
-    if (modelType === "gpt2") {
-      const d = 32;
-      config = {
-        architectures: ["GPT2LMHeadModel"],
-        model_type: "gpt2",
-        vocab_size: vocabSize,
-        n_positions: MAX_POSITIONS,
-        n_ctx: MAX_POSITIONS, // llama.cpp's converter reads n_ctx, as in the real gpt2 config.json
-        n_embd: d,
-        n_layer: nLayers,
-        n_head: 4,
-        n_inner: null,
-        activation_function: "gelu_new",
-        resid_pdrop: 0.1,
-        embd_pdrop: 0.1,
-        attn_pdrop: 0.1,
-        layer_norm_epsilon: 1e-5,
-        initializer_range: 0.02,
-        scale_attn_weights: true,
-        use_cache: true,
-        tie_word_embeddings: true,
-        ...ids,
-        ...common,
-      };
-      // Names as GPT2LMHeadModel.save_pretrained writes them: prefixed `transformer.`, no lm_head.weight (tied to
-      // wte), no attn.bias / attn.masked_bias buffers (non-persistent in current transformers). The original
-      // openai-community/gpt2 model.safetensors instead has the bare GPT2Model names (`wte.weight`, `h.0.attn…`).
-      w.embedding("transformer.wte.weight", vocabSize, d);
-      w.embedding("transformer.wpe.weight", MAX_POSITIONS, d);
-      for (let i = 0; i < nLayers; i++) {
-        const p = `transformer.h.${i}`;
-        w.layerNorm(`${p}.ln_1`, d);
-        w.linear(`${p}.attn.c_attn.weight`, [d, 3 * d]); // Conv1D: [in, out]
-        w.bias(`${p}.attn.c_attn.bias`, 3 * d);
-        w.linear(`${p}.attn.c_proj.weight`, [d, d]);
-        w.bias(`${p}.attn.c_proj.bias`, d);
-        w.layerNorm(`${p}.ln_2`, d);
-        w.linear(`${p}.mlp.c_fc.weight`, [d, 4 * d]);
-        w.bias(`${p}.mlp.c_fc.bias`, 4 * d);
-        w.linear(`${p}.mlp.c_proj.weight`, [4 * d, d]);
-        w.bias(`${p}.mlp.c_proj.bias`, d);
-      }
-      w.layerNorm("transformer.ln_f", d);
-    } else if (modelType === "gpt_neox") {
-      const d = 32;
-      const dMlp = 128;
-      const tied = opts.tieEmbeddings ?? false;
-      config = {
-        architectures: ["GPTNeoXForCausalLM"],
-        model_type: "gpt_neox",
-        vocab_size: vocabSize,
-        hidden_size: d,
-        intermediate_size: dMlp,
-        num_hidden_layers: nLayers,
-        num_attention_heads: 4,
-        max_position_embeddings: MAX_POSITIONS,
-        rotary_pct: opts.rotaryPct ?? 0.25,
-        rotary_emb_base: 10000,
-        use_parallel_residual: true,
-        layer_norm_eps: 1e-5,
-        hidden_act: "gelu",
-        attention_bias: true,
-        attention_dropout: 0,
-        hidden_dropout: 0,
-        classifier_dropout: 0.1,
-        initializer_range: 0.02,
-        use_cache: true,
-        tie_word_embeddings: tied,
-        ...ids,
-        ...common,
-      };
-      w.embedding("gpt_neox.embed_in.weight", vocabSize, d);
-      for (let i = 0; i < nLayers; i++) {
-        const p = `gpt_neox.layers.${i}`;
-        w.layerNorm(`${p}.input_layernorm`, d);
-        w.layerNorm(`${p}.post_attention_layernorm`, d);
-        // rows grouped [head, (q, k, v), dHead]; random weights need no reordering, only ggufFromTiny regroups
-        w.linear(`${p}.attention.query_key_value.weight`, [3 * d, d]);
-        w.bias(`${p}.attention.query_key_value.bias`, 3 * d);
-        w.linear(`${p}.attention.dense.weight`, [d, d]);
-        w.bias(`${p}.attention.dense.bias`, d);
-        w.linear(`${p}.mlp.dense_h_to_4h.weight`, [dMlp, d]);
-        w.bias(`${p}.mlp.dense_h_to_4h.bias`, dMlp);
-        w.linear(`${p}.mlp.dense_4h_to_h.weight`, [d, dMlp]);
-        w.bias(`${p}.mlp.dense_4h_to_h.bias`, d);
-      }
-      w.layerNorm("gpt_neox.final_layer_norm", d);
-      if (!tied) w.embedding("embed_out.weight", vocabSize, d);
-    } else {
-      const qwen = modelType === "qwen2";
-      const d = 32;
-      const nHeads = 4;
-      const nKvHeads = 2;
-      const dHead = d / nHeads;
-      const dMlp = 64;
-      const tied = opts.tieEmbeddings ?? qwen; // Qwen2.5's small models tie; Llama's do not
-      const llama3 = (opts.ropeScaling ?? "none") === "llama3";
-      if (llama3 && qwen) throw new Error('tinyModel: ropeScaling "llama3" is for llama only');
-      config = {
-        architectures: [qwen ? "Qwen2ForCausalLM" : "LlamaForCausalLM"],
-        model_type: modelType,
-        vocab_size: vocabSize,
-        hidden_size: d,
-        intermediate_size: dMlp,
-        num_hidden_layers: nLayers,
-        num_attention_heads: nHeads,
-        num_key_value_heads: nKvHeads,
-        hidden_act: "silu",
-        max_position_embeddings: MAX_POSITIONS,
-        rms_norm_eps: qwen ? 1e-6 : 1e-5,
-        rope_theta: qwen ? 1000000 : llama3 ? 500000 : 10000,
-        rope_scaling: llama3 ? { ...LLAMA3_ROPE_SCALING } : null,
-        attention_dropout: 0,
-        initializer_range: 0.02,
-        use_cache: true,
-        tie_word_embeddings: tied,
-        ...(qwen
-          ? { use_sliding_window: false, sliding_window: MAX_POSITIONS, max_window_layers: nLayers }
-          : { head_dim: dHead, attention_bias: false, mlp_bias: false, pretraining_tp: 1 }),
-        ...ids,
-        ...common,
-      };
-      w.embedding("model.embed_tokens.weight", vocabSize, d);
-      for (let i = 0; i < nLayers; i++) {
-        const p = `model.layers.${i}`;
-        w.normWeight(`${p}.input_layernorm.weight`, d);
-        w.linear(`${p}.self_attn.q_proj.weight`, [nHeads * dHead, d]);
-        w.linear(`${p}.self_attn.k_proj.weight`, [nKvHeads * dHead, d]);
-        w.linear(`${p}.self_attn.v_proj.weight`, [nKvHeads * dHead, d]);
-        if (qwen) {
-          w.bias(`${p}.self_attn.q_proj.bias`, nHeads * dHead);
-          w.bias(`${p}.self_attn.k_proj.bias`, nKvHeads * dHead);
-          w.bias(`${p}.self_attn.v_proj.bias`, nKvHeads * dHead);
-        }
-        w.linear(`${p}.self_attn.o_proj.weight`, [d, nHeads * dHead]);
-        w.normWeight(`${p}.post_attention_layernorm.weight`, d);
-        w.linear(`${p}.mlp.gate_proj.weight`, [dMlp, d]);
-        w.linear(`${p}.mlp.up_proj.weight`, [dMlp, d]);
-        w.linear(`${p}.mlp.down_proj.weight`, [d, dMlp]);
-      }
-      w.normWeight("model.norm.weight", d);
-      if (!tied) w.embedding("lm_head.weight", vocabSize, d);
-    }
-  }
+  const config = GENERATORS[modelType]({ opts, nLayers, vocabSize, tokens, spm, w, common });
 
   const tokenizerConfig = spm
     ? {
