@@ -13,14 +13,15 @@ export class UsageError extends Error {
  * @example const { values, positionals } = parse(argv, { json: { type: "boolean" } })
  */
 export function parse<const O extends NonNullable<ParseArgsConfig["options"]>>(argv: readonly string[], options: O) {
-  // `--max-new -5`: parseArgs takes "-5" for a flag; join a value that starts with "-" to its string option,
-  // so the option's own check reports it ("--max-new must be an integer >= 0, got -5")
+  // `--max-new -5`, `--text "-x"`: parseArgs takes a value that starts with "-" for a flag. The commands have no
+  // single-dash options, so such a value belongs to the string option before it (and a number is then reported
+  // by the option's own check: "--max-new must be an integer >= 0, got -5"); "--…" stays an option.
   const args: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] as string;
     const next = argv[i + 1];
     const o = a.startsWith("--") ? (options as Record<string, { type: string }>)[a.slice(2)] : undefined;
-    if (o?.type === "string" && next !== undefined && /^-\d|^-\.\d/.test(next)) {
+    if (o?.type === "string" && next !== undefined && next.startsWith("-") && !next.startsWith("--")) {
       args.push(`${a}=${next}`);
       i++;
     } else args.push(a);

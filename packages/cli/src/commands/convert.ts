@@ -9,16 +9,28 @@ import { ModelFormatError, openGguf, SHARD_INDEX, writeGguf, writeSafetensors } 
 import { type HfFolder, openHfFolder } from "@llmdbg/models";
 import type { Tensor } from "@llmdbg/tensor";
 import { readJsonFile } from "@llmdbg/tokenizers";
-import { oneOf, parse, UsageError } from "../args.js";
+import { UsageError } from "../args.js";
+import { defineFlags, flag } from "../flags.js";
 import { bytes, print, printJson, progressBar } from "../output.js";
 import type { Command } from "./command.js";
 
-const options = {
-  to: { type: "string" },
-  quant: { type: "string" },
-  force: { type: "boolean" },
-  json: { type: "boolean" },
-} as const;
+const flags = defineFlags(
+  {
+    to: flag.oneOf(
+      "safetensors|gguf",
+      "safetensors: <out> is a folder (config, tokenizer files and one model.safetensors); gguf: <out> is a .gguf file laid out as llama.cpp's converter does",
+      ["safetensors", "gguf"] as const,
+    ),
+    quant: flag.oneOf("T", "storage of the weights: f32, f16, or q8_0 (GGUF only); default: the stored precision", [
+      "q8_0",
+      "f16",
+      "f32",
+    ] as const),
+    force: flag.bool("replace an existing output"),
+    json: flag.bool("one JSON object describing what was written"),
+  },
+  { "<model>": "a Hugging Face folder, or a .gguf file (llama, qwen2, gpt2, gptneox) for --to safetensors" },
+);
 
 type Quant = "q8_0" | "f16" | "f32";
 
@@ -150,24 +162,16 @@ function ggufToFolder(path: string, out: string, quant: Quant | undefined) {
 export const convertCommand: Command = {
   summary: "a Hugging Face folder to one safetensors file or to GGUF, or a GGUF file to a Hugging Face folder",
   usage: "llmdbg convert <model> --to safetensors|gguf [--quant q8_0|f16|f32] [--force] <out>",
-  help: [
-    "<model>            a Hugging Face folder, or a .gguf file (llama, qwen2, gpt2, gptneox) for --to safetensors",
-    "--to safetensors   <out> is a folder: config, tokenizer files and one model.safetensors",
-    "--to gguf          <out> is a .gguf file laid out as llama.cpp's converter does",
-    "--quant T          storage of the weights: f32, f16, or q8_0 (GGUF only); default: the stored precision",
-    "--force            replace an existing output",
-    "--json             one JSON object describing what was written",
-  ],
+  help: flags.help,
   run(argv) {
-    const { values, positionals } = parse(argv, options);
-    const to = oneOf("to", values.to, ["safetensors", "gguf"] as const);
+    const { values, positionals } = flags.parse(argv);
+    const { to, quant } = values;
     if (to === undefined) throw new UsageError("missing --to safetensors|gguf");
-    const quant = oneOf("quant", values.quant, ["q8_0", "f16", "f32"] as const);
     if (positionals.length !== 2) throw new UsageError(`expected <model> and <out>, got ${positionals.length} arguments`);
     const [model, out] = positionals as [string, string];
     // an output that is there already is someone's work: replace it only when asked
     const taken = to === "gguf" ? existsSync(out) && !statSync(out).isDirectory() : existsSync(join(out, "model.safetensors"));
-    if (taken && values.force !== true)
+    if (taken && !values.force)
       throw new UsageError(`${to === "gguf" ? out : join(out, "model.safetensors")}: exists; pass --force to replace it`);
     if (to === "gguf" && existsSync(out) && statSync(out).isDirectory())
       throw new UsageError(`${out}: is a folder; --to gguf writes a file`);
@@ -179,7 +183,7 @@ export const convertCommand: Command = {
       const src = openHfFolder(model);
       r = to === "safetensors" ? toSafetensors(src, out, quant) : toGguf(src, out, quant);
     }
-    if (values.json === true) printJson({ model, ...r });
+    if (values.json) printJson({ model, ...r });
     else print(`wrote ${r.out} (${bytes(r.bytes)})`);
     return 0;
   },

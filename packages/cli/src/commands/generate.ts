@@ -3,26 +3,32 @@
 import { type GenerateOptions, generateStream } from "@llmdbg/core";
 import { generationOptions } from "@llmdbg/models";
 import { renderChatTemplate } from "@llmdbg/tokenizers";
-import { intFlag, modelPath, numFlag, parse, UsageError } from "../args.js";
+import { modelPath, UsageError } from "../args.js";
+import { defineFlags, flag } from "../flags.js";
 import { inputIds, type LoadedModel, load, tokenizerOf } from "../load.js";
 import { dim, printJson } from "../output.js";
 import type { Command } from "./command.js";
 
-const options = {
-  text: { type: "string" },
-  tokens: { type: "string" },
-  "max-new": { type: "string" },
-  temperature: { type: "string" },
-  "top-k": { type: "string" },
-  "top-p": { type: "string" },
-  seed: { type: "string" },
-  chat: { type: "boolean" },
-  system: { type: "string" },
-  json: { type: "boolean" },
-} as const;
-
 /** transformers' GenerationConfig default is max_length 20; a count of new tokens reads better. */
 const DEFAULT_MAX_NEW = 32;
+
+const flags = defineFlags({
+  text: flag.text("T", "the prompt"),
+  tokens: flag.text("1,2,3", "the prompt as token ids"),
+  chat: flag.bool("--text is a user message, rendered with the model's chat template (and the assistant prompt)"),
+  system: flag.text("S", "with --chat: a system message before it"),
+  "max-new": flag.int("N", `new tokens at most (default: the checkpoint's max_new_tokens, else ${DEFAULT_MAX_NEW})`, 0),
+  temperature: flag.num("X", "0 is greedy; setting any sampling flag turns sampling on", (n) => n >= 0, "a number >= 0"),
+  "top-k": flag.int("N", "sample among the N most likely tokens (0: off)", 0),
+  "top-p": flag.num(
+    "P",
+    "sample among the most likely tokens whose probability reaches P",
+    (n) => n > 0 && n <= 1,
+    "a number in (0, 1]",
+  ),
+  seed: flag.int("S", "the same seed, prompt and settings give the same tokens (default 0)", 0, 2 ** 32 - 1),
+  json: flag.bool("one JSON object at the end instead of streaming"),
+});
 
 /**
  * Turns a growing list of token ids into text deltas. Decoding all ids each time (not one token at a time)
@@ -79,30 +85,16 @@ export const generateCommand: Command = {
   summary: "continue a prompt, streaming tokens (sampling defaults from generation_config.json)",
   usage:
     "llmdbg generate <model> (--text T | --tokens 1,2,3) [--chat [--system S]] [--max-new N] [--temperature X] [--top-k N] [--top-p P] [--seed S] [--json]",
-  help: [
-    "--text T          the prompt",
-    "--tokens 1,2,3    the prompt as token ids",
-    "--chat            --text is a user message, rendered with the model's chat template (and the assistant prompt)",
-    "--system S        with --chat: a system message before it",
-    `--max-new N       new tokens at most (default: the checkpoint's max_new_tokens, else ${DEFAULT_MAX_NEW})`,
-    "--temperature X   0 is greedy; setting any sampling flag turns sampling on",
-    "--top-k N         sample among the N most likely tokens (0: off)",
-    "--top-p P         sample among the most likely tokens whose probability reaches P",
-    "--seed S          the same seed, prompt and settings give the same tokens (default 0)",
-    "--json            one JSON object at the end instead of streaming",
-  ],
+  help: flags.help,
   run(argv) {
-    const { values, positionals } = parse(argv, options);
+    const { values, positionals } = flags.parse(argv);
     const path = modelPath(positionals);
-    const maxNew = intFlag("max-new", values["max-new"], 0);
-    const temperature = numFlag("temperature", values.temperature, (n) => n >= 0, "a number >= 0");
-    const topK = intFlag("top-k", values["top-k"], 0);
-    const topP = numFlag("top-p", values["top-p"], (n) => n > 0 && n <= 1, "a number in (0, 1]");
-    const seed = intFlag("seed", values.seed, 0, 2 ** 32 - 1) ?? 0;
-    if (values.system !== undefined && values.chat !== true) throw new UsageError("--system goes with --chat");
-    if (values.chat === true && values.text === undefined) throw new UsageError("--chat needs --text (the user message)");
+    const { "max-new": maxNew, temperature, "top-k": topK, "top-p": topP } = values;
+    const seed = values.seed ?? 0;
+    if (values.system !== undefined && !values.chat) throw new UsageError("--system goes with --chat");
+    if (values.chat && values.text === undefined) throw new UsageError("--chat needs --text (the user message)");
     const m = load(path);
-    const prompt = values.chat === true ? chatIds(m, values.text as string, values.system) : inputIds(m, values);
+    const prompt = values.chat ? chatIds(m, values.text as string, values.system) : inputIds(m, values);
     const room = m.config.maxPositions - prompt.length;
     let maxNewTokens = maxNew ?? m.generation.maxNewTokens ?? DEFAULT_MAX_NEW;
     if (maxNewTokens > room) {
@@ -120,9 +112,9 @@ export const generateCommand: Command = {
     });
     const tok = m.tokenizer;
     const decode = (ids: readonly number[]) => tokenizerOf(m).decode(ids, { skipSpecialTokens: true });
-    const stream = values.json === true || tok === undefined ? undefined : new TextStream(decode);
+    const stream = values.json || tok === undefined ? undefined : new TextStream(decode);
     // the prompt, then the continuation; on a terminal the prompt is dim, so the two can be told apart
-    if (stream !== undefined && values.text !== undefined && values.chat !== true) process.stdout.write(dim(values.text));
+    if (stream !== undefined && values.text !== undefined && !values.chat) process.stdout.write(dim(values.text));
     const t0 = performance.now();
     const it = generateStream(m.model, [prompt], opts);
     const ids: number[] = [];
@@ -133,12 +125,12 @@ export const generateCommand: Command = {
       ids.push(t);
       if (stream !== undefined) process.stdout.write(stream.push(ids));
       // without a tokenizer the stream is ids
-      else if (values.json !== true) process.stdout.write(`${ids.length > 1 ? " " : ""}${t}`);
+      else if (!values.json) process.stdout.write(`${ids.length > 1 ? " " : ""}${t}`);
     }
     const seconds = (performance.now() - t0) / 1000;
     const finishReason = r.value.finishReasons[0] ?? "length";
     const tokensPerSecond = seconds > 0 ? ids.length / seconds : 0;
-    if (values.json === true) {
+    if (values.json) {
       printJson({
         model: m.path,
         promptTokens: prompt,

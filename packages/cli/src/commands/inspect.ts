@@ -1,15 +1,16 @@
 // `llmdbg inspect <model>`: what the checkpoint is (architecture, normalized config, stored tensors,
 // tokenizer) and every hook point with the shape it has on a short input (describeModel of @llmdbg/models).
 import { describeModel, type HookShape } from "@llmdbg/models";
-import { intFlag, modelPath, parse } from "../args.js";
+import { modelPath } from "../args.js";
+import { defineFlags, flag } from "../flags.js";
 import { load } from "../load.js";
 import { bytes, count, print, printJson, quoted, table } from "../output.js";
 import type { Command } from "./command.js";
 
-const options = {
-  seq: { type: "string" },
-  json: { type: "boolean" },
-} as const;
+const flags = defineFlags({
+  seq: flag.int("N", "the number of tokens the hook shapes are given for (default 8)", 1),
+  json: flag.bool("one JSON object"),
+});
 
 /** A config value on one line: objects as compact JSON without quotes around keys. */
 function show(v: unknown): string {
@@ -74,11 +75,11 @@ function printText(d: ReturnType<typeof describeModel>): void {
 export const inspect: Command = {
   summary: "architecture, config, parameters, tokenizer and hook points with shapes",
   usage: "llmdbg inspect <model> [--seq N] [--json]",
-  help: ["--seq N   the number of tokens the hook shapes are given for (default 8)", "--json    one JSON object"],
+  help: flags.help,
   run(argv) {
-    const { values, positionals } = parse(argv, options);
+    const { values, positionals } = flags.parse(argv);
     const path = modelPath(positionals);
-    const seq = intFlag("seq", values.seq, 1) ?? 8;
+    const seq = values.seq ?? 8;
     const m = load(path);
     // the model's limit, not the command line's syntax: exit 1
     if (seq > m.config.maxPositions) throw new Error(`--seq ${seq} exceeds the model's ${m.config.maxPositions} positions`);

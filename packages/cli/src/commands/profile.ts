@@ -2,18 +2,19 @@
 // @llmdbg/models), printed per component, per layer and per kind with the bottleneck on top, and per op kind
 // forward and backward, with the backward pass per layer.
 import { profileModel } from "@llmdbg/models";
-import { intFlag, modelPath, parse } from "../args.js";
+import { modelPath } from "../args.js";
+import { defineFlags, flag } from "../flags.js";
 import { inputIds, load } from "../load.js";
 import { type Align, bold, bytes, count, ms, pct, print, printJson, progressBar, table } from "../output.js";
 import type { Command } from "./command.js";
 
-const options = {
-  text: { type: "string" },
-  tokens: { type: "string" },
-  warmup: { type: "string" },
-  repeat: { type: "string" },
-  json: { type: "boolean" },
-} as const;
+const flags = defineFlags({
+  text: flag.text("T", "the input text"),
+  tokens: flag.text("1,2,3", "the input as token ids"),
+  warmup: flag.int("N", "unmeasured runs first (onnxruntime builds its sessions on first use; default 1)", 0),
+  repeat: flag.int("N", "measured runs, averaged (default 3)", 1),
+  json: flag.bool("one JSON object"),
+});
 
 function printText(path: string, r: ReturnType<typeof profileModel>): void {
   const f = r.forward;
@@ -83,25 +84,19 @@ function printText(path: string, r: ReturnType<typeof profileModel>): void {
 export const profileCommand: Command = {
   summary: "time and memory per layer, component and kind, forward and backward",
   usage: "llmdbg profile <model> (--text T | --tokens 1,2,3) [--warmup N] [--repeat N] [--json]",
-  help: [
-    "--text T          the input text",
-    "--tokens 1,2,3    the input as token ids",
-    "--warmup N        unmeasured runs first (onnxruntime builds its sessions on first use; default 1)",
-    "--repeat N        measured runs, averaged (default 3)",
-    "--json            one JSON object",
-  ],
+  help: flags.help,
   run(argv) {
-    const { values, positionals } = parse(argv, options);
+    const { values, positionals } = flags.parse(argv);
     const path = modelPath(positionals);
-    const warmup = intFlag("warmup", values.warmup, 0) ?? 1;
-    const repeat = intFlag("repeat", values.repeat, 1) ?? 3;
+    const warmup = values.warmup ?? 1;
+    const repeat = values.repeat ?? 3;
     const m = load(path);
     const ids = inputIds(m, values);
     // a large model takes a while: a bar on a terminal, nothing when piped
     const bar = progressBar("profiling", "passes");
     const r = profileModel(m.model, ids, warmup, repeat, (done, total) => bar?.update(done, total));
     bar?.finish();
-    if (values.json === true) printJson({ model: m.path, ...r });
+    if (values.json) printJson({ model: m.path, ...r });
     else printText(m.path, r);
     return 0;
   },

@@ -7,20 +7,21 @@ import { run, topK } from "@llmdbg/core";
 import { writeSafetensors } from "@llmdbg/formats";
 import type { Tensor } from "@llmdbg/tensor";
 import * as T from "@llmdbg/tensor";
-import { intFlag, modelPath, parse, selectHooks, UsageError } from "../args.js";
+import { modelPath, selectHooks, UsageError } from "../args.js";
+import { defineFlags, flag } from "../flags.js";
 import { inputIds, type LoadedModel, load, tokenDisplayOf, tokenStrings, tokenText } from "../load.js";
 import { print, printJson, quoted, table } from "../output.js";
 import type { Command } from "./command.js";
 
-const options = {
-  text: { type: "string" },
-  tokens: { type: "string" },
-  "top-k": { type: "string" },
-  "all-logits": { type: "boolean" },
-  cache: { type: "string" },
-  out: { type: "string" },
-  json: { type: "boolean" },
-} as const;
+const flags = defineFlags({
+  text: flag.text("T", "input text, encoded with the model's tokenizer"),
+  tokens: flag.text("1,2,3", "input token ids instead of text"),
+  "top-k": flag.int("N", "predictions listed per position (default 5; the text table shows at most 10)", 1),
+  "all-logits": flag.bool('include every logit of every position in the JSON ("logits": [[...], ...])'),
+  cache: flag.text("PATTERN", "hook points to save, globs with * (comma-separated), e.g. 'blocks.*.attn.hook_pattern'"),
+  out: flag.text("FILE", "the safetensors file --cache writes, one tensor per hook name"),
+  json: flag.bool("one JSON object"),
+});
 
 export interface Prediction {
   id: number;
@@ -52,19 +53,11 @@ const TEXT_TOP = 10;
 export const runCommand: Command = {
   summary: "one forward pass: tokens, top-k next tokens, logits, cached activations",
   usage: "llmdbg run <model> (--text T | --tokens 1,2,3) [--top-k N] [--all-logits] [--cache PATTERN --out FILE] [--json]",
-  help: [
-    "--text T          input text, encoded with the model's tokenizer",
-    "--tokens 1,2,3    input token ids instead of text",
-    "--top-k N         predictions listed per position (default 5)",
-    '--all-logits      include every logit of every position in the JSON ("logits": [[...], ...])',
-    "--cache PATTERN   hook points to save, globs with * (comma-separated), e.g. 'blocks.*.attn.hook_pattern'",
-    "--out FILE        the safetensors file --cache writes, one tensor per hook name",
-    "--json            one JSON object",
-  ],
+  help: flags.help,
   run(argv) {
-    const { values, positionals } = parse(argv, options);
+    const { values, positionals } = flags.parse(argv);
     const path = modelPath(positionals);
-    const k = intFlag("top-k", values["top-k"], 1) ?? 5;
+    const k = values["top-k"] ?? 5;
     if ((values.cache === undefined) !== (values.out === undefined)) throw new UsageError("--cache and --out go together");
     if (values.out !== undefined && !existsSync(dirname(resolve(values.out))))
       throw new UsageError(`--out ${values.out}: the folder ${dirname(resolve(values.out))} does not exist`);
@@ -95,14 +88,14 @@ export const runCommand: Command = {
       return { position: p, top };
     });
     const strings = tokenStrings(m, ids);
-    if (values.json === true) {
+    if (values.json) {
       printJson({
         model: m.path,
         tokens: ids,
         tokenStrings: strings,
         tokenDisplays: ids.map((id) => tokenDisplayOf(m, id)),
         positions,
-        ...(values["all-logits"] === true && {
+        ...(values["all-logits"] && {
           logits: Array.from({ length: rows }, (_, p) => Array.from(data.subarray(p * width, (p + 1) * width))),
         }),
         ...(values.out !== undefined && {
