@@ -8,7 +8,7 @@
 //     the prefill step and the mean decode step after it.
 // Verify first, then time: the peer first computes the logits at each length and one greedy generation on the
 // same weights and ids; each row is timed only if what it times agreed (logits within TOL.logits, identical
-// tokens; the cached run bit-identical to the plain one), and is refused with the reason otherwise.
+// tokens; the cached run, which takes the primitive path, within 1e-6 of the plain fused one), and is refused with the reason otherwise.
 import { join } from "node:path";
 import { generateStream, type HookedModel, run } from "@llmdbg/core";
 import { writeSafetensors } from "@llmdbg/formats";
