@@ -131,6 +131,14 @@ export const mutations = [
   },
   // ---- the shared architecture pieces and each architecture
   {
+    id: "models-shared-input-bias",
+    what: "projections that share an input (q/k/v) all get the first one's bias",
+    file: "packages/models/src/arch/common.ts",
+    find: "const b = (ls[i] as Linear).bias;",
+    replace: "const b = (ls[0] as Linear).bias;",
+    tests: [arch("bert"), arch("llama")],
+  },
+  {
     id: "models-norm-eps",
     what: "the shared LayerNorm/RMSNorm drops its epsilon",
     file: "packages/models/src/arch/common.ts",

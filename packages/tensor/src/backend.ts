@@ -10,6 +10,11 @@ export interface Backend {
   readonly name: BackendName;
   /** out = op(a) · op(b) per `plan`; a and b share a dtype. */
   matmul(a: Tensor, b: Tensor, transA: boolean, transB: boolean, plan: MatmulPlan): Tensor;
+  /**
+   * op(a) · op(b_i) for each b_i, the same numbers as that many `matmul` calls; a backend whose calls carry a
+   * fixed cost (`ort`: one worker round trip each) runs them as one.
+   */
+  matmuls(a: Tensor, bs: readonly Tensor[], transA: boolean, transB: boolean, plans: readonly MatmulPlan[]): Tensor[];
 }
 
 export const refBackend: Backend = {
@@ -18,6 +23,9 @@ export const refBackend: Backend = {
     const out = empty(plan.outShape, a.dtype); // [...batch, M, N]; the kernel writes every element
     matmulRef(a.data, a.shape, b.data, b.shape, transA, transB, plan, out.data);
     return out;
+  },
+  matmuls(a, bs, transA, transB, plans) {
+    return bs.map((b, i) => this.matmul(a, b, transA, transB, plans[i] as MatmulPlan));
   },
 };
 

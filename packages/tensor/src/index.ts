@@ -43,6 +43,7 @@ export {
   logsumexp,
   lt,
   matmul,
+  matmuls,
   max,
   maximum,
   mean,

@@ -370,6 +370,22 @@ export function matmul(a: Tensor, b: Tensor, opts: { transA?: boolean; transB?: 
   return record("matmul", { transA, transB }, [a, b], out);
 }
 
+/**
+ * `a` times each of `bs`: the same numbers and gradients as one `matmul` per weight, in one backend call where
+ * the backend has a cost per call (three projections of one input cost the `ort` backend one worker round
+ * trip instead of three). A profile sees each product as a matmul, the shared call's time on the first.
+ * @example const [q, k, v] = matmuls(x, [wq, wk, wv], { transB: true }) // [batch, pos, d_model] · [out, d_model]ᵀ
+ */
+export function matmuls(a: Tensor, bs: readonly Tensor[], opts: { transA?: boolean; transB?: boolean } = {}): Tensor[] {
+  needFloat("matmul", a);
+  for (const b of bs) sameDtype("matmul", a, b);
+  const transA = opts.transA ?? false;
+  const transB = opts.transB ?? false;
+  const plans = bs.map((b) => planMatmul(a.shape, b.shape, transA, transB));
+  const outs = getBackend().matmuls(a, bs, transA, transB, plans); // each [...batch, M, N_i]
+  return outs.map((out, i) => record("matmul", { transA, transB }, [a, bs[i] as Tensor], out));
+}
+
 export function cast(x: Tensor, dtype: DType): Tensor {
   if (x.dtype === dtype) return x;
   const out = empty(x.shape, dtype); // same as x

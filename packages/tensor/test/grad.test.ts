@@ -105,6 +105,15 @@ const cases: { [P in Prim]: Case[] } = {
       f: (a, b) => T.matmul(a, b, { transB: true }),
     },
     { name: "empty K", inputs: () => [r([3, 0], 1), r([0, 2], 2)], f: (a, b) => T.matmul(a, b) },
+    {
+      // matmuls records one matmul per weight: the input's gradient sums the three products' contributions
+      name: "matmuls: one input, three weights (transB), outputs multiplied",
+      inputs: () => [r([2, 3, 4], 1), r([5, 4], 2), r([5, 4], 3), r([2, 4], 4)],
+      f: (x, wq, wk, wv) => {
+        const [q, k, v] = T.matmuls(x, [wq, wk, wv], { transB: true }) as [Tensor, Tensor, Tensor];
+        return T.add(T.mul(q, k), T.sum(v, -1, true));
+      },
+    },
   ],
   // f64 → f64 here; the f32 ↔ f64 casts, whose finite differences need a wider step, are checked below
   cast: [{ name: "f64 identity", inputs: () => [r([3], 1)], f: (x) => T.mul(T.cast(x, "f64"), x) }],

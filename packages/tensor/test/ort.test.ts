@@ -81,6 +81,47 @@ describe("ort-backed composites vs ref", () => {
   });
 });
 
+describe("ort matmuls (one call for several products)", () => {
+  it.each([
+    ["f32", false],
+    ["f32", true],
+    ["f64", false],
+    ["f64", true],
+  ] as const)("%s, transB %s: the numbers of one matmul each, in one onnxruntime call", (dtype, transB) => {
+    const x = T.randn([2, 6, 16], 1, dtype);
+    // q, k and v of a grouped-query layer: the k and v projections are narrower than q
+    const ws = [8, 4, 4].map((n, i) => T.randn(transB ? [n, 16] : [16, n], 2 + i, dtype));
+    const separate = ws.map((w) => T.matmul(x, w, { transB }));
+    const before = ort.stats.calls;
+    const together = T.matmuls(x, ws, { transB });
+    expect(ort.stats.calls - before).toBe(1);
+    together.forEach((y, i) => {
+      const s = separate[i] as Tensor;
+      expect(y.shape).toEqual(s.shape);
+      expect(y.dtype).toBe(dtype);
+      // the same MLAS kernel for the same shapes: bit-identical, not merely close
+      expect(Array.from(y.data)).toEqual(Array.from(s.data));
+    });
+    compare(`${dtype} matmuls[0]`, () => T.matmuls(x, ws, { transB })[0] as Tensor, dtype === "f32" ? F32_TOL : F64_TOL);
+  });
+
+  it("a product too small for onnxruntime sends each one alone, as matmul would", () => {
+    ort.minMacs = 1000;
+    try {
+      const x = T.randn([2, 16], 1);
+      const big = T.randn([16, 64], 2); // 2048 multiply-adds
+      const small = T.randn([16, 4], 3); // 128: the ref kernel, as T.matmul would choose
+      const before = ort.stats.calls;
+      const [a, b] = T.matmuls(x, [big, small]) as [Tensor, Tensor];
+      expect(ort.stats.calls - before).toBe(1);
+      expect(Array.from(a.data)).toEqual(Array.from(T.matmul(x, big).data));
+      expect(Array.from(b.data)).toEqual(Array.from(T.withBackend("ref", () => T.matmul(x, small)).data));
+    } finally {
+      ort.minMacs = 0;
+    }
+  });
+});
+
 describe("ort graphs", () => {
   it("one graph serves every size of a given rank and transposition", () => {
     const before = ort.graphCount;

@@ -12,6 +12,7 @@ import {
   AXES,
   activations,
   affine,
+  affines,
   assembleModel,
   attend,
   biasOr,
@@ -335,9 +336,10 @@ export function bertForward(
     const { h, seen } = blockScope(ctx, l);
     const { query, key, value } = blk.attention.self;
     x = h("hook_resid_pre", x); // [batch, pos, d_model]
-    const q = h("attn.hook_q", T.reshape(affine(x, query, transB), [B, Tn, H, Dh])); // [batch, pos, head, d_head]
-    const k = h("attn.hook_k", T.reshape(affine(x, key, transB), [B, Tn, H, Dh])); // [batch, pos, head, d_head]
-    const v = h("attn.hook_v", T.reshape(affine(x, value, transB), [B, Tn, H, Dh])); // [batch, pos, head, d_head]
+    const [qa, ka, va] = affines(x, [query, key, value], transB) as [Tensor, Tensor, Tensor]; // [batch, pos, head·d_head]
+    const q = h("attn.hook_q", T.reshape(qa, [B, Tn, H, Dh])); // [batch, pos, head, d_head]
+    const k = h("attn.hook_k", T.reshape(ka, [B, Tn, H, Dh])); // [batch, pos, head, d_head]
+    const v = h("attn.hook_v", T.reshape(va, [B, Tn, H, Dh])); // [batch, pos, head, d_head]
     const z = attend(h, seen, q, k, v, plan, l, bias(l), 1 / Math.sqrt(Dh)); // [batch, pos, head, d_head]
     const attnOut = h("hook_attn_out", affine(T.reshape(z, [B, Tn, H * Dh]), blk.attention.output.dense, transB)); // [batch, pos, d_model]
     const mid = h("hook_resid_mid", T.add(x, attnOut)); // [batch, pos, d_model]

@@ -310,6 +310,23 @@ export function affine(x: Tensor, l: Linear, transB: boolean): Tensor {
 }
 
 /**
+ * x [..., in] through several linear layers at once (q/k/v, gate/up): the numbers of one `affine` each, in one
+ * backend call, so the `ort` worker's round trip is paid once. Checkpoints that store the projections apart
+ * keep them apart: concatenating them for one matmul would hold a second copy of those weights.
+ */
+export function affines(x: Tensor, ls: readonly Linear[], transB: boolean): Tensor[] {
+  const ys = T.matmuls(
+    x,
+    ls.map((l) => l.weight),
+    { transB },
+  ); // each [..., out_i]
+  return ys.map((y, i) => {
+    const b = (ls[i] as Linear).bias;
+    return b === undefined ? y : T.add(y, b); // [..., out_i]
+  });
+}
+
+/**
  * LayerNorm or RMSNorm as TransformerLens hooks it: `hook_scale` is sqrt(var + eps) (centred for
  * LayerNorm, mean square for RMSNorm), `hook_normalized` the output after weight and bias. When nothing observes
  * `hook_scale`, the fused kernel of @llmdbg/tensor computes the output in one pass (float64 sums, its own

@@ -11,6 +11,7 @@ import {
   AXES,
   activations,
   affine,
+  affines,
   assembleModel,
   attend,
   biasOr,
@@ -201,9 +202,10 @@ export function llamaForward(
     const { q_proj, k_proj, v_proj, o_proj } = blk.self_attn;
     x = h("hook_resid_pre", x); // [batch, pos, d_model]
     const a = norm(x, blk.input_layernorm, config.norm, `blocks.${l}.ln1`, ctx); // [batch, pos, d_model]
-    const q = h("attn.hook_q", T.reshape(affine(a, q_proj, transB), [B, Tn, H, Dh])); // [batch, pos, head, d_head]
-    const k = h("attn.hook_k", T.reshape(affine(a, k_proj, transB), [B, Tn, Hkv, Dh])); // [batch, pos, kv_head, d_head]
-    const v = h("attn.hook_v", T.reshape(affine(a, v_proj, transB), [B, Tn, Hkv, Dh])); // [batch, pos, kv_head, d_head]
+    const [qa, ka, va] = affines(a, [q_proj, k_proj, v_proj], transB) as [Tensor, Tensor, Tensor]; // [batch, pos, (kv_)head·d_head]
+    const q = h("attn.hook_q", T.reshape(qa, [B, Tn, H, Dh])); // [batch, pos, head, d_head]
+    const k = h("attn.hook_k", T.reshape(ka, [B, Tn, Hkv, Dh])); // [batch, pos, kv_head, d_head]
+    const v = h("attn.hook_v", T.reshape(va, [B, Tn, Hkv, Dh])); // [batch, pos, kv_head, d_head]
     const rq = h("attn.hook_rot_q", rotate(q, angles, rope)); // [batch, pos, head, d_head]
     // keys are cached rotated, so a later call never needs the positions of earlier ones
     const rk = h("attn.hook_rot_k", rotate(k, angles, rope)); // [batch, pos, kv_head, d_head]
@@ -211,8 +213,9 @@ export function llamaForward(
     const attnOut = h("hook_attn_out", affine(T.reshape(z, [B, Tn, H * Dh]), o_proj, transB)); // [batch, pos, d_model]
     const mid = h("hook_resid_mid", T.add(x, attnOut)); // [batch, pos, d_model]
     const m = norm(mid, blk.post_attention_layernorm, config.norm, `blocks.${l}.ln2`, ctx); // [batch, pos, d_model]
-    const pre = h("mlp.hook_pre", affine(m, blk.mlp.gate_proj, transB)); // [batch, pos, d_mlp]
-    const preLinear = h("mlp.hook_pre_linear", affine(m, blk.mlp.up_proj, transB)); // [batch, pos, d_mlp]
+    const [gate, up] = affines(m, [blk.mlp.gate_proj, blk.mlp.up_proj], transB) as [Tensor, Tensor]; // [batch, pos, d_mlp]
+    const pre = h("mlp.hook_pre", gate); // [batch, pos, d_mlp]
+    const preLinear = h("mlp.hook_pre_linear", up); // [batch, pos, d_mlp]
     const post = h("mlp.hook_post", T.mul(act(pre), preLinear)); // [batch, pos, d_mlp]
     const mlpOut = h("hook_mlp_out", affine(post, blk.mlp.down_proj, transB)); // [batch, pos, d_model]
     x = h("hook_resid_post", T.add(mid, mlpOut)); // [batch, pos, d_model]

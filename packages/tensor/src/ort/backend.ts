@@ -130,11 +130,11 @@ export class OrtBackend implements Backend, StorageHome {
   }
 
   /**
-   * Runs `nodes` on the given tensors; `out` receives the single output. Buffers travel by transfer, except
-   * those already resident in the worker (sent as ids); a pinned operand stays there from now on.
+   * Runs `nodes` on the given tensors; `outs` receive the outputs. Buffers travel by transfer, except those
+   * already resident in the worker (sent as ids); a pinned operand stays there from now on.
    */
-  private run(key: string, nodes: NodeSpec[], ins: { name: string; t: Tensor }[], out: Tensor): void {
-    const dt = out.dtype as "f32" | "f64";
+  private run(key: string, nodes: NodeSpec[], ins: Named[], outs: Named[]): void {
+    const dt = (outs[0] as Named).t.dtype as "f32" | "f64";
     const stores: Storage[] = [];
     const slot = (t: Tensor): number => {
       const s = t.store;
@@ -143,8 +143,9 @@ export class OrtBackend implements Backend, StorageHome {
       return i;
     };
     const feeds = ins.map(({ name, t }) => ({ name, type: typeName[dt], buf: slot(t) }));
-    const o = { name: "out", type: typeName[dt], buf: slot(out) };
-    const dims = [...ins.map(({ t }) => t.shape), out.shape];
+    const os = outs.map(({ name, t }) => ({ name, type: typeName[dt], buf: slot(t) }));
+    const outStores = new Set(outs.map(({ t }) => t.store));
+    const dims = [...ins.map(({ t }) => t.shape), ...outs.map(({ t }) => t.shape)];
     const transfer: ArrayBuffer[] = [];
     // only buffers of at least minMacs elements stay: every product with one has that many multiply-adds, so
     // it runs here again, and which kernel (hence which rounding) serves a product depends on shapes alone,
@@ -155,10 +156,10 @@ export class OrtBackend implements Backend, StorageHome {
       if (r !== null && r.home === this) return { id: r.id };
       const buf = s.data.buffer as ArrayBuffer; // (reading data brings back one that another OrtBackend holds)
       transfer.push(buf);
-      return s.pinned && s !== out.store && buf.byteLength >= keepFrom ? { buf, keep: this.nextId++ } : { buf };
+      return s.pinned && !outStores.has(s) && buf.byteLength >= keepFrom ? { buf, keep: this.nextId++ } : { buf };
     });
     // which operands share a buffer is part of the op's identity (matmul(x, x) sends one buffer)
-    const fullKey = `${key} @${feeds.map((f) => f.buf).join(",")},${o.buf}`;
+    const fullKey = `${key} @${feeds.map((f) => f.buf).join(",")},${os.map((o) => o.buf).join(",")}`;
     let spec: object | undefined;
     if (!this.sent.has(fullKey)) {
       // symbolic dimensions: one session serves every shape of this rank, so sequence lengths that change
@@ -171,9 +172,9 @@ export class OrtBackend implements Backend, StorageHome {
       const model = encodeModel(
         nodes,
         ins.map(({ name, t }) => vi(name, t.rank)),
-        [vi("out", out.rank)],
+        outs.map(({ name, t }) => vi(name, t.rank)),
       );
-      spec = { model, feeds, out: o };
+      spec = { model, feeds, outs: os };
     }
     const t0 = performance.now();
     const r = this.call({ kind: "run", key: fullKey, spec, dims, args }, transfer);
@@ -250,25 +251,9 @@ export class OrtBackend implements Backend, StorageHome {
   }
 
   matmul(a: Tensor, b: Tensor, transA: boolean, transB: boolean, plan: MatmulPlan): Tensor {
-    const macs = plan.M * plan.N * plan.K * plan.batch.reduce((p, d) => p * d, 1);
-    if ((a.dtype !== "f32" && a.dtype !== "f64") || macs < this.minMacs || macs === 0) {
-      return refBackend.matmul(a, b, transA, transB, plan);
-    }
+    if (!this.worthIt(a, plan)) return refBackend.matmul(a, b, transA, transB, plan);
     const out = empty(plan.outShape, a.dtype); // [...batch, M, N]; onnxruntime writes every element
-    const nodes: NodeSpec[] = [];
-    if ((transA || transB) && a.dtype === "f32") {
-      // FusedMatMul (a documented onnxruntime contrib op) reads transposed operands in place; a Transpose
-      // node would copy them first
-      const int = { transA: transA ? 1 : 0, transB: transB ? 1 : 0 };
-      nodes.push({ op: "FusedMatMul", domain: "com.microsoft", inputs: ["a", "b"], outputs: ["out"], int });
-    } else {
-      const swap = (r: number) => [...Array.from({ length: r - 2 }, (_, i) => i), r - 1, r - 2];
-      let an = "a";
-      let bn = "b";
-      if (transA) nodes.push({ op: "Transpose", inputs: ["a"], outputs: [(an = "at")], ints: { perm: swap(a.rank) } });
-      if (transB) nodes.push({ op: "Transpose", inputs: ["b"], outputs: [(bn = "bt")], ints: { perm: swap(b.rank) } });
-      nodes.push({ op: "MatMul", inputs: [an, bn], outputs: ["out"] });
-    }
+    const nodes = matmulNodes("a", "b", "out", a, b, transA, transB);
     const key = `matmul ${a.dtype} rank ${a.rank}${transA ? "T" : ""} x rank ${b.rank}${transB ? "T" : ""}`;
     this.run(
       key,
@@ -277,9 +262,32 @@ export class OrtBackend implements Backend, StorageHome {
         { name: "a", t: a },
         { name: "b", t: b },
       ],
-      out,
+      [{ name: "out", t: out }],
     );
     return out;
+  }
+
+  /** One session with a MatMul node per weight: one round trip, and per product the kernel `matmul` would use. */
+  matmuls(a: Tensor, bs: readonly Tensor[], transA: boolean, transB: boolean, plans: readonly MatmulPlan[]): Tensor[] {
+    if (bs.length < 2 || !plans.every((p) => this.worthIt(a, p))) {
+      return bs.map((b, i) => this.matmul(a, b, transA, transB, plans[i] as MatmulPlan));
+    }
+    const outs = plans.map((p) => empty(p.outShape, a.dtype)); // each [...batch, M, N_i]
+    const nodes = bs.flatMap((b, i) => matmulNodes("a", `b${i}`, `out${i}`, a, b, transA, transB));
+    const ranks = bs.map((b) => `${b.rank}${transB ? "T" : ""}`).join(",");
+    this.run(
+      `matmuls ${a.dtype} rank ${a.rank}${transA ? "T" : ""} x ranks ${ranks}`,
+      nodes,
+      [{ name: "a", t: a }, ...bs.map((t, i) => ({ name: `b${i}`, t }))],
+      outs.map((t, i) => ({ name: `out${i}`, t })),
+    );
+    return outs;
+  }
+
+  /** Whether onnxruntime should run this product: a float type and enough work to pay for the round trip. */
+  private worthIt(a: Tensor, plan: MatmulPlan): boolean {
+    const macs = plan.M * plan.N * plan.K * plan.batch.reduce((p, d) => p * d, 1);
+    return (a.dtype === "f32" || a.dtype === "f64") && macs >= this.minMacs && macs > 0;
   }
 
   /** How many distinct op graphs have been sent to the worker (shapes are symbolic, so sizes do not add). */
@@ -296,4 +304,28 @@ export class OrtBackend implements Backend, StorageHome {
     this.closed = true;
     return this.worker.terminate();
   }
+}
+
+/** A graph input or output and the tensor that feeds or receives it. */
+interface Named {
+  name: string;
+  t: Tensor;
+}
+
+/** The ONNX nodes computing `out` = op(a) · op(b) from the graph values named `an` and `bn`. */
+function matmulNodes(an: string, bn: string, out: string, a: Tensor, b: Tensor, transA: boolean, transB: boolean): NodeSpec[] {
+  if ((transA || transB) && a.dtype === "f32") {
+    // FusedMatMul (a documented onnxruntime contrib op) reads transposed operands in place; a Transpose
+    // node would copy them first
+    const int = { transA: transA ? 1 : 0, transB: transB ? 1 : 0 };
+    return [{ op: "FusedMatMul", domain: "com.microsoft", inputs: [an, bn], outputs: [out], int }];
+  }
+  const nodes: NodeSpec[] = [];
+  const swap = (r: number) => [...Array.from({ length: r - 2 }, (_, i) => i), r - 1, r - 2];
+  let x = an;
+  let y = bn;
+  if (transA) nodes.push({ op: "Transpose", inputs: [an], outputs: [(x = `${out}_at`)], ints: { perm: swap(a.rank) } });
+  if (transB) nodes.push({ op: "Transpose", inputs: [bn], outputs: [(y = `${out}_bt`)], ints: { perm: swap(b.rank) } });
+  nodes.push({ op: "MatMul", inputs: [x, y], outputs: [out] });
+  return nodes;
 }

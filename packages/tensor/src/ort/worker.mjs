@@ -130,8 +130,10 @@ port.on("message", async (msg) => {
     spec.feeds.forEach((f, i) => {
       feeds[f.name] = new ort.Tensor(f.type, new views[f.type](bufs[f.buf]), msg.dims[i]);
     });
-    const o = spec.out;
-    const fetches = { [o.name]: new ort.Tensor(o.type, new views[o.type](bufs[o.buf]), msg.dims[spec.feeds.length]) };
+    const fetches = {};
+    spec.outs.forEach((o, j) => {
+      fetches[o.name] = new ort.Tensor(o.type, new views[o.type](bufs[o.buf]), msg.dims[spec.feeds.length + j]);
+    });
     const t0 = performance.now();
     await s.run(feeds, fetches);
     done({ ok: true, bufs: back, runMs: performance.now() - t0 }, transfer);
