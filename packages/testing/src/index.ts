@@ -2,5 +2,5 @@
 // their tokenizers, in the Hugging Face and llama.cpp layouts, and hand-built tokenizer fixtures. The checks
 // that use vitest's expect are in "@llmdbg/testing/vitest".
 export * from "./tiny.js";
-export { ENDOFTEXT, gpt2ByteSymbols, TINY_CORPUS, tinyByteLevelTokenizer, tinyWordPieceTokenizer } from "./tiny-tokenizers.js";
+export { ENDOFTEXT, TINY_CORPUS, tinyByteLevelTokenizer, tinyWordPieceTokenizer } from "./tiny-tokenizers.js";
 export { byteFallbackPieces, llama2TokenizerJson } from "./tokenizer-fixtures.js";

@@ -1,28 +1,6 @@
 // Tiny tokenizer.json fixtures for the tiny models (tiny.ts): a GPT-2-style byte-level BPE whose merges are
 // learned from a fixed corpus, and a BERT-style WordPiece. Built as plain objects, loaded by tokenizer.ts.
-import { addedToken, byteLevelBpeJson } from "@llmdbg/tokenizers";
-
-/** GPT-2's bytes_to_unicode: entry i is the symbol of the byte with GPT-2 id i (printable bytes first). */
-export function gpt2ByteSymbols(): { readonly symbols: readonly string[]; readonly byteToSymbol: readonly string[] } {
-  const bs: number[] = [];
-  for (let b = 33; b <= 126; b++) bs.push(b);
-  for (let b = 161; b <= 172; b++) bs.push(b);
-  for (let b = 174; b <= 255; b++) bs.push(b);
-  const cs = [...bs];
-  let n = 0;
-  for (let b = 0; b < 256; b++) {
-    if (!bs.includes(b)) {
-      bs.push(b);
-      cs.push(256 + n++);
-    }
-  }
-  const symbols = cs.map((c) => String.fromCodePoint(c));
-  const byteToSymbol: string[] = new Array(256).fill("");
-  bs.forEach((b, i) => {
-    byteToSymbol[b] = symbols[i] as string;
-  });
-  return { symbols, byteToSymbol };
-}
+import { addedToken, BYTE_SYMBOL_ORDER, BYTE_SYMBOLS, byteLevelBpeJson } from "@llmdbg/tokenizers";
 
 /** The corpus the byte-level merges are learned from. */
 export const TINY_CORPUS =
@@ -38,10 +16,9 @@ const GPT2_SPLIT = /'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+
  * GPT-2's symbols, then repeatedly merge the most frequent adjacent pair (ties: the smaller "a b" string).
  */
 export function learnByteLevelMerges(corpus: string, nMerges: number): [string, string][] {
-  const { byteToSymbol } = gpt2ByteSymbols();
   const counts = new Map<string, number>();
   for (const m of corpus.matchAll(GPT2_SPLIT)) {
-    const word = Array.from(new TextEncoder().encode(m[0]), (b) => byteToSymbol[b] as string).join("\u0000");
+    const word = Array.from(new TextEncoder().encode(m[0]), (b) => BYTE_SYMBOLS[b] as string).join("\u0000");
     counts.set(word, (counts.get(word) ?? 0) + 1);
   }
   let words = [...counts].map(([w, c]) => ({ syms: w.split("\u0000"), count: c }));
@@ -87,7 +64,7 @@ export const ENDOFTEXT = "<|endoftext|>";
  */
 export function tinyByteLevelTokenizer(nMerges = 40): Record<string, unknown> {
   const vocab: Record<string, number> = {};
-  gpt2ByteSymbols().symbols.forEach((s, i) => {
+  BYTE_SYMBOL_ORDER.forEach((s, i) => {
     vocab[s] = i;
   });
   const merges = learnByteLevelMerges(TINY_CORPUS, nMerges);

@@ -4,6 +4,21 @@
 
 type Obj = Record<string, unknown>;
 
+/** Bytes GPT-2 spells as themselves in a byte-level vocabulary; the others are shifted above U+00FF. */
+const printableByte = (b: number) => (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255);
+
+/** GPT-2's bytes_to_unicode: `BYTE_SYMBOLS[b]` is the character byte `b` is spelled with in a byte-level vocabulary. */
+export const BYTE_SYMBOLS: readonly string[] = (() => {
+  let n = 0;
+  return Array.from({ length: 256 }, (_, b) => String.fromCodePoint(printableByte(b) ? b : 256 + n++));
+})();
+
+/** The byte symbols in GPT-2's vocabulary order (its ids 0–255): the printable bytes first, then the others. */
+export const BYTE_SYMBOL_ORDER: readonly string[] = [
+  ...Array.from({ length: 256 }, (_, b) => b).filter(printableByte),
+  ...Array.from({ length: 256 }, (_, b) => b).filter((b) => !printableByte(b)),
+].map((b) => BYTE_SYMBOLS[b] as string);
+
 /** One entry of `added_tokens` (special by default, matched on the raw text unless `normalized`). */
 export function addedToken(id: number, content: string, special = true, normalized = false): Obj {
   return { id, content, single_word: false, lstrip: false, rstrip: false, normalized, special };

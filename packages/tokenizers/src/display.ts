@@ -2,36 +2,18 @@
 // UTF-8 character (a byte-level BPE piece such as "Ã", a SentencePiece byte "<0xE2>"), so a top-k list shows
 // `"\xe2\x80"` instead of a row of "�". Quote the result (JSON.stringify) to make spaces and newlines visible.
 import type { Tokenizer } from "@llmdbg/core";
+import { BYTE_SYMBOLS } from "./builders.js";
 
-/** GPT-2's bytes_to_unicode: the printable character each byte is written as in a byte-level BPE vocabulary. */
-function byteLevelTable(): Map<string, number> {
-  const bs: number[] = [];
-  for (let b = 33; b <= 126; b++) bs.push(b);
-  for (let b = 161; b <= 172; b++) bs.push(b);
-  for (let b = 174; b <= 255; b++) bs.push(b);
-  const cs = [...bs];
-  let n = 0;
-  for (let b = 0; b < 256; b++) {
-    if (!bs.includes(b)) {
-      bs.push(b);
-      cs.push(256 + n);
-      n++;
-    }
-  }
-  return new Map(bs.map((b, i) => [String.fromCharCode(cs[i] as number), b]));
-}
-
-let byteLevel: Map<string, number> | undefined;
+/** GPT-2's byte-level symbols back to their bytes. */
+const BYTE_OF: ReadonlyMap<string, number> = new Map(BYTE_SYMBOLS.map((c, b) => [c, b]));
 
 /** The raw bytes a vocabulary piece stands for, when the piece is byte-level BPE or a SentencePiece byte; else null. */
 function pieceBytes(piece: string): number[] | null {
   const sp = /^<0x([0-9A-Fa-f]{2})>$/.exec(piece);
   if (sp) return [Number.parseInt(sp[1] as string, 16)];
-  byteLevel ??= byteLevelTable();
-  const table = byteLevel;
   const out: number[] = [];
   for (const ch of piece) {
-    const b = table.get(ch);
+    const b = BYTE_OF.get(ch);
     if (b === undefined) return null;
     out.push(b);
   }

@@ -2,7 +2,14 @@
 // tokenizers rebuilt from GGUF metadata, and chat templates through @huggingface/jinja. Platform-neutral;
 // `node.ts` adds loading from a model folder.
 
-export { addedToken, bosEosTemplate, byteLevelBpeJson, sentencePieceBpeJson } from "./builders.js";
+export {
+  addedToken,
+  BYTE_SYMBOL_ORDER,
+  BYTE_SYMBOLS,
+  bosEosTemplate,
+  byteLevelBpeJson,
+  sentencePieceBpeJson,
+} from "./builders.js";
 export {
   type ChatMessage,
   type ChatTemplate,

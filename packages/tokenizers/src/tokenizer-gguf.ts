@@ -8,7 +8,7 @@
 
 import type { GgufFile, GgufValue } from "@llmdbg/formats";
 import { ModelFormatError, show } from "@llmdbg/formats";
-import { addedToken, bosEosTemplate, byteLevelBpeJson, sentencePieceBpeJson } from "./builders.js";
+import { addedToken, BYTE_SYMBOLS, bosEosTemplate, byteLevelBpeJson, sentencePieceBpeJson } from "./builders.js";
 import { type HfTokenizer, loadHfTokenizer } from "./tokenizer.js";
 
 /** The `tokenizer.ggml.model` values this reader rebuilds. */
@@ -267,12 +267,6 @@ const vocabRecord = (): Record<string, number> => Object.create(null) as Record<
 
 // ——— gpt2: byte-level BPE ———
 
-/** GPT-2's bytes_to_unicode: the printable symbol each byte is spelled with in a byte-level vocabulary. */
-const BYTE_SYMBOLS: readonly string[] = (() => {
-  const printable = (b: number) => (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255);
-  let n = 0;
-  return Array.from({ length: 256 }, (_, b) => String.fromCodePoint(printable(b) ? b : 256 + n++));
-})();
 const BYTE_ALPHABET: ReadonlySet<string> = new Set(BYTE_SYMBOLS);
 
 function buildGpt2(c: Common): Built {

@@ -4,18 +4,36 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ModelFormatError } from "@llmdbg/formats";
-import { byteFallbackPieces, gpt2ByteSymbols, llama2TokenizerJson } from "@llmdbg/testing";
+import { byteFallbackPieces, llama2TokenizerJson } from "@llmdbg/testing";
 import { afterAll, describe, expect, it } from "vitest";
-import { addedToken } from "../src/builders.js";
+import { addedToken, BYTE_SYMBOL_ORDER, BYTE_SYMBOLS } from "../src/builders.js";
 import { ChatTemplateError, parseChatTemplate, readChatTemplate, renderChatTemplate } from "../src/chat-template.js";
 import { type HfTokenizer, loadHfTokenizer } from "../src/tokenizer.js";
 import { loadTokenizerFromFolder } from "../src/tokenizer-node.js";
 
 // ---- GPT-2-style byte-level BPE ----------------------------------------------------------------------------------
 
+describe("GPT-2's byte symbols (bytes_to_unicode)", () => {
+  it("spell printable bytes as themselves and shift the rest above U+00FF, in GPT-2's order", () => {
+    // values from GPT-2's vocab.json: "!" is id 0, "Ā" (byte 0) id 188, "Ġ" (space) id 220, "Ċ" (newline) id 198
+    expect(BYTE_SYMBOLS[0x21]).toBe("!");
+    expect(BYTE_SYMBOLS[0x61]).toBe("a");
+    expect(BYTE_SYMBOLS[0x00]).toBe("\u0100");
+    expect(BYTE_SYMBOLS[0x20]).toBe("\u0120");
+    expect(BYTE_SYMBOLS[0x0a]).toBe("\u010a");
+    expect(BYTE_SYMBOLS[0xad]).toBe("\u0143"); // the soft hyphen, the one gap among 161–255
+    expect(new Set(BYTE_SYMBOLS).size).toBe(256);
+    expect(BYTE_SYMBOL_ORDER.indexOf("!")).toBe(0);
+    expect(BYTE_SYMBOL_ORDER.indexOf("\u0100")).toBe(188);
+    expect(BYTE_SYMBOL_ORDER.indexOf("\u0120")).toBe(220);
+    expect(BYTE_SYMBOL_ORDER.indexOf("\u010a")).toBe(198);
+    expect([...BYTE_SYMBOL_ORDER].sort()).toEqual([...BYTE_SYMBOLS].sort());
+  });
+});
+
 function gpt2Json(): Record<string, unknown> {
   const vocab: Record<string, number> = {};
-  gpt2ByteSymbols().symbols.forEach((s, i) => {
+  BYTE_SYMBOL_ORDER.forEach((s, i) => {
     vocab[s] = i;
   });
   const merged = ["Ġt", "he", "Ġthe", "ll", "llo", "hello"];
