@@ -12,7 +12,7 @@
 import { join } from "node:path";
 import { generateStream, type HookedModel, run } from "@llmdbg/core";
 import { writeSafetensors } from "@llmdbg/formats";
-import { gpt2, normalizeHfConfig } from "@llmdbg/models";
+import { gpt2, memoryWeights, normalizeHfConfig } from "@llmdbg/models";
 import { fromTyped, noGrad, type Tensor } from "@llmdbg/tensor";
 import {
   type BenchEnv,
@@ -132,7 +132,7 @@ export function gpt2Section(env: BenchEnv): SectionResult {
     const weightsFile = join(tmp.dir, "model.safetensors");
     writeSafetensors(weightsFile, weights);
     const config = normalizeHfConfig(GPT2_SMALL_CONFIG, "config.json");
-    const model = gpt2(config, { has: (k) => k in weights, load: (k) => weights[k] as Tensor }, weightsFile);
+    const model = gpt2(config, memoryWeights(weights), weightsFile);
     console.log(`gpt2: made and wrote the random GPT-2-small checkpoint in ${(performance.now() - t0).toFixed(0)} ms`);
 
     const allIds = tokenIds(Math.max(...LENGTHS));

@@ -68,6 +68,7 @@ function measure(mode: LoadMode, folder: string): { tensors: number; bytes: numb
       let bytes = 0;
       const model = gpt2(config, {
         has: (k) => st.has(k),
+        keys: () => st.keys(),
         load: (k): Tensor => {
           const t = st.load(k);
           tensors++;

@@ -14,8 +14,7 @@ import { spawnSync } from "node:child_process";
 import { statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { writeSafetensors } from "@llmdbg/formats";
-import { gpt2, normalizeHfConfig } from "@llmdbg/models";
-import type { Tensor } from "@llmdbg/tensor";
+import { gpt2, memoryWeights, normalizeHfConfig } from "@llmdbg/models";
 import {
   allOf,
   type BenchEnv,
@@ -75,7 +74,7 @@ export function loadSection(_env: BenchEnv): SectionResult {
     // the logits every loaded model must reproduce, from the weights in memory
     const w = weights;
     const config = normalizeHfConfig(GPT2_SMALL_CONFIG, "config.json");
-    const ref = checkLogits(gpt2(config, { has: (k) => k in w, load: (k) => w[k] as Tensor }));
+    const ref = checkLogits(gpt2(config, memoryWeights(w)));
     writeFileSync(join(tmp.dir, "ref-logits.f32"), new Uint8Array(ref.buffer));
     weights = null; // the parent's copy plays no part in the children's figures
     const fileBytes = statSync(file).size;

@@ -4,21 +4,35 @@ import { basename } from "node:path";
 import { type LoadedModel, loadModel } from "@llmdbg/models";
 import { tokenDisplay } from "@llmdbg/tokenizers";
 import { tokenList, UsageError } from "./args.js";
+import { flag } from "./flags.js";
 import { progressBar } from "./output.js";
 
 export type { LoadedModel };
 
+/** The flags of every command that loads a model (spread into its flag table). */
+export const loadFlags = {
+  "allow-unread": flag.bool("load a checkpoint even if it stores tensors the architecture does not read (listed on stderr)"),
+};
+
 /**
- * loadModel with a progress bar on stderr when stderr is a terminal.
- * @example const m = load("models/gpt2")
+ * loadModel with a progress bar on stderr when stderr is a terminal; with `--allow-unread`, the stored tensors
+ * the architecture left unread are listed on stderr.
+ * @example const m = load("models/gpt2", values)
  */
-export function load(path: string): LoadedModel {
+export function load(path: string, flags: { "allow-unread": boolean }): LoadedModel {
   const bar = progressBar(`loading ${basename(path)}`);
+  let m: LoadedModel;
   try {
-    return loadModel(path, bar === undefined ? {} : { onProgress: (p) => bar.update(p.done, p.total) });
+    const allowUnread = flags["allow-unread"];
+    m = loadModel(path, bar === undefined ? { allowUnread } : { allowUnread, onProgress: (p) => bar.update(p.done, p.total) });
   } finally {
     bar?.finish();
   }
+  if (m.unread.length > 0) {
+    const shown = m.unread.slice(0, 10).join(", ") + (m.unread.length > 10 ? ", …" : "");
+    process.stderr.write(`llmdbg: note: ${m.unread.length} stored tensor(s) not read (--allow-unread): ${shown}\n`);
+  }
+  return m;
 }
 
 /** The loaded tokenizer, or an error saying why `--text` cannot work. */

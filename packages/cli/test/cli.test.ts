@@ -284,6 +284,22 @@ describe("the command line (exit 2) apart from the data (exit 1), with messages 
     expect(r.stderr).toMatch(message);
   });
 
+  it("a checkpoint with tensors the config does not describe exits 1 naming them; --allow-unread loads it and says so", async () => {
+    const folder = join(dir, "one-layer");
+    writeTinyModel(folder, "gpt2", { seed: 3 });
+    writeFileSync(join(folder, "config.json"), JSON.stringify({ ...tiny.config, n_layer: 1 }));
+    const refused = await cli(["run", folder, "--tokens", "1,2"]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(
+      /model\.safetensors: transformer\.h\.1\.\S+: the gpt2 architecture .* does not read \d+ stored tensor/,
+    );
+    expect(refused.stderr).toMatch(/--allow-unread/);
+    const allowed = await cli(["run", folder, "--tokens", "1,2", "--allow-unread", "--json"]);
+    expect(allowed.code).toBe(0);
+    expect(allowed.stderr).toMatch(/note: \d+ stored tensor\(s\) not read \(--allow-unread\): transformer\.h\.1\./);
+    expect(JSON.parse(allowed.stdout).tokens).toEqual([1, 2]);
+  });
+
   it("convert refuses to overwrite its output without --force", async () => {
     const gguf = join(dir, "overwrite.gguf");
     expect((await cli(["convert", hf, "--to", "gguf", gguf])).code).toBe(0);

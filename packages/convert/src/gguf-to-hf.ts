@@ -444,7 +444,8 @@ export function ggufToHf(src: GgufTensorSource, file: string): HfCheckpoint {
     throw new ModelFormatError(file, field, detail);
   };
 
-  // Building the model reads exactly the tensors the architecture needs, with their shapes checked.
+  // Building the model reads exactly the tensors the architecture needs, with their shapes checked; what it
+  // leaves unread is refused below in the converter's terms (it would be dropped), so buildModel lets it pass.
   const read = new Map<string, Tensor>();
   const load = (g: string): Tensor => {
     const t = read.get(g) ?? src.tensor(g);
@@ -452,7 +453,7 @@ export function ggufToHf(src: GgufTensorSource, file: string): HfCheckpoint {
     return t;
   };
   try {
-    buildModel(c, ggufWeightSource(arch, names, load), file);
+    buildModel(c, ggufWeightSource(arch, names, load), file, { allowUnread: true });
   } catch (e) {
     throw inGgufTerms(e, arch, file, names);
   }

@@ -7,7 +7,14 @@ import { createHash } from "node:crypto";
 import { run } from "@llmdbg/core";
 import { encodeGguf, type GgufValue, type GgufWriteInput, ggufTensor, parseGguf } from "@llmdbg/formats";
 import type { WeightSource } from "@llmdbg/models";
-import { buildModel, ggufWeightSource, type ModelConfig, normalizeGgufConfig, normalizeHfConfig } from "@llmdbg/models";
+import {
+  buildModel,
+  ggufWeightSource,
+  type ModelConfig,
+  memoryWeights,
+  normalizeGgufConfig,
+  normalizeHfConfig,
+} from "@llmdbg/models";
 import type { Tensor } from "@llmdbg/tensor";
 import * as T from "@llmdbg/tensor";
 import {
@@ -33,10 +40,7 @@ const inputOf = (m: TinyModel): HfToGgufInput => ({
   weights: m.weights,
 });
 
-const memory = (w: Readonly<Record<string, Tensor>>): WeightSource => ({
-  has: (k) => Object.hasOwn(w, k),
-  load: (k) => w[k] as Tensor,
-});
+const memory = (w: Readonly<Record<string, Tensor>>): WeightSource => memoryWeights(w);
 
 /** Order-independent digest of a GGUF write input: metadata entries and each tensor's name, type, shape and f32 data. */
 function digest(input: GgufWriteInput): string {

@@ -206,6 +206,7 @@ export function readShardedSafetensors(folder: string, indexName = SHARD_INDEX):
     shards,
     shardOf,
     has: (name) => owner.has(name),
+    keys: () => entries.map((e) => e.name),
     entry: (name) => shardOf(name).entry(name),
     load: (name, opts) => shardOf(name).load(name, opts),
     loadBytes: (name) => shardOf(name).loadBytes(name),

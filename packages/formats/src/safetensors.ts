@@ -230,6 +230,8 @@ export interface SafetensorsReader {
   readonly metadata: Readonly<Record<string, string>>;
   readonly entries: readonly TensorEntry[];
   has(name: string): boolean;
+  /** Every tensor's name, in file order. */
+  keys(): string[];
   /** The entry for `name`; throws if there is none. */
   entry(name: string): TensorEntry;
   /** Reads one tensor and converts it (F16/BF16 to f32, integers to i32); see {@link LoadOptions}. */
@@ -279,6 +281,7 @@ export function makeSafetensorsReader(file: string, header: SafetensorsHeader, o
     metadata: header.metadata,
     entries: header.tensors,
     has: (name) => byName.has(name),
+    keys: () => header.tensors.map((t) => t.name),
     entry,
     load: (name, opts) => {
       const e = entry(name);

@@ -164,5 +164,7 @@ export function ggufWeightSource(
       if (g === undefined) throw new Error(`GGUF (${arch}) has no tensor for ${JSON.stringify(k)}`);
       return tensor(g);
     },
+    keys: () => [...names],
+    storedName: (k) => rename(k) ?? k,
   };
 }

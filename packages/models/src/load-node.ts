@@ -41,6 +41,11 @@ export interface LoadProgress {
 export interface LoadModelOptions {
   /** Called after each tensor is read (for a progress bar). */
   readonly onProgress?: (p: LoadProgress) => void;
+  /**
+   * Load even when the checkpoint stores tensors the architecture does not read (they are listed in
+   * `unread`); without it such a checkpoint is refused, naming them.
+   */
+  readonly allowUnread?: boolean;
 }
 
 /** A tokenizer as the loaders return it: with the chat template the model files carry, if any. */
@@ -61,6 +66,8 @@ export interface LoadedModel {
   readonly generation: GenerationDefaults;
   /** every tensor of the checkpoint, in file order */
   readonly stored: readonly StoredTensor[];
+  /** stored tensors the architecture did not read (empty unless `allowUnread` let them through) */
+  readonly unread: readonly string[];
 }
 
 /** Counts bytes as the architecture reads tensors, for `onProgress`. */
@@ -70,6 +77,8 @@ function withProgress(w: WeightSource, sizeOf: (k: string) => number, opts: Load
   let done = 0;
   return {
     has: (k) => w.has(k),
+    keys: () => w.keys(),
+    ...(w.storedName !== undefined && { storedName: (k: string) => w.storedName?.(k) ?? k }),
     load(k): Tensor {
       const t = w.load(k);
       done += sizeOf(k);
@@ -98,7 +107,9 @@ function loadGgufFile(path: string, opts: LoadModelOptions): LoadedModel {
     const sizeOf = (k: string) => byGguf.get(ggufTensorName(arch, k) ?? "") ?? 0;
     const source = withProgress(weights, sizeOf, opts, total);
     const tokenizer = header.metadata.has("tokenizer.ggml.model") ? loadGgufTokenizer(header.metadata, path) : undefined;
-    const model = withTokenizer(buildModel(config, source, path), tokenizer);
+    let unread: readonly string[] = [];
+    const build = { allowUnread: opts.allowUnread === true, onUnread: (names: readonly string[]) => (unread = names) };
+    const model = withTokenizer(buildModel(config, source, path, build), tokenizer);
     const eos = config.eosTokenIds;
     return {
       path,
@@ -108,6 +119,7 @@ function loadGgufFile(path: string, opts: LoadModelOptions): LoadedModel {
       tokenizer,
       generation: eos.length > 0 ? { eosTokenIds: eos } : {},
       stored: header.tensors.map((t) => ({ name: t.name, dtype: t.ggmlType, shape: t.shape, bytes: t.byteSize })),
+      unread,
     };
   } finally {
     reader.close();
@@ -150,9 +162,11 @@ function loadFolder(folder: string, opts: LoadModelOptions): LoadedModel {
   const sizes = new Map(st.entries.map((e) => [e.name, e.end - e.begin]));
   const sizeOf = (k: string) => sizes.get(k) ?? 0;
   const total = st.entries.reduce((a, e) => a + e.end - e.begin, 0);
-  const weights = withProgress({ has: (k) => st.has(k), load: (k) => st.load(k) }, sizeOf, opts, total);
+  const weights = withProgress({ has: (k) => st.has(k), load: (k) => st.load(k), keys: () => st.keys() }, sizeOf, opts, total);
   const tokenizer = existsSync(join(folder, "tokenizer.json")) ? loadTokenizerFromFolder(folder) : undefined;
-  const model = withTokenizer(buildModel(config, weights, st.file), tokenizer);
+  let unread: readonly string[] = [];
+  const build = { allowUnread: opts.allowUnread === true, onUnread: (names: readonly string[]) => (unread = names) };
+  const model = withTokenizer(buildModel(config, weights, st.file, build), tokenizer);
   const genPath = join(folder, "generation_config.json");
   const fromFile = existsSync(genPath) ? parseGenerationConfig(readJsonFile(genPath), genPath) : {};
   const eos = fromFile.eosTokenIds ?? config.eosTokenIds;
@@ -164,6 +178,7 @@ function loadFolder(folder: string, opts: LoadModelOptions): LoadedModel {
     tokenizer,
     generation: eos.length > 0 ? { ...fromFile, eosTokenIds: eos } : fromFile,
     stored: st.entries.map((e) => ({ name: e.name, dtype: e.dtype, shape: e.shape, bytes: e.end - e.begin })),
+    unread,
   };
 }
 

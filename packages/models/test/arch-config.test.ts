@@ -7,6 +7,7 @@ import type { Tensor } from "@llmdbg/tensor";
 import * as T from "@llmdbg/tensor";
 import { type TinyModelType, tinyModel } from "@llmdbg/testing";
 import { describe, expect, it } from "vitest";
+import { memoryWeights } from "../src/arch/common.js";
 import { buildModel } from "../src/architectures.js";
 import { type ModelConfig, normalizeHfConfig } from "../src/config.js";
 
@@ -15,12 +16,16 @@ const FILE = "tiny/config.json";
 function tinyConfig(type: TinyModelType, configPatch: Record<string, unknown> = {}) {
   const m = tinyModel(type, { seed: 1 });
   const config = normalizeHfConfig({ ...m.config, ...configPatch }, FILE);
-  const weights = { has: (k: string) => k in m.weights, load: (k: string) => m.weights[k] as Tensor };
+  const weights = memoryWeights(m.weights);
   return { config, weights };
 }
 
 /** A weight source that fails the test if anything is read: refusals must come first. */
-const untouchable = { has: () => true, load: (k: string): Tensor => expect.fail(`read ${k} before refusing the config`) };
+const untouchable = {
+  has: () => true,
+  load: (k: string): Tensor => expect.fail(`read ${k} before refusing the config`),
+  keys: () => [],
+};
 
 const rotary = { kind: "rotary", theta: 10000, rotaryDim: 4, interleaved: false, scaling: { kind: "none" } } as const;
 

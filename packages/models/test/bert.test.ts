@@ -50,7 +50,7 @@ const ids = T.tensor([2, 17, 42, 5, 99, 7, 60, 3], [1, 8], "i32");
 
 /** A checkpoint without the tensors `hide` matches. */
 function without(w: WeightSource, hide: (k: string) => boolean): WeightSource {
-  return { has: (k) => !hide(k) && w.has(k), load: (k) => w.load(k) };
+  return { has: (k) => !hide(k) && w.has(k), load: (k) => w.load(k), keys: () => w.keys().filter((k) => !hide(k)) };
 }
 
 describe.each(names)("%s architecture", (name) => {
@@ -174,6 +174,8 @@ describe("bert checkpoints", () => {
     const legacy: WeightSource = {
       has: (k) => stored.some((n) => rename(n) === k),
       load: (k) => weights.load(stored.find((n) => rename(n) === k) as string),
+      keys: () => stored,
+      storedName: (k) => stored.find((n) => rename(n) === k) ?? k,
     };
     expect(run(bert(config, legacy), ids).output.toArray()).toEqual(run(model, ids).output.toArray());
   });
@@ -219,6 +221,7 @@ describe("bert checkpoints", () => {
     const bad: WeightSource = {
       has: (k) => weights.has(k),
       load: (k) => (k.endsWith("layer.1.output.dense.bias") ? T.zeros([3]) : weights.load(k)),
+      keys: () => weights.keys(),
     };
     expect(() => bert(config, bad)).toThrow(/layer\.1\.output\.dense\.bias: expected shape \[\d+\], got \[3\]/);
   });

@@ -13,7 +13,8 @@ import * as T from "@llmdbg/tensor";
 import { ggufFromTiny, tinyModel } from "@llmdbg/testing";
 import * as arch from "@llmdbg/testing/vitest";
 import { afterAll, describe, expect, it } from "vitest";
-import { gptNeox, type WeightSource } from "../src/arch/gpt-neox.js";
+import { memoryWeights, type WeightSource } from "../src/arch/common.js";
+import { gptNeox } from "../src/arch/gpt-neox.js";
 import { type ModelConfig, normalizeHfConfig } from "../src/config.js";
 import { normalizeGgufConfig } from "../src/config-gguf.js";
 
@@ -112,7 +113,7 @@ describe("gpt_neox architecture", () => {
   it.each([false, true])("the GGUF layout (attn_qkv rows [q; k; v]) gives the HF-layout logits (tied embeddings: %s)", (tied) => {
     const tiny = tinyModel("gpt_neox", { seed: 0, tieEmbeddings: tied });
     const hfConfig = normalizeHfConfig(parseJsonStrict(JSON.stringify(tiny.config)), "config.json");
-    const hfSource: WeightSource = { has: (k) => k in tiny.weights, load: (k) => tiny.weights[k] as Tensor };
+    const hfSource: WeightSource = memoryWeights(tiny.weights);
     const hf = gptNeox(hfConfig, hfSource);
 
     const file = "tiny.gguf";
@@ -157,7 +158,11 @@ describe("gpt_neox architecture", () => {
   });
 
   it("a missing tensor is a ModelFormatError naming it", () => {
-    const without = (name: string): WeightSource => ({ has: (k) => k !== name && weights.has(k), load: (k) => weights.load(k) });
+    const without = (name: string): WeightSource => ({
+      has: (k) => k !== name && weights.has(k),
+      load: (k) => weights.load(k),
+      keys: () => weights.keys().filter((k) => k !== name),
+    });
     expect(() => gptNeox(config, without("gpt_neox.layers.1.mlp.dense_h_to_4h.bias"))).toThrow(ModelFormatError);
     expect(() => gptNeox(config, without("gpt_neox.layers.1.mlp.dense_h_to_4h.bias"))).toThrow(
       /layers\.1\.mlp\.dense_h_to_4h\.bias: missing tensor/,
@@ -211,5 +216,7 @@ function ggufSource(names: ReadonlySet<string>, load: (ggufName: string) => Tens
       return g !== undefined && names.has(g);
     },
     load: (k) => load(rename(k) as string),
+    keys: () => [...names],
+    storedName: (k) => rename(k) ?? k,
   };
 }

@@ -67,6 +67,7 @@ describe("gpt2 architecture", () => {
     const bad = {
       has: (k: string) => weights.has(k),
       load: (k: string) => (k.endsWith("h.1.mlp.c_fc.bias") ? T.zeros([3]) : weights.load(k)),
+      keys: () => weights.keys(),
     };
     expect(() => gpt2(config, bad)).toThrow(ModelFormatError);
     expect(() => gpt2(config, bad)).toThrow(/h\.1\.mlp\.c_fc\.bias: expected shape \[\d+\], got \[3\]/);

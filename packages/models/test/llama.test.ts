@@ -10,7 +10,8 @@ import * as T from "@llmdbg/tensor";
 import { ggufFromTiny, type TinyModel, type TinyModelOptions, type TinyModelType, tinyModel } from "@llmdbg/testing";
 import * as arch from "@llmdbg/testing/vitest";
 import { describe, expect, it } from "vitest";
-import { llama, type WeightSource } from "../src/arch/llama.js";
+import { memoryWeights, type WeightSource } from "../src/arch/common.js";
+import { llama } from "../src/arch/llama.js";
 import { normalizeHfConfig } from "../src/config.js";
 import { normalizeGgufConfig } from "../src/config-gguf.js";
 
@@ -20,10 +21,7 @@ const GOLDEN = new URL("./golden/", import.meta.url);
 // the fused kernels (norms, attention) against the primitives that expose every hook: max|Δlogits|/max|logit|
 const PATH_TOL = 1e-6; // measured ≤ 4.4e-7 over the four architectures
 const TOL: arch.GoldenTolerances = { activation: 2e-6, grad: 3e-6, loss: 5e-7 };
-const memory = (w: Record<string, Tensor>): WeightSource => ({
-  has: (k) => Object.hasOwn(w, k),
-  load: (k) => w[k] as Tensor,
-});
+const memory = (w: Record<string, Tensor>): WeightSource => memoryWeights(w);
 
 function build(type: TinyModelType, opts: TinyModelOptions) {
   const tiny = tinyModel(type, opts);
@@ -122,6 +120,8 @@ describe("llama architecture", () => {
       const source: WeightSource = {
         has: (k) => names.has(ggufName(k)),
         load: (k) => ggufTensor(gguf, bytes, ggufName(k), file),
+        keys: () => [...names],
+        storedName: ggufName,
       };
       const rope = ggufConfig.positional;
       if (name === "llama") {

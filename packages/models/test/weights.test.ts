@@ -7,6 +7,7 @@ import * as T from "@llmdbg/tensor";
 import { ggufFromTiny, type TinyModelType, tinyModel } from "@llmdbg/testing";
 import { type AccessorInputs, PRE_NORM, weightAccessorDiffs } from "@llmdbg/testing/vitest";
 import { describe, expect, it } from "vitest";
+import { memoryWeights } from "../src/arch/common.js";
 import { buildModel } from "../src/architectures.js";
 import { normalizeHfConfig } from "../src/config.js";
 import { normalizeGgufConfig } from "../src/config-gguf.js";
@@ -17,7 +18,7 @@ const ids = T.tensor([3, 17, 42, 5, 99, 7], [1, 6], "i32");
 function tiny(type: TinyModelType, opts: Parameters<typeof tinyModel>[1] = {}) {
   const m = tinyModel(type, { seed: 2, ...opts });
   const config = normalizeHfConfig(m.config, "config.json");
-  const model = buildModel(config, { has: (k) => k in m.weights, load: (k) => m.weights[k] as T.Tensor }, "model.safetensors");
+  const model = buildModel(config, memoryWeights(m.weights), "model.safetensors");
   return { m, config, model };
 }
 

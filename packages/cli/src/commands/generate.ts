@@ -5,7 +5,7 @@ import { generationOptions } from "@llmdbg/models";
 import { renderChatTemplate } from "@llmdbg/tokenizers";
 import { modelPath, UsageError } from "../args.js";
 import { defineFlags, flag } from "../flags.js";
-import { inputIds, type LoadedModel, load, tokenizerOf } from "../load.js";
+import { inputIds, type LoadedModel, load, loadFlags, tokenizerOf } from "../load.js";
 import { dim, printJson } from "../output.js";
 import type { Command } from "./command.js";
 
@@ -28,6 +28,7 @@ const flags = defineFlags({
   ),
   seed: flag.int("S", "the same seed, prompt and settings give the same tokens (default 0)", 0, 2 ** 32 - 1),
   json: flag.bool("one JSON object at the end instead of streaming"),
+  ...loadFlags,
 });
 
 /**
@@ -93,7 +94,7 @@ export const generateCommand: Command = {
     const seed = values.seed ?? 0;
     if (values.system !== undefined && !values.chat) throw new UsageError("--system goes with --chat");
     if (values.chat && values.text === undefined) throw new UsageError("--chat needs --text (the user message)");
-    const m = load(path);
+    const m = load(path, values);
     const prompt = values.chat ? chatIds(m, values.text as string, values.system) : inputIds(m, values);
     const room = m.config.maxPositions - prompt.length;
     let maxNewTokens = maxNew ?? m.generation.maxNewTokens ?? DEFAULT_MAX_NEW;

@@ -3,13 +3,14 @@
 import { describeModel, type HookShape } from "@llmdbg/models";
 import { modelPath } from "../args.js";
 import { defineFlags, flag } from "../flags.js";
-import { load } from "../load.js";
+import { load, loadFlags } from "../load.js";
 import { bytes, count, print, printJson, quoted, table } from "../output.js";
 import type { Command } from "./command.js";
 
 const flags = defineFlags({
   seq: flag.int("N", "the number of tokens the hook shapes are given for (default 8)", 1),
   json: flag.bool("one JSON object"),
+  ...loadFlags,
 });
 
 /** A config value on one line: objects as compact JSON without quotes around keys. */
@@ -80,7 +81,7 @@ export const inspect: Command = {
     const { values, positionals } = flags.parse(argv);
     const path = modelPath(positionals);
     const seq = values.seq ?? 8;
-    const m = load(path);
+    const m = load(path, values);
     // the model's limit, not the command line's syntax: exit 1
     if (seq > m.config.maxPositions) throw new Error(`--seq ${seq} exceeds the model's ${m.config.maxPositions} positions`);
     const d = describeModel(m, seq);

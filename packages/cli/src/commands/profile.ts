@@ -4,7 +4,7 @@
 import { profileModel } from "@llmdbg/models";
 import { modelPath } from "../args.js";
 import { defineFlags, flag } from "../flags.js";
-import { inputIds, load } from "../load.js";
+import { inputIds, load, loadFlags } from "../load.js";
 import { type Align, bold, bytes, count, ms, pct, print, printJson, progressBar, table } from "../output.js";
 import type { Command } from "./command.js";
 
@@ -14,6 +14,7 @@ const flags = defineFlags({
   warmup: flag.int("N", "unmeasured runs first (onnxruntime builds its sessions on first use; default 1)", 0),
   repeat: flag.int("N", "measured runs, averaged (default 3)", 1),
   json: flag.bool("one JSON object"),
+  ...loadFlags,
 });
 
 function printText(path: string, r: ReturnType<typeof profileModel>): void {
@@ -90,7 +91,7 @@ export const profileCommand: Command = {
     const path = modelPath(positionals);
     const warmup = values.warmup ?? 1;
     const repeat = values.repeat ?? 3;
-    const m = load(path);
+    const m = load(path, values);
     const ids = inputIds(m, values);
     // a large model takes a while: a bar on a terminal, nothing when piped
     const bar = progressBar("profiling", "passes");

@@ -9,7 +9,7 @@ import type { Tensor } from "@llmdbg/tensor";
 import * as T from "@llmdbg/tensor";
 import { modelPath, selectHooks, UsageError } from "../args.js";
 import { defineFlags, flag } from "../flags.js";
-import { inputIds, type LoadedModel, load, tokenDisplayOf, tokenStrings, tokenText } from "../load.js";
+import { inputIds, type LoadedModel, load, loadFlags, tokenDisplayOf, tokenStrings, tokenText } from "../load.js";
 import { print, printJson, quoted, table } from "../output.js";
 import type { Command } from "./command.js";
 
@@ -21,6 +21,7 @@ const flags = defineFlags({
   cache: flag.text("PATTERN", "hook points to save, globs with * (comma-separated), e.g. 'blocks.*.attn.hook_pattern'"),
   out: flag.text("FILE", "the safetensors file --cache writes, one tensor per hook name"),
   json: flag.bool("one JSON object"),
+  ...loadFlags,
 });
 
 export interface Prediction {
@@ -61,7 +62,7 @@ export const runCommand: Command = {
     if ((values.cache === undefined) !== (values.out === undefined)) throw new UsageError("--cache and --out go together");
     if (values.out !== undefined && !existsSync(dirname(resolve(values.out))))
       throw new UsageError(`--out ${values.out}: the folder ${dirname(resolve(values.out))} does not exist`);
-    const m = load(path);
+    const m = load(path, values);
     const ids = inputIds(m, values);
     const names =
       values.cache === undefined

@@ -19,10 +19,29 @@ import type { Tensor } from "@llmdbg/tensor";
 import * as T from "@llmdbg/tensor";
 import type { Activation, ModelConfig, PositionalEncoding } from "../config.js";
 
-/** Where weights come from: a safetensors or GGUF reader (or anything with the same two methods). */
+/** Where weights come from: a safetensors or GGUF reader, or tensors in memory (`memoryWeights`). */
 export interface WeightSource {
   has(key: string): boolean;
   load(key: string): Tensor;
+  /** Every tensor the checkpoint stores, by its stored name: `buildModel` refuses a checkpoint it does not read whole. */
+  keys(): readonly string[];
+  /** The stored name `load(key)` reads, where the source renames (GGUF); the key itself when absent. */
+  storedName?(key: string): string;
+}
+
+/**
+ * Tensors in memory as a weight source, named as a checkpoint would name them.
+ * @example const model = buildModel(config, memoryWeights({ "wte.weight": wte, ... }), "in memory")
+ */
+export function memoryWeights(tensors: Readonly<Record<string, Tensor>>): WeightSource {
+  return {
+    has: (k) => Object.hasOwn(tensors, k),
+    load(k) {
+      if (!Object.hasOwn(tensors, k)) throw new Error(`no tensor named ${JSON.stringify(k)}`);
+      return tensors[k] as Tensor;
+    },
+    keys: () => Object.keys(tensors),
+  };
 }
 
 export interface Checkpoint {
@@ -51,6 +70,11 @@ export function checkpoint(config: ModelConfig, weights: WeightSource, file: str
     const want = transB && shape.length === 2 && !asStored ? [shape[1] as number, shape[0] as number] : shape;
     if (t.shape.join() !== want.join()) {
       throw new ModelFormatError(file, k, `expected shape [${want.join(",")}], got [${t.shape.join(",")}]`);
+    }
+    // a parameter is a float: an integer or boolean tensor of the right shape is a mislabelled or foreign
+    // file, and casting its values would run a model that is not the one stored
+    if (t.dtype !== "f32" && t.dtype !== "f64") {
+      throw new ModelFormatError(file, k, `expected a floating-point tensor (F32, F16, BF16 or F64), got ${t.dtype}`);
     }
     const w = t.dtype === "f32" ? t : T.cast(t, "f32");
     // matrices (linear weights, embedding tables) stay inside the ort worker once a matmul has used them, so
