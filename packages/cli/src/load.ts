@@ -62,17 +62,48 @@ export function inputIds(m: LoadedModel, flags: { text?: string | undefined; tok
   return ids;
 }
 
-/** Raw vocabulary strings of `ids` (e.g. `Ġworld`), or nulls without a tokenizer. */
+// Checkpoints often have more embedding rows than tokenizer entries (padded to a multiple of 64 or 128): a
+// prediction can land on a row no token names. Such an id has no strings; it is shown by its number.
+
+/** Whether the tokenizer names `id` (a padding row of the embedding has no token). */
+function named(m: LoadedModel, id: number): boolean {
+  return m.tokenizer?.idToToken(id) !== undefined;
+}
+
+/** Raw vocabulary strings of `ids` (e.g. `Ġworld`); null without a tokenizer or for an id it does not name. */
 export function tokenStrings(m: LoadedModel, ids: readonly number[]): (string | null)[] {
-  return m.tokenizer === undefined ? ids.map(() => null) : m.tokenizer.tokenStrings(ids);
+  return ids.map((id) => (named(m, id) ? (m.tokenizer?.idToToken(id) ?? null) : null));
 }
 
-/** The text of one token, or null without a tokenizer. */
+/** The text of one token; null without a tokenizer or for an id it does not name. */
 export function tokenText(m: LoadedModel, id: number): string | null {
-  return m.tokenizer === undefined ? null : m.tokenizer.decode([id]);
+  return m.tokenizer !== undefined && named(m, id) ? m.tokenizer.decode([id]) : null;
 }
 
-/** The readable text of one token (partial UTF-8 escaped), or null without a tokenizer. */
+/** The readable text of one token (partial UTF-8 escaped); null without a tokenizer or for an id it does not name. */
 export function tokenDisplayOf(m: LoadedModel, id: number): string | null {
-  return m.tokenizer === undefined ? null : tokenDisplay(m.tokenizer, id);
+  return m.tokenizer !== undefined && named(m, id) ? tokenDisplay(m.tokenizer, id) : null;
+}
+
+/**
+ * Text of generated ids: the tokenizer's decoding, with an id it does not name written `<id N>` in place
+ * (each run of named ids decoded on its own).
+ */
+export function decodeIds(m: LoadedModel, ids: readonly number[], skipSpecialTokens: boolean): string {
+  const tok = tokenizerOf(m);
+  let out = "";
+  let run: number[] = [];
+  const flush = () => {
+    if (run.length > 0) out += tok.decode(run, { skipSpecialTokens });
+    run = [];
+  };
+  for (const id of ids) {
+    if (named(m, id)) run.push(id);
+    else {
+      flush();
+      out += `<id ${id}>`;
+    }
+  }
+  flush();
+  return out;
 }

@@ -4,7 +4,7 @@
 // with a message naming the culprit and no stack trace. Spawned processes use the `ref` backend, as this
 // process does, so both sides compute identically; profile runs on the default backend.
 import { execFile, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -15,6 +15,7 @@ import * as T from "@llmdbg/tensor";
 import { writeTinyGguf, writeTinyModel } from "@llmdbg/testing";
 import { afterAll, describe, expect, it } from "vitest";
 import { TextStream } from "../src/commands/generate.js";
+import { decodeIds } from "../src/load.js";
 
 T.useBackend("ref");
 
@@ -307,6 +308,51 @@ describe("the command line (exit 2) apart from the data (exit 1), with messages 
     expect(again.code).toBe(2);
     expect(again.stderr).toMatch(/overwrite.gguf: exists; pass --force to replace it/);
     expect((await cli(["convert", hf, "--to", "gguf", gguf, "--force"])).code).toBe(0);
+  });
+});
+
+describe("a padded vocabulary (more embedding rows than tokens)", () => {
+  const padded = join(dir, "padded");
+  writeTinyModel(padded, "gpt2", { seed: 3, padVocabTo: 128 });
+  const pm = loadModel(padded);
+  const rows = pm.config.vocabSize;
+  const pads = Array.from({ length: rows }, (_, id) => id).filter((id) => pm.tokenizer?.idToToken(id) === undefined);
+
+  it("has padding rows to predict", () => {
+    expect(rows % 128).toBe(0);
+    expect(pads.length).toBeGreaterThan(0);
+  });
+
+  it("run shows a prediction on a padding row by its id: (none) in text, token null in JSON", async () => {
+    const d = await json(["run", padded, "--text", "ab", "--top-k", String(rows)]);
+    const top = d.positions[0].top as { id: number; token: string | null; display: string | null }[];
+    expect(top).toHaveLength(rows);
+    const pad = top.find((p) => p.id === pads[0]);
+    expect(pad).toMatchObject({ token: null, display: null });
+    expect(top.filter((p) => p.token !== null).length).toBe(rows - pads.length);
+    const r = await cli(["run", padded, "--text", "ab", "--top-k", "10"]);
+    expect(r.code).toBe(0);
+    // the text table shows the first 10 predictions per position; those on padding rows read "(none) id"
+    const shown = (d.positions as { top: { id: number }[] }[]).flatMap((p) => p.top.slice(0, 10));
+    const padsShown = shown.filter((p) => pads.includes(p.id));
+    expect(padsShown.length).toBeGreaterThan(0); // this seed's random weights rank a padding row high
+    for (const p of padsShown) expect(r.stdout).toMatch(new RegExp(`\\(none\\) ${p.id} \\d`));
+  });
+
+  it("a tokenizer id beyond the embedding rows exits 1 naming tokenizer.json and the field", async () => {
+    const far = join(dir, "far-token");
+    writeTinyModel(far, "gpt2", { seed: 3 });
+    const json = JSON.parse(readFileSync(join(far, "tokenizer.json"), "utf8"));
+    json.model.vocab["far"] = 1e9;
+    writeFileSync(join(far, "tokenizer.json"), JSON.stringify(json));
+    const r = await cli(["run", far, "--text", "ab"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/tokenizer\.json: model\.vocab\["far"\]: id 1000000000 is beyond the model's \d+ embedding rows/);
+  });
+
+  it("generated text writes an id with no token as <id N>", () => {
+    const a = pm.tokenizer?.encode("ab") ?? [];
+    expect(decodeIds(pm, [...a, pads[0] as number, ...a], true)).toBe(`ab<id ${pads[0]}>ab`);
   });
 });
 

@@ -163,7 +163,9 @@ function loadFolder(folder: string, opts: LoadModelOptions): LoadedModel {
   const sizeOf = (k: string) => sizes.get(k) ?? 0;
   const total = st.entries.reduce((a, e) => a + e.end - e.begin, 0);
   const weights = withProgress({ has: (k) => st.has(k), load: (k) => st.load(k), keys: () => st.keys() }, sizeOf, opts, total);
-  const tokenizer = existsSync(join(folder, "tokenizer.json")) ? loadTokenizerFromFolder(folder) : undefined;
+  // the tokenizer's ids index the embedding: one beyond its rows could never run
+  const idLimit = { below: config.vocabSize, what: `the model's ${config.vocabSize} embedding rows (config.json vocab_size)` };
+  const tokenizer = existsSync(join(folder, "tokenizer.json")) ? loadTokenizerFromFolder(folder, idLimit) : undefined;
   let unread: readonly string[] = [];
   const build = { allowUnread: opts.allowUnread === true, onUnread: (names: readonly string[]) => (unread = names) };
   const model = withTokenizer(buildModel(config, weights, st.file, build), tokenizer);

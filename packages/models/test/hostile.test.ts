@@ -137,3 +137,21 @@ describe("every stored dtype is what the architecture reads", () => {
 });
 
 writeTinyModel(join(dir, "gpt2-plain-check"), "gpt2", { seed: 4 });
+
+describe("tokenizer ids index the embedding", () => {
+  it("an added token id beyond the embedding rows is refused naming tokenizer.json and the field", () => {
+    const folder = join(dir, "far-token");
+    const t = writeTinyModel(folder, "gpt2", { seed: 4 });
+    const path = join(folder, "tokenizer.json");
+    const json = JSON.parse(readFileSync(path, "utf8"));
+    const rows = t.config.vocab_size as number;
+    json.added_tokens = [...(json.added_tokens ?? []), { id: rows, content: "<far>", special: true }];
+    writeFileSync(path, JSON.stringify(json));
+    const e = formatError(() => loadModel(folder));
+    expect(e.file).toBe(path);
+    expect(e.field).toBe(`added_tokens[${json.added_tokens.length - 1}].id`);
+    expect(e.message).toMatch(
+      new RegExp(`id ${rows} \\("<far>"\\) is beyond the model's ${rows} embedding rows \\(config.json vocab_size\\)`),
+    );
+  });
+});

@@ -20,7 +20,7 @@ export {
   renderChatTemplate,
 } from "./chat-template.js";
 export { tokenDisplay } from "./display.js";
-export { HF_MODEL_TYPES, type HfTokenizer, loadHfTokenizer } from "./tokenizer.js";
+export { HF_MODEL_TYPES, type HfTokenizer, loadHfTokenizer, type TokenIdLimit } from "./tokenizer.js";
 export {
   GGUF_TOKENIZER_MODELS,
   type GgufTokenizerModel,

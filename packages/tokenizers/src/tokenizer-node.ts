@@ -2,7 +2,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { type Json, JsonSyntaxError, ModelFormatError, parseJsonStrict } from "@llmdbg/formats";
-import { type HfTokenizer, loadHfTokenizer } from "./tokenizer.js";
+import { type HfTokenizer, loadHfTokenizer, type TokenIdLimit } from "./tokenizer.js";
 
 /** A JSON file parsed strictly (duplicate keys, lone surrogates and invalid UTF-8 are errors naming the file). */
 export function readJsonFile(path: string): Json {
@@ -29,13 +29,13 @@ export function readJsonFile(path: string): Json {
  * const tok = loadTokenizerFromFolder("models/Qwen2.5-0.5B-Instruct");
  * tok.decode(tok.encode("Hello")) // "Hello"
  */
-export function loadTokenizerFromFolder(folder: string): HfTokenizer {
+export function loadTokenizerFromFolder(folder: string, idLimit?: TokenIdLimit): HfTokenizer {
   const tokenizerPath = join(folder, "tokenizer.json");
   if (!existsSync(tokenizerPath))
     throw new ModelFormatError(tokenizerPath, "file", "not found (a Hugging Face tokenizer.json is required)");
   const configPath = join(folder, "tokenizer_config.json");
   const config = existsSync(configPath) ? readJsonFile(configPath) : undefined;
-  const tok = loadHfTokenizer(readJsonFile(tokenizerPath), config, tokenizerPath);
+  const tok = loadHfTokenizer(readJsonFile(tokenizerPath), config, tokenizerPath, idLimit);
   const jinjaPath = join(folder, "chat_template.jinja");
   if (tok.chatTemplate !== undefined || !existsSync(jinjaPath)) return tok;
   let chatTemplate: string;

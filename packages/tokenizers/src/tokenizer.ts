@@ -32,6 +32,19 @@ interface LibTokenizerApi {
   id_to_token(id: number): string | undefined;
   get_vocab(withAddedTokens: boolean): Map<string, number>;
 }
+/**
+ * The ids a tokenizer may use: below the model's embedding rows when the model is known, else below 2^24 (the
+ * largest real vocabularies have ~260k entries). The library walks the vocabulary up to its largest id, so an
+ * unbounded id (1e9 in a small file) would cost minutes before any error.
+ */
+export interface TokenIdLimit {
+  readonly below: number;
+  /** what sets the bound, for the error: "the model's 50257 embedding rows (config.json vocab_size)" */
+  readonly what: string;
+}
+
+const DEFAULT_ID_LIMIT: TokenIdLimit = { below: 2 ** 24, what: "this reader's limit of 2^24 tokens" };
+
 const isObject = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
 const isId = (v: unknown): v is number => typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
 
@@ -43,7 +56,12 @@ const isId = (v: unknown): v is number => typeof v === "number" && Number.isSafe
  * const tok = loadHfTokenizer(parseJsonStrict(tokenizerText), parseJsonStrict(configText), "gpt2/tokenizer.json");
  * tok.encode("Hello world") // [15496, 995]
  */
-export function loadHfTokenizer(tokenizerJson: unknown, tokenizerConfig: unknown | undefined, file: string): HfTokenizer {
+export function loadHfTokenizer(
+  tokenizerJson: unknown,
+  tokenizerConfig: unknown | undefined,
+  file: string,
+  idLimit: TokenIdLimit = DEFAULT_ID_LIMIT,
+): HfTokenizer {
   const fail = (field: string, detail: string): never => {
     throw new ModelFormatError(file, field, detail);
   };
@@ -51,8 +69,8 @@ export function loadHfTokenizer(tokenizerJson: unknown, tokenizerConfig: unknown
     fail("tokenizer", `expected a JSON object, got ${Array.isArray(tokenizerJson) ? "an array" : show(tokenizerJson)}`);
   }
   const root = tokenizerJson as Obj;
-  const model = checkModel(root.model, fail);
-  const added = checkAddedTokens(root.added_tokens, fail);
+  const model = checkModel(root.model, fail, idLimit);
+  const added = checkAddedTokens(root.added_tokens, fail, idLimit);
   for (const key of ["normalizer", "pre_tokenizer", "post_processor", "decoder"]) {
     const v = root[key];
     if (v !== undefined && v !== null && !(isObject(v) && typeof v.type === "string")) {
@@ -167,7 +185,11 @@ export function loadHfTokenizer(tokenizerJson: unknown, tokenizerConfig: unknown
 }
 
 /** Checks `model` and returns a copy with its type made explicit and the defaults the library does not fill in. */
-function checkModel(model: unknown, fail: (field: string, detail: string) => never): Obj & { type: HfModelType } {
+function checkModel(
+  model: unknown,
+  fail: (field: string, detail: string) => never,
+  limit: TokenIdLimit,
+): Obj & { type: HfModelType } {
   if (model === undefined) fail("model", "missing");
   if (!isObject(model)) fail("model", `expected an object, got ${show(model)}`);
   const m = model as Obj;
@@ -195,6 +217,7 @@ function checkModel(model: unknown, fail: (field: string, detail: string) => nev
     if (!Array.isArray(m.vocab)) fail("model.vocab", `expected an array of [piece, score] pairs, got ${show(m.vocab)}`);
     const v = m.vocab as unknown[];
     if (v.length === 0) fail("model.vocab", "is empty");
+    if (v.length > limit.below) fail("model.vocab", `has ${v.length} pieces, more than ${limit.what}`);
     v.forEach((e, i) => {
       if (!Array.isArray(e) || e.length !== 2 || typeof e[0] !== "string" || typeof e[1] !== "number" || !Number.isFinite(e[1])) {
         fail(`model.vocab[${i}]`, `expected a [piece, score] pair, got ${show(e)}`);
@@ -206,7 +229,7 @@ function checkModel(model: unknown, fail: (field: string, detail: string) => nev
     return { ...m, type: t };
   }
 
-  const vocab = checkVocabMap(m.vocab, fail);
+  const vocab = checkVocabMap(m.vocab, fail, limit);
   optString("unk_token");
   if (t === "WordPiece") {
     optString("continuing_subword_prefix");
@@ -245,12 +268,13 @@ function checkModel(model: unknown, fail: (field: string, detail: string) => nev
   return { ...m, type: t, merges };
 }
 
-function checkVocabMap(vocab: unknown, fail: (field: string, detail: string) => never): Map<string, number> {
+function checkVocabMap(vocab: unknown, fail: (field: string, detail: string) => never, limit: TokenIdLimit): Map<string, number> {
   if (!isObject(vocab)) fail("model.vocab", `expected an object of token → id, got ${show(vocab)}`);
   const seen = new Map<number, string>();
   const out = new Map<string, number>();
   for (const [token, id] of Object.entries(vocab as Obj)) {
     if (!isId(id)) fail(`model.vocab[${show(token)}]`, `expected a non-negative integer id, got ${show(id)}`);
+    if ((id as number) >= limit.below) fail(`model.vocab[${show(token)}]`, `id ${id} is beyond ${limit.what}`);
     const other = seen.get(id as number);
     if (other !== undefined) fail(`model.vocab[${show(token)}]`, `id ${id} is also the id of ${show(other)}`);
     seen.set(id as number, token);
@@ -259,12 +283,13 @@ function checkVocabMap(vocab: unknown, fail: (field: string, detail: string) => 
   return out;
 }
 
-function checkAddedTokens(added: unknown, fail: (field: string, detail: string) => never): Obj[] {
+function checkAddedTokens(added: unknown, fail: (field: string, detail: string) => never, limit: TokenIdLimit): Obj[] {
   if (added === undefined || added === null) return [];
   if (!Array.isArray(added)) fail("added_tokens", `expected an array, got ${show(added)}`);
   return (added as unknown[]).map((t, i) => {
     if (!isObject(t)) return fail(`added_tokens[${i}]`, `expected an object, got ${show(t)}`);
     if (!isId(t.id)) fail(`added_tokens[${i}].id`, `expected a non-negative integer, got ${show(t.id)}`);
+    if ((t.id as number) >= limit.below) fail(`added_tokens[${i}].id`, `id ${t.id} (${show(t.content)}) is beyond ${limit.what}`);
     if (typeof t.content !== "string" || t.content === "")
       fail(`added_tokens[${i}].content`, `expected a non-empty string, got ${show(t.content)}`);
     for (const key of ["special", "lstrip", "rstrip", "normalized", "single_word"]) {

@@ -438,6 +438,33 @@ describe("malformed tokenizer.json", () => {
     expectFormatError(() => loadHfTokenizer(uniUnk, undefined, F), F, "model.unk_id");
   });
 
+  it("has an id far beyond its entries: refused at once (the library would walk up to it for minutes)", () => {
+    const vocab = { ...((gpt2Json().model as Record<string, unknown>).vocab as Record<string, number>), far: 1e9 };
+    expectFormatError(
+      () => loadHfTokenizer(withModel({ vocab }), undefined, F),
+      F,
+      'model.vocab["far"]',
+      /id 1000000000 is beyond this reader's limit of 2\^24 tokens/,
+    );
+    const added = { ...gpt2Json(), added_tokens: [{ id: 2 ** 31, content: "<big>", special: true }] };
+    expectFormatError(() => loadHfTokenizer(added, undefined, F), F, "added_tokens[0].id", /id 2147483648 \("<big>"\) is beyond/);
+    // with the model known, the bound is its embedding rows
+    const limit = { below: 200, what: "the model's 200 embedding rows (config.json vocab_size)" };
+    expectFormatError(
+      () => loadHfTokenizer(gpt2Json(), undefined, F, limit),
+      F,
+      'model.vocab["Č"]',
+      /beyond the model's 200 embedding rows/,
+    );
+    const unigram = { model: { type: "Unigram", vocab: Array.from({ length: 300 }, (_, i) => [`p${i}`, -i]) } };
+    expectFormatError(
+      () => loadHfTokenizer(unigram, undefined, F, limit),
+      F,
+      "model.vocab",
+      /300 pieces, more than the model's 200/,
+    );
+  });
+
   it("names a component the library does not implement, in the field it sits in", () => {
     expectFormatError(
       () => loadHfTokenizer({ ...gpt2Json(), normalizer: { type: "Foo" } }, undefined, F),

@@ -5,7 +5,7 @@ import { generationOptions } from "@llmdbg/models";
 import { renderChatTemplate } from "@llmdbg/tokenizers";
 import { modelPath, UsageError } from "../args.js";
 import { defineFlags, flag } from "../flags.js";
-import { inputIds, type LoadedModel, load, loadFlags, tokenizerOf } from "../load.js";
+import { decodeIds, inputIds, type LoadedModel, load, loadFlags, tokenizerOf } from "../load.js";
 import { dim, printJson } from "../output.js";
 import type { Command } from "./command.js";
 
@@ -112,7 +112,7 @@ export const generateCommand: Command = {
       ...(topP !== undefined && { topP }),
     });
     const tok = m.tokenizer;
-    const decode = (ids: readonly number[]) => tokenizerOf(m).decode(ids, { skipSpecialTokens: true });
+    const decode = (ids: readonly number[]) => decodeIds(m, ids, true);
     const stream = values.json || tok === undefined ? undefined : new TextStream(decode);
     // the prompt, then the continuation; on a terminal the prompt is dim, so the two can be told apart
     if (stream !== undefined && values.text !== undefined && !values.chat) process.stdout.write(dim(values.text));

@@ -110,7 +110,12 @@ export const runCommand: Command = {
     const body = positions.map(({ position, top }) => {
       const preds = top
         .slice(0, shown)
-        .map((t) => `${quoted(t.display ?? String(t.id))} ${t.id} ${(100 * t.prob).toFixed(1)}%`)
+        // an id the tokenizer does not name (a padding row of the embedding) shows as (none); without a
+        // tokenizer every prediction is its id alone
+        .map((t) => {
+          const name = t.display !== null ? `${quoted(t.display)} ` : m.tokenizer === undefined ? "" : "(none) ";
+          return `${name}${t.id} ${(100 * t.prob).toFixed(1)}%`;
+        })
         .join("  ");
       // a classifier has one row for the whole input
       const id = ids[position] as number;
