@@ -325,31 +325,74 @@ function buildGpt2(c: Common): Built {
  * GGUFTokenizerSkeleton does: every split of a piece into two pieces is a merge ranked by the whole piece's score,
  * the splits of one piece ordered by their halves' scores (descending, stable).
  *
+ * The merges of a vocabulary can outgrow it: pieces "a", "aa", …, "a"×n (n²/2 characters) give n²/2 merges
+ * holding n³/3. `maxChars` bounds the characters the merges may hold (each merge counts its piece's length); past
+ * it `tooMany` is called before that work is done. By default the bound is 64 times the vocabulary's characters
+ * plus 2^20; a real SentencePiece vocabulary's merges hold about 2 to 3 times its characters.
+ *
  * @example
  * mergesFromScores(["a", "b", "c", "ab", "abc"], [-3, -4, -5, -1, -2]) // [["a", "b"], ["ab", "c"]]
  */
-export function mergesFromScores(tokens: readonly string[], scores: readonly number[]): [string, string][] {
+export function mergesFromScores(
+  tokens: readonly string[],
+  scores: readonly number[],
+  limit: { maxChars?: number; tooMany?: (maxChars: number) => never } = {},
+): [string, string][] {
   const score = new Map<string, number>();
   tokens.forEach((t, i) => {
     score.set(t, scores[i] as number);
   });
+  // Trying every split of every piece is quadratic in a piece's length (a hostile file's 30,000-character token
+  // took 72 s). Instead a split is tried only where the left half has the length of some token and a rolling
+  // hash of it is a token's hash; the slice is built (and looked up) only then. Each piece costs its length
+  // plus the number of distinct token lengths below it, so the whole rebuild is linear in the file's size.
+  const base = (Math.random() * 0x3fffffff) | 1; // a fresh odd base per call: no file can aim for collisions
+  const hashes = new Set<number>();
+  const lengths = new Set<number>();
+  for (const t of score.keys()) {
+    hashes.add(rollingHash(t, base));
+    lengths.add(t.length);
+  }
+  const sortedLengths = [...lengths].sort((a, b) => a - b);
+  const maxChars = limit.maxChars ?? 64 * tokens.reduce((a, t) => a + t.length, 0) + 2 ** 20;
+  let chars = 0;
+  let buf = new Int32Array(64); // buf[i]: the hash of the piece's first i units
   const all: { l: string; r: string; s: number }[] = [];
   for (const [piece, s] of score) {
-    const chars = Array.from(piece); // Python slices by code point
+    const n = piece.length; // in UTF-16 units; splits inside a surrogate pair are skipped below
+    if (buf.length < n + 1) buf = new Int32Array(Math.max(n + 1, 2 * buf.length));
+    for (let i = 0, h = 0; i < n; i++) buf[i + 1] = h = (Math.imul(h, base) + piece.charCodeAt(i)) | 0;
     const local: { l: string; r: string; s: number }[] = [];
-    for (let k = 1; k < chars.length; k++) {
-      const l = chars.slice(0, k).join("");
-      const r = chars.slice(k).join("");
-      if (score.has(l) && score.has(r)) local.push({ l, r, s });
+    for (const k of sortedLengths) {
+      if (k >= n) break;
+      if (!hashes.has(buf[k] as number) || !lengths.has(n - k)) continue;
+      const c = piece.charCodeAt(k);
+      if (c >= 0xdc00 && c <= 0xdfff) continue; // the low half of a surrogate pair: not a code point boundary
+      chars += n; // what looking up (and keeping) both halves costs
+      if (chars > maxChars) {
+        if (limit.tooMany !== undefined) limit.tooMany(maxChars);
+        throw new RangeError(`mergesFromScores: the merges would hold more than ${maxChars} characters`);
+      }
+      const l = piece.slice(0, k);
+      if (!score.has(l)) continue;
+      const r = piece.slice(k);
+      if (score.has(r)) local.push({ l, r, s });
     }
     local.sort(
       (x, y) =>
         (score.get(y.l) as number) - (score.get(x.l) as number) || (score.get(y.r) as number) - (score.get(x.r) as number),
     );
-    all.push(...local);
+    for (const m of local) all.push(m);
   }
   all.sort((x, y) => y.s - x.s);
   return all.map(({ l, r }) => [l, r]);
+}
+
+/** A polynomial hash of the UTF-16 units of `s`, as the prefix table in mergesFromScores computes it. */
+function rollingHash(s: string, base: number): number {
+  let h = 0;
+  for (let i = 0; i < s.length; i++) h = (Math.imul(h, base) + s.charCodeAt(i)) | 0;
+  return h;
 }
 
 function buildLlama(c: Common): Built {
@@ -367,7 +410,10 @@ function buildLlama(c: Common): Built {
   // text between added tokens, which is what llama.cpp does (it adds the space after every special token too).
   const json = sentencePieceBpeJson({
     vocab: Object.fromEntries(tokens.map((t, i) => [t, i])),
-    merges: mergesFromScores(tokens, scores),
+    merges: mergesFromScores(tokens, scores, {
+      tooMany: (max) =>
+        f.fail(KEY.tokens, `its pieces split into more merges than a vocabulary of this size can have (over ${max} characters)`),
+    }),
     addedTokens: addedTokens(c),
     unkToken: unk >= 0 ? (tokens[unk] as string) : null,
     addPrefixSpace: prefix,

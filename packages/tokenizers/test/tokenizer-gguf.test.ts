@@ -19,6 +19,7 @@ import {
   writeTinyGguf,
 } from "@llmdbg/testing";
 import { expectFormatError } from "@llmdbg/testing/vitest";
+import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
 import { type HfTokenizer, loadHfTokenizer } from "../src/tokenizer.js";
 import { loadGgufTokenizer, mergesFromScores } from "../src/tokenizer-gguf.js";
@@ -357,6 +358,77 @@ describe("loadGgufTokenizer: llama (SentencePiece BPE, merges rebuilt from score
     const fromScores = mergesFromScores(pieces, scores);
     expect(fromScores.length).toBe((hfJson.model as { merges: unknown[] }).merges.length);
     expect(fromScores.length).toBeGreaterThan(60);
+  });
+
+  it("rebuilds exactly the merges of the definition (every split into two pieces), surrogate pairs included", () => {
+    // the definition, written the slow way: every code-point split of every piece
+    const reference = (toks: readonly string[], sc: readonly number[]): [string, string][] => {
+      const score = new Map(toks.map((t, i) => [t, sc[i] as number]));
+      const all: { l: string; r: string; s: number }[] = [];
+      for (const [piece, s] of score) {
+        const chars = Array.from(piece);
+        const local: { l: string; r: string; s: number }[] = [];
+        for (let k = 1; k < chars.length; k++) {
+          const l = chars.slice(0, k).join("");
+          const r = chars.slice(k).join("");
+          if (score.has(l) && score.has(r)) local.push({ l, r, s });
+        }
+        local.sort((x, y) => (score.get(y.l) ?? 0) - (score.get(x.l) ?? 0) || (score.get(y.r) ?? 0) - (score.get(x.r) ?? 0));
+        all.push(...local);
+      }
+      return all.sort((x, y) => y.s - x.s).map(({ l, r }) => [l, r]);
+    };
+    const alphabet = ["a", "b", "▁", "😀", "\uD83D"];
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.tuple(fc.array(fc.constantFrom(...alphabet), { minLength: 1, maxLength: 6 }), fc.integer({ min: -20, max: 0 })),
+          {
+            maxLength: 60,
+          },
+        ),
+        (entries) => {
+          const toks = entries.map(([cs]) => cs.join(""));
+          const sc = entries.map(([, v]) => v);
+          expect(mergesFromScores(toks, sc)).toEqual(reference(toks, sc));
+        },
+      ),
+      { numRuns: 300, seed: 13 },
+    );
+    expect(mergesFromScores(pieces, scores)).toEqual(reference(pieces, scores));
+  });
+
+  it("a 30,000-character piece costs its length, not its square (a fuzzed file took 72 s)", () => {
+    const long = "▁".repeat(15000) + "ab".repeat(7500);
+    const gguf = loadGgufTokenizer(
+      metaOnly(spmMetadata([...pieces, long], [...scores, -1e4], [...types, 1]), "spm.gguf"),
+      "spm.gguf",
+    );
+    expect(gguf.vocabSize).toBe(pieces.length + 1);
+  });
+
+  it("pieces whose merges would outgrow the file are refused naming tokenizer.ggml.tokens", () => {
+    // "ж", "жж", …, "ж"×600: 180,000 characters whose splits are 180,000 merges holding 72 million
+    const xs = Array.from({ length: 600 }, (_, i) => "ж".repeat(i + 1));
+    const meta = spmMetadata([...pieces, ...xs], [...scores, ...xs.map((_, i) => -100 - i)], [...types, ...xs.map(() => 1)]);
+    expectFormatError(
+      () => loadGgufTokenizer(metaOnly(meta, "spm.gguf"), "spm.gguf"),
+      "spm.gguf",
+      "tokenizer.ggml.tokens",
+      /split into more merges than a vocabulary of this size can have/,
+    );
+    expect(() =>
+      mergesFromScores(
+        xs,
+        xs.map((_, i) => -i),
+      ),
+    ).toThrow(RangeError);
+    expect(
+      mergesFromScores(
+        xs.slice(0, 40),
+        xs.slice(0, 40).map((_, i) => -i),
+      ),
+    ).toHaveLength((40 * 39) / 2);
   });
 
   it("add_bos_token false and add_space_prefix false change the encoding as llama.cpp does", () => {
