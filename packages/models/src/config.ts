@@ -134,6 +134,110 @@ export interface ModelConfig {
   readonly slidingWindow: { readonly size: number; readonly fromLayer: number } | null;
 }
 
+// ——— which key of the file a field came from ———
+
+// An architecture that refuses a config value names the file's key, not the normalized field: a user edits
+// `n_head` in config.json or `gpt2.attention.key_length` in a GGUF, never `dHead`. The fields a normalizer derives
+// from the model type alone (gatedMlp, qkvLayout, …) come from `model_type` / `general.architecture`.
+type KeyTable = Partial<Record<keyof ModelConfig, string>>;
+const COMMON_HF_KEYS: KeyTable = {
+  vocabSize: "vocab_size",
+  classifier: "architectures",
+  bosTokenId: "bos_token_id",
+  eosTokenIds: "eos_token_id",
+  padTokenId: "pad_token_id",
+  tiedEmbeddings: "tie_word_embeddings",
+};
+const LLAMA_HF_KEYS: KeyTable = {
+  dModel: "hidden_size",
+  nLayers: "num_hidden_layers",
+  nHeads: "num_attention_heads",
+  nKvHeads: "num_key_value_heads",
+  dHead: "head_dim",
+  dMlp: "intermediate_size",
+  maxPositions: "max_position_embeddings",
+  norm: "rms_norm_eps",
+  activation: "hidden_act",
+  positional: "rope_scaling",
+  qkvBias: "attention_bias",
+  oBias: "attention_bias",
+  mlpBias: "mlp_bias",
+  slidingWindow: "sliding_window",
+};
+const BERT_HF_KEYS: KeyTable = {
+  dModel: "hidden_size",
+  nLayers: "num_hidden_layers",
+  nHeads: "num_attention_heads",
+  nKvHeads: "num_attention_heads",
+  dHead: "num_attention_heads",
+  dMlp: "intermediate_size",
+  maxPositions: "max_position_embeddings",
+  norm: "layer_norm_eps",
+  activation: "hidden_act",
+  typeVocabSize: "type_vocab_size",
+  positionOffset: "pad_token_id",
+};
+const HF_KEYS: { readonly [K in HfModelType]: KeyTable } = {
+  gpt2: {
+    dModel: "n_embd",
+    nLayers: "n_layer",
+    nHeads: "n_head",
+    nKvHeads: "n_head",
+    dHead: "n_head",
+    dMlp: "n_inner",
+    maxPositions: "n_positions",
+    norm: "layer_norm_epsilon",
+    activation: "activation_function",
+  },
+  llama: LLAMA_HF_KEYS,
+  mistral: LLAMA_HF_KEYS,
+  qwen2: LLAMA_HF_KEYS,
+  gpt_neox: {
+    ...BERT_HF_KEYS,
+    positional: "rotary_pct",
+    parallelResidual: "use_parallel_residual",
+    qkvBias: "attention_bias",
+    oBias: "attention_bias",
+  },
+  bert: BERT_HF_KEYS,
+  roberta: BERT_HF_KEYS,
+};
+const GGUF_KEYS: KeyTable = {
+  dModel: "embedding_length",
+  nLayers: "block_count",
+  nHeads: "attention.head_count",
+  nKvHeads: "attention.head_count_kv",
+  dHead: "attention.key_length",
+  dMlp: "feed_forward_length",
+  maxPositions: "context_length",
+  positional: "rope.dimension_count",
+  parallelResidual: "use_parallel_residual",
+  slidingWindow: "attention.sliding_window",
+};
+const GGUF_GLOBAL_KEYS: KeyTable = {
+  vocabSize: "tokenizer.ggml.tokens",
+  bosTokenId: "tokenizer.ggml.bos_token_id",
+  eosTokenIds: "tokenizer.ggml.eos_token_id",
+  padTokenId: "tokenizer.ggml.padding_token_id",
+};
+
+/**
+ * The key of the config file that sets `field` of `config`, for errors about it: `n_head` in a GPT-2 config.json,
+ * `gpt2.attention.key_length` in a GGUF; the model type's key for a field the model type alone decides.
+ *
+ * @example configKey(gpt2GgufConfig, "dHead") // "gpt2.attention.key_length"
+ */
+export function configKey(config: ModelConfig, field: keyof ModelConfig): string {
+  const src = config.source;
+  if (src.format === "hf") return HF_KEYS[src.modelType][field] ?? COMMON_HF_KEYS[field] ?? "model_type";
+  const global = GGUF_GLOBAL_KEYS[field];
+  if (global !== undefined) return global;
+  const key = GGUF_KEYS[field];
+  // a head width the file does not state is embedding_length / head_count
+  if (field === "dHead" && config.dHead * config.nHeads === config.dModel) return `${src.architecture}.attention.head_count`;
+  return key === undefined ? "general.architecture" : `${src.architecture}.${key}`;
+}
+
 // ——— Hugging Face config.json ———
 
 /** Reads one JSON object's keys with the checks every config needs; `prefix` names nested objects in errors. */

@@ -1,5 +1,5 @@
 // Every architecture honours or refuses each ModelConfig field (the type of its support table is exhaustive over
-// ModelConfig); a refused value is a ModelFormatError naming the config file and the field, raised before any
+// ModelConfig); a refused value is a ModelFormatError naming the config file and its key, raised before any
 // weight is read. And GPT-2 computes the activation its config names (it once hard-coded tanh GELU).
 import { run } from "@llmdbg/core";
 import { ModelFormatError } from "@llmdbg/formats";
@@ -9,7 +9,7 @@ import { type TinyModelType, tinyModel } from "@llmdbg/testing";
 import { describe, expect, it } from "vitest";
 import { memoryWeights } from "../src/arch/common.js";
 import { buildModel } from "../src/architectures.js";
-import { type ModelConfig, normalizeHfConfig } from "../src/config.js";
+import { configKey, type ModelConfig, normalizeHfConfig } from "../src/config.js";
 
 const FILE = "tiny/config.json";
 
@@ -45,6 +45,7 @@ const refused: { readonly [K in TinyModelType]: readonly Partial<ModelConfig>[] 
     { positionOffset: 2 },
     { qkvLayout: "separate" },
     { nKvHeads: 1 },
+    { dHead: 2 },
     { classifier: { labels: ["a", "b"], problemType: null } },
   ],
   llama: [
@@ -65,10 +66,12 @@ const refused: { readonly [K in TinyModelType]: readonly Partial<ModelConfig>[] 
     { normPlacement: "post" },
     { qkvLayout: "separate" },
     { nKvHeads: 1 },
+    { dHead: 2 },
     { typeVocabSize: 2 },
     { classifier: { labels: ["a", "b"], problemType: null } },
   ],
   bert: [
+    { dHead: 2 },
     { gatedMlp: true },
     { positional: rotary },
     { parallelResidual: true },
@@ -94,8 +97,12 @@ describe("config guards", () => {
         }
         expect(err).toBeInstanceOf(ModelFormatError);
         expect((err as ModelFormatError).file).toBe(FILE);
-        expect((err as ModelFormatError).field).toBe(field);
-        expect((err as Error).message).toMatch(new RegExp(`^${FILE}: ${field}: `));
+        // the error names the config.json key a user would edit, and the normalized field it set
+        const key = configKey(config, field as keyof ModelConfig);
+        expect((err as ModelFormatError).field).toBe(key);
+        expect((err as Error).message).toMatch(
+          new RegExp(`^${FILE}: ${key}: ${type === "qwen2" ? "llama" : type} \\(${field}\\): `),
+        );
       },
     );
   }

@@ -178,7 +178,7 @@ describe("gpt_neox architecture", () => {
 
   it("config fields it does not implement are ModelFormatErrors naming the field", () => {
     const bad = (c: Partial<ModelConfig>) => () => gptNeox({ ...config, ...c }, weights);
-    expect(bad({ qkvLayout: "separate" })).toThrow(/qkvLayout: .*"separate"/);
+    expect(bad({ qkvLayout: "separate" })).toThrow(/\(qkvLayout\): .*"separate"/);
     expect(bad({ gatedMlp: true })).toThrow(/gatedMlp/);
     expect(bad({ nKvHeads: 2 })).toThrow(/nKvHeads/);
     expect(bad({ positional: { kind: "learned" } })).toThrow(/positional/);

@@ -155,3 +155,37 @@ describe("tokenizer ids index the embedding", () => {
     );
   });
 });
+
+describe("a config the architecture does not compute is refused naming the file's own key", () => {
+  it.each([
+    ["gpt2", "gpt2.attention.key_length"],
+    ["gpt_neox", "gptneox.attention.key_length"],
+  ] as const)(
+    "a %s GGUF whose attention.key_length does not split the width names %s (it once failed in the forward pass)",
+    (type, key) => {
+      const gguf = ggufFromTiny(tinyModel(type, { seed: 4 }));
+      const meta = { ...(gguf.metadata as Record<string, GgufValue>) };
+      const dModel = (meta[key.replace("attention.key_length", "embedding_length")] as { value: number }).value;
+      const heads = (meta[key.replace("key_length", "head_count")] as { value: number }).value;
+      meta[key] = { type: "u32", value: (2 * dModel) / heads };
+      meta[key.replace("key_length", "value_length")] = { type: "u32", value: (2 * dModel) / heads };
+      const path = join(dir, `key-length-${type}.gguf`);
+      writeGguf(path, { ...gguf, metadata: meta });
+      const e = formatError(() => loadModel(path));
+      expect(e.file).toBe(path);
+      expect(e.field).toBe(key);
+      expect(e.message).toMatch(/\(dHead\): .*heads split d_model: dHead × nHeads must be \d+, got \d+/);
+    },
+  );
+
+  it("a GPT-2 config.json naming a classifier its checkpoint has no head for names architectures", () => {
+    const folder = folderWith("gpt2-classifier", "gpt2", {
+      architectures: ["GPT2ForSequenceClassification"],
+      id2label: { 0: "a", 1: "b" },
+    });
+    const e = formatError(() => loadModel(folder));
+    expect(e.file).toBe(join(folder, "config.json"));
+    expect(e.field).toBe("architectures");
+    expect(e.message).toMatch(/gpt2 \(classifier\): /);
+  });
+});

@@ -7,6 +7,7 @@ import { Tokenizer as LibTokenizer } from "@huggingface/tokenizers";
 import type { Tokenizer } from "@llmdbg/core";
 import { ModelFormatError, show } from "@llmdbg/formats";
 import { readChatTemplate } from "./chat-template.js";
+import { blameComponent, type Component, checkComponent, checkPostProcessor } from "./components.js";
 
 export type { Tokenizer };
 
@@ -43,6 +44,9 @@ export interface TokenIdLimit {
   readonly what: string;
 }
 
+// What the load-time probe runs through the pipeline: letters, digits, spaces, newlines, punctuation, accents, CJK.
+const PROBE_TEXT = "Hello, world!  It's 2024.\n\tcafé 東京 ok";
+
 const DEFAULT_ID_LIMIT: TokenIdLimit = { below: 2 ** 24, what: "this reader's limit of 2^24 tokens" };
 
 const isObject = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
@@ -71,12 +75,8 @@ export function loadHfTokenizer(
   const root = tokenizerJson as Obj;
   const model = checkModel(root.model, fail, idLimit);
   const added = checkAddedTokens(root.added_tokens, fail, idLimit);
-  for (const key of ["normalizer", "pre_tokenizer", "post_processor", "decoder"]) {
-    const v = root[key];
-    if (v !== undefined && v !== null && !(isObject(v) && typeof v.type === "string")) {
-      fail(key, `expected null or an object with a string "type", got ${show(v)}`);
-    }
-  }
+  for (const key of ["normalizer", "pre_tokenizer", "decoder"] as const) checkComponent(key, root[key], key, fail);
+  const inserted = checkPostProcessor(root.post_processor, "post_processor", fail);
 
   // Errors in the config name its file: the sibling of `file` when that is a tokenizer.json path.
   const configFile = /tokenizer\.json$/.test(file)
@@ -124,18 +124,41 @@ export function loadHfTokenizer(
     model,
   };
 
+  const components = libTokenizer as Record<Component, unknown>;
+  const build = (only: Partial<Record<Component, unknown>> = {}): LibTokenizerApi =>
+    new LibTokenizer({ ...libTokenizer, ...only }, libConfig) as LibTokenizerApi;
+  // A raw error from the library, traced to the component that causes it, as a ModelFormatError naming that field.
+  const blamed = (e: unknown, op: (t: LibTokenizerApi) => void, what: string): ModelFormatError => {
+    const msg = e instanceof Error ? e.message : String(e);
+    const field = blameComponent(components, build, op);
+    const unknown = /^Unknown (Normalizer|PreTokenizer|PostProcessor|Decoder|Model) type/.test(msg);
+    return new ModelFormatError(file, field, `${unknown ? "not supported by" : what} @huggingface/tokenizers: ${msg}`);
+  };
+
   let impl: LibTokenizerApi;
   try {
-    impl = new LibTokenizer(libTokenizer, libConfig) as LibTokenizerApi;
+    impl = build();
   } catch (e) {
-    const msg = e instanceof Error ? e.message : String(e);
-    const m = /^Unknown (Normalizer|PreTokenizer|PostProcessor|Decoder) type/.exec(msg);
-    const field = m
-      ? { Normalizer: "normalizer", PreTokenizer: "pre_tokenizer", PostProcessor: "post_processor", Decoder: "decoder" }[
-          m[1] as "Decoder"
-        ]
-      : "tokenizer";
-    throw new ModelFormatError(file, field, `not supported by @huggingface/tokenizers: ${msg}`);
+    throw blamed(e, () => {}, "cannot be built by");
+  }
+  for (const { field, token, id } of inserted) {
+    const actual = impl.token_to_id(token);
+    if (actual === undefined) fail(field, `inserts ${show(token)}, which is not a token of this tokenizer`);
+    if (id !== undefined && id !== actual)
+      fail(field, `gives ${show(token)} the id ${id}, but the vocabulary has it as ${actual}`);
+  }
+  // The library checks little when it is built; run the whole pipeline once on a probe text, so a component that
+  // fails on every input fails now, naming its field, rather than on the user's first encode.
+  const probe = (t: LibTokenizerApi) => {
+    for (const add of [true, false]) {
+      const ids = t.encode(PROBE_TEXT, { add_special_tokens: add }).ids.filter((id): id is number => id !== undefined);
+      if (ids.length > 0) for (const skip of [true, false]) t.decode(ids, { skip_special_tokens: skip });
+    }
+  };
+  try {
+    probe(impl);
+  } catch (e) {
+    throw blamed(e, probe, "fails on a probe text in");
   }
 
   let vocabSize = 0;
@@ -161,7 +184,14 @@ export function loadHfTokenizer(
     padTokenId: idOf(names.pad),
     unkTokenId: idOf(typeof modelUnk === "string" ? modelUnk : names.unk),
     encode(text, opts = {}) {
-      const { ids, tokens } = impl.encode(text, { add_special_tokens: opts.addSpecialTokens ?? true });
+      const options = { add_special_tokens: opts.addSpecialTokens ?? true };
+      let encoded: ReturnType<LibTokenizerApi["encode"]>;
+      try {
+        encoded = impl.encode(text, options);
+      } catch (e) {
+        throw blamed(e, (t) => t.encode(text, options), `fails on ${show(text.slice(0, 40))} in`);
+      }
+      const { ids, tokens } = encoded;
       const out: number[] = [];
       ids.forEach((id, i) => {
         if (id === undefined) {
@@ -176,7 +206,12 @@ export function loadHfTokenizer(
     decode(ids, opts = {}) {
       for (const id of ids) tokenOf(id);
       if (ids.length === 0) return ""; // the library rejects an empty list
-      return impl.decode([...ids], { skip_special_tokens: opts.skipSpecialTokens ?? false });
+      const options = { skip_special_tokens: opts.skipSpecialTokens ?? false };
+      try {
+        return impl.decode([...ids], options);
+      } catch (e) {
+        throw blamed(e, (t) => t.decode([...ids], options), `fails to decode ids ${show(ids.slice(0, 8))} in`);
+      }
     },
     tokenStrings: (ids) => ids.map(tokenOf),
     idToToken: (id) => impl.id_to_token(id),

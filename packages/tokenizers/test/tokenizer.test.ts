@@ -476,9 +476,113 @@ describe("malformed tokenizer.json", () => {
     expectFormatError(
       () => loadHfTokenizer({ ...gpt2Json(), post_processor: { type: "Foo" } }, undefined, F),
       F,
-      "post_processor",
+      "post_processor.type",
+      /unknown post-processor "Foo"; expected TemplateProcessing, BertProcessing/,
     );
     expectFormatError(() => loadHfTokenizer({ ...gpt2Json(), decoder: { type: "Foo" } }, undefined, F), F, "decoder");
+  });
+
+  // each of these loaded, then failed at encode time with a raw TypeError, or silently tokenized differently
+  it.each([
+    ["post_processor", { type: "TemplateProcessing", single: "x", pair: [] }, "post_processor.single", /expected an array/],
+    [
+      "post_processor",
+      { type: "TemplateProcessing", single: [{ SpecialToken: { id: "<zz>", type_id: 0 } }], pair: [] },
+      "post_processor.single[0].SpecialToken.id",
+      /inserts "<zz>", which is not a token/,
+    ],
+    [
+      "post_processor",
+      { type: "TemplateProcessing", single: [{ Sequence: { id: "B", type_id: 0 } }], pair: [] },
+      "post_processor.single[0].Sequence.id",
+      /expected "A", got "B"/,
+    ],
+    [
+      "post_processor",
+      { type: "TemplateProcessing", single: [{ Foo: 1 }], pair: [] },
+      "post_processor.single[0]",
+      /expected \{"SpecialToken"/,
+    ],
+    ["post_processor", { type: "RobertaProcessing", cls: null, sep: ["a", 0] }, "post_processor.cls", /expected \[token, id\]/],
+    ["post_processor", { type: "BertProcessing" }, "post_processor.cls", /expected \[token, id\]/],
+    [
+      "post_processor",
+      { type: "BertProcessing", cls: ["a", BYTE_SYMBOL_ORDER.indexOf("a")], sep: ["b", 0] },
+      "post_processor.sep",
+      /gives "b" the id 0, but the vocabulary has it as \d+/,
+    ],
+    [
+      "post_processor",
+      { type: "Sequence", processors: [{ type: "ByteLevel", trim_offsets: "yes" }] },
+      "post_processor.processors[0].trim_offsets",
+      /expected a boolean/,
+    ],
+    ["normalizer", { type: "Sequence", normalizers: 5 }, "normalizer.normalizers", /expected an array of normalizers/],
+    [
+      "normalizer",
+      { type: "Sequence", normalizers: [{ type: "Prepend" }] },
+      "normalizer.normalizers[0].prepend",
+      /missing \(Prepend needs it\)/,
+    ],
+    [
+      "normalizer",
+      { type: "Replace", pattern: 5, content: "x" },
+      "normalizer.pattern",
+      /expected \{"String": text\} or \{"Regex": pattern\}/,
+    ],
+    ["normalizer", { type: "Strip" }, "normalizer.strip_left", /missing/],
+    [
+      "pre_tokenizer",
+      { type: "Split", pattern: { Regex: " " }, behavior: "Sideways" },
+      "pre_tokenizer.behavior",
+      /one of Removed, Isolated/,
+    ],
+    [
+      "pre_tokenizer",
+      { type: "Sequence", pretokenizers: [{ type: "Digits", individual_digits: "x" }] },
+      "pre_tokenizer.pretokenizers[0].individual_digits",
+      /a boolean/,
+    ],
+    ["pre_tokenizer", { type: "Metaspace", replacement: "ab" }, "pre_tokenizer.replacement", /one character/],
+    ["decoder", { type: "Replace", pattern: null, content: 3 }, "decoder.pattern", /expected \{"String"/],
+    ["decoder", { type: "Strip", content: " ", start: -1, stop: 0 }, "decoder.start", /non-negative integer/],
+  ])("a malformed %s (%j) is refused at load naming %s", (key, value, field, detail) => {
+    expectFormatError(() => loadHfTokenizer({ ...gpt2Json(), [key]: value }, undefined, F), F, field, detail);
+  });
+
+  it("what only the library can check (a regular expression it cannot compile) is named by its component", () => {
+    expectFormatError(
+      () =>
+        loadHfTokenizer(
+          { ...gpt2Json(), pre_tokenizer: { type: "Split", pattern: { Regex: "(" }, behavior: "Isolated" } },
+          undefined,
+          F,
+        ),
+      F,
+      "pre_tokenizer",
+      /cannot be built by @huggingface\/tokenizers: Invalid regular expression/,
+    );
+    expectFormatError(
+      () =>
+        loadHfTokenizer(
+          {
+            ...gpt2Json(),
+            normalizer: { type: "Sequence", normalizers: [{ type: "Replace", pattern: { Regex: "[" }, content: "" }] },
+          },
+          undefined,
+          F,
+        ),
+      F,
+      "normalizer",
+      /cannot be built by @huggingface\/tokenizers: Unterminated character class/,
+    );
+    // built fine, fails on any text: found by the probe encode at load time, not on the user's first encode
+    expectFormatError(
+      () => loadHfTokenizer({ ...gpt2Json(), pre_tokenizer: { type: "FixedLength", length: 0 } }, undefined, F),
+      F,
+      "pre_tokenizer",
+      /fails on a probe text in @huggingface\/tokenizers: Invalid array length/,
+    );
   });
 
   it("has a malformed tokenizer_config.json, named as that file", () => {

@@ -256,7 +256,7 @@ const support: ConfigSupport = {
   nLayers: "read",
   nHeads: "read",
   nKvHeads: (v, c) => (v === c.nHeads ? null : `BERT has as many key/value heads as heads (${c.nHeads}), got ${v}`),
-  dHead: "read",
+  dHead: (v, c) => (v * c.nHeads === c.dModel ? null : `BERT heads split d_model: dHead × nHeads must be ${c.dModel}, got ${v}`),
   dMlp: "read",
   vocabSize: "read",
   maxPositions: "read",

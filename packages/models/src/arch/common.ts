@@ -17,7 +17,7 @@ import { ModelFormatError } from "@llmdbg/formats";
 import type { HookPoint } from "@llmdbg/protocol";
 import type { Tensor } from "@llmdbg/tensor";
 import * as T from "@llmdbg/tensor";
-import type { Activation, ModelConfig, PositionalEncoding } from "../config.js";
+import { type Activation, configKey, type ModelConfig, type PositionalEncoding } from "../config.js";
 
 /** Where weights come from: a safetensors or GGUF reader, or tensors in memory (`memoryWeights`). */
 export interface WeightSource {
@@ -291,7 +291,7 @@ export function checkConfig(arch: string, config: ModelConfig, support: ConfigSu
     const rule = support[key];
     if (rule === "read") continue;
     const why = (rule as (v: unknown, c: ModelConfig) => string | null)(config[key], config);
-    if (why !== null) throw new ModelFormatError(config.source.file, key, `${arch}: ${why}`);
+    if (why !== null) throw new ModelFormatError(config.source.file, configKey(config, key), `${arch} (${key}): ${why}`);
   }
 }
 

@@ -172,7 +172,8 @@ const support: ConfigSupport = {
   nHeads: "read",
   // q, k and v share one row block per head, so grouped-query heads cannot be expressed in this layout
   nKvHeads: (v, c) => (v === c.nHeads ? null : `GPT-NeoX needs as many key/value heads as heads (${c.nHeads}), got ${v}`),
-  dHead: "read",
+  dHead: (v, c) =>
+    v * c.nHeads === c.dModel ? null : `GPT-NeoX heads split d_model: dHead × nHeads must be ${c.dModel}, got ${v}`,
   dMlp: "read",
   vocabSize: "read",
   maxPositions: "read",
