@@ -26,6 +26,8 @@ import {
 import { fromTyped, type Tensor } from "@llmdbg/tensor";
 import {
   type GgufTokenizerModel,
+  ggufPreAddsBos,
+  ggufPreOf,
   type HfTokenizer,
   loadGgufTokenizer,
   loadHfTokenizer,
@@ -373,8 +375,21 @@ function readVocab(hf: Pick<HfToGgufInput, "config" | "tokenizer" | "tokenizerCo
     types.push(byId[i] === undefined ? TokenType.unused : TokenType.normal);
     return byId[i] ?? `[PAD${i}]`; // llama.cpp's filler for ids the tokenizer does not use
   });
-  for (const a of added) types[a.id] = a.special ? TokenType.control : TokenType.userDefined;
+  for (const a of added) types[a.id] = a.special || looksSpecial(a.content) ? TokenType.control : TokenType.userDefined;
   return { tok, model, family, cfg: hf.tokenizerConfig ?? {}, config: hf.config, tokens, types, added, fail };
+}
+
+/**
+ * convert_hf_to_gguf.py's `does_token_look_special`: added tokens some models leave unmarked that are control tokens
+ * all the same (Qwen's `<|file_sep|>`, DeepSeek's `<｜…｜>`, Gemma's `<unused…>`); llama.cpp retypes them at load.
+ */
+function looksSpecial(t: string): boolean {
+  return (
+    ["<pad>", "<mask>", "<2mass>", "[@BOS@]"].includes(t) ||
+    (t.startsWith("<|") && t.endsWith("|>")) ||
+    (t.startsWith("<\uff5c") && t.endsWith("\uff5c>")) ||
+    (t.startsWith("<unused") && t.endsWith(">"))
+  );
 }
 
 const strings = (items: readonly string[]): GgufValue => ({ type: "array", value: { elemType: "string", items } });
@@ -446,17 +461,20 @@ function spacePrefix(s: VocabSource): boolean {
   return s.fail("pre_tokenizer", `expected a Metaspace or Llama 2's "▁" normalizer (SentencePiece spaces), got ${show(pre)}`);
 }
 
-/** Merges grouped by the token they form, in rank order; the order inside a group is set aside (see llamaScores). */
-function mergeRuns(merges: readonly (readonly [string, string])[], skip: ReadonlySet<string>) {
-  const runs: { piece: string; pairs: string[] }[] = [];
+/**
+ * Merges grouped by the token they form, tokens in the order of their first merge; the order of a token's merges
+ * among themselves and among other tokens' is set aside (see llamaScores).
+ */
+function mergeGroups(merges: readonly (readonly [string, string])[], skip: ReadonlySet<string>) {
+  const groups = new Map<string, string[]>();
   for (const [l, r] of merges) {
     const piece = l + r;
     if (skip.has(piece)) continue;
-    const last = runs[runs.length - 1];
-    if (last?.piece === piece) last.pairs.push(`${l} ${r}`);
-    else runs.push({ piece, pairs: [`${l} ${r}`] });
+    const pairs = groups.get(piece);
+    if (pairs === undefined) groups.set(piece, [`${l} ${r}`]);
+    else pairs.push(`${l} ${r}`);
   }
-  return runs.map((r) => ({ piece: r.piece, pairs: r.pairs.sort().join(", ") }));
+  return [...groups].map(([piece, pairs]) => ({ piece, pairs: pairs.sort().join(", ") }));
 }
 
 /**
@@ -464,9 +482,15 @@ function mergeRuns(merges: readonly (readonly [string, string])[], skip: Readonl
  * writes -1000 for every token, which loses the merge order). GGUF readers rebuild merges from scores
  * (`mergesFromScores`: every split of a token into two tokens, ranked by the token's score), so a token's score is
  * -(1 + the rank of the first merge forming it), a token no merge forms scores below every merge, and control,
- * unknown and byte pieces 0 as in SentencePiece. The rebuilt merges must be tokenizer.json's, token by token in rank
- * order: a token that two halves would form but no merge does, or merges of one token ranked apart, cannot be
- * expressed. Merges of one token may come back in another order; they compete only in degenerate overlaps.
+ * unknown and byte pieces 0 as in SentencePiece. The rebuilt merges must be tokenizer.json's, token by token in the
+ * order of each token's first merge: a token that two halves would form but no merge does cannot be expressed.
+ *
+ * Where a token's later merges are ranked after other tokens' merges, scores rank them all at the token's first;
+ * SentencePiece itself ranks them so (tokenizer.json's merges were extracted from its scores, ties broken by id).
+ * Llama 2's and Mistral's files interleave the merges of their whitespace pieces ("▁▁" … 16 × "▁") this way at
+ * the end of the list; llama.cpp, converting from tokenizer.model, ranks them by one score per piece as well. The
+ * conversion's probe texts (whitespace runs of every length among them) then check that the GGUF tokenizes as
+ * tokenizer.json does.
  */
 function llamaScores(s: VocabSource, types: readonly number[]): number[] {
   const raw = Array.isArray(s.model.merges) ? (s.model.merges as unknown[]) : s.fail("model.merges", "expected an array");
@@ -493,20 +517,18 @@ function llamaScores(s: VocabSource, types: readonly number[]): number[] {
   });
   // added tokens are split out of the text before BPE, so merges forming them never apply
   const skip = new Set(s.tokens.filter((_, i) => types[i] !== TokenType.normal && types[i] !== TokenType.byte));
-  const want = mergeRuns(merges, skip);
-  const got = mergeRuns(mergesFromScores(s.tokens, scores), skip);
+  const want = mergeGroups(merges, skip);
+  const got = mergeGroups(mergesFromScores(s.tokens, scores), skip);
+  const wanted = new Set(want.map((g) => g.piece));
   for (let k = 0; k < Math.max(want.length, got.length); k++) {
     const a = want[k];
     const b = got[k];
     if (a?.piece === b?.piece && a?.pairs === b?.pairs) continue;
-    const runs = (piece: string | undefined) => want.filter((r) => r.piece === piece).length;
     // GGUF readers (llama.cpp, transformers) merge every pair of tokens that forms a token, ranked by its score
     const why =
-      b !== undefined && runs(b.piece) === 0
+      b !== undefined && !wanted.has(b.piece)
         ? `${show(b.piece)} would be formed from ${b.pairs}, but no merge forms it`
-        : runs(a?.piece) > 1
-          ? `the merges forming ${show(a?.piece)} are not ranked together, as one score per token ranks them`
-          : `${show(a?.piece)} is formed by ${a?.pairs}, from scores ${b?.piece === a?.piece ? `by ${b?.pairs}` : "later"}`;
+        : `${show(a?.piece)} is formed by ${a?.pairs}, from scores ${b?.piece === a?.piece ? `by ${b?.pairs}` : "later"}`;
     s.fail("model.merges", `cannot be stored as SentencePiece scores: ${why}`);
   }
   return scores;
@@ -671,10 +693,25 @@ function vocabMetadata(s: VocabSource, tokenizerConfigFile: string): Record<stri
 /** Text on which the known splits disagree (digit runs, case in contractions, whitespace, scripts). */
 const PROBE = "Hello world! I'VE 3 33 333 3333 33333 3.14\n\n \t x  y   z 我想 🦙 ----====== He's 'RE ''' you're";
 
-/** The probe, text around every added token (spaces after special tokens differ between SentencePiece conventions). */
+/**
+ * Text on which conversions have gone wrong: code, Markdown, runs of newlines (Qwen's "\n\n" is one token), runs
+ * of spaces of every length to 20 (SentencePiece's whitespace pieces), digit runs, CJK, emoji, markup.
+ */
+const PROBE_MORE = [
+  "def f(x):\n    return x ** 2  # square\n\n\nclass A:\n\tpass\n",
+  "# Title\n\n- item *bold* `code`\n\n```js\nconst a = [1, 2];\n```\n> quote",
+  "a\n\nb\n\n\nc \n\n d\r\n\r\ne",
+  Array.from({ length: 20 }, (_, n) => `x${" ".repeat(n + 1)}y`).join("\n"),
+  Array.from({ length: 20 }, (_, n) => " ".repeat(n + 1)).join("z"),
+  "1234567890 12 123 1,234.56 v2.0.1 0x1F",
+  "東京タワー、我想吃饭。한국어 العربية Ελληνικά",
+  '<div class="x">markup</div> <s> </s> <|x|> [INST] <unk>',
+];
+
+/** The probes, and text around every added token (spaces after special tokens differ between SentencePiece conventions). */
 function probeTexts(added: readonly string[]): string[] {
   const around = added.map((t) => `a${t} b  c${t}${t}\n${t}🦙`);
-  return [PROBE, " leading space", "  two  spaces ", ...around];
+  return [PROBE, " leading space", "  two  spaces ", ...PROBE_MORE, ...around];
 }
 
 /** The first text `gguf` encodes to other ids than `hf` (with and without special tokens). */
@@ -690,22 +727,38 @@ function firstDifference(hf: HfTokenizer, gguf: HfTokenizer, texts: readonly str
   return undefined;
 }
 
-/** ggufTokenizerMetadata with the pre-tokenizer name whose GGUF tokenizer gives tokenizer.json's ids on the probe. */
-function probedTokenizerMetadata(hf: HfToGgufInput, files: Files): Record<string, GgufValue> {
+/**
+ * ggufTokenizerMetadata, checked: the GGUF tokenizer rebuilt from the metadata must give tokenizer.json's ids on
+ * probe texts, and for byte-level BPE the `tokenizer.ggml.pre` name is the one that does.
+ *
+ * @example const meta = probedTokenizerMetadata({ config, tokenizer, tokenizerConfig }, files)
+ */
+export function probedTokenizerMetadata(
+  hf: Pick<HfToGgufInput, "config" | "tokenizer" | "tokenizerConfig">,
+  files: Files = { config: "config.json", tokenizer: "tokenizer.json", tokenizerConfig: "tokenizer_config.json" },
+): Record<string, GgufValue> {
   const s = readVocab(hf, files);
   const meta = vocabMetadata(s, files.tokenizerConfig);
   const family = FAMILIES[s.family];
   const reference = loadHfTokenizer(hf.tokenizer, hf.tokenizerConfig, files.tokenizer);
   const texts = probeTexts(s.added.map((a) => a.content));
-  let firstMiss: string | undefined;
-  for (const pre of family.pre) {
-    const candidate = { ...meta, "tokenizer.ggml.pre": str(pre) };
+  // A byte-level split GGUF names is read off the pre-tokenizer; only an unnamed one is searched for by probing.
+  // (Probing alone once took "gpt-2" for Qwen's split: the two agree on the probe and differ on "\n\n".)
+  const known = s.family === "gpt2" ? ggufPreOf(hf.tokenizer) : undefined;
+  const candidates = known === undefined ? family.pre : [known.name];
+  const misses: string[] = [];
+  for (const pre of candidates) {
+    const candidate: Record<string, GgufValue> = { ...meta, "tokenizer.ggml.pre": str(pre) };
+    // llama.cpp adds a BOS under "llama-bpe" unless told not to: a tokenizer.json that adds none (the first Llama 3
+    // release) says so, where llama.cpp's own converter writes nothing and its GGUF gains a BOS the folder lacks.
+    if (s.family === "gpt2" && ggufPreAddsBos(pre) === true && candidate["tokenizer.ggml.add_bos_token"] === undefined)
+      candidate["tokenizer.ggml.add_bos_token"] = bool(false);
     const gguf = inFile(files.tokenizer, () => loadGgufTokenizer(new Map(Object.entries(candidate)), CONVERTED));
     const miss = firstDifference(reference, gguf, texts);
     if (miss === undefined) return candidate;
-    firstMiss ??= `under ${show(pre)}, ${miss}`;
+    misses.push(`under ${show(pre)}, ${miss}`);
   }
-  const field = family.pre.length > 1 ? "pre_tokenizer" : s.tok.pre_tokenizer ? "pre_tokenizer" : "normalizer";
-  const tried = family.pre.length > 1 ? ` (tried tokenizer.ggml.pre ${family.pre.join(", ")})` : "";
-  throw new ModelFormatError(files.tokenizer, field, `GGUF would tokenize differently${tried}: ${firstMiss}`);
+  const field = s.family === "gpt2" ? "pre_tokenizer" : s.tok.pre_tokenizer ? "pre_tokenizer" : "normalizer";
+  const tried = candidates.length > 1 ? ` (tried tokenizer.ggml.pre ${candidates.join(", ")})` : "";
+  throw new ModelFormatError(files.tokenizer, field, `GGUF would tokenize differently${tried}: ${misses.join("; ")}`);
 }

@@ -28,7 +28,7 @@ import {
 import { expectFormatError } from "@llmdbg/testing/vitest";
 import { type HfTokenizer, loadGgufTokenizer, loadHfTokenizer } from "@llmdbg/tokenizers";
 import { describe, expect, it } from "vitest";
-import { ggufTokenizerMetadata, type HfToGgufInput, hfToGguf } from "../src/hf-to-gguf.js";
+import { ggufTokenizerMetadata, type HfToGgufInput, hfToGguf, probedTokenizerMetadata } from "../src/hf-to-gguf.js";
 
 type Obj = Record<string, unknown>;
 const FILE = "model.gguf";
@@ -430,7 +430,14 @@ describe("what GGUF cannot express fails naming the file and the key", () => {
     const split = { type: "Split", pattern: { Regex: "." }, behavior: "Isolated", invert: false };
     const byteLevel = { type: "ByteLevel", add_prefix_space: false, trim_offsets: true, use_regex: false };
     const perChar = { ...m.tokenizer, pre_tokenizer: { type: "Sequence", pretokenizers: [split, byteLevel] } };
-    expectFormatError(tok(perChar), "tokenizer.json", "pre_tokenizer", /tried tokenizer\.ggml\.pre gpt-2, llama-bpe, qwen2/);
+    const e = expectFormatError(
+      tok(perChar),
+      "tokenizer.json",
+      "pre_tokenizer",
+      /tried tokenizer\.ggml\.pre gpt-2, llama-bpe, qwen2/,
+    );
+    // why each candidate failed, not only the first
+    for (const pre of ["gpt-2", "llama-bpe", "qwen2"]) expect(e.message).toContain(`under "${pre}", `);
   });
 
   it("tokenizer.json: SentencePiece merges that scores cannot rank, a normalizer or Metaspace llama.cpp does not follow", () => {
@@ -442,11 +449,20 @@ describe("what GGUF cannot express fails naming the file and the key", () => {
     const dropped = formed(merges[3] as string);
     const gap = merges.filter((mg) => formed(mg) !== dropped);
     expectFormatError(tok(llama2TokenizerJson(vocab, gap)), "tokenizer.json", "model.merges", /no merge forms it/);
-    // the merges forming one token ranked apart
+    // the merges forming one token ranked apart (as Llama 2's whitespace pieces are): scores rank the late merge at
+    // the token's first, and the GGUF tokenizes as the file does — on every string of up to 7 of the letters involved
     const twice = merges.find((mg, i) => merges.findIndex((o) => formed(o) === formed(mg)) !== i) as string;
     expect(twice).toBeDefined();
-    const apart = [...merges.filter((mg) => mg !== twice), twice];
-    expectFormatError(tok(llama2TokenizerJson(vocab, apart)), "tokenizer.json", "model.merges", /not ranked together/);
+    const apart = llama2TokenizerJson(vocab, [...merges.filter((mg) => mg !== twice), twice]);
+    const meta = probedTokenizerMetadata({ config: m.config, tokenizer: apart, tokenizerConfig: m.tokenizerConfig });
+    const gguf = loadGgufTokenizer(new Map(Object.entries(meta)), "apart.gguf");
+    const hf = loadHfTokenizer(apart, m.tokenizerConfig, "apart/tokenizer.json");
+    const letters = [...new Set(Array.from(`${formed(twice)} `))];
+    let strings = [""];
+    for (let len = 1; len <= 7; len++) {
+      strings = strings.flatMap((p) => letters.map((c) => p + c));
+      for (const t of strings) expect(gguf.encode(t), t).toEqual(hf.encode(t));
+    }
     // merges written as [a, b] pairs instead of "a b" strings are the same merges: the same file
     const pairs = llama2TokenizerJson(
       vocab,

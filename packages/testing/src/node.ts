@@ -1,3 +1,12 @@
 // Node entry: everything in index.ts plus writing tiny models to disk.
 export * from "./index.js";
+export {
+  broadTexts,
+  llamaCppTokenize,
+  REAL_TOKENIZER_NAMES,
+  type RealTokenizer,
+  type RealTokenizerName,
+  realTokenizer,
+  rustTokenizer,
+} from "./real-tokenizers-node.js";
 export { type WriteTinyModelOptions, writeTinyGguf, writeTinyModel } from "./tiny-node.js";

@@ -24,6 +24,8 @@ export { HF_MODEL_TYPES, type HfTokenizer, loadHfTokenizer, type TokenIdLimit } 
 export {
   GGUF_TOKENIZER_MODELS,
   type GgufTokenizerModel,
+  ggufPreAddsBos,
+  ggufPreOf,
   ggufTokenizerFiles,
   type HfTokenizerFiles,
   loadGgufTokenizer,

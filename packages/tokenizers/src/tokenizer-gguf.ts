@@ -76,6 +76,38 @@ const PRE_TOKENIZERS: ReadonlyMap<string, PreSplit> = new Map<string, PreSplit>(
   ["deepseek-r1-qwen", "qwen2"],
 ]);
 
+/** llama.cpp's name for each split, as its converter writes it (the hash table in convert_hf_to_gguf.py). */
+const PRE_NAME: { readonly [P in PreSplit]: string } = { gpt2: "gpt-2", llama3: "llama-bpe", qwen2: "qwen2" };
+
+/**
+ * The `tokenizer.ggml.pre` a byte-level tokenizer.json needs, read off its pre-tokenizer (ByteLevel with its own
+ * regex, or a Split with exactly Llama 3's or Qwen2's regex in front of ByteLevel), with llama.cpp's add_bos
+ * default for that name; undefined for a split GGUF has no name for. llama.cpp's converter finds the same name by
+ * hashing how the tokenizer splits a probe text.
+ *
+ * @example ggufPreOf(llama3TokenizerJson) // { name: "llama-bpe", addBos: true }
+ */
+export function ggufPreOf(tokenizerJson: unknown): { readonly name: string; readonly addBos: boolean } | undefined {
+  const pre = (tokenizerJson as Obj | null)?.pre_tokenizer as Obj | null | undefined;
+  const byteLevel = (p: unknown, useRegex: boolean) =>
+    typeof p === "object" && p !== null && (p as Obj).type === "ByteLevel" && ((p as Obj).use_regex ?? true) === useRegex;
+  let split: PreSplit | undefined;
+  if (byteLevel(pre, true)) split = "gpt2";
+  else if (pre?.type === "Sequence" && Array.isArray(pre.pretokenizers) && pre.pretokenizers.length === 2) {
+    const [first, second] = pre.pretokenizers as Obj[];
+    const regex =
+      first?.type === "Split" && first.behavior === "Isolated" ? (first.pattern as Obj | undefined)?.Regex : undefined;
+    if (byteLevel(second, false)) split = (Object.keys(PRE_SPLITS) as PreSplit[]).find((k) => PRE_SPLITS[k].regex === regex);
+  }
+  return split === undefined ? undefined : { name: PRE_NAME[split], addBos: PRE_SPLITS[split].addBos };
+}
+
+/** Whether llama.cpp adds a BOS under `tokenizer.ggml.pre` = `name` when the file has no add_bos_token key. */
+export function ggufPreAddsBos(name: string): boolean | undefined {
+  const split = PRE_TOKENIZERS.get(name);
+  return split === undefined ? undefined : PRE_SPLITS[split].addBos;
+}
+
 // ——— metadata access ———
 
 const INT_TYPES: ReadonlySet<string> = new Set(["u8", "i8", "u16", "i16", "u32", "i32", "u64", "i64"]);
