@@ -14,6 +14,10 @@ type Fail = (field: string, detail: string) => never;
 const isObject = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
 const isCount = (v: unknown): v is number => typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
 
+// Real files nest a Sequence one or two deep; a hostile one nested 100,000 deep would overflow the stack (and the
+// library's recursion after ours).
+const MAX_NESTING = 16;
+
 /** The components of a tokenizer.json around its model, in the order text passes through them. */
 export const COMPONENTS = ["normalizer", "pre_tokenizer", "post_processor", "decoder"] as const;
 export type Component = (typeof COMPONENTS)[number];
@@ -89,8 +93,9 @@ const SCHEMAS: { readonly [K in Kind]: Readonly<Record<string, Schema>> } = {
  * Checks a normalizer, pre-tokenizer or decoder (recursively through `Sequence`) against the fields its type
  * reads. An unknown type is left to the library, whose error names it; fields the reader ignores are ignored.
  */
-export function checkComponent(kind: Kind, v: unknown, field: string, fail: Fail): void {
+export function checkComponent(kind: Kind, v: unknown, field: string, fail: Fail, depth = 0): void {
   if (v === null || v === undefined) return;
+  if (depth > MAX_NESTING) fail(field, `Sequences nested more than ${MAX_NESTING} deep`);
   if (!isObject(v) || typeof v.type !== "string") {
     fail(field, `expected null or an object with a string "type", got ${show(v)}`);
     return;
@@ -104,16 +109,16 @@ export function checkComponent(kind: Kind, v: unknown, field: string, fail: Fail
       if (presence === "!") fail(f, `missing (${v.type} needs it)`);
       continue;
     }
-    checkValue(spec, value, f, fail);
+    checkValue(spec, value, f, fail, depth);
   }
 }
 
-function checkValue(spec: Spec, value: unknown, field: string, fail: Fail): void {
+function checkValue(spec: Spec, value: unknown, field: string, fail: Fail, depth: number): void {
   if (typeof spec === "object" && !Array.isArray(spec)) {
     const { list } = spec as { list: Kind };
     if (!Array.isArray(value)) fail(field, `expected an array of ${list.replace("_", "-")}s, got ${show(value)}`);
     (value as unknown[]).forEach((item, i) => {
-      checkComponent(list, item, `${field}[${i}]`, fail);
+      checkComponent(list, item, `${field}[${i}]`, fail, depth + 1);
     });
     return;
   }
@@ -153,8 +158,9 @@ export interface InsertedToken {
  * Checks a `post_processor` (recursively through `Sequence`) as the Rust reader would deserialize it, and returns the
  * tokens it inserts. The post-processor types are those @huggingface/tokenizers implements.
  */
-export function checkPostProcessor(v: unknown, field: string, fail: Fail): InsertedToken[] {
+export function checkPostProcessor(v: unknown, field: string, fail: Fail, depth = 0): InsertedToken[] {
   if (v === null || v === undefined) return [];
+  if (depth > MAX_NESTING) fail(field, `Sequences nested more than ${MAX_NESTING} deep`);
   if (!isObject(v) || typeof v.type !== "string")
     return fail(field, `expected null or an object with a string "type", got ${show(v)}`);
   const bool = (key: string) => {
@@ -186,7 +192,7 @@ export function checkPostProcessor(v: unknown, field: string, fail: Fail): Inser
     case "Sequence": {
       const list = v.processors;
       if (!Array.isArray(list)) return fail(`${field}.processors`, `expected an array of post-processors, got ${show(list)}`);
-      return list.flatMap((p, i) => checkPostProcessor(p, `${field}.processors[${i}]`, fail));
+      return list.flatMap((p, i) => checkPostProcessor(p, `${field}.processors[${i}]`, fail, depth + 1));
     }
     default:
       return fail(

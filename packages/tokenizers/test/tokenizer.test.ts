@@ -550,6 +550,24 @@ describe("malformed tokenizer.json", () => {
     expectFormatError(() => loadHfTokenizer({ ...gpt2Json(), [key]: value }, undefined, F), F, field, detail);
   });
 
+  it("Sequences nested past 16 deep are refused, not recursed into until the stack overflows", () => {
+    let normalizer: unknown = { type: "Lowercase" };
+    let post: unknown = { type: "ByteLevel" };
+    for (let i = 0; i < 100_000; i++) {
+      normalizer = { type: "Sequence", normalizers: [normalizer] };
+      post = { type: "Sequence", processors: [post] };
+    }
+    const deep = "normalizer" + ".normalizers[0]".repeat(17);
+    expectFormatError(() => loadHfTokenizer({ ...gpt2Json(), normalizer }, undefined, F), F, deep, /nested more than 16 deep/);
+    const deepPost = "post_processor" + ".processors[0]".repeat(17);
+    expectFormatError(
+      () => loadHfTokenizer({ ...gpt2Json(), post_processor: post }, undefined, F),
+      F,
+      deepPost,
+      /nested more than 16 deep/,
+    );
+  });
+
   it("what only the library can check (a regular expression it cannot compile) is named by its component", () => {
     expectFormatError(
       () =>
