@@ -1,0 +1,5 @@
+// @llmdbg/methods — interpretability methods over a TransformerModel, each one function
+// `(model, request, { onProgress, signal }) → result` with a protocol request and result; no global state.
+export { checkToken, inputIds, type MethodOptions, MethodRequestError, resolvePosition, tokenRef, vocabSize } from "./common.js";
+export { directLogitAttribution } from "./dla.js";
+export { logitLens } from "./lens.js";

@@ -1,0 +1,104 @@
+// Method requests and results: serializable tagged unions. The CLI's --json prints a MethodResult; the store keeps
+// it, the server sends it, the UI draws it. Token ids are the model's; text, where a tokenizer gives it, rides
+// along for display only.
+
+/** What a method runs on: text (the model's tokenizer encodes it, with its special tokens) or token ids. */
+export type TokenInput = { readonly text: string } | { readonly ids: readonly number[] };
+
+/** A token with its text as the tokenizer shows it (null without a tokenizer, or for an id it does not name). */
+export interface TokenRef {
+  readonly id: number;
+  readonly text: string | null;
+}
+
+/** One prediction: a token, its logit and its probability (softmax over the vocabulary). */
+export interface TokenScore extends TokenRef {
+  readonly logit: number;
+  readonly prob: number;
+}
+
+// ——— logit lens ———
+
+export interface LensRequest {
+  readonly kind: "lens";
+  readonly input: TokenInput;
+  /** predictions kept per layer and position (default 5) */
+  readonly topK?: number;
+  /** a token whose probability and rank are reported at every layer and position */
+  readonly target?: number;
+  /** positions to read (negative counts from the end); all if absent */
+  readonly positions?: readonly number[];
+}
+
+/** The target token at one layer and position: its logit, probability and rank (0 = the top prediction). */
+export interface LensTarget {
+  readonly logit: number;
+  readonly prob: number;
+  readonly rank: number;
+}
+
+export interface LensCell {
+  readonly top: readonly TokenScore[];
+  readonly target: LensTarget | null;
+}
+
+export interface LensResult {
+  readonly kind: "lens";
+  readonly tokens: readonly TokenRef[];
+  /**
+   * The residual streams read, in order: `blocks.L.hook_resid_pre` for every layer, then the last layer's
+   * `hook_resid_post` (the stream the model's own head reads).
+   */
+  readonly layers: readonly string[];
+  /** the positions read (non-negative) */
+  readonly positions: readonly number[];
+  readonly target: TokenRef | null;
+  /** cells[layer][position]: each stream through the final norm (its scale computed on that stream) and unembedding */
+  readonly cells: readonly (readonly LensCell[])[];
+}
+
+// ——— direct logit attribution ———
+
+export interface DlaRequest {
+  readonly kind: "dla";
+  readonly input: TokenInput;
+  /** the token whose logit is decomposed */
+  readonly target: number;
+  /** when given, the logit difference target − foil is decomposed */
+  readonly foil?: number;
+  /** the position read (default −1, the last) */
+  readonly position?: number;
+}
+
+export type DlaComponentKind = "embed" | "pos_embed" | "head" | "attn_bias" | "mlp" | "bias";
+
+/** One term of the decomposition: what one component writes to the residual stream, read through the head. */
+export interface DlaComponent {
+  /** e.g. "embed", "L3H5", "L3 attn bias", "L3 mlp", "bias" */
+  readonly name: string;
+  readonly kind: DlaComponentKind;
+  readonly layer: number | null;
+  readonly head: number | null;
+  readonly value: number;
+}
+
+export interface DlaResult {
+  readonly kind: "dla";
+  readonly tokens: readonly TokenRef[];
+  readonly position: number;
+  readonly target: TokenRef;
+  readonly foil: TokenRef | null;
+  /** the model's own logit of the target (or target − foil) at the position */
+  readonly logit: number;
+  /** every component, in the order of the forward pass */
+  readonly components: readonly DlaComponent[];
+  /** the components' sum, and |sum − logit| */
+  readonly sum: number;
+  readonly error: number;
+  /** how the final norm is treated, in words */
+  readonly convention: string;
+}
+
+export type MethodRequest = LensRequest | DlaRequest;
+export type MethodResult = LensResult | DlaResult;
+export type MethodKind = MethodResult["kind"];
