@@ -3,6 +3,8 @@
 import { readFileSync } from "node:fs";
 import * as T from "@llmdbg/tensor";
 import { describe, expect, it } from "vitest";
+import { dlaExample } from "../../examples/dla.js";
+import { lensExample } from "../../examples/lens.js";
 import { quickstart } from "../../examples/quickstart.js";
 
 const root = new URL("../../", import.meta.url).pathname;
@@ -35,5 +37,35 @@ describe("examples/quickstart.ts", () => {
     const lines = body.split("\n").map((l) => l.replace(/^ {2}/, ""));
     const readme = readFileSync(`${root}README.md`, "utf8");
     for (const l of lines.filter((x) => x.trim() !== "")) expect(readme, l).toContain(l);
+  });
+});
+
+/** The lines between the example markers of an examples/ file, unindented. */
+function exampleLines(file: string): string[] {
+  const src = readFileSync(`${root}examples/${file}`, "utf8");
+  const body = src.slice(src.indexOf("// --- example start\n") + 21, src.indexOf("  // --- example end"));
+  return body
+    .split("\n")
+    .map((l) => l.replace(/^ {2}/, ""))
+    .filter((x) => x.trim() !== "");
+}
+
+describe("examples/lens.ts and examples/dla.ts", () => {
+  it("the lens reads every layer and the last position's last row is the output's argmax", () => {
+    const lens = lensExample(`${root}models/tiny-gpt2`);
+    expect(lens.cells).toHaveLength(lens.layers.length);
+    expect(lens.cells.at(-1)?.at(-1)?.top).toHaveLength(3);
+    expect(lens.target).not.toBeNull();
+  });
+
+  it("the DLA components sum to the logit difference", () => {
+    const dla = dlaExample(`${root}models/tiny-gpt2`);
+    expect(dla.error).toBeLessThan(1e-4);
+    expect(dla.foil).not.toBeNull();
+  });
+
+  it("are in the README, line for line", () => {
+    const readme = readFileSync(`${root}README.md`, "utf8");
+    for (const l of [...exampleLines("lens.ts"), ...exampleLines("dla.ts")]) expect(readme, l).toContain(l);
   });
 });

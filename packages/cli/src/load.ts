@@ -107,3 +107,22 @@ export function decodeIds(m: LoadedModel, ids: readonly number[], skipSpecialTok
   flush();
   return out;
 }
+
+/**
+ * A token named on the command line (`--target Paris`, `--target 6342`): an integer is an id (checked against
+ * the vocabulary); other text must encode to exactly one token (without special tokens). Errors are usage errors.
+ */
+export function tokenFlag(m: LoadedModel, value: string, flagName: string): number {
+  const V = m.config.vocabSize;
+  if (/^\d+$/.test(value)) {
+    const id = Number(value);
+    if (id >= V) throw new UsageError(`--${flagName} ${value}: token id out of range [0, ${V})`);
+    return id;
+  }
+  const ids = tokenizerOf(m).encode(value, { addSpecialTokens: false });
+  if (ids.length !== 1)
+    throw new UsageError(
+      `--${flagName} ${JSON.stringify(value)} is ${ids.length} tokens (${ids.join(", ")}), expected one; pass one token's text or its id`,
+    );
+  return ids[0] as number;
+}

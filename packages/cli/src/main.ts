@@ -4,12 +4,14 @@
 import { UsageError } from "./args.js";
 import type { Command } from "./commands/command.js";
 import { convertCommand } from "./commands/convert.js";
+import { dlaCommand } from "./commands/dla.js";
 import { generateCommand } from "./commands/generate.js";
 import { inspect } from "./commands/inspect.js";
+import { lensCommand } from "./commands/lens.js";
 import { profileCommand } from "./commands/profile.js";
 import { runCommand } from "./commands/run.js";
 
-export type CommandName = "inspect" | "run" | "generate" | "profile" | "convert";
+export type CommandName = "inspect" | "run" | "generate" | "profile" | "convert" | "lens" | "dla";
 
 /** Exhaustive: a name in CommandName without a command fails to compile. */
 const commands: { readonly [C in CommandName]: Command } = {
@@ -18,6 +20,8 @@ const commands: { readonly [C in CommandName]: Command } = {
   generate: generateCommand,
   profile: profileCommand,
   convert: convertCommand,
+  lens: lensCommand,
+  dla: dlaCommand,
 };
 
 const isCommand = (s: string): s is CommandName => Object.hasOwn(commands, s);

@@ -13,6 +13,7 @@ import { readSafetensors } from "@llmdbg/formats";
 import { generationOptions, loadModel } from "@llmdbg/models";
 import * as T from "@llmdbg/tensor";
 import { writeTinyGguf, writeTinyModel } from "@llmdbg/testing";
+import { expectMethodResult } from "@llmdbg/testing/vitest";
 import { afterAll, describe, expect, it } from "vitest";
 import { TextStream } from "../src/commands/generate.js";
 import { decodeIds } from "../src/load.js";
@@ -353,6 +354,55 @@ describe("a padded vocabulary (more embedding rows than tokens)", () => {
   it("generated text writes an id with no token as <id N>", () => {
     const a = pm.tokenizer?.encode("ab") ?? [];
     expect(decodeIds(pm, [...a, pads[0] as number, ...a], true)).toBe(`ab<id ${pads[0]}>ab`);
+  });
+});
+
+describe("lens and dla", () => {
+  const target = 7;
+  it("lens --json prints a LensResult whose last row is run's output", async () => {
+    const d = await json(["lens", hf, "--tokens", ids.join(","), "--target", String(target), "--top-k", "3"]);
+    expectMethodResult(d);
+    expect(d.layers).toHaveLength(m.config.nLayers + 1);
+    const last = d.cells.at(-1) as { top: { id: number; logit: number }[]; target: { logit: number } }[];
+    const V2 = ref.output.shape[2] as number;
+    last.forEach((cell, p) => {
+      expect(cell.target.logit).toBeCloseTo(ref.output.data[p * V2 + target] as number, 5);
+    });
+    const text = await cli(["lens", hf, "--tokens", ids.join(","), "--target", String(target)]);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(/^L0 pre /m);
+    expect(text.stdout).toMatch(/^L1 post /m);
+  });
+
+  it("dla --json prints a DlaResult whose components sum to the logit; the table lists the largest first", async () => {
+    const d = await json(["dla", hf, "--tokens", ids.join(","), "--target", String(target), "--foil", "3"]);
+    expectMethodResult(d);
+    expect(d.error).toBeLessThan(1e-4);
+    expect(d.foil.id).toBe(3);
+    const text = await cli(["dla", hf, "--tokens", ids.join(","), "--target", String(target), "--top", "4"]);
+    expect(text.code).toBe(0);
+    const values = [...text.stdout.matchAll(/^\S+(?: \S+)*?\s+(-?\d+\.\d{4})\s+[\d.]+%$/gm)].map((x) => Math.abs(Number(x[1])));
+    expect(values).toHaveLength(4);
+    expect(values).toEqual([...values].sort((a, b) => b - a));
+    expect(text.stdout).toMatch(/components sum to .* final norm's scale frozen/);
+  });
+
+  it("bad requests: a multi-token or missing --target exits 2, a model DLA cannot read exits 1 naming why", async () => {
+    const multi = await cli(["dla", hf, "--text", "ab", "--target", "hello world"]);
+    expect(multi.code).toBe(2);
+    expect(multi.stderr).toMatch(/--target "hello world" is \d+ tokens .* expected one/);
+    expect((await cli(["dla", hf, "--text", "ab"])).code).toBe(2);
+    expect((await cli(["lens", hf, "--text", "ab", "--target", String(V)])).code).toBe(2);
+    const bertDir = join(dir, "bert-dla");
+    writeTinyModel(bertDir, "bert", { seed: 3 });
+    const bert = await cli(["dla", bertDir, "--tokens", "5,6", "--target", "7"]);
+    expect(bert.code).toBe(1);
+    expect(bert.stderr).toMatch(/model: direct logit attribution needs a final norm/);
+  });
+
+  it("the schema check itself fails on a result that is not of the protocol type", () => {
+    expect(() => expectMethodResult({ kind: "dla", tokens: [] })).toThrow();
+    expect(() => expectMethodResult({ kind: "nope" })).toThrow();
   });
 });
 

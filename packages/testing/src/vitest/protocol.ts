@@ -1,0 +1,102 @@
+// A runtime check that a JSON value has the shape of a protocol result type (the CLI's --json, later the server's
+// replies): every field present with its type, no field the type does not have. The schemas mirror
+// @llmdbg/protocol's methods.ts; `satisfies` ties each to its TypeScript type, so a field added there and not here
+// fails to compile.
+import type { DlaResult, LensResult, MethodKind, TokenRef, TokenScore } from "@llmdbg/protocol";
+import { expect } from "vitest";
+
+type Schema =
+  | "number"
+  | "int"
+  | "string"
+  | "boolean"
+  | { readonly literal: string }
+  | { readonly nullable: Schema }
+  | { readonly array: Schema }
+  | { readonly object: Readonly<Record<string, Schema>> };
+
+type Fields<T> = { readonly [K in keyof Required<T>]: Schema };
+
+const tokenRef = { object: { id: "int", text: { nullable: "string" } } satisfies Fields<TokenRef> };
+const tokenScore = {
+  object: { id: "int", text: { nullable: "string" }, logit: "number", prob: "number" } satisfies Fields<TokenScore>,
+};
+
+const lens = {
+  object: {
+    kind: { literal: "lens" },
+    tokens: { array: tokenRef },
+    layers: { array: "string" },
+    positions: { array: "int" },
+    target: { nullable: tokenRef },
+    cells: {
+      array: {
+        array: {
+          object: {
+            top: { array: tokenScore },
+            target: { nullable: { object: { logit: "number", prob: "number", rank: "int" } } },
+          },
+        },
+      },
+    },
+  } satisfies Fields<LensResult>,
+};
+
+const dla = {
+  object: {
+    kind: { literal: "dla" },
+    tokens: { array: tokenRef },
+    position: "int",
+    target: tokenRef,
+    foil: { nullable: tokenRef },
+    logit: "number",
+    components: {
+      array: {
+        object: { name: "string", kind: "string", layer: { nullable: "int" }, head: { nullable: "int" }, value: "number" },
+      },
+    },
+    sum: "number",
+    error: "number",
+    convention: "string",
+  } satisfies Fields<DlaResult>,
+};
+
+const SCHEMAS: { readonly [K in MethodKind]: Schema } = { lens, dla };
+
+/** Where `value` departs from `schema`: one line per problem, with its JSON path. */
+function problems(value: unknown, schema: Schema, path: string, out: string[]): void {
+  const fail = (what: string) => out.push(`${path}: expected ${what}, got ${JSON.stringify(value)?.slice(0, 60)}`);
+  if (typeof schema === "string") {
+    const ok =
+      schema === "int"
+        ? Number.isSafeInteger(value)
+        : schema === "number"
+          ? typeof value === "number" && Number.isFinite(value)
+          : typeof value === schema;
+    if (!ok) fail(schema === "number" ? "a finite number" : schema);
+  } else if ("literal" in schema) {
+    if (value !== schema.literal) fail(JSON.stringify(schema.literal));
+  } else if ("nullable" in schema) {
+    if (value !== null) problems(value, schema.nullable, path, out);
+  } else if ("array" in schema) {
+    if (!Array.isArray(value)) fail("an array");
+    else value.forEach((v, i) => problems(v, schema.array, `${path}[${i}]`, out));
+  } else {
+    if (typeof value !== "object" || value === null || Array.isArray(value)) return void fail("an object");
+    const v = value as Record<string, unknown>;
+    for (const [k, s] of Object.entries(schema.object)) {
+      if (!(k in v)) out.push(`${path}.${k}: missing`);
+      else problems(v[k], s, `${path}.${k}`, out);
+    }
+    for (const k of Object.keys(v)) if (!(k in schema.object)) out.push(`${path}.${k}: not in the protocol type`);
+  }
+}
+
+/** Asserts that `value` is a MethodResult of its `kind`, field by field. */
+export function expectMethodResult(value: unknown): void {
+  const kind = (value as { kind?: unknown } | null)?.kind;
+  expect(Object.keys(SCHEMAS), "a MethodResult kind").toContain(kind);
+  const out: string[] = [];
+  problems(value, SCHEMAS[kind as MethodKind], "$", out);
+  expect(out.slice(0, 10)).toEqual([]);
+}
