@@ -101,6 +101,9 @@ export const SHARD_INDEX = "model.safetensors.index.json";
 
 const isObject = (v: Json | undefined): v is JsonObject => typeof v === "object" && v !== null && !Array.isArray(v);
 
+/** A top-level key of the index as a field name: quoted when empty, so an error always names a field. */
+const keyField = (k: string): string => (k === "" ? '""' : k);
+
 /** A plain file name that cannot leave the folder: no separators, no drive, no `..`, no NUL. */
 function isPlainFileName(s: string): boolean {
   return s.length > 0 && !/[/\\:\0]/.test(s) && !s.includes("..") && s !== ".";
@@ -136,12 +139,12 @@ export function readShardedSafetensors(folder: string, indexName = SHARD_INDEX):
   } catch (e) {
     if (!(e instanceof JsonSyntaxError)) throw e;
     const [top, key] = e.path;
-    const field = top === undefined ? "index" : key === undefined ? top : `${top} ${show(key, 200)}`;
+    const field = top === undefined ? "index" : key === undefined ? keyField(top) : `${keyField(top)} ${show(key, 200)}`;
     return fail(field, `invalid JSON: ${e.message}`);
   }
   if (!isObject(root)) return fail("index", "expected a JSON object with weight_map");
   for (const k of Object.keys(root)) {
-    if (k !== "metadata" && k !== "weight_map") fail(k, "unknown key; an index has only metadata and weight_map");
+    if (k !== "metadata" && k !== "weight_map") fail(keyField(k), "unknown key; an index has only metadata and weight_map");
   }
   const meta = root.metadata ?? Object.create(null);
   if (!isObject(meta)) fail("metadata", `expected an object, got ${show(meta)}`);

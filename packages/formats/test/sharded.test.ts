@@ -131,6 +131,13 @@ describe("broken indexes", () => {
     expectFormatError(() => readShardedSafetensors(folder), idx(), "index", /not valid UTF-8/);
   });
 
+  it("an empty top-level key still names a field (fuzz case index:llama_spm:20027994)", () => {
+    writeIndex({ weight_map: weightMap(), "": 1 });
+    expectFormatError(() => readShardedSafetensors(folder), idx(), '""', /unknown key/);
+    writeIndex('{"weight_map": {}, "": 1, "": 2}');
+    expectFormatError(() => readShardedSafetensors(folder), idx(), '""', /duplicate key ""/);
+  });
+
   it("a broken shard names the shard file", () => {
     writeFileSync(join(folder, s2), new Uint8Array(4));
     const e = expectFormatError(() => readShardedSafetensors(folder), join(folder, s2), "header length");

@@ -188,4 +188,30 @@ describe("a config the architecture does not compute is refused naming the file'
     expect(e.field).toBe("architectures");
     expect(e.message).toMatch(/gpt2 \(classifier\): /);
   });
+
+  it.each([
+    ["llama", "num_hidden_layers", 2 ** 32],
+    ["gpt2", "n_layer", 1e9],
+  ] as const)(
+    "a %s config.json with %s = %d is refused before a tree of that many layers is built (fuzz case config:llama:20001235)",
+    (type, key, n) => {
+      const folder = folderWith(`layers-${type}-${n}`, type, { [key]: n });
+      const e = formatError(() => loadModel(folder));
+      expect(e.file).toBe(join(folder, "config.json"));
+      expect(e.field).toBe(key);
+      expect(e.message).toMatch(/layers, but the checkpoint stores only \d+ tensors/);
+    },
+  );
+});
+
+describe("a JSON error under an empty key still names a field", () => {
+  it('config.json {"": [1,} names the field "" (fuzz case generation:gpt2:30014726)', () => {
+    const folder = join(dir, "empty-key");
+    writeTinyModel(folder, "gpt2", { seed: 4 });
+    writeFileSync(join(folder, "config.json"), '{"": [1,}');
+    const e = formatError(() => loadModel(folder));
+    expect(e.file).toBe(join(folder, "config.json"));
+    expect(e.field).toBe('"".1'); // the key "", its array's second entry
+    expect(e.message).toMatch(/invalid JSON/);
+  });
 });

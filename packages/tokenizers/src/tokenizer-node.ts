@@ -17,7 +17,9 @@ export function readJsonFile(path: string): Json {
     return parseJsonStrict(text);
   } catch (e) {
     if (!(e instanceof JsonSyntaxError)) throw e;
-    throw new ModelFormatError(path, e.path.length === 0 ? "file" : e.path.join("."), `invalid JSON: ${e.message}`);
+    // an empty key is written "" so that the field is never empty
+    const field = e.path.length === 0 ? "file" : e.path.map((k) => (k === "" ? '""' : k)).join(".");
+    throw new ModelFormatError(path, field, `invalid JSON: ${e.message}`);
   }
 }
 

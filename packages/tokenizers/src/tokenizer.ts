@@ -161,6 +161,10 @@ export function loadHfTokenizer(
     throw blamed(e, probe, "fails on a probe text in");
   }
 
+  // The unknown token a WordPiece or BPE model emits for what its vocabulary does not cover must be a token:
+  // the library takes the name on trust and encode would later fail on the first unknown word.
+  if (model.type !== "Unigram" && typeof model.unk_token === "string" && impl.token_to_id(model.unk_token) === undefined)
+    fail("model.unk_token", `${show(model.unk_token)} is not a token of this tokenizer (not in model.vocab or added_tokens)`);
   let vocabSize = 0;
   const vocab = impl.get_vocab(true);
   for (const id of vocab.values()) vocabSize = Math.max(vocabSize, id + 1);

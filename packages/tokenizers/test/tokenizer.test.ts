@@ -550,6 +550,18 @@ describe("malformed tokenizer.json", () => {
     expectFormatError(() => loadHfTokenizer({ ...gpt2Json(), [key]: value }, undefined, F), F, field, detail);
   });
 
+  it("an unknown token that is not a token is refused at load (encode once failed on the first unknown word)", () => {
+    const wp = { model: { type: "WordPiece", unk_token: "[NOPE]", continuing_subword_prefix: "##", vocab: { a: 0, "##b": 1 } } };
+    expectFormatError(
+      () => loadHfTokenizer(wp, undefined, F),
+      F,
+      "model.unk_token",
+      /"\[NOPE\]" is not a token of this tokenizer/,
+    );
+    const bpe = withModel({ unk_token: "" });
+    expectFormatError(() => loadHfTokenizer(bpe, undefined, F), F, "model.unk_token", /"" is not a token/);
+  });
+
   it("Sequences nested past 16 deep are refused, not recursed into until the stack overflows", () => {
     let normalizer: unknown = { type: "Lowercase" };
     let post: unknown = { type: "ByteLevel" };
@@ -557,9 +569,9 @@ describe("malformed tokenizer.json", () => {
       normalizer = { type: "Sequence", normalizers: [normalizer] };
       post = { type: "Sequence", processors: [post] };
     }
-    const deep = "normalizer" + ".normalizers[0]".repeat(17);
+    const deep = `normalizer${".normalizers[0]".repeat(17)}`;
     expectFormatError(() => loadHfTokenizer({ ...gpt2Json(), normalizer }, undefined, F), F, deep, /nested more than 16 deep/);
-    const deepPost = "post_processor" + ".processors[0]".repeat(17);
+    const deepPost = `post_processor${".processors[0]".repeat(17)}`;
     expectFormatError(
       () => loadHfTokenizer({ ...gpt2Json(), post_processor: post }, undefined, F),
       F,

@@ -220,6 +220,16 @@ export function loadParams(
   tree: (leaf: Leaf<string>) => unknown,
   alias?: (key: string) => string | undefined,
 ): ParamStore {
+  // every layer stores its own weights: a layer count beyond the stored tensors is refused before `tree` walks
+  // that many layers (2^32 of them is an invalid array length, 10^9 a hang)
+  const stored = weights.keys().length;
+  if (config.nLayers > stored) {
+    throw new ModelFormatError(
+      config.source.file,
+      configKey(config, "nLayers"),
+      `${config.nLayers} layers, but the checkpoint stores only ${stored} tensors (each layer has its own weights)`,
+    );
+  }
   const ck = checkpoint(config, weights, file, prefixes);
   const loaded = new Map<string, Tensor>();
   tree((key, shape, kind) => {
