@@ -344,7 +344,7 @@ describe("a padded vocabulary (more embedding rows than tokens)", () => {
     const far = join(dir, "far-token");
     writeTinyModel(far, "gpt2", { seed: 3 });
     const json = JSON.parse(readFileSync(join(far, "tokenizer.json"), "utf8"));
-    json.model.vocab["far"] = 1e9;
+    json.model.vocab.far = 1e9;
     writeFileSync(join(far, "tokenizer.json"), JSON.stringify(json));
     const r = await cli(["run", far, "--text", "ab"]);
     expect(r.code).toBe(1);

@@ -22,9 +22,14 @@ export class MethodRequestError extends Error {
   }
 }
 
-/** The number of rows of the model's unembedding: the ids a token may have. */
+/** The number of rows of the model's unembedding: the ids a prediction may have. */
 export function vocabSize(model: TransformerModel): number {
   return model.W_U.shape[1] as number; // W_U [d_model, d_vocab]
+}
+
+/** The number of rows of the token embedding: the ids an input may hold (a classifier has no unembedding). */
+function embeddingRows(model: TransformerModel): number {
+  return model.W_E.shape[0] as number; // W_E [d_vocab, d_model]
 }
 
 /** The request's token ids: text through the model's tokenizer, or ids checked against the vocabulary. */
@@ -37,13 +42,13 @@ export function inputIds(model: TransformerModel, input: TokenInput): number[] {
     return ids;
   }
   if (input.ids.length === 0) throw new MethodRequestError("input.ids", "is empty");
-  input.ids.forEach((id, i) => checkToken(model, id, `input.ids[${i}]`));
+  for (const [i, id] of input.ids.entries()) checkToken(model, id, `input.ids[${i}]`, "input");
   return [...input.ids];
 }
 
-/** Throws unless `id` is a token id of the model. */
-export function checkToken(model: TransformerModel, id: number, field: string): void {
-  const n = vocabSize(model);
+/** Throws unless `id` is a token the model predicts (`output`: a row of W_U) or reads (`input`: a row of W_E). */
+export function checkToken(model: TransformerModel, id: number, field: string, side: "input" | "output" = "output"): void {
+  const n = side === "output" ? vocabSize(model) : embeddingRows(model);
   if (!Number.isInteger(id) || id < 0 || id >= n) throw new MethodRequestError(field, `token id ${id} is not in [0, ${n})`);
 }
 

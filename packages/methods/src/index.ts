@@ -2,4 +2,5 @@
 // `(model, request, { onProgress, signal }) → result` with a protocol request and result; no global state.
 export { checkToken, inputIds, type MethodOptions, MethodRequestError, resolvePosition, tokenRef, vocabSize } from "./common.js";
 export { directLogitAttribution } from "./dla.js";
+export { gradientAttribution, quadrature } from "./gradient.js";
 export { logitLens } from "./lens.js";

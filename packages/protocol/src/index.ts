@@ -5,10 +5,14 @@ export type { WeightEdit, WeightEditKind } from "./edits.js";
 export type { Axis, HookKind, HookPoint } from "./hooks.js";
 export type { Intervention, InterventionKind, Where } from "./interventions.js";
 export type {
+  AttributionBaseline,
+  AttributionObjective,
   DlaComponent,
   DlaComponentKind,
   DlaRequest,
   DlaResult,
+  GradientAttributionRequest,
+  GradientAttributionResult,
   LensCell,
   LensRequest,
   LensResult,
@@ -16,6 +20,7 @@ export type {
   MethodKind,
   MethodRequest,
   MethodResult,
+  QuadratureRule,
   TokenInput,
   TokenRef,
   TokenScore,

@@ -99,6 +99,66 @@ export interface DlaResult {
   readonly convention: string;
 }
 
-export type MethodRequest = LensRequest | DlaRequest;
-export type MethodResult = LensResult | DlaResult;
+// ——— gradient attribution ———
+
+/** What is differentiated: the target's log-probability (default), logit or probability at the position. */
+export type AttributionObjective = "logprob" | "logit" | "prob";
+
+/** The reference input of integrated gradients (and of grad × input's "input − baseline"). */
+export type AttributionBaseline =
+  | { readonly kind: "zero" }
+  /** every position set to this token's activation (a pad or unknown token's embedding) */
+  | { readonly kind: "token"; readonly id: number }
+  /** the mean activation over every token of these texts (at hook_embed: the mean embedding) */
+  | { readonly kind: "dataset"; readonly texts: readonly string[] };
+
+/** How the path integral of integrated gradients is approximated over α ∈ [0, 1]. */
+export type QuadratureRule = "riemann_left" | "riemann_right" | "riemann_middle" | "riemann_trapezoid" | "gauss_legendre";
+
+export interface GradientAttributionRequest {
+  readonly kind: "attribution";
+  readonly method: "saliency" | "grad_x_input" | "integrated_gradients";
+  readonly input: TokenInput;
+  /** the token differentiated; default the model's top prediction at the position */
+  readonly target?: number;
+  /** when given, the objective is objective(target) − objective(foil) */
+  readonly foil?: number;
+  readonly objective?: AttributionObjective;
+  /** the position whose prediction is explained (default −1) */
+  readonly position?: number;
+  /** the hook point attributed to (default "hook_embed"; it needs a position axis) */
+  readonly hook?: string;
+  /** grad × input and integrated gradients (default zero) */
+  readonly baseline?: AttributionBaseline;
+  /** integrated gradients: steps (default 64) and rule (default gauss_legendre) */
+  readonly steps?: number;
+  readonly rule?: QuadratureRule;
+  /** integrated gradients: interpolation points per forward/backward pass (default 16) */
+  readonly batch?: number;
+}
+
+export interface GradientAttributionResult {
+  readonly kind: "attribution";
+  readonly method: GradientAttributionRequest["method"];
+  readonly hook: string;
+  readonly tokens: readonly TokenRef[];
+  readonly position: number;
+  readonly target: TokenRef;
+  readonly foil: TokenRef | null;
+  readonly objective: AttributionObjective;
+  /** one score per input position: saliency is the L2 norm of the gradient over the other axes; grad × input and
+   * integrated gradients sum gradient × (input − baseline) over them */
+  readonly scores: readonly number[];
+  /** the objective at the input and at the baseline (integrated gradients and grad × input; null for saliency) */
+  readonly fInput: number;
+  readonly fBaseline: number | null;
+  /** integrated gradients' completeness gap: Σ scores − (fInput − fBaseline); null otherwise */
+  readonly delta: number | null;
+  readonly baseline: AttributionBaseline | null;
+  readonly steps: number | null;
+  readonly rule: QuadratureRule | null;
+}
+
+export type MethodRequest = LensRequest | DlaRequest | GradientAttributionRequest;
+export type MethodResult = LensResult | DlaResult | GradientAttributionResult;
 export type MethodKind = MethodResult["kind"];

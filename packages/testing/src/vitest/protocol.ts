@@ -2,7 +2,7 @@
 // replies): every field present with its type, no field the type does not have. The schemas mirror
 // @llmdbg/protocol's methods.ts; `satisfies` ties each to its TypeScript type, so a field added there and not here
 // fails to compile.
-import type { DlaResult, LensResult, MethodKind, TokenRef, TokenScore } from "@llmdbg/protocol";
+import type { DlaResult, GradientAttributionResult, LensResult, MethodKind, TokenRef, TokenScore } from "@llmdbg/protocol";
 import { expect } from "vitest";
 
 type Schema =
@@ -12,6 +12,7 @@ type Schema =
   | "boolean"
   | { readonly literal: string }
   | { readonly nullable: Schema }
+  | { readonly oneOf: readonly Schema[] }
   | { readonly array: Schema }
   | { readonly object: Readonly<Record<string, Schema>> };
 
@@ -61,7 +62,37 @@ const dla = {
   } satisfies Fields<DlaResult>,
 };
 
-const SCHEMAS: { readonly [K in MethodKind]: Schema } = { lens, dla };
+const oneOfStrings = (xs: readonly string[]): Schema => ({ oneOf: xs.map((literal) => ({ literal })) });
+
+const attribution = {
+  object: {
+    kind: { literal: "attribution" },
+    method: oneOfStrings(["saliency", "grad_x_input", "integrated_gradients"]),
+    hook: "string",
+    tokens: { array: tokenRef },
+    position: "int",
+    target: tokenRef,
+    foil: { nullable: tokenRef },
+    objective: oneOfStrings(["logprob", "logit", "prob"]),
+    scores: { array: "number" },
+    fInput: "number",
+    fBaseline: { nullable: "number" },
+    delta: { nullable: "number" },
+    baseline: {
+      nullable: {
+        oneOf: [
+          { object: { kind: { literal: "zero" } } },
+          { object: { kind: { literal: "token" }, id: "int" } },
+          { object: { kind: { literal: "dataset" }, texts: { array: "string" } } },
+        ],
+      },
+    },
+    steps: { nullable: "int" },
+    rule: { nullable: oneOfStrings(["riemann_left", "riemann_right", "riemann_middle", "riemann_trapezoid", "gauss_legendre"]) },
+  } satisfies Fields<GradientAttributionResult>,
+};
+
+const SCHEMAS: { readonly [K in MethodKind]: Schema } = { lens, dla, attribution };
 
 /** Where `value` departs from `schema`: one line per problem, with its JSON path. */
 function problems(value: unknown, schema: Schema, path: string, out: string[]): void {
@@ -76,11 +107,18 @@ function problems(value: unknown, schema: Schema, path: string, out: string[]): 
     if (!ok) fail(schema === "number" ? "a finite number" : schema);
   } else if ("literal" in schema) {
     if (value !== schema.literal) fail(JSON.stringify(schema.literal));
+  } else if ("oneOf" in schema) {
+    const fits = schema.oneOf.some((alt) => {
+      const sub: string[] = [];
+      problems(value, alt, path, sub);
+      return sub.length === 0;
+    });
+    if (!fits) fail(`one of ${schema.oneOf.length} alternatives`);
   } else if ("nullable" in schema) {
     if (value !== null) problems(value, schema.nullable, path, out);
   } else if ("array" in schema) {
     if (!Array.isArray(value)) fail("an array");
-    else value.forEach((v, i) => problems(v, schema.array, `${path}[${i}]`, out));
+    else for (const [i, v] of value.entries()) problems(v, schema.array, `${path}[${i}]`, out);
   } else {
     if (typeof value !== "object" || value === null || Array.isArray(value)) return void fail("an object");
     const v = value as Record<string, unknown>;
