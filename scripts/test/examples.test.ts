@@ -3,6 +3,7 @@
 import { readFileSync } from "node:fs";
 import * as T from "@llmdbg/tensor";
 import { describe, expect, it } from "vitest";
+import { attributeExample } from "../../examples/attribute.js";
 import { dlaExample } from "../../examples/dla.js";
 import { lensExample } from "../../examples/lens.js";
 import { quickstart } from "../../examples/quickstart.js";
@@ -50,7 +51,7 @@ function exampleLines(file: string): string[] {
     .filter((x) => x.trim() !== "");
 }
 
-describe("examples/lens.ts and examples/dla.ts", () => {
+describe("examples/lens.ts, examples/dla.ts and examples/attribute.ts", () => {
   it("the lens reads every layer and the last position's last row is the output's argmax", () => {
     const lens = lensExample(`${root}models/tiny-gpt2`);
     expect(lens.cells).toHaveLength(lens.layers.length);
@@ -64,8 +65,14 @@ describe("examples/lens.ts and examples/dla.ts", () => {
     expect(dla.foil).not.toBeNull();
   });
 
+  it("integrated gradients explains f(input) − f(baseline) to within 1%", () => {
+    const ig = attributeExample(`${root}models/tiny-gpt2`);
+    expect(Math.abs(ig.delta ?? Number.NaN)).toBeLessThan(0.01 * Math.abs(ig.fInput - (ig.fBaseline ?? 0)));
+  });
+
   it("are in the README, line for line", () => {
     const readme = readFileSync(`${root}README.md`, "utf8");
-    for (const l of [...exampleLines("lens.ts"), ...exampleLines("dla.ts")]) expect(readme, l).toContain(l);
+    const lines = ["lens.ts", "dla.ts", "attribute.ts"].flatMap(exampleLines);
+    for (const l of lines) expect(readme, l).toContain(l);
   });
 });

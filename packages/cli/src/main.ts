@@ -2,6 +2,7 @@
 // the usage line; a bad model file or input exits 1 with `llmdbg: <message>` (the models' errors already
 // name the file and field). Stack traces are for bugs, shown only with LLMDBG_DEBUG=1.
 import { UsageError } from "./args.js";
+import { attributeCommand } from "./commands/attribute.js";
 import type { Command } from "./commands/command.js";
 import { convertCommand } from "./commands/convert.js";
 import { dlaCommand } from "./commands/dla.js";
@@ -11,7 +12,7 @@ import { lensCommand } from "./commands/lens.js";
 import { profileCommand } from "./commands/profile.js";
 import { runCommand } from "./commands/run.js";
 
-export type CommandName = "inspect" | "run" | "generate" | "profile" | "convert" | "lens" | "dla";
+export type CommandName = "inspect" | "run" | "generate" | "profile" | "convert" | "lens" | "dla" | "attribute";
 
 /** Exhaustive: a name in CommandName without a command fails to compile. */
 const commands: { readonly [C in CommandName]: Command } = {
@@ -22,6 +23,7 @@ const commands: { readonly [C in CommandName]: Command } = {
   convert: convertCommand,
   lens: lensCommand,
   dla: dlaCommand,
+  attribute: attributeCommand,
 };
 
 const isCommand = (s: string): s is CommandName => Object.hasOwn(commands, s);

@@ -400,6 +400,53 @@ describe("lens and dla", () => {
     expect(bert.stderr).toMatch(/model: direct logit attribution needs a final norm/);
   });
 
+  it("attribute --json prints a GradientAttributionResult for each method; ig is complete from a token baseline", async () => {
+    for (const method of ["saliency", "grad-x-input", "ig"]) {
+      const d = await json([
+        "attribute",
+        hf,
+        "--tokens",
+        ids.join(","),
+        "--method",
+        method,
+        "--target",
+        String(target),
+        "--baseline",
+        "token:0",
+      ]);
+      expectMethodResult(d);
+      expect(d.scores).toHaveLength(ids.length);
+      if (method === "ig") expect(Math.abs(d.delta)).toBeLessThan(0.01 * Math.abs(d.fInput - d.fBaseline));
+    }
+    const data = join(dir, "baseline-texts.txt");
+    writeFileSync(data, "hello world\nthe cat\n\n");
+    const ds = await json([
+      "attribute",
+      hf,
+      "--tokens",
+      ids.join(","),
+      "--baseline",
+      `dataset:${data}`,
+      "--steps",
+      "8",
+      "--rule",
+      "riemann-trapezoid",
+    ]);
+    expect(ds.baseline).toEqual({ kind: "dataset", texts: ["hello world", "the cat"] });
+    expect(ds.rule).toBe("riemann_trapezoid");
+    const text = await cli(["attribute", hf, "--tokens", ids.join(","), "--target", String(target), "--baseline", "token:0"]);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(/integrated gradients of the logprob of .* at position 5, at hook_embed/);
+    expect(text.stdout).toMatch(/delta -?\d\.\d\de[-+]\d+ \(\d+\.\d\d% of the gap; 64 gauss-legendre steps\)/);
+    // usage errors: a baseline the tokenizer cannot give, an unknown method, a missing dataset file
+    expect((await cli(["attribute", hf, "--tokens", "1,2", "--baseline", "sideways"])).code).toBe(2);
+    expect((await cli(["attribute", hf, "--tokens", "1,2", "--method", "lime"])).code).toBe(2);
+    expect((await cli(["attribute", hf, "--tokens", "1,2", "--baseline", "dataset:/nonexistent.txt"])).code).toBe(2);
+    const badHook = await cli(["attribute", hf, "--tokens", "1,2", "--hook", "blocks.0.attn.hook_pattern"]);
+    expect(badHook.code).toBe(1);
+    expect(badHook.stderr).toMatch(/hook: blocks\.0\.attn\.hook_pattern has axes \[batch, head, query_pos, key_pos\]/);
+  });
+
   it("the schema check itself fails on a result that is not of the protocol type", () => {
     expect(() => expectMethodResult({ kind: "dla", tokens: [] })).toThrow();
     expect(() => expectMethodResult({ kind: "nope" })).toThrow();

@@ -1,0 +1,116 @@
+// `llmdbg attribute <model>`: which input tokens a prediction depends on, by gradients — saliency, grad × input
+// or integrated gradients at the token embeddings (or any hook point with a position axis).
+import { readFileSync } from "node:fs";
+import { gradientAttribution } from "@llmdbg/methods";
+import type { AttributionBaseline, GradientAttributionRequest, QuadratureRule } from "@llmdbg/protocol";
+import { modelPath, UsageError } from "../args.js";
+import { defineFlags, flag } from "../flags.js";
+import { inputIds, type LoadedModel, load, loadFlags, tokenDisplayOf, tokenFlag } from "../load.js";
+import { print, printJson, progressBar, quoted, table } from "../output.js";
+import type { Command } from "./command.js";
+
+const METHODS = { saliency: "saliency", "grad-x-input": "grad_x_input", ig: "integrated_gradients" } as const;
+const RULES = ["gauss-legendre", "riemann-left", "riemann-right", "riemann-middle", "riemann-trapezoid"] as const;
+
+const flags = defineFlags({
+  text: flag.text("T", "input text, encoded with the model's tokenizer"),
+  tokens: flag.text("1,2,3", "input token ids instead of text"),
+  method: flag.oneOf(
+    "M",
+    "saliency, grad-x-input or ig (integrated gradients; default)",
+    Object.keys(METHODS) as (keyof typeof METHODS)[],
+  ),
+  target: flag.text("TOKEN", "the predicted token explained (one token's text or an id; default the top prediction)"),
+  foil: flag.text("TOKEN", "explain target − foil instead"),
+  objective: flag.oneOf("O", "logprob (default), logit or prob of the target", ["logprob", "logit", "prob"] as const),
+  position: flag.int("P", "the position whose prediction is explained (default -1, the last)", Number.MIN_SAFE_INTEGER),
+  hook: flag.text("NAME", "the hook point attributed to (default the token embeddings)"),
+  baseline: flag.text("B", "zero (default), pad, unk, token:ID, or dataset:FILE (the mean over a text file's lines)"),
+  steps: flag.int("N", "integration steps of ig (default 64)", 1),
+  rule: flag.oneOf("R", "the quadrature of ig (default gauss-legendre)", RULES),
+  batch: flag.int("N", "interpolation points per forward pass (default 16)", 1),
+  json: flag.bool("one JSON object (a GradientAttributionResult)"),
+  ...loadFlags,
+});
+
+/** `--baseline` as the protocol's baseline: a named special token, a token id, or a text file's mean. */
+function baselineOf(m: LoadedModel, v: string | undefined): AttributionBaseline | undefined {
+  if (v === undefined || v === "zero") return v === undefined ? undefined : { kind: "zero" };
+  if (v === "pad" || v === "unk") {
+    const id = v === "pad" ? m.tokenizer?.padTokenId : m.tokenizer?.unkTokenId;
+    if (id === undefined) throw new UsageError(`--baseline ${v}: the model's tokenizer has no ${v} token; use token:ID`);
+    return { kind: "token", id };
+  }
+  if (v.startsWith("token:")) return { kind: "token", id: tokenFlag(m, v.slice(6), "baseline token") };
+  if (v.startsWith("dataset:")) {
+    const file = v.slice(8);
+    let text: string;
+    try {
+      text = readFileSync(file, "utf8");
+    } catch (e) {
+      throw new UsageError(`--baseline ${v}: cannot read ${file} (${(e as NodeJS.ErrnoException).code ?? e})`);
+    }
+    const texts = text.split("\n").filter((l) => l.trim() !== "");
+    if (texts.length === 0) throw new Error(`${file}: no text lines for the dataset baseline`);
+    return { kind: "dataset", texts };
+  }
+  throw new UsageError(`--baseline ${JSON.stringify(v)}: expected zero, pad, unk, token:ID or dataset:FILE`);
+}
+
+export const attributeCommand: Command = {
+  summary: "gradient attribution: saliency, grad × input, integrated gradients",
+  usage:
+    "llmdbg attribute <model> (--text T | --tokens 1,2,3) [--method saliency|grad-x-input|ig] [--target TOKEN] [--foil TOKEN] [--baseline B] [--steps N] [--json]",
+  help: flags.help,
+  run(argv) {
+    const { values, positionals } = flags.parse(argv);
+    const m = load(modelPath(positionals), values);
+    const ids = inputIds(m, values);
+    const method = METHODS[values.method ?? "ig"];
+    const target = values.target === undefined ? undefined : tokenFlag(m, values.target, "target");
+    const foil = values.foil === undefined ? undefined : tokenFlag(m, values.foil, "foil");
+    const baseline = baselineOf(m, values.baseline);
+    const req: GradientAttributionRequest = {
+      kind: "attribution",
+      method,
+      input: { ids },
+      ...(target !== undefined && { target }),
+      ...(foil !== undefined && { foil }),
+      ...(values.objective !== undefined && { objective: values.objective }),
+      ...(values.position !== undefined && { position: values.position }),
+      ...(values.hook !== undefined && { hook: values.hook }),
+      ...(baseline !== undefined && { baseline }),
+      ...(values.steps !== undefined && { steps: values.steps }),
+      ...(values.rule !== undefined && { rule: values.rule.replace("-", "_") as QuadratureRule }),
+      ...(values.batch !== undefined && { batch: values.batch }),
+    };
+    const bar = method === "integrated_gradients" ? progressBar("integrating") : undefined;
+    let r: ReturnType<typeof gradientAttribution>;
+    try {
+      r = gradientAttribution(m.model, req, bar === undefined ? {} : { onProgress: (p) => bar.update(p.done, p.total) });
+    } finally {
+      bar?.finish();
+    }
+    if (values.json) {
+      printJson(r);
+      return 0;
+    }
+    const show = (id: number) => quoted(tokenDisplayOf(m, id) ?? `<id ${id}>`);
+    const what = r.foil === null ? show(r.target.id) : `${show(r.target.id)} − ${show(r.foil.id)}`;
+    print(`${r.method.replace(/_/g, " ")} of the ${r.objective} of ${what} at position ${r.position}, at ${r.hook}`);
+    const max = Math.max(...r.scores.map(Math.abs), 1e-30);
+    const rows = r.scores.map((s, p) => {
+      const n = Math.round((20 * Math.abs(s)) / max);
+      return [String(p), show(ids[p] as number), s.toFixed(5), (s < 0 ? "-" : "+").repeat(n)];
+    });
+    for (const line of table(["pos", "token", "score", ""], rows, ["right", "left", "right", "left"])) print(line);
+    if (r.delta !== null && r.fBaseline !== null) {
+      const gap = r.fInput - r.fBaseline;
+      print(
+        `f(input) ${r.fInput.toFixed(5)}, f(baseline) ${r.fBaseline.toFixed(5)}; scores sum to ${(gap + r.delta).toFixed(5)}, ` +
+          `delta ${r.delta.toExponential(2)} (${((100 * Math.abs(r.delta)) / Math.max(Math.abs(gap), 1e-30)).toFixed(2)}% of the gap; ${r.steps} ${r.rule?.replace("_", "-")} steps)`,
+      );
+    }
+    return 0;
+  },
+};
