@@ -6,6 +6,7 @@ import { describe, expect, it } from "vitest";
 import { attributeExample } from "../../examples/attribute.js";
 import { dlaExample } from "../../examples/dla.js";
 import { lensExample } from "../../examples/lens.js";
+import { perturbationExample } from "../../examples/perturbation.js";
 import { quickstart } from "../../examples/quickstart.js";
 
 const root = new URL("../../", import.meta.url).pathname;
@@ -51,7 +52,7 @@ function exampleLines(file: string): string[] {
     .filter((x) => x.trim() !== "");
 }
 
-describe("examples/lens.ts, examples/dla.ts and examples/attribute.ts", () => {
+describe("examples of the methods: lens, dla, attribute, perturbation", () => {
   it("the lens reads every layer and the last position's last row is the output's argmax", () => {
     const lens = lensExample(`${root}models/tiny-gpt2`);
     expect(lens.cells).toHaveLength(lens.layers.length);
@@ -70,9 +71,14 @@ describe("examples/lens.ts, examples/dla.ts and examples/attribute.ts", () => {
     expect(Math.abs(ig.delta ?? Number.NaN)).toBeLessThan(0.01 * Math.abs(ig.fInput - (ig.fBaseline ?? 0)));
   });
 
+  it("KernelSHAP's scores sum to f(input) − f(all masked)", () => {
+    const shap = perturbationExample(`${root}models/tiny-gpt2`);
+    expect(Math.abs(shap.scores.reduce((a, b) => a + b, 0) - (shap.fInput - shap.fMasked))).toBeLessThan(1e-6);
+  });
+
   it("are in the README, line for line", () => {
     const readme = readFileSync(`${root}README.md`, "utf8");
-    const lines = ["lens.ts", "dla.ts", "attribute.ts"].flatMap(exampleLines);
+    const lines = ["lens.ts", "dla.ts", "attribute.ts", "perturbation.ts"].flatMap(exampleLines);
     for (const l of lines) expect(readme, l).toContain(l);
   });
 });

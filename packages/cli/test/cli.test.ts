@@ -440,11 +440,38 @@ describe("lens and dla", () => {
     expect(text.stdout).toMatch(/delta -?\d\.\d\de[-+]\d+ \(\d+\.\d\d% of the gap; 64 gauss-legendre steps\)/);
     // usage errors: a baseline the tokenizer cannot give, an unknown method, a missing dataset file
     expect((await cli(["attribute", hf, "--tokens", "1,2", "--baseline", "sideways"])).code).toBe(2);
-    expect((await cli(["attribute", hf, "--tokens", "1,2", "--method", "lime"])).code).toBe(2);
+    expect((await cli(["attribute", hf, "--tokens", "1,2", "--method", "sideways"])).code).toBe(2);
     expect((await cli(["attribute", hf, "--tokens", "1,2", "--baseline", "dataset:/nonexistent.txt"])).code).toBe(2);
     const badHook = await cli(["attribute", hf, "--tokens", "1,2", "--hook", "blocks.0.attn.hook_pattern"]);
     expect(badHook.code).toBe(1);
     expect(badHook.stderr).toMatch(/hook: blocks\.0\.attn\.hook_pattern has axes \[batch, head, query_pos, key_pos\]/);
+  });
+
+  it("attribute --method occlusion|lime|shap prints a PerturbationAttributionResult; shap's scores sum to the masked gap", async () => {
+    for (const method of ["occlusion", "lime", "shap"]) {
+      const d = await json([
+        "attribute",
+        hf,
+        "--tokens",
+        ids.join(","),
+        "--method",
+        method,
+        "--target",
+        String(target),
+        "--samples",
+        "40",
+        "--seed",
+        "3",
+      ]);
+      expectMethodResult(d);
+      expect(d.method).toBe(method);
+      expect(d.scores).toHaveLength(ids.length);
+      if (method === "shap")
+        expect(Math.abs(d.scores.reduce((a: number, b: number) => a + b, 0) - (d.fInput - d.fMasked))).toBeLessThan(1e-6);
+    }
+    const text = await cli(["attribute", hf, "--tokens", ids.join(","), "--method", "lime", "--samples", "40"]);
+    expect(text.stdout).toMatch(/42 masked inputs evaluated \(seed 0\); surrogate R² -?\d\.\d{3}/);
+    expect((await cli(["attribute", hf, "--tokens", "1,2", "--method", "occlusion", "--window", "3"])).code).toBe(1);
   });
 
   it("the schema check itself fails on a result that is not of the protocol type", () => {

@@ -20,6 +20,8 @@ export type {
   MethodKind,
   MethodRequest,
   MethodResult,
+  PerturbationAttributionRequest,
+  PerturbationAttributionResult,
   QuadratureRule,
   TokenInput,
   TokenRef,

@@ -159,6 +159,54 @@ export interface GradientAttributionResult {
   readonly rule: QuadratureRule | null;
 }
 
-export type MethodRequest = LensRequest | DlaRequest | GradientAttributionRequest;
-export type MethodResult = LensResult | DlaResult | GradientAttributionResult;
+// ——— perturbation attribution ———
+
+export interface PerturbationAttributionRequest {
+  readonly kind: "perturbation";
+  /** occlusion: slide a window of masked tokens; lime: a weighted linear surrogate over random masks; shap: KernelSHAP */
+  readonly method: "occlusion" | "lime" | "shap";
+  readonly input: TokenInput;
+  readonly target?: number;
+  readonly foil?: number;
+  readonly objective?: AttributionObjective;
+  readonly position?: number;
+  /** the token a masked position is replaced by (default the tokenizer's pad, else unknown, else 0) */
+  readonly replacement?: number;
+  /** occlusion: tokens masked at once (default 1) and the step between windows (default 1) */
+  readonly window?: number;
+  readonly stride?: number;
+  /** lime and shap: masked samples evaluated (default 256) and the seed that draws them (default 0) */
+  readonly samples?: number;
+  readonly seed?: number;
+  /** masked inputs per forward pass (default 32) */
+  readonly batch?: number;
+}
+
+export interface PerturbationAttributionResult {
+  readonly kind: "perturbation";
+  readonly method: PerturbationAttributionRequest["method"];
+  readonly tokens: readonly TokenRef[];
+  readonly position: number;
+  readonly target: TokenRef;
+  readonly foil: TokenRef | null;
+  readonly objective: AttributionObjective;
+  readonly replacement: TokenRef;
+  /** one score per input position; for shap they sum to fInput − fMasked exactly */
+  readonly scores: readonly number[];
+  /** the objective on the input, and with every position masked */
+  readonly fInput: number;
+  readonly fMasked: number;
+  /** the masked inputs evaluated (occlusion: one per window) */
+  readonly samples: number;
+  /** lime and shap: the seed; shap with 2^n − 2 ≤ samples enumerates every coalition and draws nothing */
+  readonly seed: number | null;
+  /** lime: the weighted R² of the surrogate on its samples */
+  readonly r2: number | null;
+  /** occlusion: window and stride */
+  readonly window: number | null;
+  readonly stride: number | null;
+}
+
+export type MethodRequest = LensRequest | DlaRequest | GradientAttributionRequest | PerturbationAttributionRequest;
+export type MethodResult = LensResult | DlaResult | GradientAttributionResult | PerturbationAttributionResult;
 export type MethodKind = MethodResult["kind"];

@@ -2,7 +2,15 @@
 // replies): every field present with its type, no field the type does not have. The schemas mirror
 // @llmdbg/protocol's methods.ts; `satisfies` ties each to its TypeScript type, so a field added there and not here
 // fails to compile.
-import type { DlaResult, GradientAttributionResult, LensResult, MethodKind, TokenRef, TokenScore } from "@llmdbg/protocol";
+import type {
+  DlaResult,
+  GradientAttributionResult,
+  LensResult,
+  MethodKind,
+  PerturbationAttributionResult,
+  TokenRef,
+  TokenScore,
+} from "@llmdbg/protocol";
 import { expect } from "vitest";
 
 type Schema =
@@ -92,7 +100,28 @@ const attribution = {
   } satisfies Fields<GradientAttributionResult>,
 };
 
-const SCHEMAS: { readonly [K in MethodKind]: Schema } = { lens, dla, attribution };
+const perturbation = {
+  object: {
+    kind: { literal: "perturbation" },
+    method: oneOfStrings(["occlusion", "lime", "shap"]),
+    tokens: { array: tokenRef },
+    position: "int",
+    target: tokenRef,
+    foil: { nullable: tokenRef },
+    objective: oneOfStrings(["logprob", "logit", "prob"]),
+    replacement: tokenRef,
+    scores: { array: "number" },
+    fInput: "number",
+    fMasked: "number",
+    samples: "int",
+    seed: { nullable: "int" },
+    r2: { nullable: "number" },
+    window: { nullable: "int" },
+    stride: { nullable: "int" },
+  } satisfies Fields<PerturbationAttributionResult>,
+};
+
+const SCHEMAS: { readonly [K in MethodKind]: Schema } = { lens, dla, attribution, perturbation };
 
 /** Where `value` departs from `schema`: one line per problem, with its JSON path. */
 function problems(value: unknown, schema: Schema, path: string, out: string[]): void {
