@@ -20,6 +20,12 @@ export interface ForwardOptions {
   readonly tokenTypeIds?: Tensor;
   /** "last": unembed only the final position (logits [batch, 1, d_vocab]); generation needs no more. */
   readonly logits?: "all" | "last";
+  /**
+   * Start at block `layer` from its input `resid` [batch, pos, d_model] (that block's `hook_resid_pre`) instead
+   * of the embeddings: the embeddings and the blocks before it are not computed, and their hook points do not
+   * fire. Activation patching restarts here rather than recomputing the layers a patch cannot change.
+   */
+  readonly startAt?: { readonly layer: number; readonly resid: Tensor };
 }
 
 /** Per-layer keys and values [batch, kv_head, key_pos, d_head] of the positions seen so far. */

@@ -34,6 +34,7 @@ import {
   must,
   type Norm,
   norm,
+  startResidual,
   type WeightSource,
 } from "./common.js";
 
@@ -326,13 +327,18 @@ export function bertForward(
   const rows = positionRows(ids, opts.positions, config); // [batch, pos]
   const types = tokenTypes(opts.tokenTypeIds, B, Tn, config.typeVocabSize); // [batch, pos]
   const bias = layerBias(config, plan); // not causal: only padding keys are hidden
-  const e = p.embeddings;
-  const embed = ctx.hook("embed.hook_embed", T.gather(e.word_embeddings, ids, 0)); // [batch, pos, d_model]
-  const pos = ctx.hook("embed.hook_pos_embed", T.gather(e.position_embeddings, rows, 0)); // [batch, pos, d_model]
-  const type = ctx.hook("embed.hook_token_type_embed", T.gather(e.token_type_embeddings, types, 0)); // [batch, pos, d_model]
-  const summed = T.add(T.add(embed, type), pos); // [batch, pos, d_model]
-  let x = ctx.hook("hook_full_embed", norm(summed, e.LayerNorm, config.norm, "embed.ln", ctx)); // [batch, pos, d_model]
+  const start = startResidual(opts, config, plan);
+  let x = start?.resid ?? embedTokens(); // [batch, pos, d_model]
+  function embedTokens(): Tensor {
+    const e = p.embeddings;
+    const embed = ctx.hook("embed.hook_embed", T.gather(e.word_embeddings, ids, 0)); // [batch, pos, d_model]
+    const pos = ctx.hook("embed.hook_pos_embed", T.gather(e.position_embeddings, rows, 0)); // [batch, pos, d_model]
+    const type = ctx.hook("embed.hook_token_type_embed", T.gather(e.token_type_embeddings, types, 0)); // [batch, pos, d_model]
+    const summed = T.add(T.add(embed, type), pos); // [batch, pos, d_model]
+    return ctx.hook("hook_full_embed", norm(summed, e.LayerNorm, config.norm, "embed.ln", ctx)); // [batch, pos, d_model]
+  }
   p.layer.forEach((blk, l) => {
+    if (l < (start?.layer ?? 0)) return;
     const { h, seen } = blockScope(ctx, l);
     const { query, key, value } = blk.attention.self;
     x = h("hook_resid_pre", x); // [batch, pos, d_model]

@@ -538,3 +538,25 @@ export function attend(
 export function logitRows(x: Tensor, plan: ForwardPlan): Tensor {
   return plan.logits === "last" ? T.narrow(x, 1, plan.queries - 1, 1) : x; // [batch, pos or 1, d]
 }
+
+/**
+ * The residual stream a forward pass starts from when `opts.startAt` is given (checked: a block of the model,
+ * [batch, pos, d_model] for this input, no KV cache), else null: the architecture then embeds the tokens.
+ */
+export function startResidual(
+  opts: ForwardOptions,
+  config: ModelConfig,
+  plan: { readonly batch: number; readonly queries: number; readonly kvCache?: unknown },
+): { readonly layer: number; readonly resid: Tensor } | null {
+  const s = opts.startAt;
+  if (s === undefined) return null;
+  if (!Number.isInteger(s.layer) || s.layer < 0 || s.layer >= config.nLayers)
+    throw new RangeError(`startAt.layer ${s.layer} is not a block of this model [0, ${config.nLayers})`);
+  const want = [plan.batch, plan.queries, config.dModel];
+  if (s.resid.shape.join() !== want.join())
+    throw new T.ShapeError(
+      `startAt.resid: expected [${want.join(", ")}] (batch, pos, d_model), got [${s.resid.shape.join(", ")}]`,
+    );
+  if (plan.kvCache !== undefined) throw new Error("startAt: a run that starts at a block takes no KV cache");
+  return s;
+}

@@ -36,6 +36,7 @@ import {
   rotaryFrequencies,
   rotaryOf,
   rotate,
+  startResidual,
   type WeightSource,
 } from "./common.js";
 
@@ -224,8 +225,10 @@ export function gptNeoxForward(
   const { batch: B, queries: Tn } = plan;
   const bias = layerBias(config, plan);
   const angles = rotaryAngles(invFreq, plan.positions); // [batch, 1, pos, rotaryDim/2] each
-  let x = ctx.hook("hook_embed", T.gather(p.embed_in, ids, 0)); // [batch, pos, d_model]
+  const start = startResidual(opts, config, plan);
+  let x = start?.resid ?? ctx.hook("hook_embed", T.gather(p.embed_in, ids, 0)); // [batch, pos, d_model]
   p.layers.forEach((blk, l) => {
+    if (l < (start?.layer ?? 0)) return;
     const { h, seen } = blockScope(ctx, l);
     x = h("hook_resid_pre", x); // [batch, pos, d_model]
     const a = norm(x, blk.input_layernorm, config.norm, `blocks.${l}.ln1`, ctx); // [batch, pos, d_model]

@@ -31,6 +31,7 @@ import {
   must,
   type Norm,
   norm,
+  startResidual,
   type WeightSource,
 } from "./common.js";
 
@@ -172,10 +173,15 @@ export function gpt2Forward(
   if (last >= config.maxPositions)
     throw new RangeError(`gpt2: position ${last} exceeds the model's ${config.maxPositions} positions`);
   const bias = layerBias(config, plan);
-  const embed = ctx.hook("hook_embed", T.gather(p.wte, ids, 0)); // [batch, pos, d_model]
-  const pos = ctx.hook("hook_pos_embed", T.gather(p.wpe, plan.positions, 0)); // [batch, pos, d_model]
-  let x = T.add(embed, pos); // [batch, pos, d_model]
+  const start = startResidual(opts, config, plan);
+  let x = start?.resid ?? embedTokens(); // [batch, pos, d_model]
+  function embedTokens(): Tensor {
+    const embed = ctx.hook("hook_embed", T.gather(p.wte, ids, 0)); // [batch, pos, d_model]
+    const pos = ctx.hook("hook_pos_embed", T.gather(p.wpe, plan.positions, 0)); // [batch, pos, d_model]
+    return T.add(embed, pos); // [batch, pos, d_model]
+  }
   p.h.forEach((blk, l) => {
+    if (l < (start?.layer ?? 0)) return;
     const { h, seen } = blockScope(ctx, l);
     x = h("hook_resid_pre", x); // [batch, pos, d_model]
     const a = norm(x, blk.ln_1, config.norm, `blocks.${l}.ln1`, ctx); // [batch, pos, d_model]

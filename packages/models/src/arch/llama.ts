@@ -35,6 +35,7 @@ import {
   rotaryFrequencies,
   rotaryOf,
   rotate,
+  startResidual,
   type WeightSource,
 } from "./common.js";
 
@@ -196,8 +197,10 @@ export function llamaForward(
   const { batch: B, queries: Tn } = plan;
   const bias = layerBias(config, plan);
   const angles = rotaryAngles(invFreq, plan.positions); // cos, sin [batch, 1, pos, rotaryDim/2]
-  let x = ctx.hook("hook_embed", T.gather(p.embed_tokens, ids, 0)); // [batch, pos, d_model]
+  const start = startResidual(opts, config, plan);
+  let x = start?.resid ?? ctx.hook("hook_embed", T.gather(p.embed_tokens, ids, 0)); // [batch, pos, d_model]
   p.layers.forEach((blk, l) => {
+    if (l < (start?.layer ?? 0)) return;
     const { h, seen } = blockScope(ctx, l);
     const { q_proj, k_proj, v_proj, o_proj } = blk.self_attn;
     x = h("hook_resid_pre", x); // [batch, pos, d_model]
