@@ -22,6 +22,6 @@ export function attributeExample(path = "models/tiny-gpt2", text = "the cat sat 
 
 if (process.argv[1]?.endsWith("attribute.ts")) {
   const ig = attributeExample(process.argv[2], process.argv[3]);
-  ig.tokens.forEach((t, p) => console.log(`${JSON.stringify(t.text).padEnd(10)} ${ig.scores[p]?.toFixed(5)}`));
+  for (const [p, t] of ig.tokens.entries()) console.log(`${JSON.stringify(t.text).padEnd(10)} ${ig.scores[p]?.toFixed(5)}`);
   console.log(`delta ${ig.delta?.toExponential(2)} of ${(ig.fInput - (ig.fBaseline ?? 0)).toFixed(5)}`);
 }

@@ -16,5 +16,5 @@ export function perturbationExample(path = "models/tiny-gpt2", text = "the cat s
 
 if (process.argv[1]?.endsWith("perturbation.ts")) {
   const shap = perturbationExample(process.argv[2], process.argv[3]);
-  shap.tokens.forEach((t, p) => console.log(`${JSON.stringify(t.text).padEnd(10)} ${shap.scores[p]?.toFixed(5)}`));
+  for (const [p, t] of shap.tokens.entries()) console.log(`${JSON.stringify(t.text).padEnd(10)} ${shap.scores[p]?.toFixed(5)}`);
 }

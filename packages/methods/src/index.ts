@@ -4,4 +4,5 @@ export { checkToken, inputIds, type MethodOptions, MethodRequestError, resolvePo
 export { directLogitAttribution } from "./dla.js";
 export { gradientAttribution, quadrature } from "./gradient.js";
 export { logitLens } from "./lens.js";
+export { activationPatching } from "./patching.js";
 export { kernelShap, lime, type MaskValue, occlusion, perturbationAttribution, rng } from "./perturbation.js";

@@ -62,7 +62,7 @@ describe("KernelSHAP and LIME on value functions", () => {
     const r = kernelShap(4, nonlinear, { samples: 1000, seed: 1 });
     expect(r.enumerated).toBe(true);
     const exact = shapleyByDefinition(4, nonlinear);
-    r.scores.forEach((s, i) => expect(s).toBeCloseTo(exact[i] as number, 10));
+    for (const [i, s] of r.scores.entries()) expect(s).toBeCloseTo(exact[i] as number, 10);
   });
 
   it("sampled coalitions: efficiency holds exactly, and a linear value function is recovered exactly", () => {
@@ -70,14 +70,14 @@ describe("KernelSHAP and LIME on value functions", () => {
     const r = kernelShap(20, linear(w, 0.7), { samples: 300, seed: 3 });
     expect(r.enumerated).toBe(false);
     expect(r.scores.reduce((a, b) => a + b, 0)).toBeCloseTo(r.full - r.empty, 10);
-    r.scores.forEach((s, i) => expect(s).toBeCloseTo(w[i] as number, 8));
+    for (const [i, s] of r.scores.entries()) expect(s).toBeCloseTo(w[i] as number, 8);
   });
 
   it("LIME fits a linear value function (R² 1, coefficients within the ridge's shrinkage)", () => {
     const w = [2, -1, 0.5, 0, 3, -2];
     const r = lime(6, linear(w, 1), { samples: 400, seed: 5 });
     expect(r.r2).toBeGreaterThan(0.99); // not 1: the ridge (λ = 1) shrinks the coefficients a little
-    r.scores.forEach((s, i) => expect(Math.abs(s - (w[i] as number))).toBeLessThan(0.1));
+    for (const [i, s] of r.scores.entries()) expect(Math.abs(s - (w[i] as number))).toBeLessThan(0.1);
     const again = lime(6, linear(w, 1), { samples: 400, seed: 5 });
     expect(again.scores).toEqual(r.scores); // the seed fixes the samples
   });

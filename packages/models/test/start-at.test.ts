@@ -27,6 +27,8 @@ describe.each(TINY_MODEL_TYPES)("%s", (type) => {
   it("a start outside the model, of the wrong shape, or with a KV cache is an error", () => {
     const resid = run(model, ids, { cache: "blocks.0.hook_resid_pre" }).cache.get("blocks.0.hook_resid_pre");
     expect(() => run(model, ids, { startAt: { layer: 3, resid } })).toThrow(/startAt.layer 3 is not a block/);
-    expect(() => run(model, ids, { startAt: { layer: 0, resid: T.narrow(resid, 1, 0, 2) } })).toThrow(/startAt.resid: expected \[2, 4, \d+\]/);
+    expect(() => run(model, ids, { startAt: { layer: 0, resid: T.narrow(resid, 1, 0, 2) } })).toThrow(
+      /startAt.resid: expected \[2, 4, \d+\]/,
+    );
   });
 });

@@ -207,6 +207,78 @@ export interface PerturbationAttributionResult {
   readonly stride: number | null;
 }
 
-export type MethodRequest = LensRequest | DlaRequest | GradientAttributionRequest | PerturbationAttributionRequest;
-export type MethodResult = LensResult | DlaResult | GradientAttributionResult | PerturbationAttributionResult;
+// ——— activation patching ———
+
+/** What patching measures at the last position: answer − foil logits, the answer's probability, or KL(clean ‖ run). */
+export type PatchMetric = "logit_diff" | "prob" | "kl";
+
+/**
+ * The grid swept: layer × position for the residual stream before a block and the attention and MLP outputs;
+ * layer × head for head outputs (z), queries, keys, values (key/value heads for k and v) and patterns; `path`:
+ * layer × head of the senders whose direct path into one receiver head's input is patched.
+ */
+export type PatchGrid = "resid_pre" | "attn_out" | "mlp_out" | "z" | "q" | "k" | "v" | "pattern" | "path";
+
+export interface PatchReceiver {
+  readonly layer: number;
+  readonly head: number;
+  /** which input of the receiver the senders' paths are patched into */
+  readonly input: "q" | "k" | "v";
+}
+
+export interface PatchRequest {
+  readonly kind: "patch";
+  /** the run whose activations are patched in */
+  readonly clean: TokenInput;
+  /** the run patched; as many tokens as the clean one */
+  readonly corrupted: TokenInput;
+  readonly metric?: PatchMetric;
+  /** logit_diff and prob: the answer (default the clean run's top prediction) and, for logit_diff, the foil
+   * (default the corrupted run's top prediction) */
+  readonly answer?: number;
+  readonly foil?: number;
+  readonly grid?: PatchGrid;
+  /** path patching: the receiver head */
+  readonly receiver?: PatchReceiver;
+  /** activation patching (real runs), attribution patching (the gradient approximation), or both (default) */
+  readonly method?: "activation" | "attribution" | "both";
+  /** patched runs per forward pass (default 16) */
+  readonly batch?: number;
+}
+
+/** Attribution patching's approximation beside real patching: its grid and how well it ranks the cells. */
+export interface AttributionPatching {
+  /** normalized like `values` */
+  readonly values: readonly (readonly (number | null)[])[];
+  /** Spearman's rank correlation with real patching over the cells both have (null without real patching) */
+  readonly rankCorrelation: number | null;
+  /** the share of real patching's top-k cells by |value| that attribution patching's top-k also holds */
+  readonly topKAgreement: { readonly k: number; readonly share: number } | null;
+}
+
+export interface PatchResult {
+  readonly kind: "patch";
+  readonly grid: PatchGrid;
+  readonly metric: PatchMetric;
+  readonly clean: readonly TokenRef[];
+  readonly corrupted: readonly TokenRef[];
+  readonly answer: TokenRef | null;
+  readonly foil: TokenRef | null;
+  readonly receiver: PatchReceiver | null;
+  /** the metric on the clean and the corrupted run */
+  readonly cleanMetric: number;
+  readonly corruptedMetric: number;
+  /** row labels (layers) and column labels (positions "3: ' Paris'" or heads "H5") */
+  readonly rows: readonly string[];
+  readonly cols: readonly string[];
+  /** (patched − corrupted) / (clean − corrupted) per cell; null where a cell does not apply (a path sender at or
+   * after the receiver's layer), or for attribution-only requests */
+  readonly values: readonly (readonly (number | null)[])[] | null;
+  /** the metric of each patched run, unnormalized */
+  readonly raw: readonly (readonly (number | null)[])[] | null;
+  readonly attribution: AttributionPatching | null;
+}
+
+export type MethodRequest = LensRequest | DlaRequest | GradientAttributionRequest | PerturbationAttributionRequest | PatchRequest;
+export type MethodResult = LensResult | DlaResult | GradientAttributionResult | PerturbationAttributionResult | PatchResult;
 export type MethodKind = MethodResult["kind"];

@@ -7,6 +7,7 @@ import type {
   GradientAttributionResult,
   LensResult,
   MethodKind,
+  PatchResult,
   PerturbationAttributionResult,
   TokenRef,
   TokenScore,
@@ -121,7 +122,36 @@ const perturbation = {
   } satisfies Fields<PerturbationAttributionResult>,
 };
 
-const SCHEMAS: { readonly [K in MethodKind]: Schema } = { lens, dla, attribution, perturbation };
+const grid: Schema = { nullable: { array: { array: { nullable: "number" } } } };
+const patch = {
+  object: {
+    kind: { literal: "patch" },
+    grid: oneOfStrings(["resid_pre", "attn_out", "mlp_out", "z", "q", "k", "v", "pattern", "path"]),
+    metric: oneOfStrings(["logit_diff", "prob", "kl"]),
+    clean: { array: tokenRef },
+    corrupted: { array: tokenRef },
+    answer: { nullable: tokenRef },
+    foil: { nullable: tokenRef },
+    receiver: { nullable: { object: { layer: "int", head: "int", input: oneOfStrings(["q", "k", "v"]) } } },
+    cleanMetric: "number",
+    corruptedMetric: "number",
+    rows: { array: "string" },
+    cols: { array: "string" },
+    values: grid,
+    raw: grid,
+    attribution: {
+      nullable: {
+        object: {
+          values: { array: { array: { nullable: "number" } } },
+          rankCorrelation: { nullable: "number" },
+          topKAgreement: { nullable: { object: { k: "int", share: "number" } } },
+        },
+      },
+    },
+  } satisfies Fields<PatchResult>,
+};
+
+const SCHEMAS: { readonly [K in MethodKind]: Schema } = { lens, dla, attribution, perturbation, patch };
 
 /** Where `value` departs from `schema`: one line per problem, with its JSON path. */
 function problems(value: unknown, schema: Schema, path: string, out: string[]): void {
