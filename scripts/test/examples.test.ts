@@ -6,6 +6,7 @@ import { describe, expect, it } from "vitest";
 import { attributeExample } from "../../examples/attribute.js";
 import { dlaExample } from "../../examples/dla.js";
 import { lensExample } from "../../examples/lens.js";
+import { patchExample } from "../../examples/patch.js";
 import { perturbationExample } from "../../examples/perturbation.js";
 import { quickstart } from "../../examples/quickstart.js";
 
@@ -52,7 +53,7 @@ function exampleLines(file: string): string[] {
     .filter((x) => x.trim() !== "");
 }
 
-describe("examples of the methods: lens, dla, attribute, perturbation", () => {
+describe("examples of the methods: lens, dla, attribute, perturbation, patch", () => {
   it("the lens reads every layer and the last position's last row is the output's argmax", () => {
     const lens = lensExample(`${root}models/tiny-gpt2`);
     expect(lens.cells).toHaveLength(lens.layers.length);
@@ -76,9 +77,15 @@ describe("examples of the methods: lens, dla, attribute, perturbation", () => {
     expect(Math.abs(shap.scores.reduce((a, b) => a + b, 0) - (shap.fInput - shap.fMasked))).toBeLessThan(1e-6);
   });
 
+  it("patching the heads gives a layer × head grid with its attribution approximation", () => {
+    const r = patchExample(`${root}models/tiny-gpt2`);
+    expect(r.values?.length).toBe(r.rows.length);
+    expect(r.attribution?.rankCorrelation).not.toBeNull();
+  });
+
   it("are in the README, line for line", () => {
     const readme = readFileSync(`${root}README.md`, "utf8");
-    const lines = ["lens.ts", "dla.ts", "attribute.ts", "perturbation.ts"].flatMap(exampleLines);
+    const lines = ["lens.ts", "dla.ts", "attribute.ts", "perturbation.ts", "patch.ts"].flatMap(exampleLines);
     for (const l of lines) expect(readme, l).toContain(l);
   });
 });

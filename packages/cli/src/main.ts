@@ -9,10 +9,11 @@ import { dlaCommand } from "./commands/dla.js";
 import { generateCommand } from "./commands/generate.js";
 import { inspect } from "./commands/inspect.js";
 import { lensCommand } from "./commands/lens.js";
+import { patchCommand } from "./commands/patch.js";
 import { profileCommand } from "./commands/profile.js";
 import { runCommand } from "./commands/run.js";
 
-export type CommandName = "inspect" | "run" | "generate" | "profile" | "convert" | "lens" | "dla" | "attribute";
+export type CommandName = "inspect" | "run" | "generate" | "profile" | "convert" | "lens" | "dla" | "attribute" | "patch";
 
 /** Exhaustive: a name in CommandName without a command fails to compile. */
 const commands: { readonly [C in CommandName]: Command } = {
@@ -24,6 +25,7 @@ const commands: { readonly [C in CommandName]: Command } = {
   lens: lensCommand,
   dla: dlaCommand,
   attribute: attributeCommand,
+  patch: patchCommand,
 };
 
 const isCommand = (s: string): s is CommandName => Object.hasOwn(commands, s);

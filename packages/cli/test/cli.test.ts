@@ -474,6 +474,30 @@ describe("lens and dla", () => {
     expect((await cli(["attribute", hf, "--tokens", "1,2", "--method", "occlusion", "--window", "3"])).code).toBe(1);
   });
 
+  it("patch --json prints a PatchResult for a grid and for path patching; bad prompts and flags are errors", async () => {
+    const clean = [5, 9, 14, 3, 7, 11].join(",");
+    const corrupted = [5, 9, 21, 3, 7, 11].join(",");
+    const base = ["patch", hf, "--clean-tokens", clean, "--corrupted-tokens", corrupted, "--answer", "4", "--foil", "8"];
+    const d = await json([...base, "--grid", "z"]);
+    expectMethodResult(d);
+    expect(d.rows).toHaveLength(m.config.nLayers);
+    expect(d.cols).toHaveLength(m.config.nHeads);
+    expect(d.attribution.rankCorrelation).toBeGreaterThanOrEqual(-1);
+    const path = await json([...base, "--grid", "path", "--receiver", "1.0.k", "--method", "activation"]);
+    expectMethodResult(path);
+    expect(path.receiver).toEqual({ layer: 1, head: 0, input: "k" });
+    expect(path.attribution).toBeNull();
+    const text = await cli([...base, "--grid", "resid_pre"]);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(/activation patching of resid_pre: \(patched − corrupted\) \/ \(clean − corrupted\)/);
+    expect(text.stdout).toMatch(/against activation patching: Spearman ρ -?\d\.\d{3}, top-\d+ agreement \d+%/);
+    expect((await cli([...base, "--grid", "path"])).code).toBe(2); // no receiver
+    expect((await cli([...base, "--receiver", "1.0.x", "--grid", "path"])).code).toBe(2);
+    const short = await cli(["patch", hf, "--clean-tokens", clean, "--corrupted-tokens", "1,2", "--answer", "4", "--foil", "8"]);
+    expect(short.code).toBe(1);
+    expect(short.stderr).toMatch(/corrupted: 2 tokens, but the clean prompt has 6/);
+  });
+
   it("the schema check itself fails on a result that is not of the protocol type", () => {
     expect(() => expectMethodResult({ kind: "dla", tokens: [] })).toThrow();
     expect(() => expectMethodResult({ kind: "nope" })).toThrow();
