@@ -3,6 +3,7 @@
 import { readFileSync } from "node:fs";
 import * as T from "@llmdbg/tensor";
 import { describe, expect, it } from "vitest";
+import { ablateExample } from "../../examples/ablate.js";
 import { attributeExample } from "../../examples/attribute.js";
 import { dlaExample } from "../../examples/dla.js";
 import { lensExample } from "../../examples/lens.js";
@@ -53,7 +54,7 @@ function exampleLines(file: string): string[] {
     .filter((x) => x.trim() !== "");
 }
 
-describe("examples of the methods: lens, dla, attribute, perturbation, patch", () => {
+describe("examples of the methods: lens, dla, attribute, perturbation, patch, ablate", () => {
   it("the lens reads every layer and the last position's last row is the output's argmax", () => {
     const lens = lensExample(`${root}models/tiny-gpt2`);
     expect(lens.cells).toHaveLength(lens.layers.length);
@@ -83,9 +84,15 @@ describe("examples of the methods: lens, dla, attribute, perturbation, patch", (
     expect(r.attribution?.rankCorrelation).not.toBeNull();
   });
 
+  it("mean ablation lists every head, largest effect first", () => {
+    const r = ablateExample(`${root}models/tiny-gpt2`);
+    const mags = r.effects.map((e) => Math.abs(e.effect));
+    expect(mags).toEqual([...mags].sort((a, b) => b - a));
+  });
+
   it("are in the README, line for line", () => {
     const readme = readFileSync(`${root}README.md`, "utf8");
-    const lines = ["lens.ts", "dla.ts", "attribute.ts", "perturbation.ts", "patch.ts"].flatMap(exampleLines);
+    const lines = ["lens.ts", "dla.ts", "attribute.ts", "perturbation.ts", "patch.ts", "ablate.ts"].flatMap(exampleLines);
     for (const l of lines) expect(readme, l).toContain(l);
   });
 });

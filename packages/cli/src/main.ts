@@ -2,6 +2,7 @@
 // the usage line; a bad model file or input exits 1 with `llmdbg: <message>` (the models' errors already
 // name the file and field). Stack traces are for bugs, shown only with LLMDBG_DEBUG=1.
 import { UsageError } from "./args.js";
+import { ablateCommand } from "./commands/ablate.js";
 import { attributeCommand } from "./commands/attribute.js";
 import type { Command } from "./commands/command.js";
 import { convertCommand } from "./commands/convert.js";
@@ -13,7 +14,17 @@ import { patchCommand } from "./commands/patch.js";
 import { profileCommand } from "./commands/profile.js";
 import { runCommand } from "./commands/run.js";
 
-export type CommandName = "inspect" | "run" | "generate" | "profile" | "convert" | "lens" | "dla" | "attribute" | "patch";
+export type CommandName =
+  | "inspect"
+  | "run"
+  | "generate"
+  | "profile"
+  | "convert"
+  | "lens"
+  | "dla"
+  | "attribute"
+  | "patch"
+  | "ablate";
 
 /** Exhaustive: a name in CommandName without a command fails to compile. */
 const commands: { readonly [C in CommandName]: Command } = {
@@ -26,6 +37,7 @@ const commands: { readonly [C in CommandName]: Command } = {
   dla: dlaCommand,
   attribute: attributeCommand,
   patch: patchCommand,
+  ablate: ablateCommand,
 };
 
 const isCommand = (s: string): s is CommandName => Object.hasOwn(commands, s);

@@ -498,6 +498,22 @@ describe("lens and dla", () => {
     expect(short.stderr).toMatch(/corrupted: 2 tokens, but the clean prompt has 6/);
   });
 
+  it("ablate --json prints an AblationResult, largest effects first; mean ablation needs a dataset", async () => {
+    const data = join(dir, "ablate-data.txt");
+    writeFileSync(data, "hello world\nthe cat sat\n");
+    const d = await json(["ablate", hf, "--tokens", ids.join(","), "--ablation", "mean", "--dataset", data, "--answer", "7"]);
+    expectMethodResult(d);
+    expect(d.effects).toHaveLength(m.config.nLayers * m.config.nHeads);
+    const layers = await json(["ablate", hf, "--tokens", ids.join(","), "--components", "layers"]);
+    expect(layers.effects.map((e: { name: string }) => e.name).sort()).toEqual(["L0 attn", "L0 mlp", "L1 attn", "L1 mlp"]);
+    const text = await cli(["ablate", hf, "--tokens", ids.join(","), "--components", "neurons", "--layers", "1", "--top", "3"]);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(/zero ablation of neurons: logprob of .* unablated -?\d+\.\d{4}/);
+    expect(text.stdout).toMatch(/\(3 of \d+ components/);
+    expect((await cli(["ablate", hf, "--tokens", "1,2", "--ablation", "mean"])).code).toBe(2);
+    expect((await cli(["ablate", hf, "--tokens", "1,2", "--metric", "logit-diff"])).code).toBe(1); // no foil: bad data
+  });
+
   it("the schema check itself fails on a result that is not of the protocol type", () => {
     expect(() => expectMethodResult({ kind: "dla", tokens: [] })).toThrow();
     expect(() => expectMethodResult({ kind: "nope" })).toThrow();

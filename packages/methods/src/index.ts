@@ -1,5 +1,7 @@
 // @llmdbg/methods — interpretability methods over a TransformerModel, each one function
 // `(model, request, { onProgress, signal }) → result` with a protocol request and result; no global state.
+
+export { ablate } from "./ablation.js";
 export { checkToken, inputIds, type MethodOptions, MethodRequestError, resolvePosition, tokenRef, vocabSize } from "./common.js";
 export { directLogitAttribution } from "./dla.js";
 export { gradientAttribution, quadrature } from "./gradient.js";

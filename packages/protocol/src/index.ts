@@ -5,6 +5,10 @@ export type { WeightEdit, WeightEditKind } from "./edits.js";
 export type { Axis, HookKind, HookPoint } from "./hooks.js";
 export type { Intervention, InterventionKind, Where } from "./interventions.js";
 export type {
+  AblationEffect,
+  AblationMetric,
+  AblationRequest,
+  AblationResult,
   AttributionBaseline,
   AttributionObjective,
   AttributionPatching,

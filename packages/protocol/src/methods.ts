@@ -279,6 +279,73 @@ export interface PatchResult {
   readonly attribution: AttributionPatching | null;
 }
 
-export type MethodRequest = LensRequest | DlaRequest | GradientAttributionRequest | PerturbationAttributionRequest | PatchRequest;
-export type MethodResult = LensResult | DlaResult | GradientAttributionResult | PerturbationAttributionResult | PatchResult;
+// ——— ablation ———
+
+/** What an ablation measures at the last position: the answer's log-probability, probability, or answer − foil. */
+export type AblationMetric = "logprob" | "prob" | "logit_diff";
+
+export interface AblationRequest {
+  readonly kind: "ablate";
+  readonly input: TokenInput;
+  /** heads (each head's output z), neurons (each MLP neuron's activation), or layers (each attention and MLP output) */
+  readonly components: "heads" | "neurons" | "layers";
+  /** zero; mean: the mean activation over `dataset`; resample: activations of random dataset tokens */
+  readonly ablation: "zero" | "mean" | "resample";
+  /** texts for mean and resample ablation */
+  readonly dataset?: readonly string[];
+  readonly metric?: AblationMetric;
+  /** default the clean run's top prediction; logit_diff needs a foil */
+  readonly answer?: number;
+  readonly foil?: number;
+  /** neurons: the layers whose MLP neurons are ablated (default all) */
+  readonly layers?: readonly number[];
+  /** resample: draws averaged per component (default 4) and their seed (default 0) */
+  readonly samples?: number;
+  readonly seed?: number;
+  /** ablated runs per forward pass (default 32) */
+  readonly batch?: number;
+}
+
+export interface AblationEffect {
+  /** "L3H5", "L2N117", "L4 attn", "L4 mlp" */
+  readonly name: string;
+  readonly layer: number;
+  /** head or neuron index; null for a whole attention or MLP output */
+  readonly index: number | null;
+  readonly kind: "head" | "neuron" | "attn" | "mlp";
+  /** the metric with the component ablated, and its change from the unablated run */
+  readonly metric: number;
+  readonly effect: number;
+}
+
+export interface AblationResult {
+  readonly kind: "ablate";
+  readonly components: AblationRequest["components"];
+  readonly ablation: AblationRequest["ablation"];
+  readonly metric: AblationMetric;
+  readonly tokens: readonly TokenRef[];
+  readonly answer: TokenRef;
+  readonly foil: TokenRef | null;
+  /** the metric of the unablated run */
+  readonly baseline: number;
+  /** every component, the largest |effect| first */
+  readonly effects: readonly AblationEffect[];
+  readonly samples: number | null;
+  readonly seed: number | null;
+}
+
+export type MethodRequest =
+  | AblationRequest
+  | LensRequest
+  | DlaRequest
+  | GradientAttributionRequest
+  | PerturbationAttributionRequest
+  | PatchRequest;
+export type MethodResult =
+  | AblationResult
+  | LensResult
+  | DlaResult
+  | GradientAttributionResult
+  | PerturbationAttributionResult
+  | PatchResult;
 export type MethodKind = MethodResult["kind"];

@@ -3,6 +3,7 @@
 // @llmdbg/protocol's methods.ts; `satisfies` ties each to its TypeScript type, so a field added there and not here
 // fails to compile.
 import type {
+  AblationResult,
   DlaResult,
   GradientAttributionResult,
   LensResult,
@@ -151,7 +152,34 @@ const patch = {
   } satisfies Fields<PatchResult>,
 };
 
-const SCHEMAS: { readonly [K in MethodKind]: Schema } = { lens, dla, attribution, perturbation, patch };
+const ablate = {
+  object: {
+    kind: { literal: "ablate" },
+    components: oneOfStrings(["heads", "neurons", "layers"]),
+    ablation: oneOfStrings(["zero", "mean", "resample"]),
+    metric: oneOfStrings(["logprob", "prob", "logit_diff"]),
+    tokens: { array: tokenRef },
+    answer: tokenRef,
+    foil: { nullable: tokenRef },
+    baseline: "number",
+    effects: {
+      array: {
+        object: {
+          name: "string",
+          layer: "int",
+          index: { nullable: "int" },
+          kind: oneOfStrings(["head", "neuron", "attn", "mlp"]),
+          metric: "number",
+          effect: "number",
+        },
+      },
+    },
+    samples: { nullable: "int" },
+    seed: { nullable: "int" },
+  } satisfies Fields<AblationResult>,
+};
+
+const SCHEMAS: { readonly [K in MethodKind]: Schema } = { lens, dla, attribution, perturbation, patch, ablate };
 
 /** Where `value` departs from `schema`: one line per problem, with its JSON path. */
 function problems(value: unknown, schema: Schema, path: string, out: string[]): void {
