@@ -11,6 +11,7 @@ import { generateCommand } from "./commands/generate.js";
 import { inspect } from "./commands/inspect.js";
 import { lensCommand } from "./commands/lens.js";
 import { patchCommand } from "./commands/patch.js";
+import { probeCommand } from "./commands/probe.js";
 import { profileCommand } from "./commands/profile.js";
 import { runCommand } from "./commands/run.js";
 
@@ -24,7 +25,8 @@ export type CommandName =
   | "dla"
   | "attribute"
   | "patch"
-  | "ablate";
+  | "ablate"
+  | "probe";
 
 /** Exhaustive: a name in CommandName without a command fails to compile. */
 const commands: { readonly [C in CommandName]: Command } = {
@@ -38,6 +40,7 @@ const commands: { readonly [C in CommandName]: Command } = {
   attribute: attributeCommand,
   patch: patchCommand,
   ablate: ablateCommand,
+  probe: probeCommand,
 };
 
 const isCommand = (s: string): s is CommandName => Object.hasOwn(commands, s);

@@ -514,6 +514,43 @@ describe("lens and dla", () => {
     expect((await cli(["ablate", hf, "--tokens", "1,2", "--metric", "logit-diff"])).code).toBe(1); // no foil: bad data
   });
 
+  it("probe --json prints a ProbeResult per hook; --export writes the directions; a bad line names file and line", async () => {
+    const data = join(dir, "probe.jsonl");
+    const lines = Array.from({ length: 30 }, (_, i) =>
+      JSON.stringify({ ids: [40 + (i % 7), 50 + (i % 5), i % 2 === 0 ? 10 : 20], label: i % 2 === 0 ? "even" : "odd" }),
+    );
+    writeFileSync(data, `${lines.join("\n")}\n`);
+    const out = join(dir, "directions.safetensors");
+    const d = await json([
+      "probe",
+      hf,
+      "--dataset",
+      data,
+      "--hooks",
+      "hook_embed,blocks.*.hook_resid_post",
+      "--steps",
+      "100",
+      "--export",
+      out,
+    ]);
+    expectMethodResult(d);
+    expect(d.probes.map((p: { hook: string }) => p.hook)).toEqual([
+      "hook_embed",
+      "blocks.0.hook_resid_post",
+      "blocks.1.hook_resid_post",
+    ]);
+    expect(d.probes[0].validationAccuracy).toBe(1); // the last token alone decides the label
+    const st = readSafetensors(out);
+    expect(st.metadata.format).toBe("llmdbg.steering");
+    expect(st.metadata.hook).toBe(d.best.hook);
+    expect(st.load("direction.even").shape).toEqual([m.config.dModel]);
+    writeFileSync(data, `${lines[0]}\n{"text": 3, "label": "x"}\n`);
+    const bad = await cli(["probe", hf, "--dataset", data]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/probe\.jsonl:2: expected "text": string or "ids": \[token ids\]/);
+    expect((await cli(["probe", hf])).code).toBe(2);
+  });
+
   it("the schema check itself fails on a result that is not of the protocol type", () => {
     expect(() => expectMethodResult({ kind: "dla", tokens: [] })).toThrow();
     expect(() => expectMethodResult({ kind: "nope" })).toThrow();

@@ -8,3 +8,4 @@ export { gradientAttribution, quadrature } from "./gradient.js";
 export { logitLens } from "./lens.js";
 export { activationPatching } from "./patching.js";
 export { kernelShap, lime, type MaskValue, occlusion, perturbationAttribution, rng } from "./perturbation.js";
+export { fitLogistic, probe } from "./probe.js";

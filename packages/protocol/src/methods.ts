@@ -334,18 +334,70 @@ export interface AblationResult {
   readonly seed: number | null;
 }
 
+// ——— probing ———
+
+/** One labelled example: text (or token ids) and its class. */
+export interface ProbeExample {
+  readonly input: TokenInput;
+  readonly label: string;
+}
+
+export interface ProbeRequest {
+  readonly kind: "probe";
+  /** hook points probed: names or globs ("blocks.*.hook_resid_post" gives the curve across layers) */
+  readonly hooks: readonly string[] | string;
+  readonly dataset: readonly ProbeExample[];
+  /** the activation of each example: at its last token (default) or the mean over its tokens */
+  readonly reduce?: "last" | "mean";
+  /** the share of examples held out for validation (default 0.2) */
+  readonly validation?: number;
+  /** L2 penalty on the weights (default 1e-3), gradient steps (default 300) */
+  readonly l2?: number;
+  readonly steps?: number;
+  /** the seed of the split and of the control task's shuffled labels (default 0) */
+  readonly seed?: number;
+  /** examples per forward pass (default 16) */
+  readonly batch?: number;
+}
+
+export interface ProbeAtHook {
+  readonly hook: string;
+  readonly trainAccuracy: number;
+  readonly validationAccuracy: number;
+  /** the same probe trained on shuffled labels (the control task), on its own validation split */
+  readonly controlAccuracy: number;
+  /** validationAccuracy − controlAccuracy */
+  readonly selectivity: number;
+}
+
+export interface ProbeResult {
+  readonly kind: "probe";
+  readonly labels: readonly string[];
+  readonly reduce: "last" | "mean";
+  readonly trainSize: number;
+  readonly validationSize: number;
+  readonly seed: number;
+  /** one probe per hook, in the order of the request (the curve across layers) */
+  readonly probes: readonly ProbeAtHook[];
+  /** the hook whose probe validates best, and its direction per label in activation space (unit length): the
+   * weights of that label less their mean over labels, undone from standardization — a steering vector */
+  readonly best: { readonly hook: string; readonly directions: readonly (readonly number[])[] };
+}
+
 export type MethodRequest =
   | AblationRequest
   | LensRequest
   | DlaRequest
   | GradientAttributionRequest
   | PerturbationAttributionRequest
-  | PatchRequest;
+  | PatchRequest
+  | ProbeRequest;
 export type MethodResult =
   | AblationResult
   | LensResult
   | DlaResult
   | GradientAttributionResult
   | PerturbationAttributionResult
-  | PatchResult;
+  | PatchResult
+  | ProbeResult;
 export type MethodKind = MethodResult["kind"];

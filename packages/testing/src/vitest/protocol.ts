@@ -10,6 +10,7 @@ import type {
   MethodKind,
   PatchResult,
   PerturbationAttributionResult,
+  ProbeResult,
   TokenRef,
   TokenScore,
 } from "@llmdbg/protocol";
@@ -179,7 +180,30 @@ const ablate = {
   } satisfies Fields<AblationResult>,
 };
 
-const SCHEMAS: { readonly [K in MethodKind]: Schema } = { lens, dla, attribution, perturbation, patch, ablate };
+const probe = {
+  object: {
+    kind: { literal: "probe" },
+    labels: { array: "string" },
+    reduce: oneOfStrings(["last", "mean"]),
+    trainSize: "int",
+    validationSize: "int",
+    seed: "int",
+    probes: {
+      array: {
+        object: {
+          hook: "string",
+          trainAccuracy: "number",
+          validationAccuracy: "number",
+          controlAccuracy: "number",
+          selectivity: "number",
+        },
+      },
+    },
+    best: { object: { hook: "string", directions: { array: { array: "number" } } } },
+  } satisfies Fields<ProbeResult>,
+};
+
+const SCHEMAS: { readonly [K in MethodKind]: Schema } = { lens, dla, attribution, perturbation, patch, ablate, probe };
 
 /** Where `value` departs from `schema`: one line per problem, with its JSON path. */
 function problems(value: unknown, schema: Schema, path: string, out: string[]): void {
