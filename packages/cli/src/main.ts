@@ -14,6 +14,7 @@ import { patchCommand } from "./commands/patch.js";
 import { probeCommand } from "./commands/probe.js";
 import { profileCommand } from "./commands/profile.js";
 import { runCommand } from "./commands/run.js";
+import { steerCommand } from "./commands/steer.js";
 
 export type CommandName =
   | "inspect"
@@ -26,7 +27,8 @@ export type CommandName =
   | "attribute"
   | "patch"
   | "ablate"
-  | "probe";
+  | "probe"
+  | "steer";
 
 /** Exhaustive: a name in CommandName without a command fails to compile. */
 const commands: { readonly [C in CommandName]: Command } = {
@@ -41,6 +43,7 @@ const commands: { readonly [C in CommandName]: Command } = {
   patch: patchCommand,
   ablate: ablateCommand,
   probe: probeCommand,
+  steer: steerCommand,
 };
 
 const isCommand = (s: string): s is CommandName => Object.hasOwn(commands, s);

@@ -551,6 +551,47 @@ describe("lens and dla", () => {
     expect((await cli(["probe", hf])).code).toBe(2);
   });
 
+  it("steer --json prints a SteerResult, from a probe's exported direction or from contrastive prompt files", async () => {
+    const data = join(dir, "steer-probe.jsonl");
+    const lines = Array.from({ length: 20 }, (_, i) =>
+      JSON.stringify({ ids: [40 + (i % 7), i % 2 === 0 ? 10 : 20], label: i % 2 === 0 ? "a" : "b" }),
+    );
+    writeFileSync(data, lines.join("\n"));
+    const file = join(dir, "steer.safetensors");
+    expect(
+      (await cli(["probe", hf, "--dataset", data, "--hooks", "blocks.1.hook_resid_post", "--steps", "50", "--export", file]))
+        .code,
+    ).toBe(0);
+    const d = await json(["steer", hf, "--tokens", ids.join(","), "--vector", `${file}:b`, "--coeff", "3", "--generate", "3"]);
+    expectMethodResult(d);
+    expect(d.hook).toBe("blocks.1.hook_resid_post"); // the probe file names it
+    expect(Math.abs(d.norm - 1)).toBeLessThan(1e-5);
+    expect(d.generated.after).toHaveLength(3);
+    const pos = join(dir, "pos.txt");
+    const neg = join(dir, "neg.txt");
+    writeFileSync(pos, "hello world\nthe cat\n");
+    writeFileSync(neg, "a b c\n");
+    const text = await cli([
+      "steer",
+      hf,
+      "--tokens",
+      ids.join(","),
+      "--positive",
+      pos,
+      "--negative",
+      neg,
+      "--hook",
+      "blocks.0.hook_resid_post",
+      "--coeff",
+      "4",
+    ]);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(/vector of norm \d+\.\d{4} × 4 at blocks\.0\.hook_resid_post/);
+    expect(text.stdout).toMatch(/KL\(without ‖ with\) at the last position: \d+\.\d{4}/);
+    expect((await cli(["steer", hf, "--tokens", "1,2", "--positive", pos])).code).toBe(2);
+    expect((await cli(["steer", hf, "--tokens", "1,2", "--vector", `${file}:nope`])).code).toBe(2);
+  });
+
   it("the schema check itself fails on a result that is not of the protocol type", () => {
     expect(() => expectMethodResult({ kind: "dla", tokens: [] })).toThrow();
     expect(() => expectMethodResult({ kind: "nope" })).toThrow();

@@ -9,3 +9,4 @@ export { logitLens } from "./lens.js";
 export { activationPatching } from "./patching.js";
 export { kernelShap, lime, type MaskValue, occlusion, perturbationAttribution, rng } from "./perturbation.js";
 export { fitLogistic, probe } from "./probe.js";
+export { contrastiveVector, steer } from "./steer.js";

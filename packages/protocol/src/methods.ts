@@ -384,6 +384,57 @@ export interface ProbeResult {
   readonly best: { readonly hook: string; readonly directions: readonly (readonly number[])[] };
 }
 
+// ——— steering ———
+
+/** A steering vector: given, or contrastive activation addition's mean difference between two prompt sets. */
+export type SteeringVector =
+  | { readonly values: readonly number[] }
+  | {
+      readonly contrast: {
+        readonly positive: readonly TokenInput[];
+        readonly negative: readonly TokenInput[];
+        /** each prompt's activation: the mean over its tokens (default) or its last token */
+        readonly reduce?: "last" | "mean";
+      };
+    };
+
+export interface SteerRequest {
+  readonly kind: "steer";
+  readonly input: TokenInput;
+  /** where the vector is added, e.g. "blocks.6.hook_resid_post" (its last axis is the vector's length) */
+  readonly hook: string;
+  readonly vector: SteeringVector;
+  /** the vector is multiplied by this (default 1) */
+  readonly coeff?: number;
+  /** positions the vector is added at (negative from the end); all if absent, generated tokens included */
+  readonly positions?: readonly number[];
+  /** next-token predictions compared (default 5) */
+  readonly topK?: number;
+  /** also generate greedily (or at a temperature) with and without the vector */
+  readonly generate?: { readonly maxNewTokens: number; readonly temperature?: number; readonly seed?: number };
+}
+
+export interface SteerResult {
+  readonly kind: "steer";
+  readonly hook: string;
+  readonly coeff: number;
+  readonly positions: readonly number[] | null;
+  /** the vector added (before the coefficient) and its L2 norm */
+  readonly vector: readonly number[];
+  readonly norm: number;
+  readonly tokens: readonly TokenRef[];
+  /** the top predictions at the last position without and with the vector, and KL(without ‖ with) */
+  readonly before: readonly TokenScore[];
+  readonly after: readonly TokenScore[];
+  readonly kl: number;
+  readonly generated: {
+    readonly before: readonly TokenRef[];
+    readonly after: readonly TokenRef[];
+    readonly beforeText: string | null;
+    readonly afterText: string | null;
+  } | null;
+}
+
 export type MethodRequest =
   | AblationRequest
   | LensRequest
@@ -391,7 +442,8 @@ export type MethodRequest =
   | GradientAttributionRequest
   | PerturbationAttributionRequest
   | PatchRequest
-  | ProbeRequest;
+  | ProbeRequest
+  | SteerRequest;
 export type MethodResult =
   | AblationResult
   | LensResult
@@ -399,5 +451,6 @@ export type MethodResult =
   | GradientAttributionResult
   | PerturbationAttributionResult
   | PatchResult
-  | ProbeResult;
+  | ProbeResult
+  | SteerResult;
 export type MethodKind = MethodResult["kind"];

@@ -11,6 +11,7 @@ import type {
   PatchResult,
   PerturbationAttributionResult,
   ProbeResult,
+  SteerResult,
   TokenRef,
   TokenScore,
 } from "@llmdbg/protocol";
@@ -203,7 +204,32 @@ const probe = {
   } satisfies Fields<ProbeResult>,
 };
 
-const SCHEMAS: { readonly [K in MethodKind]: Schema } = { lens, dla, attribution, perturbation, patch, ablate, probe };
+const steer = {
+  object: {
+    kind: { literal: "steer" },
+    hook: "string",
+    coeff: "number",
+    positions: { nullable: { array: "int" } },
+    vector: { array: "number" },
+    norm: "number",
+    tokens: { array: tokenRef },
+    before: { array: tokenScore },
+    after: { array: tokenScore },
+    kl: "number",
+    generated: {
+      nullable: {
+        object: {
+          before: { array: tokenRef },
+          after: { array: tokenRef },
+          beforeText: { nullable: "string" },
+          afterText: { nullable: "string" },
+        },
+      },
+    },
+  } satisfies Fields<SteerResult>,
+};
+
+const SCHEMAS: { readonly [K in MethodKind]: Schema } = { lens, dla, attribution, perturbation, patch, ablate, probe, steer };
 
 /** Where `value` departs from `schema`: one line per problem, with its JSON path. */
 function problems(value: unknown, schema: Schema, path: string, out: string[]): void {
