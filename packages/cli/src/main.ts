@@ -3,6 +3,7 @@
 // name the file and field). Stack traces are for bugs, shown only with LLMDBG_DEBUG=1.
 import { UsageError } from "./args.js";
 import { ablateCommand } from "./commands/ablate.js";
+import { attentionCommand } from "./commands/attention.js";
 import { attributeCommand } from "./commands/attribute.js";
 import type { Command } from "./commands/command.js";
 import { convertCommand } from "./commands/convert.js";
@@ -28,7 +29,8 @@ export type CommandName =
   | "patch"
   | "ablate"
   | "probe"
-  | "steer";
+  | "steer"
+  | "attention";
 
 /** Exhaustive: a name in CommandName without a command fails to compile. */
 const commands: { readonly [C in CommandName]: Command } = {
@@ -44,6 +46,7 @@ const commands: { readonly [C in CommandName]: Command } = {
   ablate: ablateCommand,
   probe: probeCommand,
   steer: steerCommand,
+  attention: attentionCommand,
 };
 
 const isCommand = (s: string): s is CommandName => Object.hasOwn(commands, s);

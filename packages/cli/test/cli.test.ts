@@ -592,6 +592,22 @@ describe("lens and dla", () => {
     expect((await cli(["steer", hf, "--tokens", "1,2", "--vector", `${file}:nope`])).code).toBe(2);
   });
 
+  it("attention --json prints an AttentionResult (with head scores); the text table lists every head", async () => {
+    const d = await json(["attention", hf, "--tokens", ids.join(","), "--scores", "--repeat", "6", "--batch", "2"]);
+    expectMethodResult(d);
+    expect(d.entropy).toHaveLength(m.config.nLayers);
+    expect(d.scores.induction[0]).toHaveLength(m.config.nHeads);
+    expect(d.rollout).toHaveLength(ids.length);
+    const text = await cli(["attention", hf, "--tokens", ids.join(",")]);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(/L0H0/);
+    expect(text.stdout).toMatch(/L1H3/);
+    expect((await cli(["attention", hf, "--tokens", ids.join(","), "--layers", "x"])).code).toBe(2);
+    const bad = await cli(["attention", hf, "--tokens", ids.join(","), "--layers", "7"]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/layers\[0\]/);
+  });
+
   it("the schema check itself fails on a result that is not of the protocol type", () => {
     expect(() => expectMethodResult({ kind: "dla", tokens: [] })).toThrow();
     expect(() => expectMethodResult({ kind: "nope" })).toThrow();

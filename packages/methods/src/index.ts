@@ -2,6 +2,7 @@
 // `(model, request, { onProgress, signal }) → result` with a protocol request and result; no global state.
 
 export { ablate } from "./ablation.js";
+export * from "./attention.js";
 export { checkToken, inputIds, type MethodOptions, MethodRequestError, resolvePosition, tokenRef, vocabSize } from "./common.js";
 export { directLogitAttribution } from "./dla.js";
 export { gradientAttribution, quadrature } from "./gradient.js";

@@ -1,6 +1,7 @@
 // @llmdbg/protocol — the JSON wire types every other package speaks: hook-point metadata, tensors as data and
 // slices, interventions, weight edits. No dependencies and no code beyond types, so the browser UI can import it alone.
 // Method requests and results (methods.ts); the RPC contract joins these as the server lands.
+export type { AttentionHeadScores, AttentionRequest, AttentionResult, AttentionSink } from "./attention.js";
 export type { WeightEdit, WeightEditKind } from "./edits.js";
 export type { Axis, HookKind, HookPoint } from "./hooks.js";
 export type { Intervention, InterventionKind, Where } from "./interventions.js";

@@ -2,6 +2,8 @@
 // it, the server sends it, the UI draws it. Token ids are the model's; text, where a tokenizer gives it, rides
 // along for display only.
 
+import type { AttentionRequest, AttentionResult } from "./attention.js";
+
 /** What a method runs on: text (the model's tokenizer encodes it, with its special tokens) or token ids. */
 export type TokenInput = { readonly text: string } | { readonly ids: readonly number[] };
 
@@ -437,6 +439,7 @@ export interface SteerResult {
 
 export type MethodRequest =
   | AblationRequest
+  | AttentionRequest
   | LensRequest
   | DlaRequest
   | GradientAttributionRequest
@@ -446,6 +449,7 @@ export type MethodRequest =
   | SteerRequest;
 export type MethodResult =
   | AblationResult
+  | AttentionResult
   | LensResult
   | DlaResult
   | GradientAttributionResult

@@ -4,6 +4,7 @@
 // fails to compile.
 import type {
   AblationResult,
+  AttentionResult,
   DlaResult,
   GradientAttributionResult,
   LensResult,
@@ -229,7 +230,46 @@ const steer = {
   } satisfies Fields<SteerResult>,
 };
 
-const SCHEMAS: { readonly [K in MethodKind]: Schema } = { lens, dla, attribution, perturbation, patch, ablate, probe, steer };
+const grid2: Schema = { array: { array: "number" } };
+const attention = {
+  object: {
+    kind: { literal: "attention" },
+    tokens: { array: tokenRef },
+    layers: { array: "int" },
+    heads: { array: "int" },
+    entropy: grid2,
+    firstToken: grid2,
+    sinks: { array: { array: { array: { object: { position: "int", mass: "number" } } } } },
+    rollout: grid2,
+    flow: { array: "number" },
+    patterns: { nullable: { array: { array: grid2 } } },
+    scores: {
+      nullable: {
+        object: {
+          previousToken: grid2,
+          induction: grid2,
+          duplicateToken: grid2,
+          copying: { nullable: grid2 },
+        } satisfies Fields<NonNullable<AttentionResult["scores"]>>,
+      },
+    },
+    seed: { nullable: "int" },
+    repeatLength: { nullable: "int" },
+    batch: { nullable: "int" },
+  } satisfies Fields<AttentionResult>,
+};
+
+const SCHEMAS: { readonly [K in MethodKind]: Schema } = {
+  lens,
+  dla,
+  attribution,
+  perturbation,
+  patch,
+  ablate,
+  probe,
+  steer,
+  attention,
+};
 
 /** Where `value` departs from `schema`: one line per problem, with its JSON path. */
 function problems(value: unknown, schema: Schema, path: string, out: string[]): void {
