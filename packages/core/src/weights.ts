@@ -39,6 +39,16 @@ export interface MlpWeights {
   readonly b_out: Tensor;
 }
 
+/**
+ * A weight matrix as the checkpoint stores it: its parameter key and layout, "in_out" ([in, out], as
+ * TransformerLens reads it: GPT-2's Conv1D) or "out_in" ([out, in]: torch Linear, GGUF). An edit computed in
+ * TransformerLens's orientation is transposed for "out_in" before it is applied to the parameter.
+ */
+export interface StoredWeight {
+  readonly param: string;
+  readonly layout: "in_out" | "out_in";
+}
+
 /** A transformer with reachable weights in TransformerLens's terms. */
 export interface TransformerModel extends HookedModel {
   readonly nLayers: number;
@@ -54,6 +64,11 @@ export interface TransformerModel extends HookedModel {
   attn(layer: number): AttentionWeights;
   /** the MLP weights of block `layer` (negative counts from the end) */
   mlp(layer: number): MlpWeights;
+  /**
+   * Where block `layer`'s output projections live in the parameters: the attention's (W_O, heads along its input
+   * rows) and the MLP's (W_out): what an edit of those weights (zeroing a head, a rank-one MLP edit) writes to.
+   */
+  outputParams(layer: number): { readonly attn: StoredWeight; readonly mlp: StoredWeight };
   /**
    * The model's head on a residual stream: the final norm and the unembedding (BERT: its masked-LM head),
    * resid [..., d_model] → logits [..., d_vocab]; with the current parameters, differentiable.

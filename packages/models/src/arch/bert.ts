@@ -439,6 +439,10 @@ export function bert(config: ModelConfig, weights: WeightSource, file = "model.s
           b_O: biasOr(output.dense.bias, [D]),
         };
       },
+      outputKeys: (layer) => {
+        const blk = bertParams(config, heads, (key) => key).layer[layer] as BertParams<string>["layer"][number];
+        return { attn: blk.attention.output.dense.weight, mlp: blk.output.dense.weight };
+      },
       mlp: (layer) => {
         const b = block(layer);
         return {

@@ -146,6 +146,8 @@ export function assembleModel<Extra extends object = object>(parts: {
     readonly b_U: () => Tensor;
     readonly attn: (layer: number) => AttentionWeights;
     readonly mlp: (layer: number) => MlpWeights;
+    /** the parameter keys of block `layer`'s attention and MLP output weights */
+    readonly outputKeys: (layer: number) => { readonly attn: string; readonly mlp: string };
   };
   readonly extra?: Extra;
 }): LoadedArchitecture & Extra {
@@ -173,6 +175,11 @@ export function assembleModel<Extra extends object = object>(parts: {
       return w.b_U();
     },
     attn: (layer) => w.attn(blockIndex(layer, n)),
+    outputParams: (layer) => {
+      const keys = w.outputKeys(blockIndex(layer, n));
+      const layout = config.weightLayout;
+      return { attn: { param: keys.attn, layout }, mlp: { param: keys.mlp, layout } };
+    },
     mlp: (layer) => w.mlp(blockIndex(layer, n)),
   };
 }

@@ -316,6 +316,10 @@ export function gptNeox(config: ModelConfig, weights: WeightSource, file = "mode
           b_O: biasOr(dense.bias, [D]),
         };
       },
+      outputKeys: (layer) => {
+        const blk = gptNeoxParams(config, (key) => key).layers[layer] as GptNeoxParams<string>["layers"][number];
+        return { attn: blk.attention.dense.weight, mlp: blk.mlp.dense_4h_to_h.weight };
+      },
       mlp: (layer) => {
         const { dense_h_to_4h: up, dense_4h_to_h: down } = block(layer).mlp;
         return {

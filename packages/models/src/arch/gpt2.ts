@@ -259,6 +259,10 @@ export function gpt2(config: ModelConfig, weights: WeightSource, file = "model.s
           b_O: biasOr(c_proj.bias, [D]), // [d_model]
         };
       },
+      outputKeys: (layer) => {
+        const blk = gpt2Params(config, (key) => key).h[layer] as Gpt2Params<string>["h"][number];
+        return { attn: blk.attn.c_proj.weight, mlp: blk.mlp.c_proj.weight };
+      },
       mlp: (layer) => {
         const { c_fc, c_proj } = (stored().h[layer] as Gpt2Params["h"][number]).mlp;
         return {

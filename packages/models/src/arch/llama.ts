@@ -285,6 +285,10 @@ export function llama(config: ModelConfig, weights: WeightSource, file = "model.
           b_O: biasOr(o_proj.bias, [D]),
         };
       },
+      outputKeys: (layer) => {
+        const blk = llamaParams(config, (key) => key).layers[layer] as LlamaParams<string>["layers"][number];
+        return { attn: blk.self_attn.o_proj.weight, mlp: blk.mlp.down_proj.weight };
+      },
       mlp: (layer) => {
         const { gate_proj, up_proj, down_proj } = block(layer).mlp;
         return {
