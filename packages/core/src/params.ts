@@ -120,23 +120,54 @@ function fromInput(v: Tensor | TensorData, like: Tensor, what: string): Tensor {
 }
 
 /** The value of `old` after one edit (a new tensor; `old` is left as it was). */
+/** The rows and columns a slice edit selects (all of an axis it does not name), checked and non-negative. */
+function slice2d(
+  old: Tensor,
+  rows: readonly number[] | undefined,
+  cols: readonly number[] | undefined,
+  what: string,
+): [number[], number[]] {
+  if (old.rank !== 2) throw new ShapeError(`${what}: rows and cols need a 2-D parameter, got ${fmt(old.shape)}`);
+  const pick = (list: readonly number[] | undefined, n: number, axis: string) =>
+    list === undefined
+      ? Array.from({ length: n }, (_, i) => i)
+      : list.map((i) => {
+          if (!Number.isInteger(i) || i < -n || i >= n) throw new ShapeError(`${what}: ${axis} ${i} out of range [-${n}, ${n})`);
+          return i < 0 ? n + i : i;
+        });
+  return [pick(rows, old.shape[0] as number, "row"), pick(cols, old.shape[1] as number, "col")];
+}
+
 export function editedValue(old: Tensor, e: WeightEditInput): Tensor {
   const what = `edit ${e.kind} on ${e.param}`;
   switch (e.kind) {
-    case "set":
-      return fromInput(e.values, old, what);
+    case "set": {
+      const sliced = "rows" in e || "cols" in e ? (e as { rows?: readonly number[]; cols?: readonly number[] }) : null;
+      if (sliced === null || (sliced.rows === undefined && sliced.cols === undefined)) return fromInput(e.values, old, what);
+      const [rows, cols] = slice2d(old, sliced.rows, sliced.cols, what);
+      const v = fromInput(
+        e.values,
+        tensor(new Array(rows.length * cols.length).fill(0), [rows.length, cols.length], old.dtype),
+        what,
+      );
+      const out = Float64Array.from(old.data as ArrayLike<number>);
+      const C = old.shape[1] as number;
+      rows.forEach((r, i) => {
+        cols.forEach((c, j) => {
+          out[r * C + c] = v.data[i * cols.length + j] as number;
+        });
+      });
+      return tensor(out, old.shape, old.dtype);
+    }
     case "add":
       return add(old, fromInput(e.delta, old, what));
     case "scale": {
-      if (e.rows === undefined) return mul(old, e.factor);
-      if (old.rank !== 2) throw new ShapeError(`${what}: rows need a 2-D parameter, got ${fmt(old.shape)}`);
-      const R = old.shape[0] as number;
-      const f = new Array<number>(R).fill(1); // [rows]
-      for (const r of e.rows) {
-        if (!Number.isInteger(r) || r < -R || r >= R) throw new ShapeError(`${what}: row ${r} out of range [-${R}, ${R})`);
-        f[r < 0 ? R + r : r] = e.factor;
-      }
-      return mul(old, tensor(f, [R, 1], old.dtype)); // [rows, cols]
+      if (e.rows === undefined && e.cols === undefined) return mul(old, e.factor);
+      const [rows, cols] = slice2d(old, e.rows, e.cols, what);
+      const [R, C] = old.shape as [number, number];
+      const f = new Array<number>(R * C).fill(1); // [rows, cols]
+      for (const r of rows) for (const c of cols) f[r * C + c] = e.factor;
+      return mul(old, tensor(f, [R, C], old.dtype)); // [rows, cols]
     }
     case "rankOne": {
       if (old.rank !== 2) throw new ShapeError(`${what}: needs a 2-D parameter, got ${fmt(old.shape)}`);

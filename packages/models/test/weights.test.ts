@@ -143,6 +143,23 @@ describe("weight edits", () => {
     expect(z.slice(0, C).every((x) => x === 0) && z.slice((R - 1) * C).every((x) => x === 0)).toBe(true);
     expect(z.slice(C, 2 * C)).toEqual(w0.slice(C, 2 * C));
     rows.revert();
+    // a slice: columns (a head's inputs in a [out, in] layout), and rows × columns; set a slice to given values
+    const cols = model.params.apply([{ kind: "scale", param: name, factor: 0, cols: [1, 2] }]);
+    const zc = model.params.get(name).toArray();
+    for (let i = 0; i < R; i++) {
+      expect(Math.abs(zc[i * C + 1] as number)).toBe(0);
+      expect(Math.abs(zc[i * C + 2] as number)).toBe(0);
+      expect(zc[i * C]).toBe(w0[i * C]);
+    }
+    cols.revert();
+    const set = model.params.apply([
+      { kind: "set", param: name, rows: [1], cols: [0, -1], values: { shape: [1, 2], data: [7, 8] } },
+    ]);
+    const zs = model.params.get(name).toArray();
+    expect([zs[C], zs[2 * C - 1]]).toEqual([7, 8]);
+    expect(zs.filter((x, i) => x !== w0[i]).length).toBe(2);
+    set.revert();
+    expect(() => model.params.apply([{ kind: "scale", param: name, factor: 0, cols: [C] }])).toThrow(/col \d+ out of range/);
     expect(() => model.params.apply([edit, { kind: "rankOne", param: name, u: [1], v }])).toThrow(/u has 1 entries/);
     expect(plain()).toEqual(before);
   });
