@@ -5,6 +5,7 @@ export { ablate } from "./ablation.js";
 export * from "./attention.js";
 export { checkToken, inputIds, type MethodOptions, MethodRequestError, resolvePosition, tokenRef, vocabSize } from "./common.js";
 export { directLogitAttribution } from "./dla.js";
+export { romeEdit, zeroHeadEdits } from "./edit.js";
 export { gradientAttribution, quadrature } from "./gradient.js";
 export { logitLens } from "./lens.js";
 export { activationPatching } from "./patching.js";

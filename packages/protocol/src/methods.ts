@@ -3,6 +3,10 @@
 // along for display only.
 
 import type { AttentionRequest, AttentionResult } from "./attention.js";
+import type { WeightEdit } from "./edits.js";
+
+/** One kind of weight edit. */
+type WeightEditOf<K extends WeightEdit["kind"]> = Extract<WeightEdit, { kind: K }>;
 
 /** What a method runs on: text (the model's tokenizer encodes it, with its special tokens) or token ids. */
 export type TokenInput = { readonly text: string } | { readonly ids: readonly number[] };
@@ -437,6 +441,54 @@ export interface SteerResult {
   } | null;
 }
 
+// ——— weight editing ———
+
+/**
+ * A rank-one MLP edit in the style of ROME (Meng et al. 2022): the key is the MLP's input activation (its
+ * hook_post) at the subject's last token in `layer`; the value is the MLP output there plus a vector optimized so
+ * that the prompt's next token becomes `target`; W_out gains key ⊗ (value − key·W_out) / ‖key‖², so that key now
+ * maps to the new value. (ROME whitens the key by the covariance of keys over a corpus; this edit uses the
+ * identity, as ROME's own ablation "without C" does.)
+ */
+export interface RomeRequest {
+  readonly kind: "rome";
+  /** the prompt that should now end in `target`, e.g. "The Eiffel Tower is located in the city of" */
+  readonly prompt: TokenInput;
+  /** the position of the subject's last token in the prompt (negative counts from the end) */
+  readonly subjectPosition: number;
+  readonly target: number;
+  readonly layer: number;
+  /** optimization of the value: Adam steps (default 100), learning rate (default 0.1), L2 weight (default 1e-3) */
+  readonly steps?: number;
+  readonly lr?: number;
+  readonly l2?: number;
+  /** other prompts evaluated before and after the edit (paraphrases, unrelated facts) */
+  readonly checks?: readonly TokenInput[];
+}
+
+/** The target's probability at a prompt's last position, before and after an edit. */
+export interface EditCheck {
+  readonly tokens: readonly TokenRef[];
+  readonly before: number;
+  readonly after: number;
+}
+
+export interface RomeResult {
+  readonly kind: "rome";
+  readonly layer: number;
+  readonly subjectPosition: number;
+  readonly target: TokenRef;
+  /** the edit, in the stored layout: apply it with `model.params.apply([edit])` (revertible) or per run */
+  readonly edit: WeightEditOf<"rankOne">;
+  /** ‖key‖ and ‖value − key·W_out‖ */
+  readonly keyNorm: number;
+  readonly deltaNorm: number;
+  /** the optimization's loss (−log p(target) + L2) per step */
+  readonly losses: readonly number[];
+  /** the prompt first, then each check */
+  readonly checks: readonly EditCheck[];
+}
+
 export type MethodRequest =
   | AblationRequest
   | AttentionRequest
@@ -446,7 +498,8 @@ export type MethodRequest =
   | PerturbationAttributionRequest
   | PatchRequest
   | ProbeRequest
-  | SteerRequest;
+  | SteerRequest
+  | RomeRequest;
 export type MethodResult =
   | AblationResult
   | AttentionResult
@@ -456,5 +509,6 @@ export type MethodResult =
   | PerturbationAttributionResult
   | PatchResult
   | ProbeResult
-  | SteerResult;
+  | SteerResult
+  | RomeResult;
 export type MethodKind = MethodResult["kind"];

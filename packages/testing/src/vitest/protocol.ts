@@ -12,6 +12,7 @@ import type {
   PatchResult,
   PerturbationAttributionResult,
   ProbeResult,
+  RomeResult,
   SteerResult,
   TokenRef,
   TokenScore,
@@ -259,6 +260,28 @@ const attention = {
   } satisfies Fields<AttentionResult>,
 };
 
+const rome = {
+  object: {
+    kind: { literal: "rome" },
+    layer: "int",
+    subjectPosition: "int",
+    target: tokenRef,
+    edit: {
+      object: {
+        kind: { literal: "rankOne" },
+        param: "string",
+        u: { array: "number" },
+        v: { array: "number" },
+        coeff: "number",
+      },
+    },
+    keyNorm: "number",
+    deltaNorm: "number",
+    losses: { array: "number" },
+    checks: { array: { object: { tokens: { array: tokenRef }, before: "number", after: "number" } } },
+  } satisfies Fields<RomeResult>,
+};
+
 const SCHEMAS: { readonly [K in MethodKind]: Schema } = {
   lens,
   dla,
@@ -269,6 +292,7 @@ const SCHEMAS: { readonly [K in MethodKind]: Schema } = {
   probe,
   steer,
   attention,
+  rome,
 };
 
 /** Where `value` departs from `schema`: one line per problem, with its JSON path. */
