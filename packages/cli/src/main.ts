@@ -8,6 +8,7 @@ import { attributeCommand } from "./commands/attribute.js";
 import type { Command } from "./commands/command.js";
 import { convertCommand } from "./commands/convert.js";
 import { dlaCommand } from "./commands/dla.js";
+import { editCommand } from "./commands/edit.js";
 import { generateCommand } from "./commands/generate.js";
 import { inspect } from "./commands/inspect.js";
 import { lensCommand } from "./commands/lens.js";
@@ -30,7 +31,8 @@ export type CommandName =
   | "ablate"
   | "probe"
   | "steer"
-  | "attention";
+  | "attention"
+  | "edit";
 
 /** Exhaustive: a name in CommandName without a command fails to compile. */
 const commands: { readonly [C in CommandName]: Command } = {
@@ -47,6 +49,7 @@ const commands: { readonly [C in CommandName]: Command } = {
   probe: probeCommand,
   steer: steerCommand,
   attention: attentionCommand,
+  edit: editCommand,
 };
 
 const isCommand = (s: string): s is CommandName => Object.hasOwn(commands, s);

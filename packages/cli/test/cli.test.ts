@@ -608,6 +608,55 @@ describe("lens and dla", () => {
     expect(bad.stderr).toMatch(/layers\[0\]/);
   });
 
+  it("edit writes the edited model as a folder that loads to the same logits and converts to GGUF", async () => {
+    const out = join(dir, "edited");
+    const d = await json([
+      "edit",
+      hf,
+      "--zero-head",
+      "0.1,1.2",
+      "--scale",
+      "h.0.mlp.c_fc.weight:0.5",
+      "--tokens",
+      ids.join(","),
+      "--out",
+      out,
+    ]);
+    expect(d.edits).toHaveLength(3);
+    expect(d.written).toBeGreaterThan(0);
+    const edited = loadModel(out);
+    const inProcess = run(m.model, x, { edits: d.edits }).output.toArray();
+    expect(run(edited.model, x).output.toArray()).toEqual(inProcess);
+    expect(run(edited.model, x).output.toArray()).not.toEqual(ref.output.toArray());
+    const gguf = join(dir, "edited.gguf");
+    expect((await cli(["convert", out, "--to", "gguf", gguf])).code).toBe(0);
+    const fromGguf = run(loadModel(gguf).model, x).output.toArray();
+    const worst = fromGguf.reduce((w, v, i) => Math.max(w, Math.abs(v - (inProcess[i] as number))), 0);
+    expect(worst).toBeLessThan(1e-4);
+    const rome = await cli([
+      "edit",
+      hf,
+      "--rome",
+      "--prompt",
+      "hello world",
+      "--subject",
+      "-1",
+      "--target",
+      "7",
+      "--layer",
+      "1",
+      "--steps",
+      "40",
+      "--lr",
+      "0.5",
+    ]);
+    expect(rome.code).toBe(0);
+    expect(rome.stdout).toMatch(/p\(.*\) on the prompt: \d\.\d{4} → \d\.\d{4}/);
+    expect((await cli(["edit", hf, "--zero-head", "0.x"])).code).toBe(2);
+    expect((await cli(["edit", hf])).code).toBe(2);
+    expect((await cli(["edit", hf, "--zero-head", "0.1", "--out", out])).code).toBe(1); // already holds a model
+  });
+
   it("the schema check itself fails on a result that is not of the protocol type", () => {
     expect(() => expectMethodResult({ kind: "dla", tokens: [] })).toThrow();
     expect(() => expectMethodResult({ kind: "nope" })).toThrow();
