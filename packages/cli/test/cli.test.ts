@@ -657,6 +657,21 @@ describe("lens and dla", () => {
     expect((await cli(["edit", hf, "--zero-head", "0.1", "--out", out])).code).toBe(1); // already holds a model
   });
 
+  it("lens --train-tuned trains and writes a tuned lens that lens --tuned reads", async () => {
+    const corpus = join(dir, "corpus.txt");
+    writeFileSync(corpus, Array.from({ length: 30 }, (_, i) => `hello world the cat ${i} sat on the mat`).join("\n"));
+    const file = join(dir, "tuned.safetensors");
+    const d = await json(["lens", hf, "--train-tuned", corpus, "--steps", "40", "--out", file]);
+    expectMethodResult(d);
+    expect(d.klTunedLens[0]).toBeLessThan(d.klLogitLens[0]);
+    const lens = await json(["lens", hf, "--tokens", ids.join(","), "--tuned", file]);
+    expectMethodResult(lens);
+    expect(lens.lens).toBe("tuned");
+    const text = await cli(["lens", hf, "--train-tuned", corpus, "--steps", "5"]);
+    expect(text.stdout).toMatch(/tuned lens trained on \d+ positions/);
+    expect((await cli(["lens", hf, "--tokens", "1,2", "--tuned", corpus])).code).toBe(1); // not a safetensors file
+  });
+
   it("the schema check itself fails on a result that is not of the protocol type", () => {
     expect(() => expectMethodResult({ kind: "dla", tokens: [] })).toThrow();
     expect(() => expectMethodResult({ kind: "nope" })).toThrow();

@@ -12,3 +12,4 @@ export { activationPatching } from "./patching.js";
 export { kernelShap, lime, type MaskValue, occlusion, perturbationAttribution, rng } from "./perturbation.js";
 export { fitLogistic, probe } from "./probe.js";
 export { contrastiveVector, steer } from "./steer.js";
+export { lensLayers, type TunedLens, trainTunedLens, translate } from "./tuned-lens.js";

@@ -13,12 +13,17 @@ import {
   resolvePosition,
   tokenRef,
 } from "./common.js";
+import { type TunedLens, translate } from "./tuned-lens.js";
 
 /**
  * Top-k predictions (and a target's probability and rank) at every layer × position.
  * @example logitLens(model, { kind: "lens", input: { text: "The Eiffel Tower is in" }, target: paris })
  */
-export function logitLens(model: TransformerModel, req: LensRequest, opts: MethodOptions = {}): LensResult {
+export function logitLens(
+  model: TransformerModel,
+  req: LensRequest,
+  opts: MethodOptions & { readonly tuned?: TunedLens } = {},
+): LensResult {
   const ids = inputIds(model, req.input);
   const k = req.topK ?? 5;
   if (!Number.isInteger(k) || k < 1) throw new MethodRequestError("topK", `expected a positive integer, got ${k}`);
@@ -26,6 +31,11 @@ export function logitLens(model: TransformerModel, req: LensRequest, opts: Metho
   const positions = (req.positions ?? ids.map((_, i) => i)).map((p, i) => resolvePosition(p, ids.length, `positions[${i}]`));
   const L = model.nLayers;
   const layers = [...Array.from({ length: L }, (_, l) => `blocks.${l}.hook_resid_pre`), `blocks.${L - 1}.hook_resid_post`];
+  if (opts.tuned !== undefined && opts.tuned.layers.join() !== layers.join())
+    throw new MethodRequestError(
+      "tuned",
+      `the tuned lens was trained for ${opts.tuned.layers.length} streams; this model has ${layers.length}`,
+    );
   const { cache, output } = run(model, ids, { cache: layers });
   if (output.rank !== 3)
     throw new MethodRequestError("model", `the lens reads next-token logits; this model outputs ${output.shape}`);
@@ -34,7 +44,7 @@ export function logitLens(model: TransformerModel, req: LensRequest, opts: Metho
   for (const [i, name] of layers.entries()) {
     checkAborted(opts.signal);
     const resid = cache.get(name); // [1, pos, d_model]
-    const logits = model.unembed(resid); // [1, pos, d_vocab]
+    const logits = model.unembed(opts.tuned === undefined ? resid : translate(opts.tuned, i, resid)); // [1, pos, d_vocab]
     const V = logits.shape[2] as number;
     const data = logits.data as Float32Array | Float64Array; // row-major: position p's logits at [p·V, (p+1)·V)
     cells.push(
@@ -53,6 +63,7 @@ export function logitLens(model: TransformerModel, req: LensRequest, opts: Metho
     positions,
     target: req.target === undefined ? null : tokenRef(model, req.target),
     cells,
+    lens: opts.tuned === undefined ? "logit" : "tuned",
   };
 }
 

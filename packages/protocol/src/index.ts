@@ -47,5 +47,7 @@ export type {
   TokenInput,
   TokenRef,
   TokenScore,
+  TunedLensResult,
+  TunedLensTrainRequest,
 } from "./methods.js";
 export type { ActivationSummary, DType, TensorData, TensorSlice, TensorStats } from "./tensors.js";

@@ -61,6 +61,35 @@ export interface LensResult {
   readonly target: TokenRef | null;
   /** cells[layer][position]: each stream through the final norm (its scale computed on that stream) and unembedding */
   readonly cells: readonly (readonly LensCell[])[];
+  /** "tuned": each stream went through its tuned-lens translator first */
+  readonly lens: "logit" | "tuned";
+}
+
+/** Training a tuned lens: per-layer affine translators fit on a corpus to the model's final distribution. */
+export interface TunedLensTrainRequest {
+  readonly kind: "tuned_lens";
+  readonly texts: readonly string[];
+  /** Adam steps per layer (default 200), learning rate (default 1e-3), positions per step (default 128) */
+  readonly steps?: number;
+  readonly lr?: number;
+  readonly batchTokens?: number;
+  /** the share of positions held out to measure KL (default 0.2), positions read at most (default 4096) */
+  readonly validation?: number;
+  readonly maxTokens?: number;
+  readonly seed?: number;
+}
+
+export interface TunedLensResult {
+  readonly kind: "tuned_lens";
+  /** the streams, as LensResult.layers */
+  readonly layers: readonly string[];
+  /** mean KL(final ‖ lens) on the held-out positions, per layer, for the logit lens and for the tuned lens */
+  readonly klLogitLens: readonly number[];
+  readonly klTunedLens: readonly number[];
+  readonly trainTokens: number;
+  readonly validationTokens: number;
+  readonly steps: number;
+  readonly seed: number;
 }
 
 // ——— direct logit attribution ———
@@ -499,7 +528,8 @@ export type MethodRequest =
   | PatchRequest
   | ProbeRequest
   | SteerRequest
-  | RomeRequest;
+  | RomeRequest
+  | TunedLensTrainRequest;
 export type MethodResult =
   | AblationResult
   | AttentionResult
@@ -510,5 +540,6 @@ export type MethodResult =
   | PatchResult
   | ProbeResult
   | SteerResult
-  | RomeResult;
+  | RomeResult
+  | TunedLensResult;
 export type MethodKind = MethodResult["kind"];

@@ -16,6 +16,7 @@ import type {
   SteerResult,
   TokenRef,
   TokenScore,
+  TunedLensResult,
 } from "@llmdbg/protocol";
 import { expect } from "vitest";
 
@@ -54,6 +55,7 @@ const lens = {
         },
       },
     },
+    lens: { oneOf: [{ literal: "logit" }, { literal: "tuned" }] },
   } satisfies Fields<LensResult>,
 };
 
@@ -282,6 +284,19 @@ const rome = {
   } satisfies Fields<RomeResult>,
 };
 
+const tunedLens = {
+  object: {
+    kind: { literal: "tuned_lens" },
+    layers: { array: "string" },
+    klLogitLens: { array: "number" },
+    klTunedLens: { array: "number" },
+    trainTokens: "int",
+    validationTokens: "int",
+    steps: "int",
+    seed: "int",
+  } satisfies Fields<TunedLensResult>,
+};
+
 const SCHEMAS: { readonly [K in MethodKind]: Schema } = {
   lens,
   dla,
@@ -293,6 +308,7 @@ const SCHEMAS: { readonly [K in MethodKind]: Schema } = {
   steer,
   attention,
   rome,
+  tuned_lens: tunedLens,
 };
 
 /** Where `value` departs from `schema`: one line per problem, with its JSON path. */
