@@ -3,15 +3,18 @@
 // name the file and field). Stack traces are for bugs, shown only with LLMDBG_DEBUG=1.
 import { UsageError } from "./args.js";
 import { ablateCommand } from "./commands/ablate.js";
+import { adversarialCommand } from "./commands/adversarial.js";
 import { attentionCommand } from "./commands/attention.js";
 import { attributeCommand } from "./commands/attribute.js";
 import type { Command } from "./commands/command.js";
 import { convertCommand } from "./commands/convert.js";
+import { counterfactualCommand } from "./commands/counterfactual.js";
 import { dlaCommand } from "./commands/dla.js";
 import { editCommand } from "./commands/edit.js";
 import { generateCommand } from "./commands/generate.js";
 import { inspect } from "./commands/inspect.js";
 import { lensCommand } from "./commands/lens.js";
+import { neuronsCommand } from "./commands/neurons.js";
 import { patchCommand } from "./commands/patch.js";
 import { probeCommand } from "./commands/probe.js";
 import { profileCommand } from "./commands/profile.js";
@@ -32,7 +35,10 @@ export type CommandName =
   | "probe"
   | "steer"
   | "attention"
-  | "edit";
+  | "edit"
+  | "counterfactual"
+  | "adversarial"
+  | "neurons";
 
 /** Exhaustive: a name in CommandName without a command fails to compile. */
 const commands: { readonly [C in CommandName]: Command } = {
@@ -50,6 +56,9 @@ const commands: { readonly [C in CommandName]: Command } = {
   steer: steerCommand,
   attention: attentionCommand,
   edit: editCommand,
+  counterfactual: counterfactualCommand,
+  adversarial: adversarialCommand,
+  neurons: neuronsCommand,
 };
 
 const isCommand = (s: string): s is CommandName => Object.hasOwn(commands, s);

@@ -2,12 +2,15 @@
 // `(model, request, { onProgress, signal }) → result` with a protocol request and result; no global state.
 
 export { ablate } from "./ablation.js";
+export * from "./adversarial.js";
 export * from "./attention.js";
 export { checkToken, inputIds, type MethodOptions, MethodRequestError, resolvePosition, tokenRef, vocabSize } from "./common.js";
+export * from "./counterfactual.js";
 export { directLogitAttribution } from "./dla.js";
 export { romeEdit, zeroHeadEdits } from "./edit.js";
 export { gradientAttribution, quadrature } from "./gradient.js";
 export { logitLens } from "./lens.js";
+export * from "./neurons.js";
 export { activationPatching } from "./patching.js";
 export { kernelShap, lime, type MaskValue, occlusion, perturbationAttribution, rng } from "./perturbation.js";
 export { fitLogistic, probe } from "./probe.js";

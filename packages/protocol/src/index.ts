@@ -1,6 +1,16 @@
 // @llmdbg/protocol — the JSON wire types every other package speaks: hook-point metadata, tensors as data and
 // slices, interventions, weight edits. No dependencies and no code beyond types, so the browser UI can import it alone.
 // Method requests and results (methods.ts); the RPC contract joins these as the server lands.
+export type {
+  AdversarialFlip,
+  AdversarialMethod,
+  AdversarialRequest,
+  AdversarialResult,
+  Counterfactual,
+  CounterfactualPrediction,
+  CounterfactualRequest,
+  CounterfactualResult,
+} from "./adversarial.js";
 export type { AttentionHeadScores, AttentionRequest, AttentionResult, AttentionSink } from "./attention.js";
 export type { WeightEdit, WeightEditKind } from "./edits.js";
 export type { Axis, HookKind, HookPoint } from "./hooks.js";
@@ -50,4 +60,14 @@ export type {
   TunedLensResult,
   TunedLensTrainRequest,
 } from "./methods.js";
+export type {
+  NeuronDirection,
+  NeuronExample,
+  NeuronHistogram,
+  NeuronQuantile,
+  NeuronStats,
+  NeuronsRequest,
+  NeuronsResult,
+  NeuronUnit,
+} from "./neurons.js";
 export type { ActivationSummary, DType, TensorData, TensorSlice, TensorStats } from "./tensors.js";

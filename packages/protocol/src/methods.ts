@@ -2,8 +2,10 @@
 // it, the server sends it, the UI draws it. Token ids are the model's; text, where a tokenizer gives it, rides
 // along for display only.
 
+import type { AdversarialRequest, AdversarialResult, CounterfactualRequest, CounterfactualResult } from "./adversarial.js";
 import type { AttentionRequest, AttentionResult } from "./attention.js";
 import type { WeightEdit } from "./edits.js";
+import type { NeuronsRequest, NeuronsResult } from "./neurons.js";
 
 /** One kind of weight edit. */
 type WeightEditOf<K extends WeightEdit["kind"]> = Extract<WeightEdit, { kind: K }>;
@@ -520,6 +522,9 @@ export interface RomeResult {
 
 export type MethodRequest =
   | AblationRequest
+  | AdversarialRequest
+  | CounterfactualRequest
+  | NeuronsRequest
   | AttentionRequest
   | LensRequest
   | DlaRequest
@@ -532,6 +537,9 @@ export type MethodRequest =
   | TunedLensTrainRequest;
 export type MethodResult =
   | AblationResult
+  | AdversarialResult
+  | CounterfactualResult
+  | NeuronsResult
   | AttentionResult
   | LensResult
   | DlaResult

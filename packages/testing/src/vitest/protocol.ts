@@ -4,11 +4,14 @@
 // fails to compile.
 import type {
   AblationResult,
+  AdversarialResult,
   AttentionResult,
+  CounterfactualResult,
   DlaResult,
   GradientAttributionResult,
   LensResult,
   MethodKind,
+  NeuronsResult,
   PatchResult,
   PerturbationAttributionResult,
   ProbeResult,
@@ -297,6 +300,139 @@ const tunedLens = {
   } satisfies Fields<TunedLensResult>,
 };
 
+const adversarial = {
+  object: {
+    kind: { literal: "adversarial" },
+    method: oneOfStrings(["hotflip", "gcg"]),
+    tokens: { array: tokenRef },
+    adversarial: { array: tokenRef },
+    text: { nullable: "string" },
+    objective: oneOfStrings(["target", "away"]),
+    target: { array: tokenRef },
+    lossBefore: "number",
+    loss: "number",
+    targetProbs: { array: "number" },
+    before: tokenScore,
+    after: tokenScore,
+    success: "boolean",
+    flips: {
+      nullable: {
+        array: {
+          object: {
+            position: "int",
+            from: tokenRef,
+            to: tokenRef,
+            predicted: "number",
+            actual: "number",
+          } satisfies Fields<NonNullable<AdversarialResult["flips"]>[number]>,
+        },
+      },
+    },
+    suffix: { nullable: { array: tokenRef } },
+    losses: { array: "number" },
+    steps: "int",
+    evaluated: "int",
+    stopped: oneOfStrings(["success", "steps", "time", "exhausted"]),
+    seed: { nullable: "int" },
+  } satisfies Fields<AdversarialResult>,
+};
+
+const prediction = { top: tokenScore, targetLogProb: "number", targetProb: "number" } satisfies Fields<
+  CounterfactualResult["original"]
+>;
+const counterfactual = {
+  object: {
+    kind: { literal: "counterfactual" },
+    tokens: { array: tokenRef },
+    text: { nullable: "string" },
+    target: tokenRef,
+    original: { object: prediction },
+    counterfactuals: {
+      array: {
+        object: {
+          source: oneOfStrings(["words", "neighbours"]),
+          from: "string",
+          to: "string",
+          at: { array: "int" },
+          swap: { nullable: { object: { from: "int", to: "int", similarity: "number" } } },
+          tokens: { array: tokenRef },
+          text: { nullable: "string" },
+          ...prediction,
+          deltaLogProb: "number",
+          deltaProb: "number",
+          keepsTop: "boolean",
+        } satisfies Fields<CounterfactualResult["counterfactuals"][number]>,
+      },
+    },
+    robustness: {
+      object: {
+        all: { nullable: "number" },
+        words: { nullable: "number" },
+        neighbours: { nullable: "number" },
+      } satisfies Fields<CounterfactualResult["robustness"]>,
+    },
+    sameLength: "boolean",
+    skipped: "int",
+  } satisfies Fields<CounterfactualResult>,
+};
+
+type Unit = NeuronsResult["units"][number];
+const neurons = {
+  object: {
+    kind: { literal: "neurons" },
+    hook: "string",
+    features: "int",
+    texts: "int",
+    empty: "int",
+    truncated: "int",
+    tokens: "int",
+    topK: "int",
+    window: "int",
+    units: {
+      array: {
+        object: {
+          name: "string",
+          neuron: { nullable: "int" },
+          norm: { nullable: "number" },
+          top: {
+            array: {
+              object: {
+                text: "int",
+                position: "int",
+                value: "number",
+                start: "int",
+                tokens: { array: tokenRef },
+                activations: { array: "number" },
+              } satisfies Fields<Unit["top"][number]>,
+            },
+          },
+          histogram: {
+            object: {
+              lo: "number",
+              hi: "number",
+              range: { oneOf: [{ literal: "given" }, { literal: "sample" }] },
+              counts: { array: "int" },
+              below: "int",
+              above: "int",
+            } satisfies Fields<Unit["histogram"]>,
+          },
+          stats: {
+            object: {
+              count: "int",
+              mean: "number",
+              std: "number",
+              min: "number",
+              max: "number",
+              positive: "int",
+            } satisfies Fields<Unit["stats"]>,
+          },
+          quantiles: { array: { object: { q: "number", value: "number" } satisfies Fields<Unit["quantiles"][number]> } },
+        } satisfies Fields<Unit>,
+      },
+    },
+  } satisfies Fields<NeuronsResult>,
+};
+
 const SCHEMAS: { readonly [K in MethodKind]: Schema } = {
   lens,
   dla,
@@ -309,6 +445,9 @@ const SCHEMAS: { readonly [K in MethodKind]: Schema } = {
   attention,
   rome,
   tuned_lens: tunedLens,
+  adversarial,
+  counterfactual,
+  neurons,
 };
 
 /** Where `value` departs from `schema`: one line per problem, with its JSON path. */
