@@ -672,6 +672,52 @@ describe("lens and dla", () => {
     expect((await cli(["lens", hf, "--tokens", "1,2", "--tuned", corpus])).code).toBe(1); // not a safetensors file
   });
 
+  it("counterfactual and adversarial --json print their results; bad flags exit 2", async () => {
+    const words = join(dir, "words.txt");
+    writeFileSync(words, "# interchangeable\nhello world\n");
+    const c = await json(["counterfactual", hf, "--text", "hello there world", "--words", words, "--neighbours", "2"]);
+    expectMethodResult(c);
+    expect(c.counterfactuals.length).toBeGreaterThan(0);
+    expect(c.robustness.all).toBeGreaterThanOrEqual(0);
+    const h = await json([
+      "adversarial",
+      hf,
+      "--tokens",
+      ids.join(","),
+      "--method",
+      "hotflip",
+      "--target",
+      "7",
+      "--max-flips",
+      "1",
+      "--candidates",
+      "4",
+    ]);
+    expectMethodResult(h);
+    expect(h.method).toBe("hotflip");
+    const g = await json([
+      "adversarial",
+      hf,
+      "--tokens",
+      ids.join(","),
+      "--method",
+      "gcg",
+      "--target-tokens",
+      "7",
+      "--steps",
+      "2",
+      "--suffix-length",
+      "2",
+      "--candidates",
+      "8",
+    ]);
+    expectMethodResult(g);
+    expect(g.suffix).toHaveLength(2);
+    expect(g.losses.length).toBeGreaterThan(0);
+    expect((await cli(["adversarial", hf, "--tokens", "1,2", "--method", "sideways"])).code).toBe(2);
+    expect((await cli(["counterfactual", hf, "--tokens", "1,2"])).code).toBe(2);
+  });
+
   it("the schema check itself fails on a result that is not of the protocol type", () => {
     expect(() => expectMethodResult({ kind: "dla", tokens: [] })).toThrow();
     expect(() => expectMethodResult({ kind: "nope" })).toThrow();
