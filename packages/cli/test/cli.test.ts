@@ -418,6 +418,11 @@ describe("lens and dla", () => {
       expect(d.scores).toHaveLength(ids.length);
       if (method === "ig") expect(Math.abs(d.delta)).toBeLessThan(0.01 * Math.abs(d.fInput - d.fBaseline));
     }
+    const gen = await json(["attribute", hf, "--tokens", ids.join(","), "--method", "grad-x-input", "--generate", "3"]);
+    expectMethodResult(gen);
+    expect(gen.matrix).toHaveLength(3);
+    const genText = await cli(["attribute", hf, "--tokens", ids.join(","), "--method", "saliency", "--generate", "2"]);
+    expect(genText.stdout).toMatch(/each generated token \(row\) attributed to every token before it/);
     const data = join(dir, "baseline-texts.txt");
     writeFileSync(data, "hello world\nthe cat\n\n");
     const ds = await json([

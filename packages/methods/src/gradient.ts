@@ -10,10 +10,12 @@
 // measures the quadrature's error (Sundararajan et al. 2017; Captum's `convergence_delta`). The interpolation
 // points run as rows of one batch, `batch` at a time, the baseline-to-input path given to the hook point by a
 // per-call hook function.
-import { logitOf, logProb, run, type TransformerModel } from "@llmdbg/core";
+import { generate, logitOf, logProb, run, type TransformerModel } from "@llmdbg/core";
 import type {
   AttributionBaseline,
   AttributionObjective,
+  GenerationAttributionRequest,
+  GenerationAttributionResult,
   GradientAttributionRequest,
   GradientAttributionResult,
   QuadratureRule,
@@ -262,4 +264,53 @@ function baselineOf(
       return mean(seqs);
     }
   }
+}
+
+/**
+ * Attribution of a greedy generation: each generated token explained by gradient attribution over every token
+ * before it (the prompt and the tokens generated so far), as Inseq attributes generations; rows are generated
+ * tokens, columns positions of prompt + generation.
+ * @example generationAttribution(model, { kind: "generation_attribution", input: { text }, maxNewTokens: 8, method: "grad_x_input" })
+ */
+export function generationAttribution(
+  model: TransformerModel,
+  req: GenerationAttributionRequest,
+  opts: MethodOptions = {},
+): GenerationAttributionResult {
+  const prompt = inputIds(model, req.input);
+  const n = req.maxNewTokens;
+  if (!Number.isInteger(n) || n < 1) throw new MethodRequestError("maxNewTokens", `expected a positive integer, got ${n}`);
+  const generated = generate(model, [prompt], { maxNewTokens: n, temperature: 0 }).tokens[0] ?? [];
+  const all = [...prompt, ...generated];
+  const width = prompt.length + generated.length - 1; // the last generated token is seen by no row
+  const matrix: (number | null)[][] = [];
+  const deltas: number[] = [];
+  generated.forEach((token, j) => {
+    checkAborted(opts.signal);
+    const prefix = all.slice(0, prompt.length + j);
+    const r = gradientAttribution(model, {
+      kind: "attribution",
+      method: req.method,
+      input: { ids: prefix },
+      target: token,
+      ...(req.foil !== undefined && { foil: req.foil }),
+      ...(req.objective !== undefined && { objective: req.objective }),
+      ...(req.baseline !== undefined && { baseline: req.baseline }),
+      ...(req.steps !== undefined && { steps: req.steps }),
+      ...(req.rule !== undefined && { rule: req.rule }),
+    });
+    matrix.push([...r.scores, ...new Array<null>(Math.max(0, width - prefix.length)).fill(null)]);
+    if (r.delta !== null) deltas.push(r.delta);
+    opts.onProgress?.({ done: j + 1, total: generated.length, what: "generated tokens" });
+  });
+  return {
+    kind: "generation_attribution",
+    method: req.method,
+    objective: req.objective ?? "logprob",
+    prompt: prompt.map((id) => tokenRef(model, id)),
+    generated: generated.map((id) => tokenRef(model, id)),
+    foil: req.foil === undefined ? null : tokenRef(model, req.foil),
+    matrix,
+    deltas: req.method === "integrated_gradients" ? deltas : null,
+  };
 }

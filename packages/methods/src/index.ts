@@ -8,7 +8,7 @@ export { checkToken, inputIds, type MethodOptions, MethodRequestError, resolvePo
 export * from "./counterfactual.js";
 export { directLogitAttribution } from "./dla.js";
 export { romeEdit, zeroHeadEdits } from "./edit.js";
-export { gradientAttribution, quadrature } from "./gradient.js";
+export { generationAttribution, gradientAttribution, quadrature } from "./gradient.js";
 export { logitLens } from "./lens.js";
 export * from "./neurons.js";
 export { activationPatching } from "./patching.js";

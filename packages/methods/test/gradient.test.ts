@@ -5,14 +5,14 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { logProb, run } from "@llmdbg/core";
+import { generate, logProb, run } from "@llmdbg/core";
 import { load, type Model } from "@llmdbg/models";
 import type { QuadratureRule } from "@llmdbg/protocol";
 import * as T from "@llmdbg/tensor";
 import { writeTinyModel } from "@llmdbg/testing";
 import { expectMethodResult } from "@llmdbg/testing/vitest";
 import { afterAll, describe, expect, it } from "vitest";
-import { gradientAttribution, MethodRequestError, quadrature } from "../src/index.js";
+import { generationAttribution, gradientAttribution, MethodRequestError, quadrature } from "../src/index.js";
 
 const dir = mkdtempSync(join(tmpdir(), "llmdbg-grad-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -214,5 +214,53 @@ describe("saliency, grad × input and baselines", () => {
     bad(() => gradientAttribution(m, { ...req, batch: 0 }), "batch");
     bad(() => gradientAttribution(m, { ...req, baseline: { kind: "dataset", texts: [] } }), "baseline.texts");
     bad(() => gradientAttribution(m, { ...req, baseline: { kind: "token", id: 1e9 } }), "baseline.id");
+  });
+});
+
+describe("attribution of a generation", () => {
+  it("row j is generated token j's attribution over everything before it; later columns are null", () => {
+    const m = tiny("gpt2");
+    const ids = m.tokenizer?.encode("the quick") ?? [];
+    const r = generationAttribution(m, {
+      kind: "generation_attribution",
+      input: { ids },
+      maxNewTokens: 4,
+      method: "integrated_gradients",
+      baseline: { kind: "token", id: 0 },
+      steps: 32,
+    });
+    expectMethodResult(r);
+    const greedy = generate(m, [ids], { maxNewTokens: 4, temperature: 0 }).tokens[0] ?? [];
+    expect(r.generated.map((t) => t.id)).toEqual(greedy);
+    expect(r.matrix).toHaveLength(4);
+    const all = [...ids, ...greedy];
+    r.matrix.forEach((row, j) => {
+      expect(row).toHaveLength(ids.length + 3);
+      const prefix = all.slice(0, ids.length + j);
+      const single = gradientAttribution(m, {
+        kind: "attribution",
+        method: "integrated_gradients",
+        input: { ids: prefix },
+        target: greedy[j] as number,
+        baseline: { kind: "token", id: 0 },
+        steps: 32,
+      });
+      expect(row.slice(0, prefix.length)).toEqual(single.scores);
+      expect(row.slice(prefix.length).every((v) => v === null)).toBe(true);
+    });
+    for (const d of r.deltas ?? []) expect(Number.isFinite(d)).toBe(true);
+    // contrastive: each step explains the generated token against a foil
+    const c = generationAttribution(m, {
+      kind: "generation_attribution",
+      input: { ids },
+      maxNewTokens: 2,
+      method: "grad_x_input",
+      foil: 3,
+    });
+    expect(c.foil?.id).toBe(3);
+    expect(c.matrix[0]).not.toEqual(
+      generationAttribution(m, { kind: "generation_attribution", input: { ids }, maxNewTokens: 2, method: "grad_x_input" })
+        .matrix[0],
+    );
   });
 });

@@ -28,6 +28,8 @@ export type {
   DlaRequest,
   DlaResult,
   EditCheck,
+  GenerationAttributionRequest,
+  GenerationAttributionResult,
   GradientAttributionRequest,
   GradientAttributionResult,
   LensCell,

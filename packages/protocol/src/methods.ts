@@ -196,6 +196,37 @@ export interface GradientAttributionResult {
   readonly rule: QuadratureRule | null;
 }
 
+/** Attribution of a generation: each generated token's gradient attribution to every token before it. */
+export interface GenerationAttributionRequest {
+  readonly kind: "generation_attribution";
+  readonly input: TokenInput;
+  /** tokens generated greedily */
+  readonly maxNewTokens: number;
+  readonly method: GradientAttributionRequest["method"];
+  readonly objective?: AttributionObjective;
+  /** contrastive: each step explains objective(generated token) − objective(foil) */
+  readonly foil?: number;
+  readonly baseline?: AttributionBaseline;
+  readonly steps?: number;
+  readonly rule?: QuadratureRule;
+}
+
+export interface GenerationAttributionResult {
+  readonly kind: "generation_attribution";
+  readonly method: GradientAttributionRequest["method"];
+  readonly objective: AttributionObjective;
+  readonly prompt: readonly TokenRef[];
+  readonly generated: readonly TokenRef[];
+  readonly foil: TokenRef | null;
+  /**
+   * matrix[j][i]: generated token j's score for the token at position i of prompt + generated (null from position
+   * P + j on, which generated token j does not see)
+   */
+  readonly matrix: readonly (readonly (number | null)[])[];
+  /** integrated gradients: each row's completeness gap; null otherwise */
+  readonly deltas: readonly number[] | null;
+}
+
 // ——— perturbation attribution ———
 
 export interface PerturbationAttributionRequest {
@@ -529,6 +560,7 @@ export type MethodRequest =
   | LensRequest
   | DlaRequest
   | GradientAttributionRequest
+  | GenerationAttributionRequest
   | PerturbationAttributionRequest
   | PatchRequest
   | ProbeRequest
@@ -544,6 +576,7 @@ export type MethodResult =
   | LensResult
   | DlaResult
   | GradientAttributionResult
+  | GenerationAttributionResult
   | PerturbationAttributionResult
   | PatchResult
   | ProbeResult

@@ -2,7 +2,7 @@
 // integrated gradients at the token embeddings or any hook point with a position axis) or by masking tokens
 // (occlusion, LIME, KernelSHAP).
 import { readFileSync } from "node:fs";
-import { gradientAttribution, perturbationAttribution } from "@llmdbg/methods";
+import { generationAttribution, gradientAttribution, perturbationAttribution } from "@llmdbg/methods";
 import type {
   AttributionBaseline,
   GradientAttributionRequest,
@@ -33,6 +33,7 @@ const flags = defineFlags({
   steps: flag.int("N", "integration steps of ig (default 64)", 1),
   rule: flag.oneOf("R", "the quadrature of ig (default gauss-legendre)", RULES),
   batch: flag.int("N", "inputs per forward pass (ig: interpolation points, default 16; masking methods: default 32)", 1),
+  generate: flag.int("N", "gradient methods: generate N tokens greedily and attribute each to everything before it", 1),
   replacement: flag.text("TOKEN", "occlusion, lime, shap: the token a masked position becomes (default pad, else unk, else 0)"),
   window: flag.int("N", "occlusion: tokens masked at once (default 1)", 1),
   stride: flag.int("N", "occlusion: step between windows (default 1)", 1),
@@ -89,6 +90,31 @@ export const attributeCommand: Command = {
     if (name === "occlusion" || name === "lime" || name === "shap") return runPerturbation(m, name, common, values);
     const method = GRADIENT[name];
     const baseline = baselineOf(m, values.baseline);
+    if (values.generate !== undefined) {
+      const g = generationAttribution(m.model, {
+        kind: "generation_attribution",
+        input: { ids },
+        maxNewTokens: values.generate,
+        method,
+        ...(foil !== undefined && { foil }),
+        ...(values.objective !== undefined && { objective: values.objective }),
+        ...(baseline !== undefined && { baseline }),
+        ...(values.steps !== undefined && { steps: values.steps }),
+        ...(values.rule !== undefined && { rule: values.rule.replace("-", "_") as QuadratureRule }),
+      });
+      if (values.json) {
+        printJson(g);
+        return 0;
+      }
+      const cols = [...g.prompt, ...g.generated.slice(0, -1)].map((t) => show(m, t.id));
+      print(`${g.method.replace(/_/g, " ")}: each generated token (row) attributed to every token before it (columns)`);
+      const rows = g.matrix.map((row, j) => [
+        show(m, g.generated[j]?.id ?? 0),
+        ...row.map((v) => (v === null ? "" : v.toFixed(3))),
+      ]);
+      for (const line of table(["generated", ...cols], rows, ["left", ...cols.map(() => "right" as const)])) print(line);
+      return 0;
+    }
     const req: GradientAttributionRequest = {
       kind: "attribution",
       method,

@@ -8,6 +8,7 @@ import type {
   AttentionResult,
   CounterfactualResult,
   DlaResult,
+  GenerationAttributionResult,
   GradientAttributionResult,
   LensResult,
   MethodKind,
@@ -433,6 +434,19 @@ const neurons = {
   } satisfies Fields<NeuronsResult>,
 };
 
+const generationAttribution = {
+  object: {
+    kind: { literal: "generation_attribution" },
+    method: oneOfStrings(["saliency", "grad_x_input", "integrated_gradients"]),
+    objective: oneOfStrings(["logprob", "logit", "prob"]),
+    prompt: { array: tokenRef },
+    generated: { array: tokenRef },
+    foil: { nullable: tokenRef },
+    matrix: { array: { array: { nullable: "number" } } },
+    deltas: { nullable: { array: "number" } },
+  } satisfies Fields<GenerationAttributionResult>,
+};
+
 const SCHEMAS: { readonly [K in MethodKind]: Schema } = {
   lens,
   dla,
@@ -448,6 +462,7 @@ const SCHEMAS: { readonly [K in MethodKind]: Schema } = {
   adversarial,
   counterfactual,
   neurons,
+  generation_attribution: generationAttribution,
 };
 
 /** Where `value` departs from `schema`: one line per problem, with its JSON path. */
