@@ -4,11 +4,16 @@ import { readFileSync } from "node:fs";
 import * as T from "@llmdbg/tensor";
 import { describe, expect, it } from "vitest";
 import { ablateExample } from "../../examples/ablate.js";
+import { adversarialExample } from "../../examples/adversarial.js";
+import { attentionExample } from "../../examples/attention.js";
 import { attributeExample } from "../../examples/attribute.js";
 import { dlaExample } from "../../examples/dla.js";
+import { editExample } from "../../examples/edit.js";
 import { lensExample } from "../../examples/lens.js";
+import { neuronsExample } from "../../examples/neurons.js";
 import { patchExample } from "../../examples/patch.js";
 import { perturbationExample } from "../../examples/perturbation.js";
+import { probeSteerExample } from "../../examples/probe-steer.js";
 import { quickstart } from "../../examples/quickstart.js";
 
 const root = new URL("../../", import.meta.url).pathname;
@@ -90,9 +95,26 @@ describe("examples of the methods: lens, dla, attribute, perturbation, patch, ab
     expect(mags).toEqual([...mags].sort((a, b) => b - a));
   });
 
+  it("attention scores every head; the probe's direction steers; the ROME edit raises its target", async () => {
+    const a = attentionExample(`${root}models/tiny-gpt2`);
+    expect(a.scores?.induction).toHaveLength(a.layers.length);
+    const { probes, steered } = probeSteerExample(`${root}models/tiny-gpt2`);
+    expect(probes.probes.length).toBeGreaterThan(0);
+    expect(steered.kl).toBeGreaterThan(0);
+    const rome = editExample(`${root}models/tiny-gpt2`);
+    expect(rome.checks[0]?.after).toBeGreaterThan(rome.checks[0]?.before ?? 1);
+    const attack = adversarialExample(`${root}models/tiny-gpt2`);
+    expect(attack.losses.length).toBeGreaterThan(0);
+    expect(attack.losses.at(-1)).toBeLessThanOrEqual(attack.losses[0] as number);
+    const neurons = await neuronsExample(`${root}models/tiny-gpt2`);
+    expect(neurons.units).toHaveLength(2);
+    expect(neurons.units[0]?.top).toHaveLength(5);
+  });
+
   it("are in the README, line for line", () => {
     const readme = readFileSync(`${root}README.md`, "utf8");
-    const lines = ["lens.ts", "dla.ts", "attribute.ts", "perturbation.ts", "patch.ts", "ablate.ts"].flatMap(exampleLines);
+    const files = ["lens.ts", "dla.ts", "attribute.ts", "perturbation.ts", "patch.ts", "ablate.ts", "attention.ts"];
+    const lines = [...files, "probe-steer.ts", "edit.ts", "adversarial.ts", "neurons.ts"].flatMap(exampleLines);
     for (const l of lines) expect(readme, l).toContain(l);
   });
 });
