@@ -1,28 +1,11 @@
-// Ablation checked against the same ablation done by hand in a full run: zeroing a head, a neuron or a layer's
-// output, mean ablation with a mean computed here, and resampling that the seed fixes.
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { logProb, run } from "@llmdbg/core";
-import { load, type Model } from "@llmdbg/models";
+import type { Model } from "@llmdbg/models";
 import * as T from "@llmdbg/tensor";
-import { writeTinyModel } from "@llmdbg/testing";
-import { expectMethodResult } from "@llmdbg/testing/vitest";
-import { afterAll, describe, expect, it } from "vitest";
-import { ablate, MethodRequestError } from "../src/index.js";
+import { expectMethodResult, expectRequestError, loadTiny } from "@llmdbg/testing/vitest";
+import { describe, expect, it } from "vitest";
+import { ablate } from "../src/index.js";
 
-const dir = mkdtempSync(join(tmpdir(), "llmdbg-ablate-"));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-const models = new Map<string, Model>();
-function tiny(type: "gpt2" | "llama"): Model {
-  const hit = models.get(type);
-  if (hit !== undefined) return hit;
-  const folder = join(dir, type);
-  writeTinyModel(folder, type, { seed: 10 });
-  const m = load(folder);
-  models.set(type, m);
-  return m;
-}
+const tiny = (type: "gpt2" | "llama"): Model => loadTiny(type, { seed: 10 });
 const TEXT = "the quick brown fox jumps";
 const DATA = ["hello there world", "a b c d e f", "the cat"];
 
@@ -123,16 +106,7 @@ describe.each(["gpt2", "llama"] as const)("%s", (type) => {
 describe("bad requests", () => {
   it("name their field", () => {
     const m = tiny("gpt2");
-    const bad = (f: () => unknown, field: string) => {
-      try {
-        f();
-      } catch (e) {
-        expect(e).toBeInstanceOf(MethodRequestError);
-        expect((e as MethodRequestError).field).toBe(field);
-        return;
-      }
-      expect.fail(`expected a MethodRequestError on ${field}`);
-    };
+    const bad = expectRequestError;
     const req = { kind: "ablate", input: { text: TEXT }, components: "heads", ablation: "zero" } as const;
     bad(() => ablate(m, { ...req, ablation: "mean" }), "dataset");
     bad(() => ablate(m, { ...req, ablation: "mean", dataset: [] }), "dataset");

@@ -1,29 +1,10 @@
-// Weight edits checked by their definitions, on a stored-[in, out] architecture (GPT-2) and a stored-[out, in] one
-// (Llama): zeroing a head's W_O rows is the same run as zeroing its output z; the rank-one edit makes the subject's
-// key map to exactly the optimized value, makes the target the prompt's likely next token, and reverts to the
-// bit-identical model.
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { run } from "@llmdbg/core";
-import { load, type Model } from "@llmdbg/models";
-import { writeTinyModel } from "@llmdbg/testing";
-import { expectMethodResult } from "@llmdbg/testing/vitest";
-import { afterAll, describe, expect, it } from "vitest";
-import { MethodRequestError, romeEdit, zeroHeadEdits } from "../src/index.js";
+import type { Model } from "@llmdbg/models";
+import { expectMethodResult, expectRequestError, loadTiny } from "@llmdbg/testing/vitest";
+import { describe, expect, it } from "vitest";
+import { romeEdit, zeroHeadEdits } from "../src/index.js";
 
-const dir = mkdtempSync(join(tmpdir(), "llmdbg-edit-"));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-const models = new Map<string, Model>();
-function tiny(type: "gpt2" | "llama"): Model {
-  const hit = models.get(type);
-  if (hit !== undefined) return hit;
-  const folder = join(dir, type);
-  writeTinyModel(folder, type, { seed: 13 });
-  const m = load(folder);
-  models.set(type, m);
-  return m;
-}
+const tiny = (type: "gpt2" | "llama"): Model => loadTiny(type, { seed: 13 });
 const IDS = [5, 17, 42, 8, 23, 11];
 
 describe.each(["gpt2", "llama"] as const)("%s", (type) => {
@@ -86,16 +67,7 @@ describe.each(["gpt2", "llama"] as const)("%s", (type) => {
 describe("bad requests", () => {
   it("name their field", () => {
     const m = tiny("gpt2");
-    const bad = (f: () => unknown, field: string) => {
-      try {
-        f();
-      } catch (e) {
-        expect(e).toBeInstanceOf(MethodRequestError);
-        expect((e as MethodRequestError).field).toBe(field);
-        return;
-      }
-      expect.fail(`expected a MethodRequestError on ${field}`);
-    };
+    const bad = expectRequestError;
     const req = { kind: "rome", prompt: { ids: IDS }, subjectPosition: 2, target: 7, layer: 0 } as const;
     bad(() => romeEdit(m, { ...req, layer: 2 }), "layer");
     bad(() => romeEdit(m, { ...req, layer: 1 }), "layer"); // the last layer cannot reach from position 2

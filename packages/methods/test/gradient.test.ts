@@ -1,31 +1,12 @@
-// Gradient attribution proven by its axioms: the quadrature rules integrate what they should; integrated
-// gradients is complete (|delta| ≤ 1% of |f(x) − f(x')| at 64 Gauss–Legendre steps on every tiny architecture);
-// the gradient it integrates matches central finite differences of the objective; saliency and grad × input
-// agree with the gradient they are built from; baselines are what they say.
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { generate, logProb, run } from "@llmdbg/core";
-import { load, type Model } from "@llmdbg/models";
+import type { Model } from "@llmdbg/models";
 import type { QuadratureRule } from "@llmdbg/protocol";
 import * as T from "@llmdbg/tensor";
-import { writeTinyModel } from "@llmdbg/testing";
-import { expectMethodResult } from "@llmdbg/testing/vitest";
-import { afterAll, describe, expect, it } from "vitest";
+import { expectMethodResult, expectRequestError, loadTiny } from "@llmdbg/testing/vitest";
+import { describe, expect, it } from "vitest";
 import { generationAttribution, gradientAttribution, MethodRequestError, quadrature } from "../src/index.js";
 
-const dir = mkdtempSync(join(tmpdir(), "llmdbg-grad-"));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-const models = new Map<string, Model>();
-function tiny(type: "gpt2" | "llama" | "qwen2" | "gpt_neox" | "bert"): Model {
-  const hit = models.get(type);
-  if (hit !== undefined) return hit;
-  const folder = join(dir, type);
-  writeTinyModel(folder, type, { seed: 6 });
-  const m = load(folder);
-  models.set(type, m);
-  return m;
-}
+const tiny = (type: "gpt2" | "llama" | "qwen2" | "gpt_neox" | "bert"): Model => loadTiny(type, { seed: 6 });
 const TEXT = "the quick brown fox jumps";
 
 describe("quadrature rules on [0, 1]", () => {
@@ -196,16 +177,7 @@ describe("saliency, grad × input and baselines", () => {
     );
     expect(rel(fine)).toBeLessThan(rel(coarse));
     expect(rel(fine)).toBeLessThan(0.01);
-    const bad = (f: () => unknown, field: string) => {
-      try {
-        f();
-      } catch (e) {
-        expect(e).toBeInstanceOf(MethodRequestError);
-        expect((e as MethodRequestError).field).toBe(field);
-        return;
-      }
-      expect.fail(`expected a MethodRequestError on ${field}`);
-    };
+    const bad = expectRequestError;
     const req = { kind: "attribution", method: "integrated_gradients", input: { text: TEXT } } as const;
     bad(() => gradientAttribution(m, { ...req, hook: "blocks.9.hook_resid_pre" }), "hook");
     bad(() => gradientAttribution(m, { ...req, hook: "blocks.0.attn.hook_pattern" }), "hook");

@@ -7,8 +7,9 @@ import { join } from "node:path";
 import { run } from "@llmdbg/core";
 import { load, type Model } from "@llmdbg/models";
 import { writeTinyModel } from "@llmdbg/testing";
+import { expectRequestError } from "@llmdbg/testing/vitest";
 import { afterAll, describe, expect, it } from "vitest";
-import { directLogitAttribution, logitLens, MethodRequestError } from "../src/index.js";
+import { directLogitAttribution, logitLens } from "../src/index.js";
 
 const dir = mkdtempSync(join(tmpdir(), "llmdbg-methods-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -132,17 +133,7 @@ describe.each(DECODERS)("%s", (type) => {
 describe("requests the methods cannot run", () => {
   it("names the field at fault", () => {
     const m = tiny("gpt2");
-    const bad = (f: () => unknown, field: string, detail: RegExp) => {
-      try {
-        f();
-      } catch (e) {
-        expect(e).toBeInstanceOf(MethodRequestError);
-        expect((e as MethodRequestError).field).toBe(field);
-        expect((e as Error).message).toMatch(detail);
-        return;
-      }
-      expect.fail(`expected a MethodRequestError on ${field}`);
-    };
+    const bad = expectRequestError;
     const V = m.W_U.shape[1] as number;
     bad(() => directLogitAttribution(m, { kind: "dla", input: { text: "ab" }, target: V }), "target", /not in \[0, \d+\)/);
     bad(() => directLogitAttribution(m, { kind: "dla", input: { text: "ab" }, target: 1, foil: -1 }), "foil", /not in/);

@@ -1,31 +1,11 @@
-// Activation patching proven by its axioms: a cell whose clean and corrupted activations are equal changes
-// nothing (the patched run is bit-identical to the corrupted run: value exactly 0); restoring the only differing
-// position at the first layer restores the clean metric (value 1); restarting at the patched layer equals patching
-// in a full recomputation (within 1e-6); attribution patching is the first-order term it claims to be; path
-// patching follows its three-run definition.
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { logitDiff, run } from "@llmdbg/core";
-import { load, type Model } from "@llmdbg/models";
+import type { Model } from "@llmdbg/models";
 import * as T from "@llmdbg/tensor";
-import { writeTinyModel } from "@llmdbg/testing";
-import { expectMethodResult } from "@llmdbg/testing/vitest";
-import { afterAll, describe, expect, it } from "vitest";
-import { activationPatching, MethodRequestError } from "../src/index.js";
+import { expectMethodResult, expectRequestError, loadTiny } from "@llmdbg/testing/vitest";
+import { describe, expect, it } from "vitest";
+import { activationPatching } from "../src/index.js";
 
-const dir = mkdtempSync(join(tmpdir(), "llmdbg-patch-"));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-const models = new Map<string, Model>();
-function tiny(type: "gpt2" | "llama" | "qwen2" | "gpt_neox"): Model {
-  const hit = models.get(type);
-  if (hit !== undefined) return hit;
-  const folder = join(dir, type);
-  writeTinyModel(folder, type, { seed: 9, nLayers: 3 });
-  const m = load(folder);
-  models.set(type, m);
-  return m;
-}
+const tiny = (type: "gpt2" | "llama" | "qwen2" | "gpt_neox"): Model => loadTiny(type, { seed: 9, nLayers: 3 });
 
 // prompts that differ at one position only (index 2)
 const CLEAN = [5, 9, 14, 3, 7, 11];
@@ -215,16 +195,7 @@ describe("grids, path patching and errors", () => {
 
   it("bad requests name their field", () => {
     const m = tiny("gpt2");
-    const bad = (f: () => unknown, field: string) => {
-      try {
-        f();
-      } catch (e) {
-        expect(e).toBeInstanceOf(MethodRequestError);
-        expect((e as MethodRequestError).field).toBe(field);
-        return;
-      }
-      expect.fail(`expected a MethodRequestError on ${field}`);
-    };
+    const bad = expectRequestError;
     const req = { kind: "patch", clean: { ids: CLEAN }, corrupted: { ids: CORRUPT } } as const;
     bad(() => activationPatching(m, { ...req, corrupted: { ids: [1, 2] } }), "corrupted");
     bad(() => activationPatching(m, { ...req, answer: 4, foil: 4 }), "foil");

@@ -1,30 +1,11 @@
-// Perturbation attribution proven by its axioms: KernelSHAP is efficient (scores sum to f(x) − f(all masked) to
-// 1e-6) and exact (the Shapley values by their definition when it enumerates; the analytic attribution on a model
-// that is linear in its inputs); LIME recovers a linear value function with R² 1; occlusion is the drop each
-// masked window causes, checked against direct runs.
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { ParamStore, run, type TransformerModel } from "@llmdbg/core";
-import { load, type Model } from "@llmdbg/models";
+import type { Model } from "@llmdbg/models";
 import * as T from "@llmdbg/tensor";
-import { writeTinyModel } from "@llmdbg/testing";
-import { expectMethodResult } from "@llmdbg/testing/vitest";
-import { afterAll, describe, expect, it } from "vitest";
-import { kernelShap, lime, type MaskValue, MethodRequestError, perturbationAttribution, rng } from "../src/index.js";
+import { expectMethodResult, expectRequestError, loadTiny } from "@llmdbg/testing/vitest";
+import { describe, expect, it } from "vitest";
+import { kernelShap, lime, type MaskValue, perturbationAttribution, rng } from "../src/index.js";
 
-const dir = mkdtempSync(join(tmpdir(), "llmdbg-perturb-"));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-const models = new Map<string, Model>();
-function tiny(type: "gpt2" | "llama" | "qwen2" | "gpt_neox" | "bert"): Model {
-  const hit = models.get(type);
-  if (hit !== undefined) return hit;
-  const folder = join(dir, type);
-  writeTinyModel(folder, type, { seed: 8 });
-  const m = load(folder);
-  models.set(type, m);
-  return m;
-}
+const tiny = (type: "gpt2" | "llama" | "qwen2" | "gpt_neox" | "bert"): Model => loadTiny(type, { seed: 8 });
 
 /** Shapley values by their definition: Σ over coalitions S ∌ i of |S|!(n−|S|−1)!/n! (f(S ∪ i) − f(S)). */
 function shapleyByDefinition(n: number, value: MaskValue): number[] {
@@ -204,16 +185,7 @@ describe("on models", () => {
     expectMethodResult(r);
     expect(r.r2).not.toBeNull();
     expect(r.r2 as number).toBeLessThanOrEqual(1);
-    const bad = (f: () => unknown, field: string) => {
-      try {
-        f();
-      } catch (e) {
-        expect(e).toBeInstanceOf(MethodRequestError);
-        expect((e as MethodRequestError).field).toBe(field);
-        return;
-      }
-      expect.fail(`expected a MethodRequestError on ${field}`);
-    };
+    const bad = expectRequestError;
     const req = { kind: "perturbation", method: "occlusion", input: { ids: [1, 2, 3] } } as const;
     bad(() => perturbationAttribution(m, { ...req, window: 4 }), "window");
     bad(() => perturbationAttribution(m, { ...req, stride: 0 }), "stride");

@@ -9,9 +9,9 @@ import { load, type Model } from "@llmdbg/models";
 import type { ProbeExample } from "@llmdbg/protocol";
 import * as T from "@llmdbg/tensor";
 import { writeTinyModel } from "@llmdbg/testing";
-import { expectMethodResult } from "@llmdbg/testing/vitest";
+import { expectMethodResult, expectRequestError } from "@llmdbg/testing/vitest";
 import { afterAll, describe, expect, it } from "vitest";
-import { fitLogistic, MethodRequestError, probe, rng } from "../src/index.js";
+import { fitLogistic, probe, rng } from "../src/index.js";
 
 const dir = mkdtempSync(join(tmpdir(), "llmdbg-probe-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -102,16 +102,7 @@ describe("linear probes", () => {
     const m = handMade();
     const r = probe(m, { kind: "probe", hooks: "blocks.*.hook_resid_post", dataset: dataset(40, 6), reduce: "mean", steps: 50 });
     expect(r.probes.map((p) => p.hook)).toEqual(["blocks.0.hook_resid_post", "blocks.1.hook_resid_post"]);
-    const bad = (f: () => unknown, field: string) => {
-      try {
-        f();
-      } catch (e) {
-        expect(e).toBeInstanceOf(MethodRequestError);
-        expect((e as MethodRequestError).field).toBe(field);
-        return;
-      }
-      expect.fail(`expected a MethodRequestError on ${field}`);
-    };
+    const bad = expectRequestError;
     const d = dataset(20, 7);
     bad(() => probe(m, { kind: "probe", hooks: "hook_embedd", dataset: d }), "hooks");
     bad(() => probe(m, { kind: "probe", hooks: "blocks.0.attn.hook_pattern", dataset: d }), "hooks");

@@ -1,29 +1,10 @@
-// Steering checked by what it must do: a zero vector changes nothing; a vector along a token's unembedding at the
-// last residual raises that token's logit, more with a larger coefficient, and a strong one makes generation
-// produce it; contrastive activation addition is the mean difference it claims; the steered run is the run with
-// the same `add` intervention.
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { generate, run } from "@llmdbg/core";
-import { load, type Model } from "@llmdbg/models";
-import { writeTinyModel } from "@llmdbg/testing";
-import { expectMethodResult } from "@llmdbg/testing/vitest";
-import { afterAll, describe, expect, it } from "vitest";
-import { contrastiveVector, MethodRequestError, steer } from "../src/index.js";
+import type { Model } from "@llmdbg/models";
+import { expectMethodResult, expectRequestError, loadTiny } from "@llmdbg/testing/vitest";
+import { describe, expect, it } from "vitest";
+import { contrastiveVector, steer } from "../src/index.js";
 
-const dir = mkdtempSync(join(tmpdir(), "llmdbg-steer-"));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-const models = new Map<string, Model>();
-function tiny(type: "gpt2" | "llama"): Model {
-  const hit = models.get(type);
-  if (hit !== undefined) return hit;
-  const folder = join(dir, type);
-  writeTinyModel(folder, type, { seed: 12 });
-  const m = load(folder);
-  models.set(type, m);
-  return m;
-}
+const tiny = (type: "gpt2" | "llama"): Model => loadTiny(type, { seed: 12 });
 const TEXT = "the quick brown fox";
 
 describe.each(["gpt2", "llama"] as const)("%s", (type) => {
@@ -116,16 +97,7 @@ describe("bad requests", () => {
   it("name their field", () => {
     const m = tiny("gpt2");
     const D = m.W_U.shape[0] as number;
-    const bad = (f: () => unknown, field: string) => {
-      try {
-        f();
-      } catch (e) {
-        expect(e).toBeInstanceOf(MethodRequestError);
-        expect((e as MethodRequestError).field).toBe(field);
-        return;
-      }
-      expect.fail(`expected a MethodRequestError on ${field}`);
-    };
+    const bad = expectRequestError;
     const req = {
       kind: "steer",
       input: { text: TEXT },

@@ -6,9 +6,9 @@ import { join } from "node:path";
 import { load, type Model } from "@llmdbg/models";
 import * as T from "@llmdbg/tensor";
 import { TINY_CORPUS, writeTinyModel } from "@llmdbg/testing";
-import { expectMethodResult } from "@llmdbg/testing/vitest";
+import { expectMethodResult, expectRequestError } from "@llmdbg/testing/vitest";
 import { afterAll, describe, expect, it } from "vitest";
-import { logitLens, MethodRequestError, trainTunedLens, translate } from "../src/index.js";
+import { logitLens, trainTunedLens, translate } from "../src/index.js";
 
 const dir = mkdtempSync(join(tmpdir(), "llmdbg-tuned-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -62,16 +62,7 @@ describe("bad requests", () => {
     const m = tiny("gpt2");
     const other = tiny("llama");
     const { lens } = trainTunedLens(m, { kind: "tuned_lens", texts: TEXTS.slice(0, 4), steps: 1 });
-    const bad = (f: () => unknown, field: string) => {
-      try {
-        f();
-      } catch (e) {
-        expect(e).toBeInstanceOf(MethodRequestError);
-        expect((e as MethodRequestError).field).toBe(field);
-        return;
-      }
-      expect.fail(`expected a MethodRequestError on ${field}`);
-    };
+    const bad = expectRequestError;
     bad(() => trainTunedLens(m, { kind: "tuned_lens", texts: [] }), "texts");
     bad(() => trainTunedLens(m, { kind: "tuned_lens", texts: ["a"] }), "texts");
     bad(() => trainTunedLens(m, { kind: "tuned_lens", texts: TEXTS, validation: 0 }), "validation");

@@ -1,9 +1,7 @@
-// `llmdbg ablate <model>`: take out each head, MLP neuron or layer output in turn (zero, dataset mean, or
-// resampled from dataset tokens) and list what the prediction loses, the largest effects first.
-import { readFileSync } from "node:fs";
 import { ablate } from "@llmdbg/methods";
 import type { AblationMetric, AblationRequest } from "@llmdbg/protocol";
 import { modelPath, tokenList, UsageError } from "../args.js";
+import { readTextLines } from "../files.js";
 import { defineFlags, flag } from "../flags.js";
 import { inputIds, load, loadFlags, tokenDisplayOf, tokenFlag } from "../load.js";
 import { print, printJson, progressBar, quoted, table } from "../output.js";
@@ -46,13 +44,7 @@ export const ablateCommand: Command = {
     if (ablation !== "zero" && values.dataset === undefined) throw new UsageError(`--ablation ${ablation} needs --dataset FILE`);
     let dataset: string[] | undefined;
     if (values.dataset !== undefined) {
-      try {
-        dataset = readFileSync(values.dataset, "utf8")
-          .split("\n")
-          .filter((l) => l.trim() !== "");
-      } catch (e) {
-        throw new UsageError(`--dataset ${values.dataset}: cannot read it (${(e as NodeJS.ErrnoException).code ?? e})`);
-      }
+      dataset = readTextLines(values.dataset, "dataset");
       if (dataset.length === 0) throw new Error(`${values.dataset}: no text lines`);
     }
     const m = load(path, values);

@@ -1,7 +1,3 @@
-// `llmdbg attribute <model>`: which input tokens a prediction depends on — by gradients (saliency, grad × input,
-// integrated gradients at the token embeddings or any hook point with a position axis) or by masking tokens
-// (occlusion, LIME, KernelSHAP).
-import { readFileSync } from "node:fs";
 import { generationAttribution, gradientAttribution, perturbationAttribution } from "@llmdbg/methods";
 import type {
   AttributionBaseline,
@@ -10,6 +6,7 @@ import type {
   QuadratureRule,
 } from "@llmdbg/protocol";
 import { modelPath, UsageError } from "../args.js";
+import { readTextLines } from "../files.js";
 import { defineFlags, flag } from "../flags.js";
 import { inputIds, type LoadedModel, load, loadFlags, tokenDisplayOf, tokenFlag } from "../load.js";
 import { print, printJson, progressBar, quoted, table } from "../output.js";
@@ -54,13 +51,7 @@ function baselineOf(m: LoadedModel, v: string | undefined): AttributionBaseline 
   if (v.startsWith("token:")) return { kind: "token", id: tokenFlag(m, v.slice(6), "baseline token") };
   if (v.startsWith("dataset:")) {
     const file = v.slice(8);
-    let text: string;
-    try {
-      text = readFileSync(file, "utf8");
-    } catch (e) {
-      throw new UsageError(`--baseline ${v}: cannot read ${file} (${(e as NodeJS.ErrnoException).code ?? e})`);
-    }
-    const texts = text.split("\n").filter((l) => l.trim() !== "");
+    const texts = readTextLines(file, "baseline dataset");
     if (texts.length === 0) throw new Error(`${file}: no text lines for the dataset baseline`);
     return { kind: "dataset", texts };
   }

@@ -1,13 +1,9 @@
-// `llmdbg edit <model>`: edit weights — zero heads' outputs, scale a parameter or a slice of it, or a rank-one
-// MLP edit in the style of ROME — show what the edits change on a prompt, and write the edited model as a
-// Hugging Face folder that loads here, in transformers, or converts to GGUF.
-import { existsSync } from "node:fs";
-import { dirname, resolve } from "node:path";
 import { run, topK } from "@llmdbg/core";
 import { romeEdit, zeroHeadEdits } from "@llmdbg/methods";
 import { saveHfFolder } from "@llmdbg/models";
 import type { RomeResult, WeightEdit } from "@llmdbg/protocol";
 import { modelPath, UsageError } from "../args.js";
+import { checkOutputFolder } from "../files.js";
 import { defineFlags, flag } from "../flags.js";
 import { inputIds, type LoadedModel, load, loadFlags, tokenDisplayOf, tokenFlag } from "../load.js";
 import { print, printJson, progressBar, quoted, table } from "../output.js";
@@ -63,8 +59,7 @@ export const editCommand: Command = {
   run(argv) {
     const { values, positionals } = flags.parse(argv);
     const path = modelPath(positionals);
-    if (values.out !== undefined && !existsSync(dirname(resolve(values.out))))
-      throw new UsageError(`--out ${values.out}: the folder ${dirname(resolve(values.out))} does not exist`);
+    if (values.out !== undefined) checkOutputFolder(values.out, "out");
     if (values.rome && (values.prompt === undefined || values.subject === undefined || values.target === undefined))
       throw new UsageError("--rome needs --prompt, --subject and --target");
     const m = load(path, values);

@@ -2,17 +2,22 @@
 // over a corpus file — the top-activating examples with their context and a histogram of the activation. The file
 // is read line by line through a stream and fed to the method in batches, so a corpus larger than memory works;
 // a line is a text (a .jsonl file: a JSON string, {"text": …} or {"ids": […]}), a blank line an empty text.
-import { createReadStream, readFileSync, statSync } from "node:fs";
-import { basename } from "node:path";
+import { createReadStream, statSync } from "node:fs";
 import { createInterface } from "node:readline";
-import { readSafetensors } from "@llmdbg/formats";
 import { type CorpusText, neuronActivations } from "@llmdbg/methods";
 import type { NeuronDirection, NeuronsRequest, NeuronsResult, NeuronUnit } from "@llmdbg/protocol";
 import { modelPath, UsageError } from "../args.js";
+import { readVectors } from "../files.js";
 import { defineFlags, flag } from "../flags.js";
 import { type LoadedModel, load, loadFlags, tokenDisplayOf } from "../load.js";
 import { bold, count, print, printJson, progressBar, quoted, table } from "../output.js";
 import type { Command } from "./command.js";
+
+/** `--direction FILE[:NAME]` as the method's directions, and the hook a probe's export names. */
+function readDirections(spec: string): { directions: NeuronDirection[]; hook: string | undefined } {
+  const { vectors, hook } = readVectors(spec, "direction");
+  return { directions: vectors, hook };
+}
 
 const flags = defineFlags({
   corpus: flag.text("FILE", 'texts, one per line (a .jsonl file: a JSON string, {"text": "..."} or {"ids": [1,2,3]} per line)'),
@@ -51,41 +56,6 @@ function rangeOf(v: string): [number, number] {
   if (parts.length !== 2 || !parts.every(Number.isFinite) || !(lo < hi))
     throw new UsageError(`--range must be LO,HI with LO < HI, got ${JSON.stringify(v)}`);
   return [lo, hi];
-}
-
-/**
- * The directions of `--direction FILE[:NAME]` and the hook a probe's export names: a JSON array (one direction,
- * named after the file), or a safetensors file's tensor NAME (or direction.NAME, as probe labels are stored), or
- * without NAME every tensor in it.
- */
-function directionsFile(spec: string): { directions: NeuronDirection[]; hook: string | undefined } {
-  const at = spec.lastIndexOf(":");
-  const [file, name] =
-    at > 0 && !spec.endsWith(".json") && !spec.endsWith(".safetensors")
-      ? [spec.slice(0, at), spec.slice(at + 1)]
-      : [spec, undefined];
-  if (file.endsWith(".json")) {
-    let v: unknown;
-    try {
-      v = JSON.parse(readFileSync(file, "utf8"));
-    } catch (e) {
-      throw new Error(`${file}: ${(e as Error).message}`);
-    }
-    if (!Array.isArray(v) || !v.every((x) => typeof x === "number")) throw new Error(`${file}: expected a JSON array of numbers`);
-    return { directions: [{ name: basename(file, ".json"), values: v as number[] }], hook: undefined };
-  }
-  const st = readSafetensors(file);
-  const names = st.entries.map((e) => e.name);
-  const picked =
-    name === undefined ? names : names.includes(name) ? [name] : names.includes(`direction.${name}`) ? [`direction.${name}`] : [];
-  if (picked.length === 0)
-    throw new UsageError(`--direction ${spec}: name one of its tensors after a colon (${names.slice(0, 8).join(", ")})`);
-  const directions = picked.map((n) => {
-    const t = st.load(n);
-    if (t.rank !== 1) throw new Error(`${file}: ${n}: expected a 1-D tensor, got shape [${t.shape.join(", ")}]`);
-    return { name: n, values: t.toArray() as number[] };
-  });
-  return { directions, hook: st.metadata.format === "llmdbg.steering" ? st.metadata.hook : undefined };
 }
 
 /**
@@ -153,7 +123,7 @@ export const neuronsCommand: Command = {
     let hook = values.hook;
     let directions: NeuronDirection[] = [];
     if (values.direction !== undefined) {
-      const f = directionsFile(values.direction);
+      const f = readDirections(values.direction);
       directions = f.directions;
       hook ??= f.hook;
     }

@@ -1,12 +1,12 @@
 // `llmdbg probe <model>`: linear probes over a labelled JSONL dataset at one or more hook points (the accuracy
 // curve across layers), with a control task, and the best probe's directions exported as steering vectors.
-import { existsSync, readFileSync } from "node:fs";
-import { dirname, resolve } from "node:path";
+import { readFileSync } from "node:fs";
 import { writeSafetensors } from "@llmdbg/formats";
 import { probe } from "@llmdbg/methods";
 import type { ProbeExample, ProbeRequest } from "@llmdbg/protocol";
 import * as T from "@llmdbg/tensor";
 import { modelPath, UsageError } from "../args.js";
+import { checkOutputFolder } from "../files.js";
 import { defineFlags, flag } from "../flags.js";
 import { load, loadFlags } from "../load.js";
 import { print, printJson, progressBar, table } from "../output.js";
@@ -67,8 +67,7 @@ export const probeCommand: Command = {
     const { values, positionals } = flags.parse(argv);
     const path = modelPath(positionals);
     if (values.dataset === undefined) throw new UsageError("--dataset FILE.jsonl is required");
-    if (values.export !== undefined && !existsSync(dirname(resolve(values.export))))
-      throw new UsageError(`--export ${values.export}: the folder ${dirname(resolve(values.export))} does not exist`);
+    if (values.export !== undefined) checkOutputFolder(values.export, "export");
     const dataset = readLabelled(values.dataset);
     const m = load(path, values);
     const req: ProbeRequest = {

@@ -1,13 +1,9 @@
-// `llmdbg run <model>`: one forward pass: the tokens, the top next-token predictions at every position,
-// optionally every logit, and optionally the activations of chosen hook points written to a safetensors
-// file under their hook names (the format every other tool reads).
-import { existsSync } from "node:fs";
-import { dirname, resolve } from "node:path";
 import { run, topK } from "@llmdbg/core";
 import { writeSafetensors } from "@llmdbg/formats";
 import type { Tensor } from "@llmdbg/tensor";
 import * as T from "@llmdbg/tensor";
 import { modelPath, selectHooks, UsageError } from "../args.js";
+import { checkOutputFolder } from "../files.js";
 import { defineFlags, flag } from "../flags.js";
 import { inputIds, type LoadedModel, load, loadFlags, tokenDisplayOf, tokenStrings, tokenText } from "../load.js";
 import { print, printJson, quoted, table } from "../output.js";
@@ -60,8 +56,7 @@ export const runCommand: Command = {
     const path = modelPath(positionals);
     const k = values["top-k"] ?? 5;
     if ((values.cache === undefined) !== (values.out === undefined)) throw new UsageError("--cache and --out go together");
-    if (values.out !== undefined && !existsSync(dirname(resolve(values.out))))
-      throw new UsageError(`--out ${values.out}: the folder ${dirname(resolve(values.out))} does not exist`);
+    if (values.out !== undefined) checkOutputFolder(values.out, "out");
     const m = load(path, values);
     const ids = inputIds(m, values);
     const names =

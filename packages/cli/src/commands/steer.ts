@@ -1,11 +1,7 @@
-// `llmdbg steer <model>`: add a steering vector at a hook point and compare the next-token predictions (and a
-// generation) with and without it. The vector comes from a file (a probe's export, a safetensors tensor, a JSON
-// array) or from contrastive activation addition over two prompt files.
-import { readFileSync } from "node:fs";
-import { readSafetensors } from "@llmdbg/formats";
 import { steer } from "@llmdbg/methods";
 import type { SteeringVector, SteerRequest } from "@llmdbg/protocol";
 import { modelPath, UsageError } from "../args.js";
+import { readTextLines, readVectors } from "../files.js";
 import { defineFlags, flag } from "../flags.js";
 import { inputIds, type LoadedModel, load, loadFlags, tokenDisplayOf } from "../load.js";
 import { dim, print, printJson, quoted, table } from "../output.js";
@@ -33,55 +29,6 @@ const flags = defineFlags({
   ...loadFlags,
 });
 
-function readLines(file: string, flagName: string): { text: string }[] {
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch (e) {
-    throw new UsageError(`--${flagName} ${file}: cannot read it (${(e as NodeJS.ErrnoException).code ?? e})`);
-  }
-  return text
-    .split("\n")
-    .filter((l) => l.trim() !== "")
-    .map((l) => ({ text: l }));
-}
-
-/** The vector of `--vector FILE[:NAME]`, and the hook a probe's export names. */
-function vectorFile(spec: string): { values: number[]; hook: string | undefined } {
-  const at = spec.lastIndexOf(":");
-  const [file, name] =
-    at > 0 && !spec.endsWith(".json") && !spec.endsWith(".safetensors")
-      ? [spec.slice(0, at), spec.slice(at + 1)]
-      : [spec, undefined];
-  if (file.endsWith(".json")) {
-    let v: unknown;
-    try {
-      v = JSON.parse(readFileSync(file, "utf8"));
-    } catch (e) {
-      throw new Error(`${file}: ${(e as Error).message}`);
-    }
-    if (!Array.isArray(v) || !v.every((x) => typeof x === "number")) throw new Error(`${file}: expected a JSON array of numbers`);
-    return { values: v as number[], hook: undefined };
-  }
-  const st = readSafetensors(file);
-  const names = st.entries.map((e) => e.name);
-  const pick =
-    name === undefined
-      ? names.length === 1
-        ? names[0]
-        : undefined
-      : names.includes(name)
-        ? name
-        : names.includes(`direction.${name}`)
-          ? `direction.${name}`
-          : undefined;
-  if (pick === undefined)
-    throw new UsageError(`--vector ${spec}: name one of its tensors after a colon (${names.slice(0, 8).join(", ")})`);
-  const t = st.load(pick);
-  if (t.rank !== 1) throw new Error(`${file}: ${pick}: expected a 1-D tensor, got shape [${t.shape.join(", ")}]`);
-  return { values: t.toArray(), hook: st.metadata.format === "llmdbg.steering" ? st.metadata.hook : undefined };
-}
-
 export const steerCommand: Command = {
   summary: "steering: add a vector at a hook point and compare predictions and generations",
   usage:
@@ -98,14 +45,18 @@ export const steerCommand: Command = {
     let vector: SteeringVector;
     let hook = values.hook;
     if (values.vector !== undefined) {
-      const f = vectorFile(values.vector);
-      vector = { values: f.values };
+      const f = readVectors(values.vector, "vector");
+      if (f.vectors.length !== 1)
+        throw new UsageError(
+          `--vector ${values.vector}: holds ${f.vectors.length} vectors; name one after a colon (${f.vectors.map((v) => v.name).join(", ")})`,
+        );
+      vector = { values: (f.vectors[0] as { values: number[] }).values };
       hook ??= f.hook;
     } else {
       vector = {
         contrast: {
-          positive: readLines(values.positive as string, "positive"),
-          negative: readLines(values.negative as string, "negative"),
+          positive: readTextLines(values.positive as string, "positive").map((text) => ({ text })),
+          negative: readTextLines(values.negative as string, "negative").map((text) => ({ text })),
           ...(values.reduce !== undefined && { reduce: values.reduce }),
         },
       };
