@@ -9,6 +9,7 @@ import type { AblationEffect, AblationMetric, AblationRequest, AblationResult } 
 import { type Tensor, tensor } from "@llmdbg/tensor";
 import { checkAborted, checkToken, inputIds, type MethodOptions, MethodRequestError, tokenRef } from "./common.js";
 import { rng } from "./perturbation.js";
+import { argmax, objectiveOfRow } from "./rows.js";
 
 /** The hook each kind of component lives on, and the axis its index runs along (null: the whole activation). */
 const SITES = {
@@ -54,22 +55,14 @@ export function ablate(model: TransformerModel, req: AblationRequest, opts: Meth
   let answer = req.answer;
   if (answer === undefined) {
     const row = lastRow(clean.output, 0);
-    answer = 0;
-    for (let v = 1; v < V; v++) if ((row[v] as number) > (row[answer] as number)) answer = v;
+    answer = argmax(row);
   }
   checkToken(model, answer, "answer");
   if (kindMetric === "logit_diff" && req.foil === undefined) throw new MethodRequestError("foil", "logit_diff needs a foil");
   if (req.foil !== undefined) checkToken(model, req.foil, "foil");
   const a = answer;
-  const metricOf = (row: ArrayLike<number>) => {
-    if (kindMetric === "logit_diff") return (row[a] as number) - (row[req.foil as number] as number);
-    let max = Number.NEGATIVE_INFINITY;
-    for (let i = 0; i < row.length; i++) max = Math.max(max, row[i] as number);
-    let z = 0;
-    for (let i = 0; i < row.length; i++) z += Math.exp((row[i] as number) - max);
-    const lp = (row[a] as number) - max - Math.log(z);
-    return kindMetric === "prob" ? Math.exp(lp) : lp;
-  };
+  const metricOf = (row: ArrayLike<number>) =>
+    kindMetric === "logit_diff" ? (row[a] as number) - (row[req.foil as number] as number) : objectiveOfRow(row, a, kindMetric);
   const baseline = metricOf(lastRow(clean.output, 0));
 
   // the replacement values: per hook, one activation slice per dataset token (mean: their average)

@@ -30,6 +30,7 @@ import {
   resolvePosition,
   tokenRef,
 } from "./common.js";
+import { argmax } from "./rows.js";
 
 /**
  * Points α_k in [0, 1] and weights w_k with Σ w_k g(α_k) ≈ ∫₀¹ g(α) dα. Gauss–Legendre is exact for polynomials
@@ -83,10 +84,7 @@ function gaussLegendre(n: number): { alphas: number[]; weights: number[] } {
 function argmaxRow(out: Tensor, position: number): number {
   const V = out.shape[out.rank - 1] as number;
   const at = out.rank === 3 ? position : 0;
-  const row = out.data.subarray(at * V, (at + 1) * V);
-  let best = 0;
-  for (let v = 1; v < V; v++) if ((row[v] as number) > (row[best] as number)) best = v;
-  return best;
+  return argmax(out.data.subarray(at * V, (at + 1) * V));
 }
 
 const objectiveOf = (kind: AttributionObjective) => (out: Tensor, token: number, batch: number, position: number) => {

@@ -15,6 +15,7 @@ import { logitDiff, logProb, run, type TransformerModel } from "@llmdbg/core";
 import type { HookPoint, PatchGrid, PatchReceiver, PatchRequest, PatchResult } from "@llmdbg/protocol";
 import { exp, logSoftmax, mul, narrow, reshape, sub, sum, type Tensor, tensor } from "@llmdbg/tensor";
 import { checkAborted, checkToken, inputIds, type MethodOptions, MethodRequestError, tokenRef } from "./common.js";
+import { argmax, klDivergence, logSoftmaxRow } from "./rows.js";
 
 /** The hook patched per grid, and whether its cells are positions or heads. */
 const GRIDS: { readonly [G in Exclude<PatchGrid, "path">]: { readonly hook: string; readonly cells: "pos" | "head" } } = {
@@ -134,11 +135,6 @@ export function activationPatching(model: TransformerModel, req: PatchRequest, o
   if (clean.output.rank !== 3)
     throw new MethodRequestError("model", "patching reads next-token logits; this model is a classifier");
   const lastRow = (out: Tensor, r: number) => out.data.subarray((r * P + P - 1) * V, (r * P + P) * V);
-  const argmax = (row: ArrayLike<number>) => {
-    let b = 0;
-    for (let v = 1; v < row.length; v++) if ((row[v] as number) > (row[b] as number)) b = v;
-    return b;
-  };
   const answer = metricKind === "kl" ? null : (req.answer ?? argmax(lastRow(clean.output, 0)));
   const foil = metricKind === "logit_diff" ? (req.foil ?? argmax(lastRow(corrupt.output, 0))) : null;
   if (answer !== null) checkToken(model, answer, "answer");
@@ -148,22 +144,12 @@ export function activationPatching(model: TransformerModel, req: PatchRequest, o
 
   // the metric, numerically on a row of logits, and differentiably on a [1, pos, d_vocab] output
   const cleanRow = Float64Array.from(lastRow(clean.output, 0));
-  const logSoftmaxOf = (row: ArrayLike<number>) => {
-    let max = Number.NEGATIVE_INFINITY;
-    for (let i = 0; i < row.length; i++) max = Math.max(max, row[i] as number);
-    let z = 0;
-    for (let i = 0; i < row.length; i++) z += Math.exp((row[i] as number) - max);
-    const lz = max + Math.log(z);
-    return Float64Array.from(row, (v) => v - lz);
-  };
-  const cleanLogp = logSoftmaxOf(cleanRow);
+  const cleanLogp = logSoftmaxRow(cleanRow);
   const metricOfRow = (row: ArrayLike<number>): number => {
     if (metricKind === "logit_diff") return (row[answer as number] as number) - (row[foil as number] as number);
-    const lp = logSoftmaxOf(row);
+    const lp = logSoftmaxRow(row);
     if (metricKind === "prob") return Math.exp(lp[answer as number] as number);
-    let kl = 0;
-    for (let i = 0; i < lp.length; i++) kl += Math.exp(cleanLogp[i] as number) * ((cleanLogp[i] as number) - (lp[i] as number));
-    return kl;
+    return klDivergence(cleanLogp, lp);
   };
   const metricOf = (out: Tensor): Tensor => {
     if (metricKind === "logit_diff") return logitDiff(out, answer as number, foil as number); // []

@@ -13,7 +13,7 @@
 // The samplers and solvers below work on any value function of a keep-mask; `perturbationAttribution` supplies the
 // model's, evaluating masked inputs as rows of one batch.
 import { run, type TransformerModel } from "@llmdbg/core";
-import type { AttributionObjective, PerturbationAttributionRequest, PerturbationAttributionResult } from "@llmdbg/protocol";
+import type { PerturbationAttributionRequest, PerturbationAttributionResult } from "@llmdbg/protocol";
 import { tensor } from "@llmdbg/tensor";
 import {
   checkAborted,
@@ -24,6 +24,7 @@ import {
   resolvePosition,
   tokenRef,
 } from "./common.js";
+import { argmax, objectiveOfRow } from "./rows.js";
 
 /** A value function: f of each keep-mask (1 = the token is kept, 0 = masked), evaluated in one call. */
 export type MaskValue = (masks: readonly Uint8Array[]) => number[];
@@ -236,17 +237,6 @@ export function occlusion(
   return { scores: Array.from(sum, (v, i) => v / Math.max(1, count[i] as number)), full, empty, evaluated: masks.length };
 }
 
-/** The objective from one row of logits, in float64: a logit, a log-probability or a probability. */
-function objectiveOfRow(row: ArrayLike<number>, token: number, kind: AttributionObjective): number {
-  if (kind === "logit") return row[token] as number;
-  let max = Number.NEGATIVE_INFINITY;
-  for (let i = 0; i < row.length; i++) max = Math.max(max, row[i] as number);
-  let z = 0;
-  for (let i = 0; i < row.length; i++) z += Math.exp((row[i] as number) - max);
-  const lp = (row[token] as number) - max - Math.log(z);
-  return kind === "prob" ? Math.exp(lp) : lp;
-}
-
 /**
  * Attributes one prediction to the input tokens by occlusion, LIME or KernelSHAP, masking tokens by a
  * replacement token.
@@ -287,8 +277,7 @@ export function perturbationAttribution(
   let target = req.target;
   if (target === undefined) {
     const row = clean.data.subarray(at * width, (at + 1) * width);
-    target = 0;
-    for (let v = 1; v < width; v++) if ((row[v] as number) > (row[target] as number)) target = v;
+    target = argmax(row);
   }
   inRange(target, "target");
   if (req.foil !== undefined) inRange(req.foil, "foil");

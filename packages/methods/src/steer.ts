@@ -6,6 +6,7 @@ import { generate, run, type TransformerModel, topK } from "@llmdbg/core";
 import type { SteeringVector, SteerRequest, SteerResult, TokenInput } from "@llmdbg/protocol";
 import type { Tensor } from "@llmdbg/tensor";
 import { checkAborted, inputIds, type MethodOptions, MethodRequestError, tokenRef } from "./common.js";
+import { klDivergence, logSoftmaxRow } from "./rows.js";
 
 /** The last-axis length of `hook` (its activations' width), or an error naming the hook. */
 function widthOf(model: TransformerModel, hook: string): number {
@@ -99,16 +100,7 @@ export function steer(model: TransformerModel, req: SteerRequest, opts: MethodOp
   }
   const scores = (row: ArrayLike<number>) =>
     topK(row, k).map((t) => ({ ...tokenRef(model, t.id), logit: t.logit, prob: t.prob }));
-  const logp = (row: ArrayLike<number>) => {
-    let max = Number.NEGATIVE_INFINITY;
-    for (let i = 0; i < row.length; i++) max = Math.max(max, row[i] as number);
-    let z = 0;
-    for (let i = 0; i < row.length; i++) z += Math.exp((row[i] as number) - max);
-    return Float64Array.from(row, (v) => v - max - Math.log(z));
-  };
-  const [lb, la] = [logp(before), logp(after)];
-  let kl = 0;
-  for (let i = 0; i < lb.length; i++) kl += Math.exp(lb[i] as number) * ((lb[i] as number) - (la[i] as number));
+  const kl = klDivergence(logSoftmaxRow(before), logSoftmaxRow(after));
 
   let generated: SteerResult["generated"] = null;
   if (req.generate !== undefined) {

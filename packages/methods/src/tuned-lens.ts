@@ -9,6 +9,7 @@ import type { TunedLensResult, TunedLensTrainRequest } from "@llmdbg/protocol";
 import * as T from "@llmdbg/tensor";
 import { checkAborted, inputIds, type MethodOptions, MethodRequestError } from "./common.js";
 import { rng } from "./perturbation.js";
+import { logSoftmaxRow } from "./rows.js";
 
 /** Trained translators, one per residual stream the logit lens reads (LensResult.layers). */
 export interface TunedLens {
@@ -154,15 +155,6 @@ export function trainTunedLens(
     },
     lens: { layers, translators },
   };
-}
-
-function logSoftmaxRow(row: ArrayLike<number>): Float64Array {
-  let max = Number.NEGATIVE_INFINITY;
-  for (let i = 0; i < row.length; i++) max = Math.max(max, row[i] as number);
-  let z = 0;
-  for (let i = 0; i < row.length; i++) z += Math.exp((row[i] as number) - max);
-  const lz = max + Math.log(z);
-  return Float64Array.from(row, (v) => v - lz);
 }
 
 /** One Adam step on a parameter (moments kept by the caller), returning the new parameter. */
