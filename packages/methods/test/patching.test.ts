@@ -34,6 +34,25 @@ describe.each(["gpt2", "llama", "qwen2", "gpt_neox"] as const)("%s", (type) => {
     for (const p of [3, 4, 5]) expect(Math.abs((raw[0]?.[p] as number) - r.corruptedMetric)).toBeLessThan(1e-5);
   });
 
+  it("prompts that differ in their last token: patching the clean resid_pre at the last position restores the clean metric at every layer", () => {
+    const m = tiny(type);
+    const clean = [5, 9, 14, 3, 7, 11];
+    const corrupt = [5, 9, 14, 3, 7, 20];
+    const r = activationPatching(m, {
+      kind: "patch",
+      clean: { ids: clean },
+      corrupted: { ids: corrupt },
+      grid: "resid_pre",
+      answer: 4,
+      foil: 8,
+      method: "activation",
+    });
+    for (let l = 0; l < m.nLayers; l++) expect(Math.abs((r.values?.[l]?.[5] as number) - 1)).toBeLessThan(1e-5);
+    // and nothing else restores anything: the other positions hold the same activations in both runs
+    for (let l = 0; l < m.nLayers; l++)
+      for (let p = 0; p < 5; p++) expect(Math.abs(r.values?.[l]?.[p] as number)).toBeLessThan(1e-5);
+  });
+
   it("restarting at the patched layer equals patching in a full recomputation (within 1e-6)", () => {
     const m = tiny(type);
     const answer = 4;

@@ -28,6 +28,7 @@ export type {
   DlaRequest,
   DlaResult,
   EditCheck,
+  EditResult,
   GenerationAttributionRequest,
   GenerationAttributionResult,
   GradientAttributionRequest,

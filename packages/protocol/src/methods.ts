@@ -551,6 +551,19 @@ export interface RomeResult {
   readonly checks: readonly EditCheck[];
 }
 
+/** What `llmdbg edit` did: the edits (replayable), the ROME result when one was made, the predictions on a
+ * prompt before and after, and where the edited model was written. */
+export interface EditResult {
+  readonly kind: "edit";
+  readonly edits: readonly WeightEdit[];
+  readonly rome: RomeResult | null;
+  readonly before: readonly TokenScore[] | null;
+  readonly after: readonly TokenScore[] | null;
+  readonly out: string | null;
+  /** tensors written to `out` */
+  readonly written: number | null;
+}
+
 export type MethodRequest =
   | AblationRequest
   | AdversarialRequest
@@ -582,5 +595,6 @@ export type MethodResult =
   | ProbeResult
   | SteerResult
   | RomeResult
+  | EditResult
   | TunedLensResult;
 export type MethodKind = MethodResult["kind"];

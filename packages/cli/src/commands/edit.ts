@@ -1,7 +1,7 @@
 import { run, topK } from "@llmdbg/core";
 import { romeEdit, zeroHeadEdits } from "@llmdbg/methods";
 import { saveHfFolder } from "@llmdbg/models";
-import type { RomeResult, WeightEdit } from "@llmdbg/protocol";
+import type { EditResult, RomeResult, TokenScore, WeightEdit } from "@llmdbg/protocol";
 import { modelPath, UsageError } from "../args.js";
 import { checkOutputFolder } from "../files.js";
 import { defineFlags, flag } from "../flags.js";
@@ -104,14 +104,16 @@ export const editCommand: Command = {
       }
     }
     if (values.json) {
-      printJson({
+      const result: EditResult = {
+        kind: "edit",
         edits,
         rome,
-        before: before ?? null,
-        after: after ?? null,
+        before: before === undefined ? null : scores(m, before),
+        after: after === undefined ? null : scores(m, after),
         out: values.out ?? null,
         written: saved?.written ?? null,
-      });
+      };
+      printJson(result);
       return 0;
     }
     const show = (id: number) => quoted(tokenDisplayOf(m, id) ?? `<id ${id}>`);
@@ -137,4 +139,10 @@ function lastTop(m: LoadedModel, ids: readonly number[], edits: readonly WeightE
   const out = run(m.model, [...ids], { edits }).output;
   const V = out.shape[2] as number;
   return topK(out.data.subarray(out.size - V, out.size), 5);
+}
+
+/** Top predictions as protocol token scores (text where the tokenizer names the token). */
+function scores(m: LoadedModel, top: ReturnType<typeof lastTop>): TokenScore[] {
+  const text = (id: number) => (m.tokenizer?.idToToken(id) === undefined ? null : (m.tokenizer?.decode([id]) ?? null));
+  return top.map((t) => ({ id: t.id, text: text(t.id), logit: t.logit, prob: t.prob }));
 }

@@ -8,6 +8,7 @@ import type {
   AttentionResult,
   CounterfactualResult,
   DlaResult,
+  EditResult,
   GenerationAttributionResult,
   GradientAttributionResult,
   LensResult,
@@ -447,6 +448,33 @@ const generationAttribution = {
   } satisfies Fields<GenerationAttributionResult>,
 };
 
+const tensorData: Schema = { object: { shape: { array: "int" }, data: { array: "number" } } };
+const weightEdit: Schema = {
+  oneOf: [
+    { object: { kind: { literal: "set" }, param: "string", values: tensorData } },
+    { object: { kind: { literal: "set" }, param: "string", values: tensorData, rows: { array: "int" }, cols: { array: "int" } } },
+    { object: { kind: { literal: "add" }, param: "string", delta: tensorData } },
+    { object: { kind: { literal: "scale" }, param: "string", factor: "number" } },
+    { object: { kind: { literal: "scale" }, param: "string", factor: "number", rows: { array: "int" } } },
+    { object: { kind: { literal: "scale" }, param: "string", factor: "number", cols: { array: "int" } } },
+    { object: { kind: { literal: "scale" }, param: "string", factor: "number", rows: { array: "int" }, cols: { array: "int" } } },
+    {
+      object: { kind: { literal: "rankOne" }, param: "string", u: { array: "number" }, v: { array: "number" }, coeff: "number" },
+    },
+  ],
+};
+const editResult = {
+  object: {
+    kind: { literal: "edit" },
+    edits: { array: weightEdit },
+    rome: { nullable: rome },
+    before: { nullable: { array: tokenScore } },
+    after: { nullable: { array: tokenScore } },
+    out: { nullable: "string" },
+    written: { nullable: "int" },
+  } satisfies Fields<EditResult>,
+};
+
 const SCHEMAS: { readonly [K in MethodKind]: Schema } = {
   lens,
   dla,
@@ -463,6 +491,7 @@ const SCHEMAS: { readonly [K in MethodKind]: Schema } = {
   counterfactual,
   neurons,
   generation_attribution: generationAttribution,
+  edit: editResult,
 };
 
 /** Where `value` departs from `schema`: one line per problem, with its JSON path. */
