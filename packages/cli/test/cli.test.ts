@@ -627,6 +627,8 @@ describe("lens and dla", () => {
       "--out",
       out,
     ]);
+    expectMethodResult(d);
+    expect(d.before).toHaveLength(5);
     expect(d.edits).toHaveLength(3);
     expect(d.written).toBeGreaterThan(0);
     const edited = loadModel(out);
