@@ -164,6 +164,12 @@ export function readF32(path: string): Float32Array {
   return new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength));
 }
 
+/** A raw little-endian float64 file. */
+export function readF64(path: string): Float64Array {
+  const raw = readFileSync(path);
+  return new Float64Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength));
+}
+
 // ---------------------------------------------------------------- python peers
 
 function tryPython(py: string, module: string): boolean {

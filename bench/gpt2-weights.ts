@@ -38,9 +38,20 @@ function uniform(shape: number[], seed: number, std: number, mean = 0): Tensor {
   return randu(shape, seed, mean - a, mean + a);
 }
 
-/** The checkpoint's tensors by name (bare GPT2Model names, Conv1D weights [in, out]); ~498 MB of f32. */
-export function gpt2SmallWeights(seed = 1234): Record<string, Tensor> {
-  const { n_embd: d, n_layer: L, n_positions: P, vocab_size: V } = GPT2_SMALL_CONFIG;
+/** The sizes of a GPT-2 config that the weights depend on. */
+export interface Gpt2Shape {
+  readonly n_embd: number;
+  readonly n_layer: number;
+  readonly n_positions: number;
+  readonly vocab_size: number;
+}
+
+/**
+ * The checkpoint's tensors by name (bare GPT2Model names, Conv1D weights [in, out]); ~498 MB of f32. `shape`
+ * makes a smaller model of the same kind (the bench's own development runs).
+ */
+export function gpt2SmallWeights(seed = 1234, shape: Gpt2Shape = GPT2_SMALL_CONFIG): Record<string, Tensor> {
+  const { n_embd: d, n_layer: L, n_positions: P, vocab_size: V } = shape;
   const f = 4 * d;
   let s = seed;
   const next = () => (s = (s * 1103515245 + 12345) >>> 0);

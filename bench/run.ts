@@ -4,6 +4,9 @@
 //            generation with the KV cache, vs PyTorch on the same weights (gpt2.ts)
 //   load     loading that checkpoint (~500 MB F32) in a fresh process: time vs a plain file read, peak RSS vs
 //            the weight bytes (load.ts)
+//   methods  integrated gradients, a 12×64 residual-stream activation patching sweep, KernelSHAP and attribution
+//            patching over every head on that model at 64 tokens, vs the same methods written with PyTorch
+//            hooks on the same weights (methods.ts; about 15–20 minutes on 2 cores)
 // Prints one table and writes bench/out/latest.json: an array of rows { section, name, unit, ours, peer,
 // peer_value, ratio, target, met, verified, refused, note } where ratio > 1 means ours is worse (ours / peer for
 // times and sizes, peer / ours for tokens/s) and target, when set, bounds the ratio.
@@ -15,7 +18,7 @@
 // makes the run exit 1.
 //
 //   npm run bench:setup           # once: installs PyTorch (Debian python3-torch)
-//   npm run bench                 # every section (about 4–5 minutes on 2 cores)
+//   npm run bench                 # every section (about 20–25 minutes on 2 cores, most of it methods)
 //   npm run bench -- gpt2 load    # only these sections
 //
 // Each timing is the median of many repetitions after warm-up, in `rounds` rounds alternating ours and the
@@ -28,11 +31,13 @@ import { type BenchEnv, outDir, printTable, type Row, type SectionResult } from 
 import { gpt2Section } from "./gpt2.js";
 import { kernelsSection } from "./kernels.js";
 import { loadSection } from "./load.js";
+import { methodsSection } from "./methods.js";
 
 const sections: { readonly [name: string]: (env: BenchEnv) => SectionResult } = {
   kernels: kernelsSection,
   gpt2: gpt2Section,
   load: loadSection,
+  methods: methodsSection,
 };
 
 function main(): void {

@@ -10,7 +10,7 @@
 // measures the quadrature's error (Sundararajan et al. 2017; Captum's `convergence_delta`). The interpolation
 // points run as rows of one batch, `batch` at a time, the baseline-to-input path given to the hook point by a
 // per-call hook function.
-import { generate, logitOf, logProb, run, type TransformerModel } from "@llmdbg/core";
+import { generate, run, type TransformerModel } from "@llmdbg/core";
 import type {
   AttributionBaseline,
   AttributionObjective,
@@ -20,7 +20,7 @@ import type {
   GradientAttributionResult,
   QuadratureRule,
 } from "@llmdbg/protocol";
-import { add, exp, sub, type Tensor, tensor } from "@llmdbg/tensor";
+import { exp, logSoftmax, narrow, reshape, sub, sum, type Tensor, tensor } from "@llmdbg/tensor";
 import {
   checkAborted,
   checkToken,
@@ -87,12 +87,24 @@ function argmaxRow(out: Tensor, position: number): number {
   return argmax(out.data.subarray(at * V, (at + 1) * V));
 }
 
-const objectiveOf = (kind: AttributionObjective) => (out: Tensor, token: number, batch: number, position: number) => {
-  const at = { batch, position };
-  if (kind === "logit") return logitOf(out, token, at); // []
-  const lp = logProb(out, token, at); // []
-  return kind === "prob" ? exp(lp) : lp;
-};
+/**
+ * The objective summed over every row of a batch at one position: rows are independent, so the gradient of the
+ * sum gives each row its own gradient. Read as one slice and one log-softmax for all rows (a slice per row would
+ * cost a full-size gradient per row in the backward pass).
+ */
+function batchObjective(kind: AttributionObjective, target: number, foil: number | undefined) {
+  return (out: Tensor, position: number): Tensor => {
+    const width = out.shape[out.rank - 1] as number;
+    const k = out.shape[0] as number;
+    const at = out.rank === 3 ? reshape(narrow(out, 1, position, 1), [k, width]) : out; // [k, width]
+    const scored = kind === "logit" ? at : logSoftmax(at, -1); // [k, width]
+    const pick = (token: number) => {
+      const v = narrow(scored, 1, token, 1); // [k, 1]
+      return kind === "prob" ? exp(v) : v;
+    };
+    return sum(foil === undefined ? pick(target) : sub(pick(target), pick(foil))); // []
+  };
+}
 
 /**
  * Attributes one prediction to the input positions by saliency, grad × input or integrated gradients.
@@ -113,7 +125,6 @@ export function gradientAttribution(
   if (point.axes[0] !== "batch" || point.axes[1] !== "pos")
     throw new MethodRequestError("hook", `${hook} has axes [${point.axes.join(", ")}]; attribution needs [batch, pos, …]`);
   const kind = req.objective ?? "logprob";
-  const f1 = objectiveOf(kind);
 
   const clean = run(model, ids, { cache: hook });
   // a language model's tokens, or a classifier's labels: whatever the output's last axis holds
@@ -125,19 +136,21 @@ export function gradientAttribution(
   if (req.foil !== undefined) inRange(req.foil, "foil");
   const target = req.target ?? argmaxRow(clean.output, position);
   inRange(target, "target");
-  const f = (out: Tensor, row: number) => {
-    const t = f1(out, target, row, position);
-    return req.foil === undefined ? t : sub(t, f1(out, req.foil, row, position)); // []
-  };
-  const x = clean.cache.get(hook); // [1, pos, …]
   const P = ids.length;
+  // a language model explained at its last position needs the logits of that position only: the unembedding of
+  // the others is most of a small model's forward pass, and most of its backward
+  const lastOnly = clean.output.rank === 3 && position === P - 1;
+  const logits = lastOnly ? ("last" as const) : ("all" as const);
+  const objective = batchObjective(kind, target, req.foil);
+  const f = (out: Tensor) => objective(out, lastOnly && out.shape[1] === 1 ? 0 : position); // []
+  const x = clean.cache.get(hook); // [1, pos, …]
   const R = x.size / P; // the size of one position's slice
   const xs = x.data;
 
   const base = { tokens: ids.map((id) => tokenRef(model, id)), position, target: tokenRef(model, target), hook };
   const foil = req.foil === undefined ? null : tokenRef(model, req.foil);
   if (req.method === "saliency" || req.method === "grad_x_input") {
-    const r = run(model, ids, { grads: { hooks: hook, loss: (out) => f(out, 0) } });
+    const r = run(model, ids, { logits, grads: { hooks: hook, loss: f } });
     const g = r.cache.grad(hook).data;
     const b = req.method === "grad_x_input" ? baselineOf(model, req.baseline, ids, hook, R) : null;
     const scores = Array.from({ length: P }, (_, p) => {
@@ -183,8 +196,9 @@ export function gradientAttribution(
     });
     const rows = a.flatMap(() => ids);
     const out = run(model, tensor(rows, [a.length, P], "i32"), {
+      logits,
       hooks: { [hook]: () => tensor(path, shape(a.length), x.dtype) },
-      grads: { hooks: hook, loss: (o) => a.map((_, r) => f(o, r)).reduce((s, t) => add(s, t)) },
+      grads: { hooks: hook, loss: f },
     });
     const g = out.cache.grad(hook).data; // [k, pos, …]
     a.forEach((_, r) => {
@@ -198,8 +212,9 @@ export function gradientAttribution(
     for (let i = p * R; i < (p + 1) * R; i++) s += (diff[i] as number) * (avg[i] as number);
     return s;
   });
-  const fInput = f(clean.output, 0).item();
+  const fInput = f(clean.output).item();
   const atBaseline = run(model, ids, {
+    logits,
     hooks: {
       [hook]: () =>
         tensor(
@@ -209,7 +224,7 @@ export function gradientAttribution(
         ),
     },
   });
-  const fBaseline = f(atBaseline.output, 0).item();
+  const fBaseline = f(atBaseline.output).item();
   const total = scores.reduce((s, v) => s + v, 0);
   return {
     kind: "attribution",

@@ -134,7 +134,11 @@ export function activationPatching(model: TransformerModel, req: PatchRequest, o
   const V = clean.output.shape[2] as number;
   if (clean.output.rank !== 3)
     throw new MethodRequestError("model", "patching reads next-token logits; this model is a classifier");
-  const lastRow = (out: Tensor, r: number) => out.data.subarray((r * P + P - 1) * V, (r * P + P) * V);
+  // every metric reads the last position: patched runs unembed only it (logits "last", [k, 1, d_vocab])
+  const lastRow = (out: Tensor, r: number) => {
+    const T = out.shape[1] as number;
+    return out.data.subarray((r * T + T - 1) * V, (r * T + T) * V);
+  };
   const answer = metricKind === "kl" ? null : (req.answer ?? argmax(lastRow(clean.output, 0)));
   const foil = metricKind === "logit_diff" ? (req.foil ?? argmax(lastRow(corrupt.output, 0))) : null;
   if (answer !== null) checkToken(model, answer, "answer");
@@ -154,7 +158,7 @@ export function activationPatching(model: TransformerModel, req: PatchRequest, o
   const metricOf = (out: Tensor): Tensor => {
     if (metricKind === "logit_diff") return logitDiff(out, answer as number, foil as number); // []
     if (metricKind === "prob") return exp(logProb(out, answer as number)); // []
-    const row = reshape(narrow(out, 1, P - 1, 1), [V]); // [d_vocab]
+    const row = reshape(narrow(out, 1, (out.shape[1] as number) - 1, 1), [V]); // [d_vocab]
     const p = tensor(
       Float32Array.from(cleanLogp, (v) => Math.exp(v)),
       [V],
@@ -213,7 +217,7 @@ export function activationPatching(model: TransformerModel, req: PatchRequest, o
     const cellOf = (c: number): Cell => ({ axis, index: c });
     if (grid === "resid_pre") start = withCells(start, clean.cache.get(resid(l)), cells.map(cellOf));
     else hooks[gridHook(l)] = (x) => withCells(x, clean.cache.get(gridHook(l)), cells.map(cellOf));
-    const out = run(model, ids, { startAt: { layer: l, resid: start }, hooks }).output;
+    const out = run(model, ids, { startAt: { layer: l, resid: start }, hooks, logits: "last" }).output;
     return cells.map((_, r) => metricOfRow(lastRow(out, r)));
   }
 
@@ -241,7 +245,12 @@ export function activationPatching(model: TransformerModel, req: PatchRequest, o
       hooks[z(m)] = () => tile(corrupt.cache.get(z(m)), k);
       hooks[mlp(m)] = () => tile(corrupt.cache.get(mlp(m)), k);
     }
-    const first = run(model, ids, { startAt: { layer: l, resid: tile(corrupt.cache.get(resid(l)), k) }, hooks, cache: rHook });
+    const first = run(model, ids, {
+      startAt: { layer: l, resid: tile(corrupt.cache.get(resid(l)), k) },
+      hooks,
+      cache: rHook,
+      logits: "last",
+    });
     const received = first.cache.get(rHook); // [k, pos, (kv_)head, d_head]
     // 2. only that input of the receiver head patched into a corrupted run
     const rPoint = points.get(rHook) as HookPoint;
@@ -250,6 +259,7 @@ export function activationPatching(model: TransformerModel, req: PatchRequest, o
     const rHeads = received.shape[rAxis] as number;
     const rIndex = rPoint.axes[rAxis] === "kv_head" ? Math.floor(rcv.head / (H / rHeads)) : rcv.head;
     const second = run(model, ids, {
+      logits: "last",
       startAt: { layer: rcv.layer, resid: tile(corrupt.cache.get(resid(rcv.layer)), k) },
       hooks: {
         [rHook]: (x) => {
@@ -270,7 +280,7 @@ export function activationPatching(model: TransformerModel, req: PatchRequest, o
   let attribution: PatchResult["attribution"] = null;
   if (method !== "activation" && grid !== "path") {
     const hooks = Array.from({ length: L }, (_, l) => (grid === "resid_pre" ? resid(l) : gridHook(l)));
-    const g = run(model, corruptIds, { grads: { hooks, loss: metricOf } });
+    const g = run(model, corruptIds, { grads: { hooks, loss: metricOf }, logits: "last" });
     const approx = hooks.map((name) => {
       const d = g.cache.grad(name).data;
       const c = clean.cache.get(name);

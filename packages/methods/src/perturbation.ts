@@ -292,10 +292,13 @@ export function perturbationAttribution(
       checkAborted(opts.signal);
       const chunk = masks.slice(start, start + batch);
       const rows = chunk.flatMap((m) => ids.map((id, i) => (m[i] === 1 ? id : replacement)));
-      const logits = run(model, tensor(rows, [chunk.length, n], "i32")).output; // [k, pos, width] or [k, width]
+      // a prediction at the last position needs only its logits: [k, 1, width]
+      const lastOnly = clean.rank === 3 && position === n - 1;
+      const logits = run(model, tensor(rows, [chunk.length, n], "i32"), lastOnly ? { logits: "last" } : {}).output; // [k, pos, width] or [k, width]
       const per = logits.size / chunk.length;
       chunk.forEach((_, r) => {
-        const off = r * per + at * width;
+        // the row read: `at`, unless the model unembedded the last position only
+        const off = r * per + (logits.rank === 3 && (logits.shape[1] as number) === n ? at * width : 0);
         out.push(f(logits.data.subarray(off, off + width)));
       });
       done += chunk.length;
