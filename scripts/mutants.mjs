@@ -52,8 +52,8 @@ export const mutations = [
     id: "tensor-mul-vjp",
     what: "the gradient of a·b w.r.t. a uses a instead of b",
     file: "packages/tensor/src/vjp.ts",
-    find: "mul: (n, g) => [sumTo(mul(g, inp(n, 1)), inp(n, 0).shape),",
-    replace: "mul: (n, g) => [sumTo(mul(g, inp(n, 0)), inp(n, 0).shape),",
+    find: "needs(n, 0) ? sumTo(mul(g, inp(n, 1)), inp(n, 0).shape) : null,",
+    replace: "needs(n, 0) ? sumTo(mul(g, inp(n, 0)), inp(n, 0).shape) : null,",
     tests: tensorTests,
   },
   {

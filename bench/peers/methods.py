@@ -11,7 +11,7 @@ spec: {"mode": "check" | "time", "method": "ig" | "patch" | "shap" | "attr",
 
 The model: nn.Modules with HookPoints (nn.Identity, as in TransformerLens) at hook_embed, blocks.l.hook_resid_pre
 and blocks.l.attn.hook_z; hooks are torch's own register_forward_hook, installed per method and removed after.
-Every forward computes the logits at every position (transformers' and TransformerLens's default).
+Each method reads the last position only, so its forwards unembed that position alone (logits_to_keep=1), as ours do.
 
   ig     integrated gradients at the token embeddings (Captum's LayerIntegratedGradients on the embedding
          layer): the interpolation points α_k (given, with their weights) run `batch` at a time as rows, the
@@ -71,8 +71,9 @@ class HookedGPT2(nn.Module):
         z = z.reshape(B, T, D)
         return m.conv1d(z, p["attn.c_proj.weight"], p["attn.c_proj.bias"])
 
-    def forward(self, ids):
-        """ids [batch, pos] → logits [batch, pos, d_vocab]."""
+    def forward(self, ids, last_only=False):
+        """ids [batch, pos] → logits [batch, pos, d_vocab]; with last_only, [batch, 1, d_vocab] (transformers'
+        logits_to_keep=1), for methods that read the last position only, as ours then do."""
         m = self.m
         B, T = ids.shape
         x = self.hook_embed(m.wte[ids]) + m.wpe[:T].unsqueeze(0)  # [batch, pos, d_model]
@@ -83,8 +84,10 @@ class HookedGPT2(nn.Module):
             h = F.layer_norm(x, (m.D,), p["ln_2.weight"], p["ln_2.bias"], m.eps)
             a = F.gelu(m.conv1d(h, p["mlp.c_fc.weight"], p["mlp.c_fc.bias"]), approximate="tanh")
             x = x + m.conv1d(a, p["mlp.c_proj.weight"], p["mlp.c_proj.bias"])
+        if last_only:
+            x = x[:, -1:, :]  # [batch, 1, d_model]
         x = F.layer_norm(x, (m.D,), m.w["ln_f.weight"], m.w["ln_f.bias"], m.eps)
-        return F.linear(x, m.wte)  # [batch, pos, d_vocab]
+        return F.linear(x, m.wte)  # [batch, pos or 1, d_vocab]
 
 
 class hooks:
@@ -127,16 +130,16 @@ def integrated_gradients(model, s):
         k = a.shape[0]
         path = (base.double() + a * diff).float().requires_grad_()  # [k, pos, d_model]
         with hooks([(model.hook_embed, lambda _m, _i, _o: path)]):
-            logits = model(ids.expand(k, -1))  # [k, pos, d_vocab]
-        f = torch.log_softmax(logits[:, pos, :], dim=-1)[:, target].sum()
+            logits = model(ids.expand(k, -1), last_only=True)  # [k, 1, d_vocab]: pos is the last position
+        f = torch.log_softmax(logits[:, -1, :], dim=-1)[:, target].sum()
         (g,) = torch.autograd.grad(f, path)
         wk = torch.tensor(weights[start : start + batch], dtype=torch.float64).view(-1, 1, 1)
         avg += (wk * g.double()).sum(0, keepdim=True)
     scores = (diff * avg).sum(-1)[0]  # [pos]
     with torch.no_grad():
-        f_in = float(torch.log_softmax(model(ids)[0, pos].double(), -1)[target])
+        f_in = float(torch.log_softmax(model(ids, last_only=True)[0, -1].double(), -1)[target])
         with hooks([(model.hook_embed, lambda _m, _i, o: torch.zeros_like(o))]):
-            f_base = float(torch.log_softmax(model(ids)[0, pos].double(), -1)[target])
+            f_base = float(torch.log_softmax(model(ids, last_only=True)[0, -1].double(), -1)[target])
     return scores, f_in, f_base
 
 
@@ -150,8 +153,8 @@ def patch_resid(model, s):
     with torch.inference_mode():
         cache = {}
         with hooks([(model.hook_resid_pre[l], cache_into(cache, l)) for l in range(L)]):
-            clean_m = float(metric(model(clean))[0])
-        corrupt_m = float(metric(model(corrupt))[0])
+            clean_m = float(metric(model(clean, last_only=True))[0])
+        corrupt_m = float(metric(model(corrupt, last_only=True))[0])
         grid = torch.zeros((L, P), dtype=torch.float64)
         for l in range(L):
             src = cache[l][0]  # [pos, d_model]
@@ -165,7 +168,7 @@ def patch_resid(model, s):
                     return out
 
                 with hooks([(model.hook_resid_pre[l], patch)]):
-                    grid[l, start : start + len(cells)] = metric(model(corrupt.expand(len(cells), -1)))
+                    grid[l, start : start + len(cells)] = metric(model(corrupt.expand(len(cells), -1), last_only=True))
     return grid, clean_m, corrupt_m
 
 
@@ -181,8 +184,8 @@ def shap(model, s):
         for start in range(0, ms.shape[0], batch):
             m = ms[start : start + batch]
             rows = torch.where(m, ids.unsqueeze(0), torch.full_like(ids, repl).unsqueeze(0))  # [k, pos]
-            logits = model(rows)  # [k, pos, d_vocab]
-            out.append(torch.log_softmax(logits[:, pos, :].double(), dim=-1)[:, target])
+            logits = model(rows, last_only=True)  # [k, 1, d_vocab]: pos is the last position
+            out.append(torch.log_softmax(logits[:, -1, :].double(), dim=-1)[:, target])
         return torch.cat(out)
 
     with torch.inference_mode():
@@ -205,7 +208,7 @@ def attribution_patching(model, s):
     with torch.inference_mode():
         zc = {}
         with hooks([(model.hook_z[l], cache_into(zc, l)) for l in range(L)]):
-            logits = model(clean)
+            logits = model(clean, last_only=True)
         clean_m = float(logits[0, -1, answer] - logits[0, -1, foil])
     zx, gz = {}, {}
 
@@ -219,7 +222,7 @@ def attribution_patching(model, s):
     # the weights need no gradient: the token embeddings are made to require one, so that z does
     grad_in = [(model.hook_embed, lambda _m, _i, o: o.requires_grad_())]
     with torch.enable_grad(), hooks(grad_in + [(model.hook_z[l], keep(l)) for l in range(L)]):
-        logits = model(corrupt)
+        logits = model(corrupt, last_only=True)
         metric = logits[0, -1, answer] - logits[0, -1, foil]
         metric.backward()
     span = clean_m - float(metric)

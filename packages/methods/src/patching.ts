@@ -129,8 +129,8 @@ export function activationPatching(model: TransformerModel, req: PatchRequest, o
     resid(l),
     ...(grid === "path" ? [`blocks.${l}.attn.hook_z`, `blocks.${l}.hook_mlp_out`] : [gridHook(l)]),
   ]).flat();
-  const clean = run(model, cleanIds, { cache: names });
-  const corrupt = run(model, corruptIds, { cache: names });
+  const clean = run(model, cleanIds, { cache: names, logits: "last" });
+  const corrupt = run(model, corruptIds, { cache: names, logits: "last" });
   const V = clean.output.shape[2] as number;
   if (clean.output.rank !== 3)
     throw new MethodRequestError("model", "patching reads next-token logits; this model is a classifier");

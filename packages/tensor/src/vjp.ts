@@ -52,16 +52,55 @@ export function sumTo(g: Tensor, shape: Shape): Tensor {
 
 const inp = (n: TapeNode, i: number): Tensor => n.inputs[i] as Tensor;
 
+/**
+ * Whether input `i` of the node needs a gradient: only inputs on the node's tape do (backprop drops the rest).
+ * The costly rules skip the others, as torch's `needs_input_grad` lets them: a frozen weight's gradient (∂W of
+ * every matmul, the embedding's scatter into [d_vocab, d_model]) is most of a backward pass that only wants
+ * activations' gradients.
+ */
+const needs = (n: TapeNode, i: number): boolean => inp(n, i).tape === n.out.tape;
+
 /** Re-expands a reduced gradient (or output) to the input's shape. */
 function unreduce(t: Tensor, x: Tensor, axes: readonly number[], keepDims: boolean): Tensor {
   const kshape = keepDims ? t.shape : x.shape.map((d, i) => (axes.includes(i) ? 1 : d));
   return broadcastTo(reshape(t, kshape), x.shape);
 }
 
+/** matmul's backward when only one input needs a gradient (the same products as the two-sided rule). */
+function matmulOneSide(n: TapeNode<"matmul">, g: Tensor): Grads {
+  const a = inp(n, 0);
+  const b = inp(n, 1);
+  const { transA, transB } = n.attrs;
+  if (needs(n, 0)) {
+    const da = !transA
+      ? matmul(g, b, { transB: !transB }) // [..., M, K]
+      : transB
+        ? matmul(b, g, { transA: true, transB: true }) // [..., K, M]
+        : matmul(b, g, { transB: true }); // [..., K, M]
+    return [sumTo(da, a.shape), null];
+  }
+  if (!needs(n, 1)) return [null, null];
+  let db: Tensor;
+  if (!transA && b.rank === 2 && a.rank > 2) {
+    const K = a.shape[a.rank - 1] as number;
+    const N = g.shape[g.rank - 1] as number;
+    const a2 = reshape(a, [-1, K]); // [batch*M, K]
+    const g2 = reshape(g, [-1, N]); // [batch*M, N]
+    db = transB ? matmul(g2, a2, { transA: true }) : matmul(a2, g2, { transA: true }); // [N, K] | [K, N]
+  } else if (!transA && !transB) db = matmul(a, g, { transA: true });
+  else if (transA && !transB) db = matmul(a, g);
+  else if (!transA && transB) db = matmul(g, a, { transA: true });
+  else db = matmul(g, a, { transA: true, transB: true });
+  return [null, sumTo(db, b.shape)];
+}
+
 const rules: { [P in Prim]: Rule<P> } = {
   add: (n, g) => [sumTo(g, inp(n, 0).shape), sumTo(g, inp(n, 1).shape)],
   sub: (n, g) => [sumTo(g, inp(n, 0).shape), sumTo(neg(g), inp(n, 1).shape)],
-  mul: (n, g) => [sumTo(mul(g, inp(n, 1)), inp(n, 0).shape), sumTo(mul(g, inp(n, 0)), inp(n, 1).shape)],
+  mul: (n, g) => [
+    needs(n, 0) ? sumTo(mul(g, inp(n, 1)), inp(n, 0).shape) : null,
+    needs(n, 1) ? sumTo(mul(g, inp(n, 0)), inp(n, 1).shape) : null,
+  ],
   div: (n, g) => [sumTo(div(g, inp(n, 1)), inp(n, 0).shape), sumTo(neg(mul(g, div(n.out, inp(n, 1)))), inp(n, 1).shape)],
   maximum: (n, g) => {
     const takeA = ge(inp(n, 0), inp(n, 1)); // ties send the whole gradient to a
@@ -132,7 +171,7 @@ const rules: { [P in Prim]: Rule<P> } = {
       return slice(g, b, e);
     });
   },
-  gather: (n, g) => [scatterAdd(g, inp(n, 1), n.attrs.axis, inp(n, 0).shape[n.attrs.axis] as number), null],
+  gather: (n, g) => [needs(n, 0) ? scatterAdd(g, inp(n, 1), n.attrs.axis, inp(n, 0).shape[n.attrs.axis] as number) : null, null],
   scatterAdd: (n, g) => [gather(g, inp(n, 1), n.attrs.axis), null],
   pad: (n, g) => {
     const x = inp(n, 0);
@@ -148,6 +187,8 @@ const rules: { [P in Prim]: Rule<P> } = {
     const a = inp(n, 0);
     const b = inp(n, 1);
     const { transA, transB } = n.attrs;
+    // one side frozen (a weight, or the input of an activation gradient): compute only the other
+    if (!needs(n, 0) || !needs(n, 1)) return matmulOneSide(n, g);
     let da: Tensor;
     let db: Tensor;
     if (!transA && b.rank === 2 && a.rank > 2) {
@@ -180,7 +221,11 @@ const rules: { [P in Prim]: Rule<P> } = {
     const { hasWeight, hasBias, mean, rstd } = n.attrs;
     const w = hasWeight ? inp(n, 1) : undefined;
     const r = layerNormBackward(inp(n, 0), w, g, mean, rstd, hasBias);
-    return [r.dx, ...(hasWeight ? [r.dw] : []), ...(hasBias ? [r.db] : [])];
+    return [
+      r.dx,
+      ...(hasWeight ? [needs(n, 1) ? r.dw : null] : []),
+      ...(hasBias ? [needs(n, hasWeight ? 2 : 1) ? r.db : null] : []),
+    ];
   },
   rmsNorm: (n, g) => {
     const w = n.attrs.hasWeight ? inp(n, 1) : undefined;
