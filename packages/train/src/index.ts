@@ -1,0 +1,2 @@
+// @llmdbg/train — see README.md
+export {};

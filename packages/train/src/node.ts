@@ -1,0 +1,2 @@
+// Node entry of @llmdbg/train
+export * from "./index.js";

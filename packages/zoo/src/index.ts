@@ -1,0 +1,2 @@
+// @llmdbg/zoo — see README.md
+export {};

@@ -1,0 +1,2 @@
+// Node entry of @llmdbg/zoo
+export * from "./index.js";
