@@ -1,11 +1,11 @@
 // Which architecture file runs a normalized config. The only place that reads `config.family`: the table is
 // an exhaustive mapped type, so a family without a file fails to compile.
 import { ModelFormatError } from "@llmdbg/formats";
-import { bert } from "./arch/bert.js";
-import type { LoadedArchitecture, WeightSource } from "./arch/common.js";
-import { gptNeox } from "./arch/gpt-neox.js";
-import { gpt2 } from "./arch/gpt2.js";
-import { llama } from "./arch/llama.js";
+import { bert, bertLayout } from "./arch/bert.js";
+import { type LayoutEntry, type LoadedArchitecture, layoutOf, type WeightSource } from "./arch/common.js";
+import { gptNeox, gptNeoxParams } from "./arch/gpt-neox.js";
+import { gpt2, gpt2Params } from "./arch/gpt2.js";
+import { llama, llamaParams } from "./arch/llama.js";
 import type { ArchitectureFamily, ModelConfig } from "./config.js";
 
 interface Architecture {
@@ -16,14 +16,46 @@ interface Architecture {
    * the same pretraining checkpoint that this model class does not run. Anything else left unread is an error.
    */
   readonly ignorable: (config: ModelConfig) => readonly RegExp[];
+  /** The tensors a fresh checkpoint stores, named as `save_pretrained` writes them (initModel, saveModel). */
+  readonly layout: (config: ModelConfig) => readonly LayoutEntry[];
 }
 
+/** A decoder's layout: every key under the base model's prefix but the output head's. */
+const decoderLayout =
+  (
+    tree: (
+      config: ModelConfig,
+      leaf: (key: string, shape: readonly number[], kind: "linear" | "table" | "vector") => string,
+    ) => unknown,
+    prefix: string,
+    head: string,
+  ) =>
+  (config: ModelConfig): readonly LayoutEntry[] =>
+    layoutOf(
+      config,
+      (leaf) => tree(config, leaf),
+      (k) => (k.startsWith(`${head}.`) ? k : prefix + k),
+    );
+
 const architectures: { readonly [F in ArchitectureFamily]: Architecture } = {
-  gpt2: { build: gpt2, ignorable: () => [/(^|\.)attn\.(bias|masked_bias)$/] },
-  llama: { build: llama, ignorable: () => [/(^|\.)rotary_emb\.inv_freq$/] },
-  gpt_neox: { build: gptNeox, ignorable: () => [/(^|\.)attention\.(bias|masked_bias|rotary_emb\.inv_freq)$/] },
+  gpt2: {
+    build: gpt2,
+    ignorable: () => [/(^|\.)attn\.(bias|masked_bias)$/],
+    layout: decoderLayout(gpt2Params, "transformer.", "lm_head"),
+  },
+  llama: {
+    build: llama,
+    ignorable: () => [/(^|\.)rotary_emb\.inv_freq$/],
+    layout: decoderLayout(llamaParams, "model.", "lm_head"),
+  },
+  gpt_neox: {
+    build: gptNeox,
+    ignorable: () => [/(^|\.)attention\.(bias|masked_bias|rotary_emb\.inv_freq)$/],
+    layout: decoderLayout(gptNeoxParams, "gpt_neox.", "embed_out"),
+  },
   bert: {
     build: bert,
+    layout: bertLayout,
     ignorable: (config) => [
       /(^|\.)embeddings\.position_ids$/,
       // BERT's next-sentence head, saved with every pretraining checkpoint (bert-base-uncased)
@@ -81,4 +113,12 @@ export function buildModel(
     opts.onUnread?.(unread);
   }
   return model;
+}
+
+/**
+ * The tensors a fresh checkpoint of `config` stores: parameter name, stored name and shape, kind.
+ * @example checkpointLayout(normalizeHfConfig(json, "config.json")).map((e) => e.stored)
+ */
+export function checkpointLayout(config: ModelConfig): readonly LayoutEntry[] {
+  return architectures[config.family].layout(config);
 }

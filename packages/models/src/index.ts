@@ -2,11 +2,18 @@
 // normalization from config.json and GGUF metadata, llama.cpp tensor names, generation defaults. Platform-neutral;
 // `node.ts` adds loadModel.
 export { type BertModel, bert } from "./arch/bert.js";
-export { inverseFrequencies, type LoadedArchitecture, llama3Divisors, memoryWeights, type WeightSource } from "./arch/common.js";
+export {
+  inverseFrequencies,
+  type LayoutEntry,
+  type LoadedArchitecture,
+  llama3Divisors,
+  memoryWeights,
+  type WeightSource,
+} from "./arch/common.js";
 export { gptNeox } from "./arch/gpt-neox.js";
 export { gpt2 } from "./arch/gpt2.js";
 export { llama } from "./arch/llama.js";
-export { type BuildOptions, buildModel } from "./architectures.js";
+export { type BuildOptions, buildModel, checkpointLayout } from "./architectures.js";
 export {
   type Activation,
   type ArchitectureFamily,
@@ -23,3 +30,4 @@ export {
 export { normalizeGgufConfig } from "./config-gguf.js";
 export { type GenerationDefaults, generationOptions, parseGenerationConfig } from "./generation-config.js";
 export { ggufTensorName, ggufWeightSource, hfTensorName } from "./gguf-names.js";
+export { type InitializedModel, type InitOptions, initModel } from "./init.js";

@@ -15,4 +15,4 @@ export {
   type StoredTensor,
 } from "./load-node.js";
 export { type ComponentCost, type Cost, type Kind, profileModel } from "./profile-node.js";
-export { type SaveResult, saveHfFolder } from "./save-node.js";
+export { type SaveResult, saveHfFolder, saveModel } from "./save-node.js";

@@ -7,6 +7,8 @@ import { join } from "node:path";
 import type { ParamStore } from "@llmdbg/core";
 import { SHARD_INDEX, writeSafetensors } from "@llmdbg/formats";
 import type { Tensor } from "@llmdbg/tensor";
+import { checkpointLayout } from "./architectures.js";
+import type { ModelConfig } from "./config.js";
 import { openHfFolder } from "./load-node.js";
 
 export interface SaveResult {
@@ -60,4 +62,18 @@ export function saveHfFolder(source: string, params: ParamStore, out: string): S
     copyFileSync(from, join(out, f));
   }
   return { written: Object.keys(tensors).length, dropped };
+}
+
+/**
+ * Writes a model's parameters as `file` (a model.safetensors, f32) under the names `save_pretrained` gives a
+ * checkpoint of `config`: with the config.json and tokenizer files beside it, the folder loads here and in
+ * transformers. For a model trained here from `initModel`; an edited checkpoint keeps its own names with
+ * `saveHfFolder`.
+ * @example saveModel(config, model.params, "zoo/stories/model.safetensors")
+ */
+export function saveModel(config: ModelConfig, params: ParamStore, file: string): SaveResult {
+  const tensors: Record<string, Tensor> = {};
+  for (const e of checkpointLayout(config)) tensors[e.stored] = params.get(e.key);
+  writeSafetensors(file, tensors, { dtype: "F32", metadata: { format: "pt" } });
+  return { written: Object.keys(tensors).length, dropped: [] };
 }

@@ -24,10 +24,12 @@ import {
   headsIn,
   headsOut,
   inOut,
+  type LayoutEntry,
   type Leaf,
   type Linear,
   type LoadedArchitecture,
   layerBias,
+  layoutOf,
   linear,
   loadParams,
   logitRows,
@@ -456,4 +458,28 @@ export function bert(config: ModelConfig, weights: WeightSource, file = "model.s
     },
     extra: { head: heads.kind },
   });
+}
+
+/**
+ * The tensors a fresh checkpoint of `config` stores (for initModel): the sequence classifier (pooler +
+ * `classifier`) when the config has labels, else the masked-LM head, named as BertFor…/RobertaFor… save them.
+ */
+export function bertLayout(config: ModelConfig): LayoutEntry[] {
+  const roberta = config.source.format === "hf" && config.source.modelType === "roberta";
+  const [bertClassifier, robertaClassifier] = CLASSIFIERS;
+  const [bertMlm, robertaMlm] = MLM_HEADS;
+  const c = roberta ? robertaClassifier : bertClassifier;
+  const m = roberta ? robertaMlm : bertMlm;
+  const heads: BertHeadKeys =
+    config.classifier !== null
+      ? { kind: "classifier", dense: c.dense, out: c.out }
+      : { kind: "mlm", dense: m.dense, ln: m.ln, decoder: m.decoder, bias: m.bias, activation: m.activation };
+  const base = roberta ? "roberta." : "bert.";
+  // the heads live beside the base model: `classifier.*`, `cls.*`, `lm_head.*`; RoBERTa's pooler is not stored
+  const bare = /^(classifier|cls|lm_head)\./;
+  return layoutOf(
+    config,
+    (leaf) => bertParams(config, heads, leaf),
+    (k) => (bare.test(k) ? k : base + k),
+  );
 }

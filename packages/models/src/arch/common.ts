@@ -567,3 +567,31 @@ export function startResidual(
   if (plan.kvCache !== undefined) throw new Error("startAt: a run that starts at a block takes no KV cache");
   return s;
 }
+
+/** One tensor of a fresh checkpoint: its parameter name, the name `save_pretrained` stores, stored shape, kind. */
+export interface LayoutEntry {
+  readonly key: string;
+  readonly stored: string;
+  readonly shape: readonly number[];
+  readonly kind: ParamKind;
+}
+
+/**
+ * The tensors a checkpoint of `config` stores, walked from the architecture's parameter tree (a tied key once):
+ * what `initModel` creates and `saveModel` writes. `storedName` adds the base model's prefix where
+ * `save_pretrained` writes one; linear weights take the checkpoint's layout ([out, in] when transposed).
+ */
+export function layoutOf(
+  config: ModelConfig,
+  tree: (leaf: Leaf<string>) => unknown,
+  storedName: (key: string) => string,
+): LayoutEntry[] {
+  const out = new Map<string, LayoutEntry>();
+  tree((key, shape, kind) => {
+    const transposed = kind === "linear" && config.weightLayout === "out_in" && shape.length === 2;
+    const stored = transposed ? [shape[1] as number, shape[0] as number] : shape;
+    if (!out.has(key)) out.set(key, { key, stored: storedName(key), shape: stored, kind });
+    return key;
+  });
+  return [...out.values()];
+}
