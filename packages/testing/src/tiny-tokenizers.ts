@@ -1,6 +1,6 @@
 // Tiny tokenizer.json fixtures for the tiny models (tiny.ts): a GPT-2-style byte-level BPE whose merges are
 // learned from a fixed corpus, and a BERT-style WordPiece. Built as plain objects, loaded by tokenizer.ts.
-import { addedToken, BYTE_SYMBOL_ORDER, BYTE_SYMBOLS, byteLevelBpeJson } from "@llmdbg/tokenizers";
+import { addedToken, BYTE_SYMBOL_ORDER, byteLevelBpeJson, trainByteLevelBpe } from "@llmdbg/tokenizers";
 
 /** The corpus the byte-level merges are learned from. */
 export const TINY_CORPUS =
@@ -8,52 +8,16 @@ export const TINY_CORPUS =
   "forest. hello world! the model reads the text and then it writes the next token. there is the end of the " +
   "story, and then there is another one.";
 
-// GPT-2's pre-tokenizer split (the ByteLevel pre-tokenizer with use_regex: true)
-const GPT2_SPLIT = /'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+/gu;
-
 /**
- * Learns `nMerges` byte-level BPE merges from `corpus` the textbook way: split as GPT-2 does, map bytes to
- * GPT-2's symbols, then repeatedly merge the most frequent adjacent pair (ties: the smaller "a b" string).
+ * The first `nMerges` byte-level BPE merges learned from `corpus`: GPT-2's split, GPT-2's byte symbols, the most
+ * frequent adjacent pair first (ties: the smaller "a b" string) — tokenizers' trainByteLevelBpe, whose tests hold it
+ * to the textbook recount-every-pair loop. A vocabulary of 256 + nMerges holds at least nMerges merges (two merges
+ * may spell one token), and training is greedy, so the first nMerges are those of any longer training.
  */
 export function learnByteLevelMerges(corpus: string, nMerges: number): [string, string][] {
-  const counts = new Map<string, number>();
-  for (const m of corpus.matchAll(GPT2_SPLIT)) {
-    const word = Array.from(new TextEncoder().encode(m[0]), (b) => BYTE_SYMBOLS[b] as string).join("\u0000");
-    counts.set(word, (counts.get(word) ?? 0) + 1);
-  }
-  let words = [...counts].map(([w, c]) => ({ syms: w.split("\u0000"), count: c }));
-  const merges: [string, string][] = [];
-  while (merges.length < nMerges) {
-    const pairs = new Map<string, number>();
-    for (const { syms, count } of words) {
-      for (let i = 0; i + 1 < syms.length; i++) {
-        const key = `${syms[i]} ${syms[i + 1]}`;
-        pairs.set(key, (pairs.get(key) ?? 0) + count);
-      }
-    }
-    let best: string | undefined;
-    let bestCount = 0;
-    for (const [k, c] of pairs) {
-      if (c > bestCount || (c === bestCount && best !== undefined && k < best)) {
-        best = k;
-        bestCount = c;
-      }
-    }
-    if (best === undefined) break;
-    const [a, b] = best.split(" ") as [string, string];
-    merges.push([a, b]);
-    words = words.map(({ syms, count }) => {
-      const out: string[] = [];
-      for (let i = 0; i < syms.length; i++) {
-        if (syms[i] === a && syms[i + 1] === b) {
-          out.push(a + b);
-          i++;
-        } else out.push(syms[i] as string);
-      }
-      return { syms: out, count };
-    });
-  }
-  return merges;
+  const json = trainByteLevelBpe([corpus], { vocabSize: 256 + nMerges, specialTokens: [], minFrequency: 1 });
+  const merges = (json.model as { merges: string[] }).merges;
+  return merges.slice(0, nMerges).map((m) => m.split(" ") as [string, string]);
 }
 
 export const ENDOFTEXT = "<|endoftext|>";

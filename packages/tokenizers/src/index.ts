@@ -31,3 +31,4 @@ export {
   loadGgufTokenizer,
   mergesFromScores,
 } from "./tokenizer-gguf.js";
+export { GPT2_SPLIT, type TrainBpeOptions, trainByteLevelBpe } from "./train-bpe.js";
