@@ -1,6 +1,7 @@
 // @llmdbg/protocol — the JSON wire types every other package speaks: hook-point metadata, tensors as data and
 // slices, interventions, weight edits. No dependencies and no code beyond types, so the browser UI can import it alone.
-// Method requests and results (methods.ts); the RPC contract joins these as the server lands.
+// Method requests and results (methods.ts), training configuration and telemetry (train.ts); the RPC contract
+// joins these as the server lands.
 export type {
   AdversarialFlip,
   AdversarialMethod,
@@ -74,3 +75,26 @@ export type {
   NeuronUnit,
 } from "./neurons.js";
 export type { ActivationSummary, DType, TensorData, TensorSlice, TensorStats } from "./tensors.js";
+export type {
+  ActivationStat,
+  AdamWConfig,
+  EarlyStoppingConfig,
+  OptimizerConfig,
+  PaddingConfig,
+  ResolvedTrainConfig,
+  ScheduleConfig,
+  SgdConfig,
+  TrainActivationsEvent,
+  TrainAnomalyEvent,
+  TrainCheckpointEvent,
+  TrainConfig,
+  TrainDeadNeuronsEvent,
+  TrainEarlyStopEvent,
+  TrainEndEvent,
+  TrainEvalEvent,
+  TrainEvent,
+  TrainEventKind,
+  TrainExplodingActivationsEvent,
+  TrainStartEvent,
+  TrainStepEvent,
+} from "./train.js";

@@ -1,7 +1,19 @@
 // @llmdbg/tensor — an eager tensor library with tape autodiff. This entry is platform-neutral; `node.ts` adds the
 // onnxruntime backend. It exports what a user of tensors needs; the tape, the rule table, storage and the
 // allocator stay internal (the package's own tests import them from their files).
-export { type Backward, grad, noGrad, retainGrad, stopGradient, valueAndGrad, vjp, watch } from "./autodiff.js";
+export {
+  type Backward,
+  grad,
+  noGrad,
+  type OpListener,
+  type OpPhase,
+  retainGrad,
+  setOpListener,
+  stopGradient,
+  valueAndGrad,
+  vjp,
+  watch,
+} from "./autodiff.js";
 export {
   type Backend,
   type BackendName,

@@ -1,4 +1,23 @@
-// @llmdbg/train — training on llmdbg's engine with telemetry. Platform-neutral; `node.ts` adds what needs Node.
+// @llmdbg/train — training on llmdbg's engine with telemetry: optimizers with torch's update rules, schedules,
+// clipping and accumulation, causal-LM and classification objectives over padded batches, a trainer that emits
+// protocol TrainEvents (loss, gradient and update norms per layer, activation statistics, dead neurons, NaN/Inf
+// located to the op and parameter), checkpoints that resume bit for bit. Platform-neutral; `node.ts` adds the
+// checkpoint folders and the JSONL log.
+export { type AnomalyReport, locateAnomaly } from "./anomaly.js";
+export { type CheckpointStore, checkTrainerState, type TrainerState, type TrainSnapshot } from "./checkpoint.js";
+export {
+  type Batch,
+  causalLmLoss,
+  causalLmLossSum,
+  causalLmObjective,
+  classificationLogits,
+  classificationLoss,
+  classificationObjective,
+  collate,
+  type Example,
+  IGNORE_INDEX,
+  type Objective,
+} from "./loss.js";
 export {
   AdamW,
   type AdamWOptions,
@@ -11,3 +30,15 @@ export {
 } from "./optim.js";
 export { Rng, type RngState } from "./rng.js";
 export { clipGradNorm, globalNorm, lrFactor } from "./schedule.js";
+export { MemorySink, type TelemetrySink } from "./sinks.js";
+export { DeadNeuronTracker, layerKey, layerNorms, streamStats, updateRatios } from "./stats.js";
+export {
+  type ExtraRunOptions,
+  type MetricContext,
+  type MetricFn,
+  resolveTrainConfig,
+  type TrainData,
+  type TrainOptions,
+  type TrainResult,
+  train,
+} from "./trainer.js";

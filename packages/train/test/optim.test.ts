@@ -12,7 +12,9 @@ const f32 = (xs: number[]) => Array.from(Float32Array.from(xs));
 function expectClose(got: ArrayLike<number>, want: readonly number[], rel = 1e-6): void {
   expect(got.length).toBe(want.length);
   want.forEach((w, i) => {
-    expect(Math.abs((got[i] as number) - w), `element ${i}: ${got[i]} vs ${w}`).toBeLessThanOrEqual(rel * Math.max(1, Math.abs(w)));
+    expect(Math.abs((got[i] as number) - w), `element ${i}: ${got[i]} vs ${w}`).toBeLessThanOrEqual(
+      rel * Math.max(1, Math.abs(w)),
+    );
   });
 }
 

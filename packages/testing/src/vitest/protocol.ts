@@ -1,6 +1,6 @@
 // A runtime check that a JSON value has the shape of a protocol result type (the CLI's --json, later the server's
 // replies): every field present with its type, no field the type does not have. The schemas mirror
-// @llmdbg/protocol's methods.ts; `satisfies` ties each to its TypeScript type, so a field added there and not here
+// @llmdbg/protocol's methods.ts and train.ts; `satisfies` ties each to its TypeScript type, so a field added there and not here
 // fails to compile.
 import type {
   AblationResult,
@@ -21,6 +21,8 @@ import type {
   SteerResult,
   TokenRef,
   TokenScore,
+  TrainEvent,
+  TrainEventKind,
   TunedLensResult,
 } from "@llmdbg/protocol";
 import { expect } from "vitest";
@@ -34,6 +36,8 @@ type Schema =
   | { readonly nullable: Schema }
   | { readonly oneOf: readonly Schema[] }
   | { readonly array: Schema }
+  /** an object whose keys are free and whose values all fit one schema (a TypeScript Record) */
+  | { readonly record: Schema }
   | { readonly object: Readonly<Record<string, Schema>> };
 
 type Fields<T> = { readonly [K in keyof Required<T>]: Schema };
@@ -519,6 +523,9 @@ function problems(value: unknown, schema: Schema, path: string, out: string[]): 
   } else if ("array" in schema) {
     if (!Array.isArray(value)) fail("an array");
     else for (const [i, v] of value.entries()) problems(v, schema.array, `${path}[${i}]`, out);
+  } else if ("record" in schema) {
+    if (typeof value !== "object" || value === null || Array.isArray(value)) return void fail("an object");
+    for (const [k, v] of Object.entries(value)) problems(v, schema.record, `${path}.${k}`, out);
   } else {
     if (typeof value !== "object" || value === null || Array.isArray(value)) return void fail("an object");
     const v = value as Record<string, unknown>;
@@ -537,4 +544,182 @@ export function expectMethodResult(value: unknown): void {
   const out: string[] = [];
   problems(value, SCHEMAS[kind as MethodKind], "$", out);
   expect(out.slice(0, 10)).toEqual([]);
+}
+
+// ——— training telemetry (protocol train.ts) ———
+
+type Ev<K extends TrainEventKind> = Extract<TrainEvent, { kind: K }>;
+type Config = Ev<"start">["config"];
+const positiveOrNull: Schema = { nullable: "int" };
+
+const trainConfig = {
+  object: {
+    seed: "int",
+    batchSize: "int",
+    gradientAccumulation: "int",
+    epochs: { nullable: "number" },
+    maxSteps: positiveOrNull,
+    lr: "number",
+    schedule: {
+      object: {
+        kind: oneOfStrings(["constant", "linear", "cosine"]),
+        warmupSteps: "int",
+        minLrRatio: "number",
+      } satisfies Fields<Config["schedule"]>,
+    },
+    optimizer: {
+      oneOf: [
+        {
+          object: {
+            kind: { literal: "adamw" },
+            betas: { array: "number" },
+            eps: "number",
+            weightDecay: "number",
+            noDecay1d: "boolean",
+          } satisfies Fields<Extract<Config["optimizer"], { kind: "adamw" }>>,
+        },
+        {
+          object: {
+            kind: { literal: "sgd" },
+            momentum: "number",
+            dampening: "number",
+            nesterov: "boolean",
+            weightDecay: "number",
+            noDecay1d: "boolean",
+          } satisfies Fields<Extract<Config["optimizer"], { kind: "sgd" }>>,
+        },
+      ],
+    },
+    clipNorm: { nullable: "number" },
+    shuffle: "boolean",
+    padding: {
+      object: { side: oneOfStrings(["left", "right"]), length: positiveOrNull, padId: "int" } satisfies Fields<Config["padding"]>,
+    },
+    objective: oneOfStrings(["causal_lm", "classification"]),
+    trainable: { nullable: { array: "string" } },
+    evalEvery: positiveOrNull,
+    evalBatchSize: "int",
+    earlyStopping: {
+      nullable: {
+        object: {
+          metric: "string",
+          mode: oneOfStrings(["min", "max"]),
+          patience: "int",
+          minDelta: "number",
+        } satisfies Fields<NonNullable<Config["earlyStopping"]>>,
+      },
+    },
+    checkpointEvery: positiveOrNull,
+    checkpointDir: { nullable: "string" },
+    activationsEvery: positiveOrNull,
+    explodingThreshold: "number",
+    onAnomaly: oneOfStrings(["stop", "skip"]),
+  } satisfies Fields<Config>,
+};
+
+const TRAIN_SCHEMAS: { readonly [K in TrainEventKind]: Schema } = {
+  start: {
+    object: {
+      kind: { literal: "start" },
+      config: trainConfig,
+      params: "int",
+      trainableParams: "int",
+      seed: "int",
+      totalSteps: "int",
+      examples: "int",
+      resumedFrom: { nullable: "int" },
+    } satisfies Fields<Ev<"start">>,
+  },
+  step: {
+    object: {
+      kind: { literal: "step" },
+      step: "int",
+      epoch: "number",
+      loss: "number",
+      lr: "number",
+      gradNorm: "number",
+      layerGradNorms: { record: "number" },
+      updateRatio: { record: "number" },
+      tokens: "int",
+      tokensPerSecond: "number",
+      wallMs: "number",
+    } satisfies Fields<Ev<"step">>,
+  },
+  eval: { object: { kind: { literal: "eval" }, step: "int", metrics: { record: "number" } } satisfies Fields<Ev<"eval">> },
+  activations: {
+    object: {
+      kind: { literal: "activations" },
+      step: "int",
+      layers: {
+        array: {
+          object: {
+            hook: "string",
+            layer: { nullable: "int" },
+            mean: "number",
+            std: "number",
+            maxAbs: "number",
+          } satisfies Fields<Ev<"activations">["layers"][number]>,
+        },
+      },
+    } satisfies Fields<Ev<"activations">>,
+  },
+  anomaly: {
+    object: {
+      kind: { literal: "anomaly" },
+      step: "int",
+      what: oneOfStrings(["nan", "inf"]),
+      op: { nullable: "string" },
+      label: { nullable: "string" },
+      phase: { nullable: oneOfStrings(["forward", "backward"]) },
+      param: { nullable: "string" },
+      action: oneOfStrings(["stop", "skip"]),
+      message: "string",
+    } satisfies Fields<Ev<"anomaly">>,
+  },
+  dead_neurons: {
+    object: {
+      kind: { literal: "dead_neurons" },
+      step: "int",
+      hook: "string",
+      count: "int",
+      total: "int",
+    } satisfies Fields<Ev<"dead_neurons">>,
+  },
+  exploding_activations: {
+    object: {
+      kind: { literal: "exploding_activations" },
+      step: "int",
+      hook: "string",
+      maxAbs: "number",
+      threshold: "number",
+    } satisfies Fields<Ev<"exploding_activations">>,
+  },
+  checkpoint: { object: { kind: { literal: "checkpoint" }, step: "int", path: "string" } satisfies Fields<Ev<"checkpoint">> },
+  early_stop: {
+    object: {
+      kind: { literal: "early_stop" },
+      step: "int",
+      metric: "string",
+      best: "number",
+      bestStep: "int",
+    } satisfies Fields<Ev<"early_stop">>,
+  },
+  end: {
+    object: {
+      kind: { literal: "end" },
+      step: "int",
+      reason: oneOfStrings(["done", "early_stop", "aborted", "anomaly"]),
+      wallMs: "number",
+    } satisfies Fields<Ev<"end">>,
+  },
+};
+
+/** Asserts that `value` is a TrainEvent of its `kind`, field by field, and survives a JSON round trip unchanged. */
+export function expectTrainEvent(value: unknown): void {
+  const kind = (value as { kind?: unknown } | null)?.kind;
+  expect(Object.keys(TRAIN_SCHEMAS), "a TrainEvent kind").toContain(kind);
+  const out: string[] = [];
+  problems(value, TRAIN_SCHEMAS[kind as TrainEventKind], "$", out);
+  expect(out.slice(0, 10)).toEqual([]);
+  expect(JSON.parse(JSON.stringify(value))).toEqual(value);
 }

@@ -1,0 +1,250 @@
+// Training as it crosses the wire: the trainer's configuration (plain JSON, so a run can be stored, replayed and
+// shown) and the telemetry it emits, one `TrainEvent` per line of a JSONL log, tagged by `kind` so a view picks
+// the events it draws. Every number in an event is finite: a step whose loss or gradient is not finite emits an
+// `anomaly` instead of a `step`.
+
+/** AdamW as torch.optim.AdamW: decoupled decay first, then the moments, bias correction, eps after the root. */
+export interface AdamWConfig {
+  readonly kind: "adamw";
+  /** default [0.9, 0.999] */
+  readonly betas?: readonly [number, number];
+  /** default 1e-8 */
+  readonly eps?: number;
+  /** default 0.01 */
+  readonly weightDecay?: number;
+  /**
+   * Leave 1-D parameters (biases, norm weights) undecayed, as the Hugging Face Trainer does; default true here
+   * (the optimizer alone, like torch, decays everything unless told).
+   */
+  readonly noDecay1d?: boolean;
+}
+
+/** SGD as torch.optim.SGD: L2 weight decay added to the gradient, momentum with dampening, optional Nesterov. */
+export interface SgdConfig {
+  readonly kind: "sgd";
+  /** default 0 */
+  readonly momentum?: number;
+  /** default 0 */
+  readonly dampening?: number;
+  /** default false */
+  readonly nesterov?: boolean;
+  /** default 0 */
+  readonly weightDecay?: number;
+  /** as AdamWConfig.noDecay1d; default true */
+  readonly noDecay1d?: boolean;
+}
+
+export type OptimizerConfig = AdamWConfig | SgdConfig;
+
+/** The learning-rate multiplier over the optimizer steps (transformers' get_*_schedule_with_warmup). */
+export interface ScheduleConfig {
+  readonly kind: "constant" | "linear" | "cosine";
+  /** steps of linear warm-up from 0 (default 0) */
+  readonly warmupSteps?: number;
+  /** cosine: the floor as a fraction of the peak rate (get_cosine_with_min_lr_schedule_with_warmup); default 0 */
+  readonly minLrRatio?: number;
+}
+
+/** Stop when `metric` (an evaluation metric) has not improved by `minDelta` for `patience` evaluations. */
+export interface EarlyStoppingConfig {
+  readonly metric: string;
+  /** "min" (default) for losses, "max" for accuracies */
+  readonly mode?: "min" | "max";
+  readonly patience: number;
+  /** default 0 */
+  readonly minDelta?: number;
+}
+
+/** How token lists become a batch: padded to the longest (or to `length`), on the right by default. */
+export interface PaddingConfig {
+  readonly side?: "left" | "right";
+  /** pad every batch to this many tokens (longer examples are refused); default: the batch's longest */
+  readonly length?: number | null;
+  /** the id written in padded slots (masked, so any valid id); default 0 */
+  readonly padId?: number;
+}
+
+/**
+ * The trainer's options. Absent fields take the defaults given; `ResolvedTrainConfig` (in the `start` event and in
+ * a checkpoint's trainer_state.json) has every field filled in.
+ */
+export interface TrainConfig {
+  /** seeds the shuffling generator; default 0 */
+  readonly seed?: number;
+  /** examples per micro-batch; default 8 */
+  readonly batchSize?: number;
+  /** micro-batches summed into one optimizer step (each loss scaled by 1/steps); default 1 */
+  readonly gradientAccumulation?: number;
+  /** passes over the training set; default 1 unless maxSteps is given */
+  readonly epochs?: number | null;
+  /** optimizer steps; wins over epochs when both are given */
+  readonly maxSteps?: number | null;
+  /** peak learning rate; default 5e-5 (the Hugging Face Trainer's) */
+  readonly lr?: number;
+  readonly schedule?: ScheduleConfig;
+  readonly optimizer?: OptimizerConfig;
+  /** global gradient-norm clipping (torch's clip_grad_norm_); null: none; default 1 */
+  readonly clipNorm?: number | null;
+  /** reshuffle the training set every epoch; default true */
+  readonly shuffle?: boolean;
+  readonly padding?: PaddingConfig;
+  /** "causal_lm": next-token cross-entropy; "classification": the example's label against [batch, class] logits */
+  readonly objective?: "causal_lm" | "classification";
+  /** parameters trained (names or globs); default all */
+  readonly trainable?: readonly string[] | null;
+  /** evaluate on the validation set every this many steps and at the end; null: never; default null */
+  readonly evalEvery?: number | null;
+  /** examples per evaluation batch; default batchSize */
+  readonly evalBatchSize?: number;
+  readonly earlyStopping?: EarlyStoppingConfig | null;
+  /** write a checkpoint every this many steps (and on abort) into checkpointDir; null: never; default null */
+  readonly checkpointEvery?: number | null;
+  readonly checkpointDir?: string | null;
+  /** residual-stream statistics every this many steps; null: never; default null */
+  readonly activationsEvery?: number | null;
+  /** an `exploding_activations` event when a residual stream's |x| exceeds this; default 1e4 */
+  readonly explodingThreshold?: number;
+  /** on a non-finite loss or gradient: "stop" (default) the run, or "skip" the update and go on */
+  readonly onAnomaly?: "stop" | "skip";
+}
+
+type Filled<T> = { readonly [K in keyof T]-?: Exclude<T[K], undefined> };
+
+export type ResolvedTrainConfig = Filled<
+  Omit<TrainConfig, "schedule" | "optimizer" | "padding" | "earlyStopping" | "trainable">
+> & {
+  readonly schedule: Filled<ScheduleConfig>;
+  readonly optimizer: Filled<AdamWConfig> | Filled<SgdConfig>;
+  readonly padding: Filled<PaddingConfig>;
+  readonly earlyStopping: Filled<EarlyStoppingConfig> | null;
+  readonly trainable: readonly string[] | null;
+};
+
+export interface TrainStartEvent {
+  readonly kind: "start";
+  readonly config: ResolvedTrainConfig;
+  /** scalars in all parameters, and in those trained */
+  readonly params: number;
+  readonly trainableParams: number;
+  readonly seed: number;
+  readonly totalSteps: number;
+  readonly examples: number;
+  /** the step a resumed run continues after; null for a fresh run */
+  readonly resumedFrom: number | null;
+}
+
+export interface TrainStepEvent {
+  readonly kind: "step";
+  /** optimizer steps done, this one included (1-based) */
+  readonly step: number;
+  /** epochs of data read, fractional */
+  readonly epoch: number;
+  /** the mean of the micro-batches' losses */
+  readonly loss: number;
+  /** the learning rate this step used */
+  readonly lr: number;
+  /** the global gradient norm before clipping */
+  readonly gradNorm: number;
+  /**
+   * the gradient norm of each layer: parameters grouped by their first numeric path segment (`h.3.attn…` → "3"),
+   * others by their first segment (`wte`)
+   */
+  readonly layerGradNorms: Readonly<Record<string, number>>;
+  /** ‖Δw‖ / ‖w‖ of each layer's parameters over this step */
+  readonly updateRatio: Readonly<Record<string, number>>;
+  /** real (unpadded) tokens read this step */
+  readonly tokens: number;
+  readonly tokensPerSecond: number;
+  readonly wallMs: number;
+}
+
+export interface TrainEvalEvent {
+  readonly kind: "eval";
+  readonly step: number;
+  /** "loss" and "perplexity" (causal LM) or "accuracy" (classification), and the caller's metrics */
+  readonly metrics: Readonly<Record<string, number>>;
+}
+
+/** Statistics of one residual stream over a batch's real tokens. */
+export interface ActivationStat {
+  readonly hook: string;
+  readonly layer: number | null;
+  readonly mean: number;
+  readonly std: number;
+  readonly maxAbs: number;
+}
+
+export interface TrainActivationsEvent {
+  readonly kind: "activations";
+  readonly step: number;
+  readonly layers: readonly ActivationStat[];
+}
+
+export interface TrainAnomalyEvent {
+  readonly kind: "anomaly";
+  readonly step: number;
+  readonly what: "nan" | "inf";
+  /** the first primitive whose output was not finite while its inputs were (null if the rerun found none) */
+  readonly op: string | null;
+  /** where it ran: the last hook point reached before it, "loss" for the objective */
+  readonly label: string | null;
+  readonly phase: "forward" | "backward" | null;
+  /** the parameter read by that op, else the first parameter whose gradient is not finite */
+  readonly param: string | null;
+  /** "stop": the run ends; "skip": this step's update was dropped */
+  readonly action: "stop" | "skip";
+  readonly message: string;
+}
+
+/** MLP neurons (post-activation) never above 0 over an evaluation's real tokens. */
+export interface TrainDeadNeuronsEvent {
+  readonly kind: "dead_neurons";
+  readonly step: number;
+  readonly hook: string;
+  readonly count: number;
+  readonly total: number;
+}
+
+export interface TrainExplodingActivationsEvent {
+  readonly kind: "exploding_activations";
+  readonly step: number;
+  readonly hook: string;
+  readonly maxAbs: number;
+  readonly threshold: number;
+}
+
+export interface TrainCheckpointEvent {
+  readonly kind: "checkpoint";
+  readonly step: number;
+  readonly path: string;
+}
+
+export interface TrainEarlyStopEvent {
+  readonly kind: "early_stop";
+  readonly step: number;
+  readonly metric: string;
+  /** the best value seen, and the step that reached it */
+  readonly best: number;
+  readonly bestStep: number;
+}
+
+export interface TrainEndEvent {
+  readonly kind: "end";
+  readonly step: number;
+  readonly reason: "done" | "early_stop" | "aborted" | "anomaly";
+  readonly wallMs: number;
+}
+
+export type TrainEvent =
+  | TrainStartEvent
+  | TrainStepEvent
+  | TrainEvalEvent
+  | TrainActivationsEvent
+  | TrainAnomalyEvent
+  | TrainDeadNeuronsEvent
+  | TrainExplodingActivationsEvent
+  | TrainCheckpointEvent
+  | TrainEarlyStopEvent
+  | TrainEndEvent;
+
+export type TrainEventKind = TrainEvent["kind"];
