@@ -1,2 +1,13 @@
-// Node entry of @llmdbg/train
+// Node entry of @llmdbg/train: everything in index.ts plus checkpoint folders and the JSONL telemetry log.
+export {
+  folderCheckpoints,
+  loadCheckpoint,
+  OPTIMIZER_FILE,
+  readWeights,
+  STATE_FILE,
+  saveCheckpoint,
+  WEIGHTS_FILE,
+  writeWeights,
+} from "./checkpoint-node.js";
 export * from "./index.js";
+export { JsonlSink } from "./sinks-node.js";
