@@ -1,2 +1,14 @@
-// @llmdbg/zoo — see README.md
-export {};
+// @llmdbg/zoo — the demonstration models llmdbg trains itself: their data generators, recipes and checks.
+// Platform-neutral; node.ts adds what needs the file system.
+
+export { itemSeed, Rng } from "./data/random.js";
+export {
+  generateStories,
+  STORIES_EOS,
+  STORY_PROMPTS,
+  type StoryRecord,
+  storiesText,
+  storyRecord,
+  storyRecords,
+  storyStream,
+} from "./data/stories.js";
