@@ -86,9 +86,11 @@ export class Writer {
   }
 
   private addOne(sentence: string): void {
-    // "One day, …" twice in a story reads as a slip; the second becomes another way of moving on
-    if (sentence.startsWith("one day, ") && this.sentences.some((s) => s.startsWith("One day, "))) {
-      sentence = this.rng.pick(["later that day, ", "soon, ", "after a while, "]) + sentence.slice("one day, ".length);
+    // the same opener twice in a story ("One day, … One day, …") reads as a slip; the second becomes another
+    for (const [opener, instead] of REPEATED_OPENERS) {
+      if (sentence.startsWith(opener) && this.sentences.some((s) => s.startsWith(capitalize(opener)))) {
+        sentence = this.rng.pick(instead) + sentence.slice(opener.length);
+      }
     }
     this.sentences.push(capitalize(sentence));
     this.previous = this.current;
@@ -205,6 +207,11 @@ export class Writer {
     this.mentions.push({ character: this.cast.indexOf(c), form, word });
   }
 }
+
+const REPEATED_OPENERS: readonly (readonly [string, readonly string[]])[] = [
+  ["one day, ", ["later that day, ", "soon, ", "after a while, "]],
+  ["from that day on, ", ["after that, ", "and after that, "]],
+];
 
 const SAID = ["said", "said", "said", "whispered"];
 const ANSWERED = ["said", "replied", "replied"];
