@@ -12,3 +12,6 @@ export {
   storyRecords,
   storyStream,
 } from "./data/stories.js";
+export { type Claim, claim, type PreparedRecipe, type ZooModel, type ZooRecipe } from "./recipe.js";
+export { continuations, stories } from "./recipes/stories.js";
+export { isZooName, ZOO, type ZooName } from "./zoo.js";

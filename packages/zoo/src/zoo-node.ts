@@ -1,0 +1,121 @@
+// Training and verifying zoo models on disk. `trainZoo` turns a recipe into a model folder in the Hugging Face
+// layout (config.json, model.safetensors, tokenizer files, generation_config.json) with what made it
+// (train_config.json, data.json, the JSONL training log) and its card (README.md, with claims.json holding the
+// measured claims); `verifyZoo` loads the folder and measures the claims again.
+import { mkdirSync, writeFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
+import { join } from "node:path";
+import { initModel, load, saveModel } from "@llmdbg/models";
+import type { TrainConfig, TrainEvent } from "@llmdbg/protocol";
+import { JsonlSink, train } from "@llmdbg/train";
+import type { Claim, ZooRecipe } from "./recipe.js";
+
+export interface TrainZooOptions {
+  readonly onEvent?: (e: TrainEvent) => void;
+  readonly signal?: AbortSignal;
+  /** overrides of the recipe's training config (a short run for a test) */
+  readonly override?: Partial<TrainConfig>;
+}
+
+export interface TrainZooResult {
+  readonly claims: readonly Claim[];
+  readonly wallMs: number;
+  readonly steps: number;
+  readonly finalLoss: number | null;
+}
+
+const writeJson = (file: string, v: unknown) => writeFileSync(file, `${JSON.stringify(v, null, 2)}\n`);
+
+/** The claims as a markdown table. */
+export function claimsTable(claims: readonly Claim[]): string {
+  const fmt = (v: number) => (Number.isInteger(v) ? String(v) : v.toFixed(4));
+  return [
+    "| claim | measured | bound | holds |",
+    "|---|---|---|---|",
+    ...claims.map(
+      (c) => `| ${c.what} (\`${c.name}\`) | ${fmt(c.value)} | ${c.op} ${fmt(c.bound)} | ${c.pass ? "yes" : "**no**"} |`,
+    ),
+  ].join("\n");
+}
+
+/**
+ * Trains `recipe`'s model from scratch into `dir` and writes its card.
+ * @example const r = await trainZoo(stories, "zoo/stories", { onEvent: (e) => e.kind === "step" && console.log(e.loss) })
+ */
+export async function trainZoo(recipe: ZooRecipe, dir: string, opts: TrainZooOptions = {}): Promise<TrainZooResult> {
+  const t0 = performance.now();
+  mkdirSync(dir, { recursive: true });
+  const p = recipe.prepare();
+  writeJson(join(dir, "config.json"), p.modelConfig);
+  writeJson(join(dir, "tokenizer.json"), p.tokenizer);
+  writeJson(join(dir, "tokenizer_config.json"), p.tokenizerConfig);
+  if (p.generationConfig !== null) writeJson(join(dir, "generation_config.json"), p.generationConfig);
+  writeJson(join(dir, "data.json"), p.dataInfo);
+  const config: TrainConfig = { ...recipe.train, ...opts.override };
+  writeJson(join(dir, "train_config.json"), { initSeed: recipe.initSeed, ...config });
+  const { config: modelConfig, model } = initModel(p.modelConfig, { seed: recipe.initSeed });
+  const sink = new JsonlSink(join(dir, "train_log.jsonl"));
+  let result: Awaited<ReturnType<typeof train>>;
+  try {
+    result = await train(model, p.data, config, {
+      sink,
+      ...(opts.onEvent !== undefined && { onEvent: opts.onEvent }),
+      ...(opts.signal !== undefined && { signal: opts.signal }),
+    });
+  } finally {
+    sink.close();
+  }
+  saveModel(modelConfig, model.params, join(dir, "model.safetensors"));
+  const trainMs = performance.now() - t0;
+  const loaded = load(dir);
+  const claims = recipe.verify(loaded);
+  writeJson(join(dir, "claims.json"), claims);
+  const finalLoss = result.losses.at(-1) ?? null;
+  const card = [
+    `# ${recipe.name}`,
+    "",
+    `${recipe.summary[0]?.toUpperCase()}${recipe.summary.slice(1)}. Trained by llmdbg's own code (\`llmdbg zoo train ${recipe.name}\`) from data its`,
+    "own generator wrote; nothing in it was downloaded.",
+    "",
+    "## Model",
+    "",
+    `${recipe.architecture}; ${loaded.params.count().toLocaleString("en-US")} parameters. Hugging Face layout: loads in every llmdbg command and in`,
+    "transformers (`AutoModelForCausalLM.from_pretrained` / `AutoModel`, per config.json's `architectures`).",
+    "",
+    "## What it does",
+    "",
+    recipe.describe(claims, loaded),
+    "",
+    "## Training",
+    "",
+    `- data: \`data.json\` (${Object.entries(p.dataInfo)
+      .map(([k, v]) => `${k} ${typeof v === "string" ? v : JSON.stringify(v)}`)
+      .join(", ")})`,
+    `- config: \`train_config.json\`; ${result.step} optimizer steps, final training loss ${finalLoss?.toFixed(4) ?? "-"}`,
+    `- wall time: ${(trainMs / 60000).toFixed(1)} minutes on ${hostCores()} (data, training and saving)`,
+    "- log: `train_log.jsonl`, one TrainEvent per line (loss, learning rate, gradient norms per layer, evaluations)",
+    "",
+    "## Claims",
+    "",
+    "Measured on the saved model; `llmdbg zoo verify " +
+      recipe.name +
+      "` measures them again (`claims.json` holds these values).",
+    "",
+    claimsTable(claims),
+    "",
+  ].join("\n");
+  writeFileSync(join(dir, "README.md"), card);
+  return { claims, wallMs: performance.now() - t0, steps: result.step, finalLoss };
+}
+
+function hostCores(): string {
+  return `${availableParallelism()} cores`;
+}
+
+/**
+ * Loads the zoo model in `dir` and measures `recipe`'s claims on it again.
+ * @example verifyZoo(stories, "zoo/stories").every((c) => c.pass)
+ */
+export function verifyZoo(recipe: ZooRecipe, dir: string): Claim[] {
+  return recipe.verify(load(dir));
+}

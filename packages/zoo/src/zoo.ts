@@ -1,0 +1,9 @@
+// The zoo's recipes by name: an exhaustive table, so a name without a recipe does not compile.
+import type { ZooRecipe } from "./recipe.js";
+import { stories } from "./recipes/stories.js";
+
+export type ZooName = "stories";
+
+export const ZOO: { readonly [N in ZooName]: ZooRecipe } = { stories };
+
+export const isZooName = (s: string): s is ZooName => Object.hasOwn(ZOO, s);
