@@ -5,7 +5,7 @@
 // slow (every op's output is read) and happens only after something went wrong.
 import { type HookedModel, type RunOptions, run } from "@llmdbg/core";
 import { isFloat, type OpListener, type OpPhase, setOpListener, type Tensor } from "@llmdbg/tensor";
-import type { Batch, Objective } from "./loss.js";
+import { type Batch, type Objective, runParams } from "./loss.js";
 import { mergeHooks } from "./stats.js";
 
 /** What the rerun found: the first op that produced a NaN (or an infinity) from inputs without one. */
@@ -113,7 +113,9 @@ export function locateAnomaly(
   objective: Objective,
   trainable: readonly string[],
   extra: Omit<RunOptions, "grads"> = {},
+  step = 0,
 ): AnomalyReport | null {
+  const { model: wrapped, param: runParam } = runParams(model);
   const paramOf = new Map<object, string>();
   for (const [name, t] of model.params.entries()) paramOf.set(t.store, name);
   const finder = new Finder(paramOf);
@@ -127,7 +129,7 @@ export function locateAnomaly(
   let grads: ReadonlyMap<string, Tensor> = new Map();
   const prev = setOpListener(finder);
   try {
-    const r = run(model, batch.ids, {
+    const r = run(wrapped, batch.ids, {
       ...extra,
       ...(batch.attentionMask === undefined ? {} : { attentionMask: batch.attentionMask }),
       hooks,
@@ -135,7 +137,7 @@ export function locateAnomaly(
         params: [...trainable],
         loss: (out) => {
           finder.label = "loss";
-          return objective(out, batch);
+          return objective(out, batch, { param: runParam, step });
         },
       },
     });

@@ -18,7 +18,7 @@ export interface TrainerState {
   /** the generator now, and where it stood when it drew the current epoch's order (redrawn on resume) */
   readonly rng: RngState;
   readonly epochRng: RngState;
-  /** the schedule's position: the multiplier of the next update follows from step and totalSteps */
+  /** the schedule's position: the multiplier of the next update follows from step and totalSteps; lr is that update's rate */
   readonly schedule: { readonly step: number; readonly totalSteps: number; readonly lr: number };
   readonly optimizer: { readonly kind: "adamw" | "sgd"; readonly step: number };
   /** early stopping: the best value of its metric so far, its step, and evaluations since it improved */

@@ -17,6 +17,8 @@ export {
   type Example,
   IGNORE_INDEX,
   type Objective,
+  type ObjectiveContext,
+  runParams,
 } from "./loss.js";
 export {
   AdamW,

@@ -2,6 +2,7 @@
 // differentiates them like any other op and the anomaly detector sees their ops by name. A padded batch carries
 // its attention mask, which run() hands to the forward pass (core's padding: masked keys, positions counted over
 // real tokens), and labels in which padding is IGNORE_INDEX.
+import type { ForwardContext, HookedModel } from "@llmdbg/core";
 import type { PaddingConfig } from "@llmdbg/protocol";
 import * as T from "@llmdbg/tensor";
 import { fromTyped, ShapeError, type Tensor } from "@llmdbg/tensor";
@@ -154,11 +155,47 @@ export function classificationLogits(output: Tensor, batch: Batch): Tensor {
   return T.gather(T.reshape(output, [B * Tn, C]), fromTyped(rows, [B], "i32"), 0); // [batch, classes]
 }
 
+/** What an objective sees of its run besides the output. */
+export interface ObjectiveContext {
+  /**
+   * This run's tensor of the parameter `name`: for a trained parameter, the leaf being differentiated, so a
+   * term built from it (a weight penalty, a LoRA regularizer) gets its gradient like the forward pass does.
+   */
+  param(name: string): Tensor;
+  /** the optimizer step being computed, counted as the schedule counts (0 for the first update) */
+  readonly step: number;
+}
+
 /**
  * What training minimizes: a one-element tensor from the model's output and the batch. Regularizers compose
- * here (add a term to the returned loss); activations reach them through the run options' hooks.
+ * here (add a term to a built-in objective, over `ctx.param`); activations reach them through the run options'
+ * hooks.
+ * @example const l2: Objective = (o, b, ctx) => T.add(causalLmObjective(o, b, ctx), T.mul(T.sum(T.mul(ctx.param("wte.weight"), ctx.param("wte.weight"))), 1e-4))
  */
-export type Objective = (output: Tensor, batch: Batch) => Tensor;
+export type Objective = (output: Tensor, batch: Batch, ctx: ObjectiveContext) => Tensor;
+
+/**
+ * `model` with its forward pass's context kept, so that `param(name)` gives the tensors of the run in progress
+ * (run() makes that context and drops it; an objective runs inside the call, after the forward pass).
+ */
+export function runParams(model: HookedModel): { model: HookedModel; param: (name: string) => Tensor } {
+  let ctx: ForwardContext | null = null;
+  const wrapped: HookedModel = {
+    hookPoints: model.hookPoints,
+    params: model.params,
+    axisSizes: model.axisSizes,
+    tokenizer: model.tokenizer,
+    forward: (ids, c, opts) => {
+      ctx = c;
+      return model.forward(ids, c, opts);
+    },
+  };
+  const param = (name: string): Tensor => {
+    if (ctx === null) throw new Error(`objective: param("${name}") is only available during a run`);
+    return ctx.param(name);
+  };
+  return { model: wrapped, param };
+}
 
 export const causalLmObjective: Objective = (output, batch) => causalLmLoss(output, batch.labels, batch.attentionMask);
 export const classificationObjective: Objective = (output, batch) =>

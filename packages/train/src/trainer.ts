@@ -18,6 +18,7 @@ import {
   collate,
   type Example,
   type Objective,
+  runParams,
 } from "./loss.js";
 import { AdamW, type Optimizer, Sgd } from "./optim.js";
 import { Rng, type RngState } from "./rng.js";
@@ -242,6 +243,7 @@ export async function train(
     throw new Error("train: checkpointEvery needs a checkpoint store (Node: folderCheckpoints(dir))");
   const classify = cfg.objective === "classification";
   const objective = opts.objective ?? (classify ? classificationObjective : causalLmObjective);
+  const { model: tracked, param } = runParams(model);
   const labelKind = classify ? "class" : "tokens";
   const builtIn = classify ? ["loss", "accuracy"] : ["loss", "perplexity"];
   const es = cfg.earlyStopping;
@@ -268,6 +270,10 @@ export async function train(
         throw new Error(
           `resume: config.${k} is ${JSON.stringify(cfg[k])}, the checkpoint's run had ${JSON.stringify(s.config[k])}`,
         );
+    if (s.schedule.totalSteps !== totalSteps)
+      throw new Error(
+        `resume: this run has ${totalSteps} steps, the checkpoint's had ${s.schedule.totalSteps} (was the training set changed?)`,
+      );
     if (s.optimizer.kind !== optimizer.kind)
       throw new Error(`resume: the checkpoint holds ${s.optimizer.kind} state, the run uses ${optimizer.kind}`);
     for (const [name, t] of resume.weights) model.params.set(name, t);
@@ -332,7 +338,7 @@ export async function train(
       const batch = collate(val.slice(i, i + cfg.evalBatchSize), cfg.padding, labelKind);
       const out = T.noGrad(
         () =>
-          run(model, batch.ids, {
+          run(tracked, batch.ids, {
             ...extra,
             ...masked(batch),
             hooks: mergeHooks(extra.hooks, tracker.hooks(batch.attentionMask)),
@@ -343,7 +349,7 @@ export async function train(
         sum += s.sum;
         count += s.count;
       } else {
-        sum += T.noGrad(() => objective(out, batch)).item() * batch.size;
+        sum += T.noGrad(() => objective(out, batch, { param, step })).item() * batch.size;
         count += batch.size;
       }
       if (classify) {
@@ -390,120 +396,126 @@ export async function train(
     return { reason, step, losses, lastEval, best, bestStep };
   };
 
-  while (step < totalSteps) {
-    await yieldTurn();
-    if (opts.signal?.aborted) {
-      await checkpoint();
-      return finish("aborted");
-    }
-    const ts = performance.now();
-    const lr = cfg.lr * lrFactor(cfg.schedule, step, totalSteps);
-    const wantStats = cfg.activationsEvery !== null && (step + 1) % cfg.activationsEvery === 0;
-    const extra = extraFor(step);
-    const grads = new Map<string, Float32Array>();
-    const owned = new Set<object>();
-    const batches: Batch[] = [];
-    let lossSum = 0;
-    let tokens = 0;
-    let finite = true;
-    let stats: ReturnType<typeof streamStats> | null = null;
-    for (let k = 0; k < accum; k++) {
-      const batch = collate(
-        stream.next().map((i) => data.train[i] as Example),
-        cfg.padding,
-        labelKind,
-      );
-      batches.push(batch);
-      tokens += batch.tokens;
-      const s = wantStats && k === 0 ? streamStats(model.hookPoints, batch.attentionMask) : null;
-      stats ??= s;
-      let raw: T.Tensor | null = null;
-      const r = run(model, batch.ids, {
-        ...extra,
-        ...masked(batch),
-        ...(s === null ? {} : { hooks: mergeHooks(extra.hooks, s.hooks) }),
-        grads: {
-          params: trainable,
-          loss: (out) => {
-            raw = objective(out, batch);
-            return accum === 1 ? raw : T.mul(raw, 1 / accum); // []
-          },
-        },
-      });
-      const lv = (raw as T.Tensor | null)?.item() ?? Number.NaN;
-      lossSum += lv;
-      if (!Number.isFinite(lv)) finite = false;
-      for (const [name, g] of r.paramGrads) {
-        if (g.dtype !== "f32") throw new TypeError(`train: the gradient of ${name} is ${g.dtype}; only f32 parameters train`);
-        const d = g.data as Float32Array;
-        const acc = grads.get(name);
-        if (acc === undefined) {
-          // the gradient's own buffer becomes the accumulator, unless another gradient shares it (a rule may
-          // hand the same tensor to two inputs), since clipping and accumulation write into it
-          grads.set(name, owned.has(g.store) ? Float32Array.from(d) : d);
-          owned.add(g.store);
-        } else for (let i = 0; i < d.length; i++) acc[i] = (acc[i] as number) + (d[i] as number);
+  try {
+    while (step < totalSteps) {
+      await yieldTurn();
+      if (opts.signal?.aborted) {
+        await checkpoint();
+        return finish("aborted");
       }
-    }
-    const sums = new Map<string, number>();
-    let total2 = 0;
-    for (const [name, g] of grads) {
-      const s = sumSquares(g);
-      sums.set(name, s);
-      total2 += s;
-    }
-    const gradNorm = Math.sqrt(total2);
-    if (!finite || !Number.isFinite(gradNorm)) {
-      let report = null;
-      for (const b of batches) if ((report = locateAnomaly(model, b, objective, trainable, extra)) !== null) break;
-      emit({
-        kind: "anomaly",
-        step: step + 1,
-        what: report?.what ?? (Number.isNaN(gradNorm) || !finite ? "nan" : "inf"),
-        op: report?.op ?? null,
-        label: report?.label ?? null,
-        phase: report?.phase ?? null,
-        param: report?.param ?? null,
-        action: cfg.onAnomaly,
-        message:
-          report?.message ?? "the loss or gradient norm was not finite, and a rerun of the step's micro-batches was finite",
-      });
-      if (cfg.onAnomaly === "stop") return finish("anomaly");
+      const ts = performance.now();
+      const lr = cfg.lr * lrFactor(cfg.schedule, step, totalSteps);
+      const wantStats = cfg.activationsEvery !== null && (step + 1) % cfg.activationsEvery === 0;
+      const extra = extraFor(step);
+      const grads = new Map<string, Float32Array>();
+      const owned = new Set<object>();
+      const batches: Batch[] = [];
+      let lossSum = 0;
+      let tokens = 0;
+      let finite = true;
+      let stats: ReturnType<typeof streamStats> | null = null;
+      for (let k = 0; k < accum; k++) {
+        const batch = collate(
+          stream.next().map((i) => data.train[i] as Example),
+          cfg.padding,
+          labelKind,
+        );
+        batches.push(batch);
+        tokens += batch.tokens;
+        const s = wantStats && k === 0 ? streamStats(model.hookPoints, batch.attentionMask) : null;
+        stats ??= s;
+        let raw: T.Tensor | null = null;
+        const r = run(tracked, batch.ids, {
+          ...extra,
+          ...masked(batch),
+          ...(s === null ? {} : { hooks: mergeHooks(extra.hooks, s.hooks) }),
+          grads: {
+            params: trainable,
+            loss: (out) => {
+              raw = objective(out, batch, { param, step });
+              return accum === 1 ? raw : T.mul(raw, 1 / accum); // []
+            },
+          },
+        });
+        const lv = (raw as T.Tensor | null)?.item() ?? Number.NaN;
+        lossSum += lv;
+        if (!Number.isFinite(lv)) finite = false;
+        for (const [name, g] of r.paramGrads) {
+          if (g.dtype !== "f32") throw new TypeError(`train: the gradient of ${name} is ${g.dtype}; only f32 parameters train`);
+          const d = g.data as Float32Array;
+          const acc = grads.get(name);
+          if (acc === undefined) {
+            // the gradient's own buffer becomes the accumulator, unless another gradient shares it (a rule may
+            // hand the same tensor to two inputs), since clipping and accumulation write into it
+            grads.set(name, owned.has(g.store) ? Float32Array.from(d) : d);
+            owned.add(g.store);
+          } else for (let i = 0; i < d.length; i++) acc[i] = (acc[i] as number) + (d[i] as number);
+        }
+      }
+      const sums = new Map<string, number>();
+      let total2 = 0;
+      for (const [name, g] of grads) {
+        const s = sumSquares(g);
+        sums.set(name, s);
+        total2 += s;
+      }
+      const gradNorm = Math.sqrt(total2);
+      if (!finite || !Number.isFinite(gradNorm)) {
+        let report = null;
+        for (const b of batches) if ((report = locateAnomaly(model, b, objective, trainable, extra, step)) !== null) break;
+        emit({
+          kind: "anomaly",
+          step: step + 1,
+          what: report?.what ?? (Number.isNaN(gradNorm) || !finite ? "nan" : "inf"),
+          op: report?.op ?? null,
+          label: report?.label ?? null,
+          phase: report?.phase ?? null,
+          param: report?.param ?? null,
+          action: cfg.onAnomaly,
+          message:
+            report?.message ?? "the loss or gradient norm was not finite, and a rerun of the step's micro-batches was finite",
+        });
+        if (cfg.onAnomaly === "stop") return finish("anomaly");
+        step++;
+        continue;
+      }
+      if (cfg.clipNorm !== null) clipGradNorm(grads.values(), cfg.clipNorm, gradNorm);
+      const norms = optimizer.step(model.params, grads, lr);
       step++;
-      continue;
+      const loss = lossSum / accum;
+      losses.push(loss);
+      const wallMs = performance.now() - ts;
+      emit({
+        kind: "step",
+        step,
+        epoch: stream.epoch + stream.position / stream.perEpoch,
+        loss,
+        lr,
+        gradNorm,
+        layerGradNorms: layerNorms(sums),
+        updateRatio: updateRatios(norms),
+        tokens,
+        tokensPerSecond: wallMs > 0 ? tokens / (wallMs / 1000) : 0,
+        wallMs,
+      });
+      if (stats !== null) {
+        const layers = stats.read();
+        emit({ kind: "activations", step, layers });
+        for (const l of layers)
+          if (l.maxAbs > cfg.explodingThreshold)
+            emit({ kind: "exploding_activations", step, hook: l.hook, maxAbs: l.maxAbs, threshold: cfg.explodingThreshold });
+      }
+      if (cfg.evalEvery !== null && step % cfg.evalEvery === 0 && evalAndCheck()) {
+        await checkpoint();
+        return finish("early_stop");
+      }
+      if (cfg.checkpointEvery !== null && step % cfg.checkpointEvery === 0) await checkpoint();
     }
-    if (cfg.clipNorm !== null) clipGradNorm(grads.values(), cfg.clipNorm, gradNorm);
-    const norms = optimizer.step(model.params, grads, lr);
-    step++;
-    const loss = lossSum / accum;
-    losses.push(loss);
-    const wallMs = performance.now() - ts;
-    emit({
-      kind: "step",
-      step,
-      epoch: stream.epoch + stream.position / stream.perEpoch,
-      loss,
-      lr,
-      gradNorm,
-      layerGradNorms: layerNorms(sums),
-      updateRatio: updateRatios(norms),
-      tokens,
-      tokensPerSecond: wallMs > 0 ? tokens / (wallMs / 1000) : 0,
-      wallMs,
-    });
-    if (stats !== null) {
-      const layers = stats.read();
-      emit({ kind: "activations", step, layers });
-      for (const l of layers)
-        if (l.maxAbs > cfg.explodingThreshold)
-          emit({ kind: "exploding_activations", step, hook: l.hook, maxAbs: l.maxAbs, threshold: cfg.explodingThreshold });
-    }
-    if (cfg.evalEvery !== null && step % cfg.evalEvery === 0 && evalAndCheck()) {
-      await checkpoint();
-      return finish("early_stop");
-    }
-    if (cfg.checkpointEvery !== null && step % cfg.checkpointEvery === 0) await checkpoint();
+    if (cfg.evalEvery !== null && lastEvalStep !== step && evalAndCheck()) return finish("early_stop");
+    return finish("done");
+  } catch (e) {
+    // a run that throws (a metric, a checkpoint store, the model) still releases its sink; it emits no `end`
+    await opts.sink?.close();
+    throw e;
   }
-  if (cfg.evalEvery !== null && lastEvalStep !== step && evalAndCheck()) return finish("early_stop");
-  return finish("done");
 }

@@ -46,14 +46,14 @@ describe("anomalies", () => {
   });
 
   it("an op that overflows from finite inputs, in the objective", async () => {
-    const overflow: Objective = (out, b) => T.exp(T.mul(causalLmObjective(out, b), 1000)); // []
+    const overflow: Objective = (out, b, ctx) => T.exp(T.mul(causalLmObjective(out, b, ctx), 1000)); // []
     const { anomalies } = await runToAnomaly(fresh(), overflow);
     console.log(anomalies[0]?.message);
     expect(anomalies[0]).toMatchObject({ what: "inf", op: "exp", phase: "forward", label: "loss" });
   });
 
   it("a gradient that divides by zero in the backward pass (sqrt at 0)", async () => {
-    const sqrt0: Objective = (out, b) => T.sqrt(T.mul(causalLmObjective(out, b), 0)); // []
+    const sqrt0: Objective = (out, b, ctx) => T.sqrt(T.mul(causalLmObjective(out, b, ctx), 0)); // []
     const { anomalies } = await runToAnomaly(fresh(), sqrt0);
     console.log(anomalies[0]?.message);
     expect(anomalies[0]).toMatchObject({ what: "inf", op: "div", phase: "backward", label: "loss" });

@@ -1,9 +1,10 @@
 // Optimizers, schedules, clipping and the generator against values worked out by hand from torch's and
 // transformers' definitions (the arithmetic is written out below, not taken from the implementation).
-import { ParamStore } from "@llmdbg/core";
+import { ParamStore, run } from "@llmdbg/core";
 import * as T from "@llmdbg/tensor";
+import { loadTiny } from "@llmdbg/testing/vitest";
 import { describe, expect, it } from "vitest";
-import { AdamW, clipGradNorm, lrFactor, Rng, Sgd } from "../src/index.js";
+import { AdamW, causalLmLoss, clipGradNorm, lrFactor, Rng, Sgd } from "../src/index.js";
 
 const store = (w: number[], shape = [w.length]) => new ParamStore([["w", T.tensor(w, shape)]]);
 const g = (xs: number[]) => new Map([["w", Float32Array.from(xs)]]);
@@ -78,6 +79,32 @@ describe("AdamW", () => {
     const n = new AdamW({ weightDecay: 0 }).step(ps, g([1, 1]), 0.5).get("w");
     expect(n?.norm2).toBe(25);
     expect(n?.delta2).toBeCloseTo(0.5, 6); // each moves by lr·g/(|g|+eps) ≈ 0.5
+  });
+});
+
+describe("updates of pinned weights", () => {
+  it("bring each weight back from the onnxruntime worker once per step by transfer, and leave one buffer per weight there", async () => {
+    // minMacs 1: every matmul runs in the worker and every pinned weight it reads stays there
+    const ort = new T.OrtBackend({ minMacs: 1 });
+    const m = loadTiny("gpt2", { seed: 2 });
+    const ids = T.tensor([5, 9, 14, 3, 22, 8, 11, 30, 7, 2, 19, 4], [2, 6], "i32"); // [batch, pos]
+    const opt = new AdamW();
+    const seen: { resident: number; bytes: number; fetched: number }[] = [];
+    T.withBackend(ort, () => {
+      for (let s = 0; s < 3; s++) {
+        const r = run(m, ids, { grads: { params: true, loss: (o) => causalLmLoss(o, ids) } });
+        const grads = new Map([...r.paramGrads].map(([k, g]) => [k, g.data as Float32Array]));
+        const { buffers, bytes } = ort.resident();
+        const f0 = ort.stats.fetches;
+        opt.step(m.params, grads, 1e-3);
+        seen.push({ resident: buffers, bytes, fetched: ort.stats.fetches - f0 });
+      }
+    });
+    await ort.close();
+    console.log(`per step: ${JSON.stringify(seen)}`);
+    // the weights some matmul reads: the fused q/k/v, the projections and the (tied) unembedding
+    const inMatmuls = m.params.names().filter((n) => /(c_attn|c_proj|c_fc)\.weight$|^wte\.weight$/.test(n));
+    for (const s of seen) expect(s).toEqual({ resident: inMatmuls.length, bytes: seen[0]?.bytes, fetched: inMatmuls.length });
   });
 });
 

@@ -5,7 +5,7 @@ import type { TrainEvent } from "@llmdbg/protocol";
 import * as T from "@llmdbg/tensor";
 import { expectTrainEvent } from "@llmdbg/testing/vitest";
 import { describe, expect, it } from "vitest";
-import { DeadNeuronTracker, layerKey, MemorySink, train } from "../src/index.js";
+import { causalLmObjective, DeadNeuronTracker, layerKey, MemorySink, type Objective, train } from "../src/index.js";
 import { fresh, patternData, snapshotParams } from "./helpers.js";
 
 describe("train", () => {
@@ -66,6 +66,29 @@ describe("train", () => {
     }
     console.log(`accumulated vs whole batch: max |Δw| ${worst.toExponential(2)}`);
     expect(worst).toBeLessThan(4e-7); // ~7× the measured 6e-8 (f32 sums in another order)
+  });
+
+  it("an objective's ctx.param is differentiated: an L2 term λ‖b‖² adds 2λb to that parameter's gradient only", async () => {
+    const cfg = { lr: 0.1, maxSteps: 1, shuffle: false, clipNorm: null, optimizer: { kind: "sgd" } } as const;
+    const name = "h.0.mlp.c_fc.bias";
+    const a = fresh();
+    const b = fresh();
+    const b0 = Float32Array.from(b.params.get(name).data as Float32Array);
+    await train(a, { train: patternData(4) }, cfg);
+    const l2: Objective = (o, batch, ctx) => {
+      const w = ctx.param(name); // [d_mlp]
+      return T.add(causalLmObjective(o, batch, ctx), T.mul(T.sum(T.mul(w, w)), 0.5)); // []
+    };
+    await train(b, { train: patternData(4) }, cfg, { objective: l2 });
+    const pa = snapshotParams(a);
+    for (const [k, x] of snapshotParams(b)) {
+      const y = pa.get(k) as Float32Array;
+      if (k !== name) expect(x, k).toEqual(y);
+      // SGD: the extra gradient 2·0.5·b moves b by −lr·b more
+      else
+        for (let i = 0; i < x.length; i++)
+          expect(Math.abs((y[i] as number) - (x[i] as number) - 0.1 * (b0[i] as number))).toBeLessThan(1e-8);
+    }
   });
 
   it("clips the global gradient norm before the update (SGD: ‖Δw‖ = lr · clipNorm)", async () => {
