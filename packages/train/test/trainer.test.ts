@@ -154,6 +154,38 @@ describe("train", () => {
     for (const e of boom) expect(e.maxAbs).toBeGreaterThan(1);
   });
 
+  it("a run that throws still closes its sink", async () => {
+    const sink = new MemorySink();
+    const boom = () => {
+      throw new Error("metric failed");
+    };
+    await expect(
+      train(
+        fresh(),
+        { train: patternData(4), validation: patternData(2) },
+        { maxSteps: 2, evalEvery: 1 },
+        { sink, metrics: { boom } },
+      ),
+    ).rejects.toThrow(/metric failed/);
+    expect(sink.closed).toBe(true);
+    expect(sink.of("end")).toEqual([]);
+  });
+
+  it.each(["llama", "gpt_neox", "qwen2"] as const)("trains a tiny %s too (layers grouped by their number)", async (type) => {
+    const sink = new MemorySink();
+    const r = await train(
+      fresh(type),
+      { train: patternData(8) },
+      { lr: 3e-3, maxSteps: 6, batchSize: 4, schedule: { kind: "constant" } },
+      { sink },
+    );
+    expect(r.losses[5]).toBeLessThan(r.losses[0] as number);
+    const keys = Object.keys(sink.of("step")[0]?.layerGradNorms ?? {});
+    expect(keys).toContain("0");
+    expect(keys).toContain("1");
+    for (const e of sink.events) expectTrainEvent(e);
+  });
+
   it("aborts between steps and says so", async () => {
     const ac = new AbortController();
     const events: TrainEvent[] = [];
