@@ -20,6 +20,8 @@ import { probeCommand } from "./commands/probe.js";
 import { profileCommand } from "./commands/profile.js";
 import { runCommand } from "./commands/run.js";
 import { steerCommand } from "./commands/steer.js";
+import { trainCommand } from "./commands/train.js";
+import { zooCommand } from "./commands/zoo.js";
 
 export type CommandName =
   | "inspect"
@@ -38,7 +40,9 @@ export type CommandName =
   | "edit"
   | "counterfactual"
   | "adversarial"
-  | "neurons";
+  | "neurons"
+  | "train"
+  | "zoo";
 
 /** Exhaustive: a name in CommandName without a command fails to compile. */
 const commands: { readonly [C in CommandName]: Command } = {
@@ -59,6 +63,8 @@ const commands: { readonly [C in CommandName]: Command } = {
   counterfactual: counterfactualCommand,
   adversarial: adversarialCommand,
   neurons: neuronsCommand,
+  train: trainCommand,
+  zoo: zooCommand,
 };
 
 const isCommand = (s: string): s is CommandName => Object.hasOwn(commands, s);

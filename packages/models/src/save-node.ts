@@ -71,7 +71,7 @@ export function saveHfFolder(source: string, params: ParamStore, out: string): S
  * `saveHfFolder`.
  * @example saveModel(config, model.params, "zoo/stories/model.safetensors")
  */
-export function saveModel(config: ModelConfig, params: ParamStore, file: string): SaveResult {
+export function saveModel(config: ModelConfig, params: Pick<ParamStore, "get">, file: string): SaveResult {
   const tensors: Record<string, Tensor> = {};
   for (const e of checkpointLayout(config)) tensors[e.stored] = params.get(e.key);
   writeSafetensors(file, tensors, { dtype: "F32", metadata: { format: "pt" } });

@@ -2,6 +2,7 @@
 export {
   folderCheckpoints,
   loadCheckpoint,
+  type ModelFiles,
   OPTIMIZER_FILE,
   readWeights,
   STATE_FILE,

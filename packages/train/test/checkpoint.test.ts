@@ -2,6 +2,7 @@
 // a freshly loaded model and a resume for the rest — the same losses, evaluations and every parameter's bits.
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { load } from "@llmdbg/models";
 import type { TrainConfig, TrainEvent } from "@llmdbg/protocol";
 import { expectTrainEvent } from "@llmdbg/testing/vitest";
 import { describe, expect, it } from "vitest";
@@ -72,6 +73,34 @@ describe.each([
 });
 
 describe("checkpoint folders", () => {
+  it("given the model's files, are Hugging Face model folders that load, and resume bit for bit from them", async () => {
+    const dir = scratch("hf-layout");
+    const source = join(dir, "..", "gpt2-1"); // fresh()'s folder
+    const config = JSON.parse(readFileSync(join(source, "config.json"), "utf8"));
+    const whole = fresh();
+    const cfg: TrainConfig = { seed: 3, maxSteps: 4, batchSize: 5, lr: 1e-2 };
+    await train(whole, { train: data }, cfg);
+    const ac = new AbortController();
+    await train(fresh(), { train: data }, cfg, {
+      signal: ac.signal,
+      checkpoints: folderCheckpoints(dir, { config, copyFrom: source }),
+      onEvent: (e) => {
+        if (e.kind === "step" && e.step === 2) ac.abort();
+      },
+    });
+    const folder = join(dir, "checkpoint-2");
+    expect(existsSync(join(folder, "tokenizer.json"))).toBe(true);
+    // save_pretrained's names, so transformers (and load) read the folder as a model
+    expect(readWeights(join(folder, "model.safetensors")).has("transformer.wte.weight")).toBe(true);
+    const loaded = load(folder);
+    const snap = loadCheckpoint(folder);
+    for (const [k, t] of snap.weights) expect(Array.from(loaded.params.get(k).data), k).toEqual(Array.from(t.data));
+    const resumed = fresh();
+    await train(resumed, { train: data }, cfg, { resume: snap });
+    const wa = bits(snapshotParams(whole));
+    for (const [k, v] of bits(snapshotParams(resumed))) expect(v, k).toEqual(wa.get(k));
+  });
+
   it("hold the weights by ParamStore name, the optimizer state and the trainer state; checkpointEvery writes them", async () => {
     const dir = scratch("every");
     const m = fresh();

@@ -2,7 +2,7 @@
 // layout (config.json, model.safetensors, tokenizer files, generation_config.json) with what made it
 // (train_config.json, data.json, the JSONL training log) and its card (README.md, with claims.json holding the
 // measured claims); `verifyZoo` loads the folder and measures the claims again.
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { initModel, load, saveModel } from "@llmdbg/models";
@@ -54,6 +54,8 @@ export async function trainZoo(recipe: ZooRecipe, dir: string, opts: TrainZooOpt
   const config: TrainConfig = { ...recipe.train, ...opts.override };
   writeJson(join(dir, "train_config.json"), { initSeed: recipe.initSeed, ...config });
   const { config: modelConfig, model } = initModel(p.modelConfig, { seed: recipe.initSeed });
+  // the sink appends: a retrained model's log starts empty
+  rmSync(join(dir, "train_log.jsonl"), { force: true });
   const sink = new JsonlSink(join(dir, "train_log.jsonl"));
   let result: Awaited<ReturnType<typeof train>>;
   try {

@@ -113,8 +113,8 @@ export const stories: ZooRecipe = {
   train: {
     seed: 1,
     batchSize: 16,
-    maxSteps: 1400,
-    lr: 3e-3,
+    maxSteps: 1200,
+    lr: 2e-3,
     schedule: { kind: "cosine", warmupSteps: 50, minLrRatio: 0.1 },
     optimizer: { kind: "adamw", weightDecay: 0.1 },
     clipNorm: 1,

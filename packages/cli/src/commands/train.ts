@@ -1,0 +1,225 @@
+// `llmdbg train <run.json>`: trains a model from a run file — a model folder to fine-tune or a config to start
+// from scratch, JSONL data, an output folder and the trainer's options — with a progress bar (loss, ETA) on a
+// terminal or one TrainEvent per line with --json. Every event also goes to <out>/train_log.jsonl; checkpoints
+// are Hugging Face model folders under <out>/checkpoints. Ctrl-C stops between steps, writes a checkpoint and
+// exits 130; `--resume <checkpoint>` continues that run bit for bit.
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import type { Tokenizer } from "@llmdbg/core";
+import { initModel, load, normalizeHfConfig, saveModel } from "@llmdbg/models";
+import type { TrainConfig, TrainEvent } from "@llmdbg/protocol";
+import { loadTokenizerFromFolder } from "@llmdbg/tokenizers";
+import { type Example, folderCheckpoints, JsonlSink, loadCheckpoint, train } from "@llmdbg/train";
+import { UsageError } from "../args.js";
+import { defineFlags, flag } from "../flags.js";
+import { print, progressBar } from "../output.js";
+import type { Command } from "./command.js";
+
+const flags = defineFlags({
+  resume: flag.text("DIR", "continue the run from one of its checkpoints (<out>/checkpoints/checkpoint-N)"),
+  out: flag.text("DIR", 'the output folder (overrides the run file\'s "out")'),
+  json: flag.bool("one TrainEvent per line on stdout"),
+});
+
+/** The run file, checked: every problem names the file and the field. */
+interface RunFile {
+  /** a model folder to continue training (fine-tuning) */
+  readonly model?: string;
+  /** a fresh model: its config.json (a path or the object), a folder holding its tokenizer, the init seed */
+  readonly init?: { readonly config: string | Record<string, unknown>; readonly tokenizer: string; readonly seed?: number };
+  readonly data: { readonly train: string; readonly validation?: string; readonly maxLength?: number };
+  readonly out: string;
+  readonly training?: TrainConfig;
+}
+
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+
+function readRunFile(file: string): { run: RunFile; base: string } {
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(file, "utf8"));
+  } catch (e) {
+    throw new Error(`${file}: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "not found" : (e as Error).message}`);
+  }
+  const bad = (field: string, what: string): never => {
+    throw new Error(`${file}: ${field}: expected ${what}`);
+  };
+  if (!isObj(json)) bad("(root)", "a JSON object");
+  const o = json as Record<string, unknown>;
+  for (const k of Object.keys(o))
+    if (!["model", "init", "data", "out", "training"].includes(k))
+      bad(k, "one of model, init, data, out, training (unknown field)");
+  if ((o.model === undefined) === (o.init === undefined)) bad("model", 'exactly one of "model" (a folder) and "init"');
+  if (o.model !== undefined && typeof o.model !== "string") bad("model", "a model folder path");
+  if (o.init !== undefined) {
+    const i = o.init;
+    if (!isObj(i)) bad("init", "an object { config, tokenizer, seed? }");
+    const init = i as Record<string, unknown>;
+    if (typeof init.config !== "string" && !isObj(init.config)) bad("init.config", "a config.json path or object");
+    if (typeof init.tokenizer !== "string") bad("init.tokenizer", "a folder holding tokenizer.json");
+    if (init.seed !== undefined && !Number.isSafeInteger(init.seed)) bad("init.seed", "an integer");
+  }
+  if (!isObj(o.data)) bad("data", 'an object { "train": "file.jsonl", "validation"?, "maxLength"? }');
+  const d = o.data as Record<string, unknown>;
+  if (typeof d.train !== "string") bad("data.train", "a JSONL file path");
+  if (d.validation !== undefined && typeof d.validation !== "string") bad("data.validation", "a JSONL file path");
+  if (d.maxLength !== undefined && !(Number.isSafeInteger(d.maxLength) && (d.maxLength as number) > 0))
+    bad("data.maxLength", "a positive integer");
+  if (typeof o.out !== "string") bad("out", "an output folder path");
+  if (o.training !== undefined && !isObj(o.training)) bad("training", "an object of trainer options");
+  return { run: o as unknown as RunFile, base: dirname(resolve(file)) };
+}
+
+/**
+ * The examples of a JSONL file: `{"text": "..."}` (encoded with the model's tokenizer) or `{"ids": [...]}`, with
+ * `"label": n` for classification; cut to `maxLength` tokens.
+ */
+function readExamples(file: string, tok: Tokenizer | undefined, maxLength: number, vocab: number): Example[] {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (e) {
+    throw new Error(`${file}: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "not found" : (e as Error).message}`);
+  }
+  const out: Example[] = [];
+  text.split("\n").forEach((line, i) => {
+    if (line.trim() === "") return;
+    const at = `${file}:${i + 1}`;
+    let v: unknown;
+    try {
+      v = JSON.parse(line);
+    } catch (e) {
+      throw new Error(`${at}: invalid JSON (${(e as Error).message})`);
+    }
+    if (!isObj(v)) throw new Error(`${at}: expected an object {"text": ...} or {"ids": [...]}`);
+    let ids: number[];
+    if (typeof v.text === "string") {
+      if (tok === undefined) throw new Error(`${at}: "text" needs a model with a tokenizer; give "ids"`);
+      ids = tok.encode(v.text);
+    } else if (Array.isArray(v.ids) && v.ids.every((x) => Number.isSafeInteger(x) && x >= 0 && x < vocab))
+      ids = v.ids as number[];
+    else throw new Error(`${at}: expected "text" (a string) or "ids" (token ids below ${vocab})`);
+    if (ids.length === 0) throw new Error(`${at}: the example has no tokens`);
+    if (v.label !== undefined && !(Number.isSafeInteger(v.label) && (v.label as number) >= 0))
+      throw new Error(`${at}: "label" must be a class index >= 0`);
+    out.push({ ids: ids.slice(0, maxLength), ...(v.label !== undefined && { label: v.label as number }) });
+  });
+  if (out.length === 0) throw new Error(`${file}: no examples`);
+  return out;
+}
+
+export const trainCommand: Command = {
+  summary: "train or fine-tune a model from a run file (JSONL data), with live telemetry and checkpoints",
+  usage: "llmdbg train <run.json> [--out DIR] [--resume DIR] [--json]",
+  help: [
+    ...flags.help,
+    "",
+    'run.json: { "model": "FOLDER" | "init": { "config": "config.json", "tokenizer": "FOLDER", "seed": 0 },',
+    '            "data": { "train": "train.jsonl", "validation": "valid.jsonl", "maxLength": 128 },',
+    '            "out": "DIR", "training": { "lr": 1e-3, "maxSteps": 500, "batchSize": 8, ... } }',
+    'JSONL lines: {"text": "..."} or {"ids": [1, 2, 3]}, with "label": N for "objective": "classification".',
+  ],
+  async run(argv) {
+    const { values, positionals } = flags.parse(argv);
+    const file = positionals[0];
+    if (file === undefined || positionals.length > 1) throw new UsageError("give one run file");
+    const { run, base } = readRunFile(file);
+    const at = (p: string) => resolve(base, p);
+    const out = resolve(values.out ?? at(run.out));
+    // the model: a folder to continue, or a fresh one from a config and a tokenizer folder
+    let model: ReturnType<typeof load>;
+    let configJson: Record<string, unknown>;
+    let copyFrom: string;
+    if (run.model !== undefined) {
+      copyFrom = at(run.model);
+      model = load(copyFrom);
+      configJson = JSON.parse(readFileSync(join(copyFrom, "config.json"), "utf8"));
+    } else {
+      const init = run.init as NonNullable<RunFile["init"]>;
+      configJson =
+        typeof init.config === "string"
+          ? (JSON.parse(readFileSync(at(init.config), "utf8")) as Record<string, unknown>)
+          : init.config;
+      copyFrom = at(init.tokenizer);
+      const fresh = initModel(configJson, { seed: init.seed ?? 0 });
+      const tok = loadTokenizerFromFolder(copyFrom);
+      model = Object.assign(fresh.model, { tokenizer: tok });
+    }
+    const config = normalizeHfConfig(configJson, "config.json");
+    const maxLength = run.data.maxLength ?? config.maxPositions;
+    const tok = model.tokenizer;
+    const data = {
+      train: readExamples(at(run.data.train), tok, maxLength, config.vocabSize),
+      ...(run.data.validation !== undefined && {
+        validation: readExamples(at(run.data.validation), tok, maxLength, config.vocabSize),
+      }),
+    };
+    const resume = values.resume === undefined ? undefined : loadCheckpoint(resolve(values.resume));
+    mkdirSync(out, { recursive: true });
+    const logFile = join(out, "train_log.jsonl");
+    if (resume === undefined) rmSync(logFile, { force: true });
+    const sink = new JsonlSink(logFile);
+    const training = run.training ?? {};
+    const total = training.maxSteps ?? 0;
+    const bar = values.json ? undefined : progressBar("training", "passes");
+    const controller = new AbortController();
+    const stop = () => controller.abort();
+    process.once("SIGINT", stop);
+    const t0 = performance.now();
+    let steps0: number | null = null;
+    const onEvent = (e: TrainEvent) => {
+      if (values.json) process.stdout.write(`${JSON.stringify(e)}\n`);
+      else if (e.kind === "start") steps0 = e.resumedFrom ?? 0;
+      else if (e.kind === "step" && bar !== undefined) {
+        const all = total > 0 ? total : e.step;
+        const perStep = (performance.now() - t0) / Math.max(1, e.step - (steps0 ?? 0));
+        bar.update(e.step, all, `loss ${e.loss.toFixed(4)}, ETA ${Math.ceil((perStep * (all - e.step)) / 1000)} s`);
+      } else if (e.kind === "eval" || e.kind === "anomaly" || e.kind === "early_stop" || e.kind === "checkpoint") {
+        bar?.finish();
+        print(describe(e));
+      }
+    };
+    let result: Awaited<ReturnType<typeof train>>;
+    try {
+      result = await train(model, data, training, {
+        sink,
+        onEvent,
+        signal: controller.signal,
+        checkpoints: folderCheckpoints(join(out, "checkpoints"), { config: configJson, copyFrom }),
+        ...(resume !== undefined && { resume }),
+      });
+    } finally {
+      bar?.finish();
+      process.off("SIGINT", stop);
+      sink.close();
+    }
+    // the trained model, as a model folder: config, tokenizer files, weights under save_pretrained's names
+    writeFileSync(join(out, "config.json"), `${JSON.stringify(configJson, null, 2)}\n`);
+    for (const f of ["tokenizer.json", "tokenizer_config.json", "generation_config.json", "special_tokens_map.json"])
+      if (existsSync(join(copyFrom, f))) writeFileSync(join(out, f), readFileSync(join(copyFrom, f)));
+    saveModel(config, model.params, join(out, "model.safetensors"));
+    if (!values.json)
+      print(
+        `${result.reason === "aborted" ? "stopped" : "done"} after ${result.step} steps` +
+          `${result.losses.length > 0 ? `, last loss ${(result.losses.at(-1) as number).toFixed(4)}` : ""}; model in ${out}`,
+      );
+    return result.reason === "aborted" ? 130 : result.reason === "anomaly" ? 1 : 0;
+  },
+};
+
+function describe(e: TrainEvent): string {
+  switch (e.kind) {
+    case "eval":
+      return `step ${e.step}: ${Object.entries(e.metrics)
+        .map(([k, v]) => `${k} ${v.toFixed(4)}`)
+        .join(", ")}`;
+    case "anomaly":
+      return `step ${e.step}: ${e.message}`;
+    case "early_stop":
+      return `step ${e.step}: early stop (${e.metric} best ${e.best.toFixed(4)})`;
+    case "checkpoint":
+      return `step ${e.step}: checkpoint ${e.path}`;
+    default:
+      return e.kind;
+  }
+}
