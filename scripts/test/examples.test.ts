@@ -15,6 +15,7 @@ import { patchExample } from "../../examples/patch.js";
 import { perturbationExample } from "../../examples/perturbation.js";
 import { probeSteerExample } from "../../examples/probe-steer.js";
 import { quickstart } from "../../examples/quickstart.js";
+import { trainExample } from "../../examples/train.js";
 
 const root = new URL("../../", import.meta.url).pathname;
 
@@ -116,5 +117,17 @@ describe("examples of the methods: lens, dla, attribute, perturbation, patch, ab
     const files = ["lens.ts", "dla.ts", "attribute.ts", "perturbation.ts", "patch.ts", "ablate.ts", "attention.ts"];
     const lines = [...files, "probe-steer.ts", "edit.ts", "adversarial.ts", "neurons.ts"].flatMap(exampleLines);
     for (const l of lines) expect(readme, l).toContain(l);
+  });
+});
+
+describe("examples/train.ts", () => {
+  it("fine-tunes the bundled model: the loss falls, every event is reported, and it is in the README", async () => {
+    const sink = await trainExample(`${root}models/tiny-gpt2`);
+    const steps = sink.of("step");
+    expect(steps).toHaveLength(20);
+    expect((steps.at(-1) as { loss: number }).loss).toBeLessThan((steps[0] as { loss: number }).loss / 2);
+    expect(sink.of("eval")).toHaveLength(2);
+    const readme = readFileSync(`${root}README.md`, "utf8");
+    for (const l of exampleLines("train.ts")) expect(readme, l).toContain(l);
   });
 });
