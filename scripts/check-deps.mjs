@@ -75,6 +75,13 @@ export const ALLOW = {
   web: { src: ["protocol"], test: [], browser: true },
 };
 
+/**
+ * What a package's code may not mention: the zoo's planted ground truth (zoo/<name>/truth.json, GROUND_TRUTH.md).
+ * Methods, analysis and debug code are also run on models that are not in the repository; one that finds a
+ * planted bug because it read where it was planted proves nothing. Tests and benchmark scorers may read it.
+ */
+const GROUND_TRUTH = /truth\.json|GROUND_TRUTH/;
+
 /** Packages that may use networking modules. */
 const NETWORKED = new Set(["server", "cli"]);
 const netNames = ["net", "http", "https", "http2", "dgram", "tls"];
@@ -118,8 +125,14 @@ export function checkDeps(repo) {
       const rel = file.slice(join(root, pkg).length + 1);
       const where = `packages/${pkg}/${rel}`;
       const inTest = !rel.startsWith("src/") && !rel.startsWith("bin/");
+      const text = readFileSync(file, "utf8");
+      if (!inTest && GROUND_TRUTH.test(text)) {
+        errors.push(
+          `${where}: mentions the zoo's ground truth (truth.json / GROUND_TRUTH.md); only tests and benchmark scorers may read it`,
+        );
+      }
       const allowed = new Set([pkg, ...rules.src, ...(inTest ? rules.test : [])]);
-      for (const spec of importsOf(readFileSync(file, "utf8"))) {
+      for (const spec of importsOf(text)) {
         const dep = /^@llmdbg\/([^/]+)/.exec(spec)?.[1];
         if (dep !== undefined && !allowed.has(dep)) {
           errors.push(`${where}: imports @llmdbg/${dep}, which is not on ${pkg}'s ${inTest ? "test " : ""}allow-list`);

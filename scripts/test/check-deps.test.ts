@@ -77,6 +77,9 @@ describe("checkDeps", () => {
     write("packages/server/src/g.ts", 'import { createServer } from "node:http";\n');
     write("packages/extra/src/h.ts", "export {};\n");
     write("bench/i.ts", 'import "@llmdbg/web";\n');
+    // the zoo's ground truth is for tests and scorers only; a method that reads it proves nothing
+    write("packages/core/src/j.ts", 'const f = "zoo/stories/truth.json";\n');
+    write("packages/core/test/k.test.ts", 'const f = "zoo/stories/truth.json";\n');
     write("package.json", JSON.stringify({ devDependencies: { vitest: "*" } }));
     const errors = checkDeps(repo);
     expect(errors.sort()).toEqual(
@@ -91,8 +94,9 @@ describe("checkDeps", () => {
         "packages/models/src/d.cjs: imports http; models must also run outside Node, so node: modules belong in its Node entry files",
         "packages/models/src/f.ts: imports @llmdbg/testing, which is not on models's allow-list",
         "packages/models/src/f.ts: imports @llmdbg/testing, which packages/models/package.json does not list in dependencies",
-        "packages/extra: not in the allow-list of scripts/check-deps.mjs (tensor, protocol, core, formats, tokenizers, models, convert, testing, methods, analysis, train, store, server, cli, web)",
+        "packages/extra: not in the allow-list of scripts/check-deps.mjs (tensor, protocol, core, formats, tokenizers, models, convert, testing, methods, analysis, train, zoo, store, server, cli, web)",
         "bench/i.ts: imports @llmdbg/web, which is not a package it may use",
+        "packages/core/src/j.ts: mentions the zoo's ground truth (truth.json / GROUND_TRUTH.md); only tests and benchmark scorers may read it",
       ].sort(),
     );
   });

@@ -1,7 +1,8 @@
 // What a zoo model is made of: a recipe that builds its data, tokenizer and config from the project's own
 // generators, the training configuration, and the claims its card makes — each re-measured by `verify` on the
-// trained model. A recipe never reads the model's ground truth (zoo/<name>/truth.json): its checks measure
-// behaviour; only tests and benchmark scorers compare findings with what was planted.
+// trained model. A recipe never reads what was planted in the model (the zoo folder's ground-truth files, which
+// scripts/check-deps.mjs keeps out of every package's code): its checks measure behaviour; only tests and
+// benchmark scorers compare findings with what was planted.
 import type { HookedModel, Tokenizer } from "@llmdbg/core";
 import type { TrainConfig } from "@llmdbg/protocol";
 import type { TrainData } from "@llmdbg/train";
