@@ -110,6 +110,35 @@ export interface TrainConfig {
 
 type Filled<T> = { readonly [K in keyof T]-?: Exclude<T[K], undefined> };
 
+/**
+ * LoRA adapters (PEFT's LoraConfig): each selected linear weight W runs as W + s·B·A, with A [r, in] and
+ * B [out, r] trained and W frozen, s = alpha / r (alpha / √r with `useRslora`).
+ */
+export interface LoraConfig {
+  /** the adapters' rank; default 8 (PEFT's) */
+  readonly r?: number;
+  /** the scaling numerator (PEFT's lora_alpha); default 8 (PEFT's) */
+  readonly alpha?: number;
+  /**
+   * dropout probability on each adapter's input features while it trains; default 0. One mask per adapted weight
+   * and forward pass, shared by every token of the batch (see the train package's lora.ts for why)
+   */
+  readonly dropout?: number;
+  /**
+   * The linear weights adapted. A plain name selects, as PEFT does, every module whose checkpoint path is that name
+   * or ends in "." + it ("c_attn", "q_proj", "layers.0.self_attn.v_proj"); a pattern with `*` or ending in
+   * ".weight" is a glob over parameter names ("h.*.attn.c_attn.weight"). Each must select at least one.
+   */
+  readonly targetModules: readonly string[];
+  /** seeds A's initialization (and the dropout masks); default 0 */
+  readonly seed?: number;
+  /** rank-stabilized LoRA: scale by alpha / √r; default false */
+  readonly useRslora?: boolean;
+}
+
+/** A LoraConfig with every default filled in. */
+export type ResolvedLoraConfig = Filled<LoraConfig>;
+
 export type ResolvedTrainConfig = Filled<
   Omit<TrainConfig, "schedule" | "optimizer" | "padding" | "earlyStopping" | "trainable">
 > & {

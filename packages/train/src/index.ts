@@ -1,10 +1,25 @@
 // @llmdbg/train — training on llmdbg's engine with telemetry: optimizers with torch's update rules, schedules,
 // clipping and accumulation, causal-LM and classification objectives over padded batches, a trainer that emits
 // protocol TrainEvents (loss, gradient and update norms per layer, activation statistics, dead neurons, NaN/Inf
-// located to the op and parameter), checkpoints that resume bit for bit. Platform-neutral; `node.ts` adds the
-// checkpoint folders and the JSONL log.
+// located to the op and parameter), checkpoints that resume bit for bit, LoRA adapters (trained through a view of
+// the model whose parameters are the adapter's, merged and unmerged, in PEFT's layout). Platform-neutral; `node.ts`
+// adds the checkpoint and adapter folders and the JSONL log.
 export { type AnomalyReport, locateAnomaly } from "./anomaly.js";
 export { type CheckpointStore, checkTrainerState, type TrainerState, type TrainSnapshot } from "./checkpoint.js";
+export {
+  createLora,
+  isParamGlob,
+  LoraAdapter,
+  type LoraBase,
+  type LoraModelOptions,
+  type LoraTarget,
+  linearTargets,
+  loraModel,
+  loraScaling,
+  peftNameMatches,
+  resolveLoraConfig,
+  selectLoraTargets,
+} from "./lora.js";
 export {
   type Batch,
   causalLmLoss,
@@ -30,6 +45,16 @@ export {
   type SgdOptions,
   type UpdateNorms,
 } from "./optim.js";
+export {
+  ADAPTER_CONFIG_FILE,
+  ADAPTER_WEIGHTS_FILE,
+  type AdapterTensorSource,
+  adapterFromPeft,
+  type PeftSaveOptions,
+  peftAdapterConfig,
+  peftAdapterTensors,
+  peftTensorNames,
+} from "./peft.js";
 export { Rng, type RngState } from "./rng.js";
 export { clipGradNorm, globalNorm, lrFactor } from "./schedule.js";
 export { MemorySink, type TelemetrySink } from "./sinks.js";

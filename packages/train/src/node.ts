@@ -1,4 +1,5 @@
-// Node entry of @llmdbg/train: everything in index.ts plus checkpoint folders and the JSONL telemetry log.
+// Node entry of @llmdbg/train: everything in index.ts plus checkpoint folders, PEFT adapter folders and the JSONL
+// telemetry log.
 export {
   folderCheckpoints,
   loadCheckpoint,
@@ -11,4 +12,5 @@ export {
   writeWeights,
 } from "./checkpoint-node.js";
 export * from "./index.js";
+export { loadAdapter, saveAdapter } from "./lora-node.js";
 export { JsonlSink } from "./sinks-node.js";
