@@ -244,6 +244,8 @@ export function hfToGguf(hf: HfToGgufInput, opts: HfToGgufOptions = {}): GgufWri
   }
   const layout = LAYOUTS[arch];
   if (c.classifier !== null) failConfig("architectures", "a classifier head has no GGUF layout; only language models convert");
+  if (c.attnOnly)
+    failConfig("attn_only", "an attention-only model has no GGUF layout: llama.cpp's blocks all have a feed-forward part");
   const [actKey, act] = layout.activation;
   if (c.activation !== act) failConfig(actKey, `GGUF ${arch} implies ${act}, the checkpoint uses ${c.activation}`);
 

@@ -62,13 +62,14 @@ export interface TransformerModel extends HookedModel {
   readonly b_U: Tensor;
   /** the attention weights of block `layer` (negative counts from the end) */
   attn(layer: number): AttentionWeights;
-  /** the MLP weights of block `layer` (negative counts from the end) */
-  mlp(layer: number): MlpWeights;
+  /** the MLP weights of block `layer` (negative counts from the end); null when the block has no MLP (attention-only) */
+  mlp(layer: number): MlpWeights | null;
   /**
    * Where block `layer`'s output projections live in the parameters: the attention's (W_O, heads along its input
-   * rows) and the MLP's (W_out): what an edit of those weights (zeroing a head, a rank-one MLP edit) writes to.
+   * rows) and the MLP's (W_out; null without an MLP): what an edit of those weights (zeroing a head, a rank-one
+   * MLP edit) writes to.
    */
-  outputParams(layer: number): { readonly attn: StoredWeight; readonly mlp: StoredWeight };
+  outputParams(layer: number): { readonly attn: StoredWeight; readonly mlp: StoredWeight | null };
   /**
    * The model's head on a residual stream: the final norm and the unembedding (BERT: its masked-LM head),
    * resid [..., d_model] → logits [..., d_vocab]; with the current parameters, differentiable.

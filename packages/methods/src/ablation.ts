@@ -45,7 +45,15 @@ export function ablate(model: TransformerModel, req: AblationRequest, opts: Meth
   for (const [i, l] of layers.entries())
     if (!Number.isInteger(l) || l < 0 || l >= L)
       throw new MethodRequestError(`layers[${i}]`, `expected a layer in [0, ${L}), got ${l}`);
-  const kinds: Kind[] = req.components === "heads" ? ["head"] : req.components === "neurons" ? ["neuron"] : ["attn", "mlp"];
+  const wanted: Kind[] = req.components === "heads" ? ["head"] : req.components === "neurons" ? ["neuron"] : ["attn", "mlp"];
+  // an attention-only model has no MLP sites: its layers are their attention outputs alone
+  const declared = new Set(model.hookPoints.map((p) => p.component));
+  const kinds = wanted.filter((k) => declared.has(SITES[k].hook));
+  if (kinds.length === 0)
+    throw new MethodRequestError(
+      "components",
+      `this model has no ${req.components} to ablate (no ${SITES[wanted[0] as Kind].hook} hook)`,
+    );
   const names = layers.flatMap((l) => [`blocks.${l}.hook_resid_pre`, ...kinds.map((k) => `blocks.${l}.${SITES[k].hook}`)]);
   const clean = run(model, ids, { cache: names });
   if (clean.output.rank !== 3)

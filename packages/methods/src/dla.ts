@@ -49,7 +49,8 @@ export function directLogitAttribution(model: TransformerModel, req: DlaRequest,
   const L = model.nLayers;
   const finalResid = `blocks.${L - 1}.hook_resid_post`;
   const embeds = ["hook_embed", "hook_pos_embed"].filter((n) => names.has(n));
-  const perLayer = (l: number) => [`blocks.${l}.attn.hook_z`, `blocks.${l}.hook_mlp_out`];
+  // an attention-only model has no MLP outputs: its residual is the embeddings and the heads
+  const perLayer = (l: number) => [`blocks.${l}.attn.hook_z`, `blocks.${l}.hook_mlp_out`].filter((n) => names.has(n));
   const cached = [...embeds, ...Array.from({ length: L }, (_, l) => perLayer(l)).flat(), finalResid, "ln_final.hook_scale"];
 
   const metricAt =
@@ -113,9 +114,11 @@ export function directLogitAttribution(model: TransformerModel, req: DlaRequest,
     const bias = b_O.data;
     addVec(bias, 0);
     components.push({ name: `L${l} attn bias`, kind: "attn_bias", layer: l, head: null, value: dot(bias, 0) });
-    const mlp = rowOf(`blocks.${l}.hook_mlp_out`);
-    addVec(mlp, position * D);
-    components.push({ name: `L${l} mlp`, kind: "mlp", layer: l, head: null, value: dot(mlp, position * D) });
+    if (names.has(`blocks.${l}.hook_mlp_out`)) {
+      const mlp = rowOf(`blocks.${l}.hook_mlp_out`);
+      addVec(mlp, position * D);
+      components.push({ name: `L${l} mlp`, kind: "mlp", layer: l, head: null, value: dot(mlp, position * D) });
+    }
     opts.onProgress?.({ done: l + 1, total: L, what: `blocks.${l}` });
   }
   // the residual stream must be the sum of these writes (a post-norm block, or a component this method does not

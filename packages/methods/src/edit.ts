@@ -57,6 +57,8 @@ export function romeEdit(model: TransformerModel, req: RomeRequest, opts: Method
       "layer",
       `the last layer's MLP at position ${s} cannot change the prediction at position ${P - 1}; edit an earlier layer`,
     );
+  const w = model.outputParams(req.layer).mlp;
+  if (w === null) throw new MethodRequestError("layer", `block ${req.layer} has no MLP (an attention-only model)`);
   const steps = req.steps ?? 100;
   const lr = req.lr ?? 0.1;
   const l2 = req.l2 ?? 1e-3;
@@ -101,7 +103,6 @@ export function romeEdit(model: TransformerModel, req: RomeRequest, opts: Method
   }
 
   // W_out [d_mlp, d_model] += key ⊗ δ / ‖key‖²: the subject's key now adds δ to the MLP's output
-  const w = model.outputParams(req.layer).mlp;
   const [u, v] = w.layout === "in_out" ? [key, delta] : [delta, key];
   const edit = { kind: "rankOne" as const, param: w.param, u: Array.from(u), v: Array.from(v), coeff: 1 / keyNorm2 };
 

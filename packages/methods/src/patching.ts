@@ -127,7 +127,7 @@ export function activationPatching(model: TransformerModel, req: PatchRequest, o
   const gridHook = (l: number) => (grid === "path" ? "" : `blocks.${l}.${GRIDS[grid].hook}`);
   const names = Array.from({ length: L }, (_, l) => [
     resid(l),
-    ...(grid === "path" ? [`blocks.${l}.attn.hook_z`, `blocks.${l}.hook_mlp_out`] : [gridHook(l)]),
+    ...(grid === "path" ? [`blocks.${l}.attn.hook_z`, `blocks.${l}.hook_mlp_out`].filter((n) => points.has(n)) : [gridHook(l)]),
   ]).flat();
   const clean = run(model, cleanIds, { cache: names, logits: "last" });
   const corrupt = run(model, corruptIds, { cache: names, logits: "last" });
@@ -240,10 +240,14 @@ export function activationPatching(model: TransformerModel, req: PatchRequest, o
         clean.cache.get(z(l)),
         cells.map((c) => ({ axis, index: c })),
       );
-    hooks[mlp(l)] = () => tile(corrupt.cache.get(mlp(l)), k);
+    // (an attention-only model has no MLPs to freeze)
+    const freezeMlp = (m: number) => {
+      if (points.has(mlp(m))) hooks[mlp(m)] = () => tile(corrupt.cache.get(mlp(m)), k);
+    };
+    freezeMlp(l);
     for (let m = l + 1; m < rcv.layer; m++) {
       hooks[z(m)] = () => tile(corrupt.cache.get(z(m)), k);
-      hooks[mlp(m)] = () => tile(corrupt.cache.get(mlp(m)), k);
+      freezeMlp(m);
     }
     const first = run(model, ids, {
       startAt: { layer: l, resid: tile(corrupt.cache.get(resid(l)), k) },

@@ -172,6 +172,8 @@ function ggufCore(g: GgufFields) {
     typeVocabSize: 0,
     positionOffset: 0,
     classifier: null,
+    // llama.cpp's blocks all have a feed-forward part
+    attnOnly: false,
     causal: true,
     normPlacement: "pre" as const,
     weightLayout: "out_in" as const,

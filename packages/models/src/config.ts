@@ -100,6 +100,11 @@ export interface ModelConfig {
   readonly activation: Activation;
   /** MLP is down(act(gate(x)) * up(x)) (SwiGLU) instead of down(act(up(x))) */
   readonly gatedMlp: boolean;
+  /**
+   * Blocks have attention and no MLP: x + attn(ln1(x)), no second norm (TransformerLens's `attn_only`, read from
+   * config.json's `attn_only`; transformers has no such option, so such a checkpoint loads in llmdbg only)
+   */
+  readonly attnOnly: boolean;
   readonly positional: PositionalEncoding;
   /** attention and MLP both read the block input: x + attn(ln1(x)) + mlp(ln2(x)) (GPT-NeoX, Pythia) */
   readonly parallelResidual: boolean;
@@ -147,6 +152,7 @@ const COMMON_HF_KEYS: KeyTable = {
   eosTokenIds: "eos_token_id",
   padTokenId: "pad_token_id",
   tiedEmbeddings: "tie_word_embeddings",
+  attnOnly: "attn_only",
 };
 const LLAMA_HF_KEYS: KeyTable = {
   dModel: "hidden_size",
@@ -424,10 +430,11 @@ function classifier(f: HfFields): ClassifierHead | null {
   return { labels, problemType };
 }
 
-/** What every family shares: ids, vocabulary, classifier. */
+/** What every family shares: ids, vocabulary, classifier, attention-only blocks (each architecture says if it computes them). */
 function common(f: HfFields, vocabSize: number) {
   return {
     vocabSize,
+    attnOnly: f.bool("attn_only", false),
     classifier: classifier(f),
     bosTokenId: f.tokenId("bos_token_id", vocabSize),
     eosTokenIds: f.tokenIds("eos_token_id", vocabSize),

@@ -20,7 +20,8 @@ describe.each(TINY_MODEL_TYPES)("%s", (type) => {
       const W_O = model.attn(layer).W_O; // [head, d_head, d_model]
       const [H, Dh, D] = W_O.shape as [number, number, number];
       expect(asInOut(attn).toArray()).toEqual(T.reshape(W_O, [H * Dh, D]).toArray());
-      expect(asInOut(mlp).toArray()).toEqual(model.mlp(layer).W_out.toArray());
+      expect(mlp).not.toBeNull();
+      expect(asInOut(mlp as NonNullable<typeof mlp>).toArray()).toEqual(model.mlp(layer)?.W_out.toArray());
     }
   });
 });

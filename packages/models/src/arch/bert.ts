@@ -267,6 +267,7 @@ const support: ConfigSupport = {
   normPlacement: must("post", "BERT blocks are post-norm"),
   activation: "read",
   gatedMlp: must(false, "BERT's MLP is output(act(intermediate(x))), not gated"),
+  attnOnly: must(false, "BERT has an MLP in every layer; attention-only blocks are implemented for GPT-2"),
   positional: (v) => (v.kind === "learned" ? null : `BERT has learned positions, got ${v.kind}`),
   parallelResidual: must(false, "BERT blocks are sequential"),
   causal: "read",

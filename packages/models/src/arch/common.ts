@@ -145,9 +145,10 @@ export function assembleModel<Extra extends object = object>(parts: {
     readonly W_U: () => Tensor;
     readonly b_U: () => Tensor;
     readonly attn: (layer: number) => AttentionWeights;
-    readonly mlp: (layer: number) => MlpWeights;
-    /** the parameter keys of block `layer`'s attention and MLP output weights */
-    readonly outputKeys: (layer: number) => { readonly attn: string; readonly mlp: string };
+    /** null for a block without an MLP (attention-only) */
+    readonly mlp: (layer: number) => MlpWeights | null;
+    /** the parameter keys of block `layer`'s attention and MLP output weights (null: no MLP) */
+    readonly outputKeys: (layer: number) => { readonly attn: string; readonly mlp: string | null };
   };
   readonly extra?: Extra;
 }): LoadedArchitecture & Extra {
@@ -178,7 +179,7 @@ export function assembleModel<Extra extends object = object>(parts: {
     outputParams: (layer) => {
       const keys = w.outputKeys(blockIndex(layer, n));
       const layout = config.weightLayout;
-      return { attn: { param: keys.attn, layout }, mlp: { param: keys.mlp, layout } };
+      return { attn: { param: keys.attn, layout }, mlp: keys.mlp === null ? null : { param: keys.mlp, layout } };
     },
     mlp: (layer) => w.mlp(blockIndex(layer, n)),
   };

@@ -182,6 +182,7 @@ const support: ConfigSupport = {
   normPlacement: must("pre", "GPT-NeoX blocks are pre-norm"),
   activation: "read",
   gatedMlp: must(false, "GPT-NeoX's MLP is dense_4h_to_h(act(dense_h_to_4h(x))), not gated"),
+  attnOnly: must(false, "GPT-NeoX has an MLP in every block; attention-only blocks are implemented for GPT-2"),
   positional: (v) => (v.kind === "rotary" ? null : `GPT-NeoX has rotary positions, got ${v.kind}`),
   parallelResidual: "read",
   causal: "read",

@@ -1,6 +1,9 @@
 // GPT-2, read top to bottom like nanoGPT's model.py: learned positions, pre-LayerNorm blocks, fused q/k/v
 // projection, causal attention, an MLP with the config's activation (gelu_new for GPT-2 itself), tied (or, when
 // the config says so, separate) unembedding. Hook points follow TransformerLens.
+// An attention-only config (`attn_only`, as TransformerLens calls it) drops each block's second half: no ln_2
+// and no MLP in the parameter tree or the checkpoint, and, as in TransformerLens, no hook points for them nor
+// hook_resid_mid (which would equal hook_resid_post): the block is resid_post = resid_pre + attn_out.
 // Layer norms and attention are written in primitives (common.ts) so that every hook (ln scale, scores,
 // pattern) is a real, differentiable tensor. The parameters are one typed tree named after the checkpoint keys
 // (`gpt2Params`); the forward pass reads them through its context, so they can be edited and differentiated.
@@ -50,9 +53,10 @@ export interface Gpt2Params<L = Tensor> {
     readonly ln_1: Norm<L>;
     /** c_attn: d_model → 3·d_model (q | k | v); c_proj: d_model → d_model */
     readonly attn: { readonly c_attn: Linear<L>; readonly c_proj: Linear<L> };
-    readonly ln_2: Norm<L>;
-    /** c_fc: d_model → d_mlp; c_proj: d_mlp → d_model */
-    readonly mlp: { readonly c_fc: Linear<L>; readonly c_proj: Linear<L> };
+    /** null in an attention-only model */
+    readonly ln_2: Norm<L> | null;
+    /** c_fc: d_model → d_mlp; c_proj: d_mlp → d_model; null in an attention-only model */
+    readonly mlp: { readonly c_fc: Linear<L>; readonly c_proj: Linear<L> } | null;
   }[];
   readonly ln_f: Norm<L>;
   /** [d_vocab, d_model] (an nn.Linear even in Conv1D checkpoints); undefined when tied to wte */
@@ -76,8 +80,8 @@ export function gpt2Params<L>(config: ModelConfig, leaf: Leaf<L>): Gpt2Params<L>
     h: Array.from({ length: config.nLayers }, (_, l) => ({
       ln_1: ln(`h.${l}.ln_1`),
       attn: { c_attn: lin(`h.${l}.attn.c_attn`, D, 3 * D), c_proj: lin(`h.${l}.attn.c_proj`, D, D) },
-      ln_2: ln(`h.${l}.ln_2`),
-      mlp: { c_fc: lin(`h.${l}.mlp.c_fc`, D, F), c_proj: lin(`h.${l}.mlp.c_proj`, F, D) },
+      ln_2: config.attnOnly ? null : ln(`h.${l}.ln_2`),
+      mlp: config.attnOnly ? null : { c_fc: lin(`h.${l}.mlp.c_fc`, D, F), c_proj: lin(`h.${l}.mlp.c_proj`, F, D) },
     })),
     ln_f: ln("ln_f"),
     lm_head: config.tiedEmbeddings ? undefined : leaf("lm_head.weight", [V, D], "table"),
@@ -86,7 +90,16 @@ export function gpt2Params<L>(config: ModelConfig, leaf: Leaf<L>): Gpt2Params<L>
 
 const { resid, perHead, scale } = AXES;
 
-export function gpt2HookPoints(nLayers: number) {
+/** The hook points of a GPT-2 with `nLayers` blocks; an attention-only one has none for the MLP half. */
+export function gpt2HookPoints(nLayers: number, attnOnly = false) {
+  const mlpHalf = {
+    hook_resid_mid: resid,
+    "ln2.hook_scale": scale,
+    "ln2.hook_normalized": resid,
+    "mlp.hook_pre": AXES.mlp,
+    "mlp.hook_post": AXES.mlp,
+    hook_mlp_out: resid,
+  };
   return declareHooks(nLayers, {
     before: {
       hook_embed: resid,
@@ -103,12 +116,7 @@ export function gpt2HookPoints(nLayers: number) {
       "attn.hook_pattern": AXES.scores,
       "attn.hook_z": perHead,
       hook_attn_out: resid,
-      hook_resid_mid: resid,
-      "ln2.hook_scale": scale,
-      "ln2.hook_normalized": resid,
-      "mlp.hook_pre": AXES.mlp,
-      "mlp.hook_post": AXES.mlp,
-      hook_mlp_out: resid,
+      ...(attnOnly ? {} : mlpHalf),
       hook_resid_post: resid,
     },
     after: {
@@ -135,6 +143,7 @@ const support: ConfigSupport = {
   normPlacement: must("pre", "GPT-2 blocks are pre-norm"),
   activation: "read",
   gatedMlp: must(false, "GPT-2's MLP is c_proj(act(c_fc(x))), not gated"),
+  attnOnly: "read",
   positional: (v) => (v.kind === "learned" ? null : `GPT-2 has learned positions (wpe), got ${v.kind}`),
   parallelResidual: must(false, "GPT-2 blocks are sequential"),
   causal: must(true, "GPT-2 is a causal language model"),
@@ -192,6 +201,10 @@ export function gpt2Forward(
     const v = h("attn.hook_v", split(2)); // [batch, pos, head, d_head]
     const z = attend(h, seen, q, k, v, plan, l, bias(l), 1 / Math.sqrt(Dh)); // [batch, pos, head, d_head]
     const attnOut = h("hook_attn_out", affine(T.reshape(z, [B, Tn, D]), blk.attn.c_proj, transB)); // [batch, pos, d_model]
+    if (blk.ln_2 === null || blk.mlp === null) {
+      x = h("hook_resid_post", T.add(x, attnOut)); // [batch, pos, d_model]
+      return;
+    }
     const mid = h("hook_resid_mid", T.add(x, attnOut)); // [batch, pos, d_model]
     const m = norm(mid, blk.ln_2, config.norm, `blocks.${l}.ln2`, ctx); // [batch, pos, d_model]
     const pre = h("mlp.hook_pre", affine(m, blk.mlp.c_fc, transB)); // [batch, pos, d_mlp]
@@ -220,7 +233,7 @@ export function gpt2(config: ModelConfig, weights: WeightSource, file = "model.s
   const transB = config.weightLayout === "out_in";
   return assembleModel({
     config,
-    hookPoints: gpt2HookPoints(config.nLayers),
+    hookPoints: gpt2HookPoints(config.nLayers, config.attnOnly),
     params,
     forward: (ids, ctx, opts) =>
       gpt2Forward(
@@ -261,10 +274,12 @@ export function gpt2(config: ModelConfig, weights: WeightSource, file = "model.s
       },
       outputKeys: (layer) => {
         const blk = gpt2Params(config, (key) => key).h[layer] as Gpt2Params<string>["h"][number];
-        return { attn: blk.attn.c_proj.weight, mlp: blk.mlp.c_proj.weight };
+        return { attn: blk.attn.c_proj.weight, mlp: blk.mlp?.c_proj.weight ?? null };
       },
       mlp: (layer) => {
-        const { c_fc, c_proj } = (stored().h[layer] as Gpt2Params["h"][number]).mlp;
+        const mlp = (stored().h[layer] as Gpt2Params["h"][number]).mlp;
+        if (mlp === null) return null;
+        const { c_fc, c_proj } = mlp;
         return {
           W_in: inOut(c_fc.weight, transB), // [d_model, d_mlp]
           b_in: biasOr(c_fc.bias, [config.dMlp]), // [d_mlp]

@@ -159,6 +159,7 @@ const support: ConfigSupport = {
   normPlacement: must("pre", "Llama blocks are pre-norm"),
   activation: "read",
   gatedMlp: must(true, "the Llama MLP is gated (SwiGLU)"),
+  attnOnly: must(false, "the Llama family has an MLP in every block; attention-only blocks are implemented for GPT-2"),
   positional: (v) => (v.kind === "rotary" ? null : `Llama has rotary positions, got ${v.kind}`),
   parallelResidual: must(false, "Llama blocks are sequential"),
   causal: "read",

@@ -70,6 +70,7 @@ export function weightAccessorDiffs(
     const attnOut = T.reshape(T.add(T.sum(perHeadOut, 0), a.b_O), c.get(`blocks.${l}.hook_attn_out`).shape); // [batch, pos, d_model]
     note("W_O", rel(attnOut, c.get(`blocks.${l}.hook_attn_out`)));
     const m = model.mlp(l);
+    if (m === null) continue; // an attention-only block
     const xm = c.get(inputs.mlpIn(l)); // [batch, pos, d_model]
     const lin = T.add(T.matmul(xm, m.W_in), m.b_in); // [batch, pos, d_mlp]
     if (m.W_gate === null) note("W_in", rel(lin, c.get(`blocks.${l}.mlp.hook_pre`)));
