@@ -19,6 +19,7 @@ export {
   peftNameMatches,
   resolveLoraConfig,
   selectLoraTargets,
+  withLoraNames,
 } from "./lora.js";
 export {
   type Batch,

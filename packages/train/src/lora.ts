@@ -103,7 +103,7 @@ export function linearTargets(base: LoraBase): Omit<LoraTarget, "a" | "b">[] {
 }
 
 /** The adapter tensor names of a target, in parameter-name space (so per-layer telemetry groups them by layer). */
-function withNames(t: Omit<LoraTarget, "a" | "b">): LoraTarget {
+export function withLoraNames(t: Omit<LoraTarget, "a" | "b">): LoraTarget {
   const m = t.param.slice(0, -".weight".length);
   return { ...t, a: `${m}.lora_A.weight`, b: `${m}.lora_B.weight` };
 }
@@ -123,7 +123,9 @@ export function selectLoraTargets(base: LoraBase, targetModules: readonly string
       for (const n of selectNames([pattern], names, "lora targetModules")) picked.add(n);
       continue;
     }
-    const hits = all.filter((t) => peftNameMatches(t.module, pattern) || peftNameMatches(t.param.slice(0, -7), pattern));
+    const hits = all.filter(
+      (t) => peftNameMatches(t.module, pattern) || peftNameMatches(t.param.slice(0, -".weight".length), pattern),
+    );
     if (hits.length === 0) {
       const near = leafNames.filter((n) => editDistance(n, pattern) <= 2);
       const hint = near.length > 0 ? `; did you mean ${near.map((n) => `"${n}"`).join(", ")}?` : "";
@@ -133,7 +135,7 @@ export function selectLoraTargets(base: LoraBase, targetModules: readonly string
     }
     for (const t of hits) picked.add(t.param);
   }
-  return all.filter((t) => picked.has(t.param)).map(withNames);
+  return all.filter((t) => picked.has(t.param)).map(withLoraNames);
 }
 
 /**

@@ -451,7 +451,10 @@ describe("LoRA adapters", () => {
     };
     expect(loadAdapter(folder(good), m).targets).toHaveLength(2);
     refuses(folder({ ...good, peft_type: "IA3" }), /adapter_config\.json: peft_type: "IA3" is not supported/);
-    refuses(folder({ ...good, use_dora: true }), /adapter_config\.json: use_dora: true: DoRA adapters are not supported/);
+    refuses(
+      folder({ ...good, use_dora: true }),
+      /adapter_config\.json: use_dora: true asks for DoRA adapters, which this runtime does not compute/,
+    );
     refuses(folder({ ...good, bias: "all" }), /adapter_config\.json: bias: "all": trained biases are not supported/);
     refuses(folder({ ...good, r: 0 }), /adapter_config\.json: r: must be a positive integer, got 0/);
     refuses(folder({ ...good, target_modules: undefined }), /adapter_config\.json: target_modules: is missing/);
@@ -485,6 +488,71 @@ describe("LoRA adapters", () => {
     refuses(
       folder(good, tensors({ "base_model.model.transformer.h.0.attn.c_attn.lora_magnitude_vector": T.zeros([3 * d]) })),
       /lora_magnitude_vector: is not a LoRA weight/,
+    );
+    // adapter_config.json as PEFT 0.21.0's save_pretrained wrote it for a tiny GPT-2 (every field; target_modules
+    // in its set's order)
+    const peft021 = {
+      alora_invocation_tokens: null,
+      alpha_pattern: {},
+      arrow_config: null,
+      auto_mapping: { base_model_class: "GPT2LMHeadModel", parent_library: "transformers.models.gpt2.modeling_gpt2" },
+      base_model_name_or_path: "/tmp/peftcheck/gpt2",
+      bias: "none",
+      corda_config: null,
+      ensure_weight_tying: false,
+      eva_config: null,
+      exclude_modules: null,
+      fan_in_fan_out: true,
+      inference_mode: true,
+      init_lora_weights: false,
+      kasa_config: null,
+      layer_replication: null,
+      layers_pattern: null,
+      layers_to_transform: null,
+      loftq_config: {},
+      lora_alpha: 6,
+      lora_bias: false,
+      lora_dropout: 0.0,
+      lora_ga_config: null,
+      megatron_config: null,
+      megatron_core: "megatron.core",
+      modules_to_save: null,
+      monteclora_config: null,
+      peft_type: "LORA",
+      peft_version: "0.21.0",
+      qalora_group_size: 16,
+      r: 2,
+      rank_pattern: {},
+      revision: null,
+      target_modules: ["mlp.c_proj", "c_attn"],
+      target_parameters: null,
+      task_type: null,
+      trainable_token_indices: null,
+      use_bdlora: null,
+      use_dora: false,
+      use_qalora: false,
+      use_rslora: false,
+      velora_config: null,
+    };
+    const mlp = (l: number, ab: "A" | "B") => `base_model.model.transformer.h.${l}.mlp.c_proj.lora_${ab}.weight`;
+    const dMlp = m.config.dMlp;
+    const withMlp = tensors({
+      [mlp(0, "A")]: T.zeros([2, dMlp]),
+      [mlp(0, "B")]: T.zeros([d, 2]),
+      [mlp(1, "A")]: T.zeros([2, dMlp]),
+      [mlp(1, "B")]: T.zeros([d, 2]),
+    });
+    const fromPeft = loadAdapter(folder(peft021, withMlp), m);
+    expect(fromPeft.targets.map((t) => t.module)).toEqual([
+      "transformer.h.0.attn.c_attn",
+      "transformer.h.0.mlp.c_proj",
+      "transformer.h.1.attn.c_attn",
+      "transformer.h.1.mlp.c_proj",
+    ]);
+    expect(fromPeft.scaling).toBe(3);
+    refuses(
+      folder({ ...peft021, use_qalora: true }, withMlp),
+      /adapter_config\.json: use_qalora: true asks for quantization-aware LoRA/,
     );
     // a regular expression, as PEFT takes a string, selects by full match
     expect(loadAdapter(folder({ ...good, target_modules: ".*\\.h\\.\\d+\\.attn\\.c_attn" }), m).targets).toHaveLength(2);
