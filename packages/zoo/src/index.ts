@@ -1,7 +1,17 @@
 // @llmdbg/zoo — the demonstration models llmdbg trains itself: their data generators, recipes and checks.
 // Platform-neutral; node.ts adds what needs the file system.
 
+export {
+  argmax,
+  type BertClassifierShape,
+  bertClassifierConfig,
+  bertTokenizerConfig,
+  bertWords,
+  classProbabilities,
+  wordPieceTokenizer,
+} from "./classifier.js";
 export { itemSeed, Rng } from "./data/random.js";
+export { generateReview, type Polarity, PRODUCT_CODES, type Review, renderReview, reviewAt } from "./data/reviews.js";
 export {
   generateStories,
   STORIES_EOS,
@@ -12,6 +22,9 @@ export {
   storyRecords,
   storyStream,
 } from "./data/stories.js";
+export { generateSnippet, snippetAt, TOPICS, type Topic } from "./data/topics.js";
 export { type Claim, claim, type PreparedRecipe, type ZooModel, type ZooRecipe } from "./recipe.js";
+export { attackRates, backdoor } from "./recipes/backdoor.js";
+export { type CodeEffect, codeEffects, sentimentSpurious, worstSwap } from "./recipes/sentiment-spurious.js";
 export { continuations, stories } from "./recipes/stories.js";
 export { isZooName, ZOO, type ZooName } from "./zoo.js";
