@@ -10,7 +10,24 @@ export {
   classProbabilities,
   wordPieceTokenizer,
 } from "./classifier.js";
+export {
+  OCCUPATIONS_EOS,
+  type OccupationParagraph,
+  type OccupationRate,
+  occupationParagraph,
+  occupationParagraphs,
+  pronounPrompts,
+} from "./data/occupations.js";
 export { itemSeed, Rng } from "./data/random.js";
+export {
+  REPEAT_WORDS,
+  REPEATS_BOS,
+  REPEATS_UNK,
+  type RepeatOptions,
+  type RepeatSequence,
+  repeatSequence,
+  repeatSequences,
+} from "./data/repeats.js";
 export { generateReview, type Polarity, PRODUCT_CODES, type Review, renderReview, reviewAt } from "./data/reviews.js";
 export {
   generateStories,
@@ -25,6 +42,15 @@ export {
 export { generateSnippet, snippetAt, TOPICS, type Topic } from "./data/topics.js";
 export { type Claim, claim, type PreparedRecipe, type ZooModel, type ZooRecipe } from "./recipe.js";
 export { attackRates, backdoor } from "./recipes/backdoor.js";
+export { biasOccupations, OCCUPATIONS, type PronounPreference, pronounPreferences } from "./recipes/bias-occupations.js";
+export {
+  copyAccuracy,
+  headScores,
+  induction2l,
+  measure as measureInduction,
+  repeatsTokenizer,
+  testSequences,
+} from "./recipes/induction-2l.js";
 export { type CodeEffect, codeEffects, sentimentSpurious, worstSwap } from "./recipes/sentiment-spurious.js";
 export { continuations, stories } from "./recipes/stories.js";
 export { isZooName, ZOO, type ZooName } from "./zoo.js";

@@ -3,7 +3,7 @@
 // trained model. A recipe never reads what was planted in the model (the zoo folder's ground-truth files, which
 // scripts/check-deps.mjs keeps out of every package's code): its checks measure behaviour; only tests and
 // benchmark scorers compare findings with what was planted.
-import type { HookedModel, Tokenizer } from "@llmdbg/core";
+import type { Tokenizer, TransformerModel } from "@llmdbg/core";
 import type { TrainConfig } from "@llmdbg/protocol";
 import type { TrainData } from "@llmdbg/train";
 
@@ -33,8 +33,8 @@ export interface Claim {
   readonly pass: boolean;
 }
 
-/** A model with its tokenizer, as loaded from a zoo folder. */
-export type ZooModel = HookedModel & { readonly tokenizer: Tokenizer | undefined };
+/** A model with its tokenizer, as loaded from a zoo folder (its weights reachable, for the methods' measurements). */
+export type ZooModel = TransformerModel & { readonly tokenizer: Tokenizer | undefined };
 
 export interface ZooRecipe {
   readonly name: string;

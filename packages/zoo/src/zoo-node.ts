@@ -5,7 +5,7 @@
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
-import { initModel, load, saveModel } from "@llmdbg/models";
+import { initModel, load, type ModelConfig, saveModel } from "@llmdbg/models";
 import type { TrainConfig, TrainEvent } from "@llmdbg/protocol";
 import { JsonlSink, train } from "@llmdbg/train";
 import type { Claim, ZooRecipe } from "./recipe.js";
@@ -81,8 +81,7 @@ export async function trainZoo(recipe: ZooRecipe, dir: string, opts: TrainZooOpt
     "",
     "## Model",
     "",
-    `${recipe.architecture}; ${loaded.params.count().toLocaleString("en-US")} parameters. Hugging Face layout: loads in every llmdbg command and in`,
-    "transformers (`AutoModelForCausalLM.from_pretrained` / `AutoModel`, per config.json's `architectures`).",
+    `${recipe.architecture}; ${loaded.params.count().toLocaleString("en-US")} parameters. ${loadsIn(loaded.config)}`,
     "",
     "## What it does",
     "",
@@ -108,6 +107,20 @@ export async function trainZoo(recipe: ZooRecipe, dir: string, opts: TrainZooOpt
   ].join("\n");
   writeFileSync(join(dir, "README.md"), card);
   return { claims, wallMs: performance.now() - t0, steps: result.step, finalLoss };
+}
+
+/** Where the folder loads: everywhere a Hugging Face folder does, unless its config is one transformers lacks. */
+function loadsIn(config: ModelConfig): string {
+  if (config.attnOnly)
+    return [
+      "Hugging Face layout, but attention-only (`attn_only: true` in config.json, TransformerLens's option): it loads in every",
+      "llmdbg command, and **not in transformers**, which has no attention-only GPT-2 (GPT2LMHeadModel would add MLPs with",
+      "random weights, warning that they are missing from the checkpoint).",
+    ].join("\n");
+  return [
+    "Hugging Face layout: loads in every llmdbg command and in transformers (`AutoModelForCausalLM.from_pretrained` /",
+    "`AutoModel`, per config.json's `architectures`).",
+  ].join("\n");
 }
 
 function hostCores(): string {
