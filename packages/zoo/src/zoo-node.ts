@@ -117,8 +117,10 @@ function loadsIn(config: ModelConfig): string {
       "llmdbg command, and **not in transformers**, which has no attention-only GPT-2 (GPT2LMHeadModel would add MLPs with",
       "random weights, warning that they are missing from the checkpoint).",
     ].join("\n");
+  // a sequence classifier's config names a *ForSequenceClassification class, with its labels
+  const auto = config.classifier !== null ? "AutoModelForSequenceClassification" : "AutoModelForCausalLM";
   return [
-    "Hugging Face layout: loads in every llmdbg command and in transformers (`AutoModelForCausalLM.from_pretrained` /",
+    `Hugging Face layout: loads in every llmdbg command and in transformers (\`${auto}.from_pretrained\` /`,
     "`AutoModel`, per config.json's `architectures`).",
   ].join("\n");
 }
