@@ -22,7 +22,7 @@ const flags = defineFlags({
 });
 
 /** The run file, checked: every problem names the file and the field. */
-interface RunFile {
+export interface RunFile {
   /** a model folder to continue training (fine-tuning) */
   readonly model?: string;
   /** a fresh model: its config.json (a path or the object), a folder holding its tokenizer, the init seed */
@@ -34,7 +34,7 @@ interface RunFile {
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
-function readRunFile(file: string): { run: RunFile; base: string } {
+export function readRunFile(file: string): { run: RunFile; base: string } {
   let json: unknown;
   try {
     json = JSON.parse(readFileSync(file, "utf8"));
@@ -74,7 +74,7 @@ function readRunFile(file: string): { run: RunFile; base: string } {
  * The examples of a JSONL file: `{"text": "..."}` (encoded with the model's tokenizer) or `{"ids": [...]}`, with
  * `"label": n` for classification; cut to `maxLength` tokens.
  */
-function readExamples(file: string, tok: Tokenizer | undefined, maxLength: number, vocab: number): Example[] {
+export function readExamples(file: string, tok: Tokenizer | undefined, maxLength: number, vocab: number): Example[] {
   let text: string;
   try {
     text = readFileSync(file, "utf8");
