@@ -99,4 +99,10 @@ export type {
   TrainExplodingActivationsEvent,
   TrainStartEvent,
   TrainStepEvent,
+  TuneConfig,
+  TuneParams,
+  TuneRange,
+  TuneResult,
+  TuneSpace,
+  TuneTrial,
 } from "./train.js";

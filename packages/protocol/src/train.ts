@@ -277,3 +277,79 @@ export type TrainEvent =
   | TrainEndEvent;
 
 export type TrainEventKind = TrainEvent["kind"];
+
+/** A range a random search draws from: uniform, or log-uniform (learning rates). */
+export interface TuneRange {
+  readonly min: number;
+  readonly max: number;
+  readonly log?: boolean;
+}
+
+/**
+ * The hyperparameters a search varies: each a list of values (grid, random, halving) or a range (random and
+ * halving draw from it). Absent ones keep the base config's value.
+ */
+export interface TuneSpace {
+  readonly lr?: readonly number[] | TuneRange;
+  readonly batchSize?: readonly number[];
+  readonly weightDecay?: readonly number[] | TuneRange;
+  readonly warmupSteps?: readonly number[];
+  /** LoRA ranks (the base LoRA config supplies the targets); needs `lora` */
+  readonly loraRank?: readonly number[];
+}
+
+/** One trial's hyperparameters (the names of TuneSpace). */
+export interface TuneParams {
+  readonly lr?: number;
+  readonly batchSize?: number;
+  readonly weightDecay?: number;
+  readonly warmupSteps?: number;
+  readonly loraRank?: number;
+}
+
+export interface TuneConfig {
+  /** grid: every combination; random: `trials` draws; halving: successive halving over `trials` draws */
+  readonly method: "grid" | "random" | "halving";
+  readonly space: TuneSpace;
+  /** random and halving: configurations drawn; default 8 */
+  readonly trials?: number;
+  /** the evaluation metric compared (default "loss") and its direction (default "min") */
+  readonly metric?: string;
+  readonly mode?: "min" | "max";
+  /**
+   * The budget: `steps`, optimizer steps over all trials (grid and random give each trial steps / trials;
+   * halving spreads them over its rungs), and/or `minutes` of wall time (no trial starts after it, and the one
+   * running stops). At least one.
+   */
+  readonly budget: { readonly steps?: number; readonly minutes?: number };
+  /** halving: the fraction kept per rung is 1/eta; default 3 */
+  readonly eta?: number;
+  /** seeds the draws; default 0 */
+  readonly seed?: number;
+}
+
+/** One trial of a search, as its summary reports it. */
+export interface TuneTrial {
+  readonly id: number;
+  /** halving: the rung (0 first); 0 otherwise */
+  readonly rung: number;
+  readonly params: TuneParams;
+  readonly steps: number;
+  /** the metric at the trial's last evaluation; null when it stopped before one (time budget, anomaly) */
+  readonly value: number | null;
+  readonly reason: TrainEndEvent["reason"];
+  readonly wallMs: number;
+}
+
+export interface TuneResult {
+  readonly kind: "tune";
+  readonly method: TuneConfig["method"];
+  readonly metric: string;
+  readonly mode: "min" | "max";
+  readonly trials: readonly TuneTrial[];
+  /** the best trial (its last rung, for halving), or null when no trial reached an evaluation */
+  readonly best: TuneTrial | null;
+  /** the best trial's full training config */
+  readonly bestConfig: TrainConfig | null;
+  readonly wallMs: number;
+}

@@ -70,3 +70,4 @@ export {
   type TrainResult,
   train,
 } from "./trainer.js";
+export { type TuneOptions, trialConfig, tune } from "./tune.js";
