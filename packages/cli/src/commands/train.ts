@@ -34,7 +34,7 @@ export interface RunFile {
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
-export function readRunFile(file: string): { run: RunFile; base: string } {
+export function readRunFile(file: string, extraKeys: readonly string[] = []): { run: RunFile; base: string } {
   let json: unknown;
   try {
     json = JSON.parse(readFileSync(file, "utf8"));
@@ -47,8 +47,8 @@ export function readRunFile(file: string): { run: RunFile; base: string } {
   if (!isObj(json)) bad("(root)", "a JSON object");
   const o = json as Record<string, unknown>;
   for (const k of Object.keys(o))
-    if (!["model", "init", "data", "out", "training"].includes(k))
-      bad(k, "one of model, init, data, out, training (unknown field)");
+    if (![...["model", "init", "data", "out", "training"], ...extraKeys].includes(k))
+      bad(k, `one of ${["model", "init", "data", "out", "training", ...extraKeys].join(", ")} (unknown field)`);
   if ((o.model === undefined) === (o.init === undefined)) bad("model", 'exactly one of "model" (a folder) and "init"');
   if (o.model !== undefined && typeof o.model !== "string") bad("model", "a model folder path");
   if (o.init !== undefined) {
@@ -108,6 +108,29 @@ export function readExamples(file: string, tok: Tokenizer | undefined, maxLength
   return out;
 }
 
+/**
+ * The run file's model: the folder it names (loaded again on each call), or a fresh model of its `init` config
+ * with the tokenizer of the folder it names; with the config.json object and the folder its other files come from.
+ */
+export function runModel(
+  run: RunFile,
+  at: (p: string) => string,
+): { model: ReturnType<typeof load>; configJson: Record<string, unknown>; copyFrom: string } {
+  if (run.model !== undefined) {
+    const copyFrom = at(run.model);
+    const configJson = JSON.parse(readFileSync(join(copyFrom, "config.json"), "utf8")) as Record<string, unknown>;
+    return { model: load(copyFrom), configJson, copyFrom };
+  }
+  const init = run.init as NonNullable<RunFile["init"]>;
+  const configJson =
+    typeof init.config === "string"
+      ? (JSON.parse(readFileSync(at(init.config), "utf8")) as Record<string, unknown>)
+      : init.config;
+  const copyFrom = at(init.tokenizer);
+  const fresh = initModel(configJson, { seed: init.seed ?? 0 });
+  return { model: Object.assign(fresh.model, { tokenizer: loadTokenizerFromFolder(copyFrom) }), configJson, copyFrom };
+}
+
 export const trainCommand: Command = {
   summary: "train or fine-tune a model from a run file (JSONL data), with live telemetry and checkpoints",
   usage: "llmdbg train <run.json> [--out DIR] [--resume DIR] [--json]",
@@ -127,24 +150,7 @@ export const trainCommand: Command = {
     const at = (p: string) => resolve(base, p);
     const out = resolve(values.out ?? at(run.out));
     // the model: a folder to continue, or a fresh one from a config and a tokenizer folder
-    let model: ReturnType<typeof load>;
-    let configJson: Record<string, unknown>;
-    let copyFrom: string;
-    if (run.model !== undefined) {
-      copyFrom = at(run.model);
-      model = load(copyFrom);
-      configJson = JSON.parse(readFileSync(join(copyFrom, "config.json"), "utf8"));
-    } else {
-      const init = run.init as NonNullable<RunFile["init"]>;
-      configJson =
-        typeof init.config === "string"
-          ? (JSON.parse(readFileSync(at(init.config), "utf8")) as Record<string, unknown>)
-          : init.config;
-      copyFrom = at(init.tokenizer);
-      const fresh = initModel(configJson, { seed: init.seed ?? 0 });
-      const tok = loadTokenizerFromFolder(copyFrom);
-      model = Object.assign(fresh.model, { tokenizer: tok });
-    }
+    const { model, configJson, copyFrom } = runModel(run, at);
     const config = normalizeHfConfig(configJson, "config.json");
     const maxLength = run.data.maxLength ?? config.maxPositions;
     const tok = model.tokenizer;
