@@ -21,6 +21,7 @@ import { profileCommand } from "./commands/profile.js";
 import { runCommand } from "./commands/run.js";
 import { steerCommand } from "./commands/steer.js";
 import { trainCommand } from "./commands/train.js";
+import { tuneCommand } from "./commands/tune.js";
 import { zooCommand } from "./commands/zoo.js";
 
 export type CommandName =
@@ -42,6 +43,7 @@ export type CommandName =
   | "adversarial"
   | "neurons"
   | "train"
+  | "tune"
   | "zoo";
 
 /** Exhaustive: a name in CommandName without a command fails to compile. */
@@ -64,6 +66,7 @@ const commands: { readonly [C in CommandName]: Command } = {
   adversarial: adversarialCommand,
   neurons: neuronsCommand,
   train: trainCommand,
+  tune: tuneCommand,
   zoo: zooCommand,
 };
 

@@ -129,6 +129,51 @@ describe("llmdbg train", () => {
   });
 });
 
+describe("llmdbg tune", () => {
+  const tuneFile = (name: string, search: unknown) => {
+    const f = join(dir, `${name}.json`);
+    writeFileSync(
+      f,
+      JSON.stringify({
+        init: { config: join(base, "config.json"), tokenizer: base, seed: 2 },
+        data: { train: "train.jsonl", validation: "valid.jsonl", maxLength: 16 },
+        out: name,
+        training: { seed: 1, batchSize: 4 },
+        search,
+      }),
+    );
+    return f;
+  };
+
+  it("runs every trial with its own log and reports the best, as tune.json and --json", async () => {
+    const r = await cli(["tune", tuneFile("t", { method: "grid", space: { lr: [1e-4, 1e-2] }, budget: { steps: 8 } }), "--json"]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    const result = JSON.parse(r.stdout);
+    expect(result).toEqual(JSON.parse(readFileSync(join(dir, "t", "tune.json"), "utf8")));
+    expect(result.trials.map((t: { params: { lr: number } }) => t.params.lr)).toEqual([1e-4, 1e-2]);
+    for (const t of result.trials) {
+      const log = readFileSync(join(dir, "t", `trial-${t.id}`, "train_log.jsonl"), "utf8")
+        .trim()
+        .split("\n");
+      const evals = log.map((l) => JSON.parse(l)).filter((e) => e.kind === "eval");
+      expect(evals.at(-1).metrics.loss).toBe(t.value);
+    }
+    const best = result.trials.reduce((a: { value: number }, b: { value: number }) => (b.value < a.value ? b : a));
+    expect(result.best).toEqual(best);
+    expect(result.bestConfig).toMatchObject({ lr: best.params.lr, maxSteps: 4 });
+  });
+
+  it("a bad search exits 1 naming the file and field", async () => {
+    const r = await cli([
+      "tune",
+      tuneFile("bad-search", { method: "grid", space: { lr: { min: 1, max: 2 } }, budget: { steps: 4 } }),
+    ]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/bad-search\.json: search\.space\.lr: expected a list/);
+  });
+});
+
 describe("llmdbg zoo", () => {
   it("list names every recipe; verify of a missing model exits 1; an unknown name exits 2", async () => {
     const zoo = join(dir, "zoo");
