@@ -76,9 +76,10 @@ function overview(): string {
   const names = Object.keys(commands) as CommandName[];
   const w = Math.max(...names.map((n) => n.length));
   return [
-    "usage: llmdbg <command> <model> [options]",
+    "usage: llmdbg <command> <model> [options]      (train, tune: a run file; zoo: an action)",
     "",
-    "<model> is a Hugging Face model folder (config.json, *.safetensors, tokenizer.json) or a .gguf file.",
+    "<model> is a Hugging Face model folder (config.json, *.safetensors, tokenizer.json) or a .gguf file;",
+    "zoo/stories is a small one that ships with llmdbg.",
     "",
     "commands:",
     ...names.map((n) => `  ${n.padEnd(w)}  ${commands[n].summary}`),
