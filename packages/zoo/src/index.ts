@@ -10,6 +10,7 @@ export {
   classProbabilities,
   wordPieceTokenizer,
 } from "./classifier.js";
+export { IOI_NAMES, type IoiItem, ioiItem, ioiTrainingText, namePairs } from "./data/ioi.js";
 export {
   OCCUPATIONS_EOS,
   type OccupationParagraph,
@@ -51,6 +52,7 @@ export {
   repeatsTokenizer,
   testSequences,
 } from "./recipes/induction-2l.js";
+export { ioiSmall } from "./recipes/ioi-small.js";
 export { type CodeEffect, codeEffects, sentimentSpurious, worstSwap } from "./recipes/sentiment-spurious.js";
 export { continuations, stories } from "./recipes/stories.js";
 export { isZooName, ZOO, type ZooName } from "./zoo.js";
