@@ -139,6 +139,134 @@ export interface LoraConfig {
 /** A LoraConfig with every default filled in. */
 export type ResolvedLoraConfig = Filled<LoraConfig>;
 
+// ——— Repair strategies: training options that change what the model learns (the train package's repair.ts and
+// augment.ts). Each is plain JSON, and any of them combine in one run.
+
+/** The attention patterns a penalty reads: hook points by name or glob, then layers and heads among them. */
+export interface AttentionSelection {
+  /** hook points holding patterns [batch, head, query_pos, key_pos]; default "blocks.*.attn.hook_pattern" */
+  readonly hooks?: string | readonly string[];
+  /** the blocks kept, by number (negative from the last); default every selected hook point */
+  readonly layers?: readonly number[] | null;
+  /** the heads kept; default all */
+  readonly heads?: readonly number[] | null;
+}
+
+/**
+ * A term on the entropy (nats) of attention rows: the objective gains `weight` × the mean entropy over the selected
+ * layers, heads and real query positions. A positive weight sharpens attention, a negative one spreads it.
+ */
+export interface AttentionEntropyPenalty extends AttentionSelection {
+  readonly kind: "entropy";
+  readonly weight: number;
+}
+
+/**
+ * A term on the attention mass real query positions put on chosen keys — tokens (by id or by text) or positions:
+ * the objective gains `weight` × the mean mass. A positive weight penalizes attending to them (an attention sink, a
+ * spurious token), a negative one encourages it.
+ */
+export interface AttentionMassPenalty extends AttentionSelection {
+  readonly kind: "mass";
+  readonly weight: number;
+  /** keys holding one of these token ids */
+  readonly tokens?: readonly number[];
+  /** keys holding one of these tokens by text: a vocabulary entry ("<|endoftext|>") or text encoding to one token */
+  readonly strings?: readonly string[];
+  /** key positions within each example's real tokens (negative: from its last) */
+  readonly positions?: readonly number[];
+}
+
+export type AttentionPenalty = AttentionEntropyPenalty | AttentionMassPenalty;
+
+/**
+ * Adversarial training on the input embeddings: each batch's embeddings (at `hook`) are moved inside an ε-ball to
+ * raise the training loss — FGSM: one step of size ε along the gradient's sign (linf) or direction (l2); PGD:
+ * `steps` steps of `stepSize`, each projected back onto the ball — and the model trains on the perturbed input.
+ */
+export interface AdversarialConfig {
+  readonly method: "fgsm" | "pgd";
+  /** the ball's radius: per element (linf), or over each example's embeddings (l2) */
+  readonly epsilon: number;
+  /** default "linf" */
+  readonly norm?: "linf" | "l2";
+  /** pgd: steps; default 3 */
+  readonly steps?: number;
+  /** pgd: the size of each step; default 2.5·ε/steps (Madry et al.) */
+  readonly stepSize?: number;
+  /** pgd: start from a random point of the ball instead of the clean input; default false */
+  readonly randomStart?: boolean;
+  /** the objective is α·(clean loss) + (1 − α)·(adversarial loss); Goodfellow et al. use 0.5; default 0 */
+  readonly alpha?: number;
+  /** the embedding hook point perturbed; default the one named "hook_embed" or ending in ".hook_embed" */
+  readonly hook?: string;
+  /** seeds randomStart (with the step and the batch); default 0 */
+  readonly seed?: number;
+}
+
+/**
+ * A consistency term: `weight` × the divergence between the model's output distributions on an example and on its
+ * counterfactual (the pair data augmentation made) — next-token distributions at chosen positions for a causal LM,
+ * class distributions for a classifier.
+ */
+export interface ConsistencyConfig {
+  readonly weight: number;
+  /** "js": Jensen–Shannon (default); "symmetric_kl": KL(p‖q) + KL(q‖p) */
+  readonly divergence?: "js" | "symmetric_kl";
+  /** causal LM: "last" (default), each sequence's last real position, or positions (negative: from the end) */
+  readonly positions?: "last" | readonly number[];
+}
+
+/** The repair strategies that change the objective; any combination in one run. */
+export interface RepairConfig {
+  readonly attention?: readonly AttentionPenalty[];
+  readonly adversarial?: AdversarialConfig | null;
+  readonly consistency?: ConsistencyConfig | null;
+}
+
+/** Synonym groups: an example gets copies in which each word of a group is replaced by another of its group. */
+export interface WordSwapAugment {
+  readonly kind: "swap";
+  readonly groups: readonly (readonly string[])[];
+  /** the probability that an example (holding a group word) gets its copies; default 1 */
+  readonly rate?: number;
+  /** copies per example; default 1 */
+  readonly copies?: number;
+  /** default 0 */
+  readonly seed?: number;
+}
+
+/** Templates with `{slot}` placeholders filled from lists: new examples, labelled as their template says. */
+export interface TemplateAugment {
+  readonly kind: "template";
+  readonly templates: readonly (string | { readonly text: string; readonly label?: number })[];
+  readonly slots: Readonly<Record<string, readonly string[]>>;
+  /** examples drawn at random; default every filling of every template */
+  readonly count?: number | null;
+  /** default 0 */
+  readonly seed?: number;
+}
+
+/**
+ * Counterfactual pairs: an example holding a term gets a copy with every term swapped for its partner at once
+ * (he ↔ she, Mary ↔ John), and with each suspected spurious word removed or replaced. The copy keeps the label and
+ * is paired with its example for the consistency term.
+ */
+export interface CounterfactualAugment {
+  readonly kind: "counterfactual";
+  /** swapped both ways, whole words, a capitalized occurrence by the capitalized partner */
+  readonly pairs?: readonly (readonly [string, string])[];
+  /** suspected spurious words: removed, or replaced by a word drawn from `replacements` when it is given */
+  readonly spurious?: readonly string[];
+  readonly replacements?: readonly string[] | null;
+  /** the probability that an example gets its counterfactual; default 1 */
+  readonly rate?: number;
+  /** default 0 */
+  readonly seed?: number;
+}
+
+export type AugmentConfig = WordSwapAugment | TemplateAugment | CounterfactualAugment;
+
 export type ResolvedTrainConfig = Filled<
   Omit<TrainConfig, "schedule" | "optimizer" | "padding" | "earlyStopping" | "trainable">
 > & {

@@ -2,9 +2,18 @@
 // clipping and accumulation, causal-LM and classification objectives over padded batches, a trainer that emits
 // protocol TrainEvents (loss, gradient and update norms per layer, activation statistics, dead neurons, NaN/Inf
 // located to the op and parameter), checkpoints that resume bit for bit, LoRA adapters (trained through a view of
-// the model whose parameters are the adapter's, merged and unmerged, in PEFT's layout). Platform-neutral; `node.ts`
-// adds the checkpoint and adapter folders and the JSONL log.
+// the model whose parameters are the adapter's, merged and unmerged, in PEFT's layout), repair strategies (attention
+// penalties, adversarial training on the embeddings, consistency between counterfactual pairs; data augmentation).
+// Platform-neutral; `node.ts` adds the checkpoint and adapter folders and the JSONL log.
 export { type AnomalyReport, locateAnomaly } from "./anomaly.js";
+export {
+  type AugmentedExample,
+  augmentTexts,
+  counterfactualAugment,
+  type TextExample,
+  templateAugment,
+  wordSwapAugment,
+} from "./augment.js";
 export { type CheckpointStore, checkTrainerState, type TrainerState, type TrainSnapshot } from "./checkpoint.js";
 export {
   createLora,
@@ -56,6 +65,26 @@ export {
   peftAdapterTensors,
   peftTensorNames,
 } from "./peft.js";
+export {
+  type AttentionTerm,
+  adversarialLoss,
+  adversarialPerturbation,
+  attentionTerm,
+  consistencyValue,
+  divergence,
+  embeddingHook,
+  type PairedExample,
+  type Perturbation,
+  paramView,
+  type Repair,
+  type RepairOptions,
+  type ResolvedAdversarialConfig,
+  type ResolvedConsistencyConfig,
+  repairTraining,
+  resolveAdversarial,
+  resolveConsistency,
+  selectPatterns,
+} from "./repair.js";
 export { Rng, type RngState } from "./rng.js";
 export { clipGradNorm, globalNorm, lrFactor } from "./schedule.js";
 export { MemorySink, type TelemetrySink } from "./sinks.js";

@@ -30,6 +30,8 @@ export interface Batch {
   /** real (unpadded) tokens in the batch */
   readonly tokens: number;
   readonly size: number;
+  /** the examples collated, in row order (an objective reads what else they carry, e.g. a counterfactual) */
+  readonly examples: readonly Example[];
 }
 
 /**
@@ -72,6 +74,7 @@ export function collate(examples: readonly Example[], padding: PaddingConfig = {
     labels: tok !== null ? fromTyped(tok, [B, len], "i32") : fromTyped(cls as Int32Array, [B], "i32"), // [batch, pos] | [batch]
     tokens,
     size: B,
+    examples,
   };
 }
 
