@@ -11,6 +11,7 @@ import { convertCommand } from "./commands/convert.js";
 import { counterfactualCommand } from "./commands/counterfactual.js";
 import { dlaCommand } from "./commands/dla.js";
 import { editCommand } from "./commands/edit.js";
+import { finetuneCommand } from "./commands/finetune.js";
 import { generateCommand } from "./commands/generate.js";
 import { inspect } from "./commands/inspect.js";
 import { lensCommand } from "./commands/lens.js";
@@ -43,6 +44,7 @@ export type CommandName =
   | "adversarial"
   | "neurons"
   | "train"
+  | "finetune"
   | "tune"
   | "zoo";
 
@@ -66,6 +68,7 @@ const commands: { readonly [C in CommandName]: Command } = {
   adversarial: adversarialCommand,
   neurons: neuronsCommand,
   train: trainCommand,
+  finetune: finetuneCommand,
   tune: tuneCommand,
   zoo: zooCommand,
 };

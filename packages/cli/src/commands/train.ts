@@ -70,18 +70,26 @@ export function readRunFile(file: string, extraKeys: readonly string[] = []): { 
   return { run: o as unknown as RunFile, base: dirname(resolve(file)) };
 }
 
+/** One line of a JSONL data file: its text or token ids, its class label, and where it was read ("file:line"). */
+export interface DataRecord {
+  readonly text?: string;
+  readonly ids?: readonly number[];
+  readonly label?: number;
+  readonly at: string;
+}
+
 /**
- * The examples of a JSONL file: `{"text": "..."}` (encoded with the model's tokenizer) or `{"ids": [...]}`, with
- * `"label": n` for classification; cut to `maxLength` tokens.
+ * The lines of a JSONL data file, checked: `{"text": "..."}` or `{"ids": [...]}` (ids below `vocab`), with `"label": n`
+ * for classification. Every problem names the file and line.
  */
-export function readExamples(file: string, tok: Tokenizer | undefined, maxLength: number, vocab: number): Example[] {
+export function readRecords(file: string, vocab: number): DataRecord[] {
   let text: string;
   try {
     text = readFileSync(file, "utf8");
   } catch (e) {
     throw new Error(`${file}: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "not found" : (e as Error).message}`);
   }
-  const out: Example[] = [];
+  const out: DataRecord[] = [];
   text.split("\n").forEach((line, i) => {
     if (line.trim() === "") return;
     const at = `${file}:${i + 1}`;
@@ -92,20 +100,35 @@ export function readExamples(file: string, tok: Tokenizer | undefined, maxLength
       throw new Error(`${at}: invalid JSON (${(e as Error).message})`);
     }
     if (!isObj(v)) throw new Error(`${at}: expected an object {"text": ...} or {"ids": [...]}`);
-    let ids: number[];
-    if (typeof v.text === "string") {
-      if (tok === undefined) throw new Error(`${at}: "text" needs a model with a tokenizer; give "ids"`);
-      ids = tok.encode(v.text);
-    } else if (Array.isArray(v.ids) && v.ids.every((x) => Number.isSafeInteger(x) && x >= 0 && x < vocab))
-      ids = v.ids as number[];
-    else throw new Error(`${at}: expected "text" (a string) or "ids" (token ids below ${vocab})`);
-    if (ids.length === 0) throw new Error(`${at}: the example has no tokens`);
+    const label = v.label === undefined ? {} : { label: v.label as number };
     if (v.label !== undefined && !(Number.isSafeInteger(v.label) && (v.label as number) >= 0))
       throw new Error(`${at}: "label" must be a class index >= 0`);
-    out.push({ ids: ids.slice(0, maxLength), ...(v.label !== undefined && { label: v.label as number }) });
+    if (typeof v.text === "string") out.push({ text: v.text, ...label, at });
+    else if (Array.isArray(v.ids) && v.ids.every((x) => Number.isSafeInteger(x) && x >= 0 && x < vocab))
+      out.push({ ids: v.ids as number[], ...label, at });
+    else throw new Error(`${at}: expected "text" (a string) or "ids" (token ids below ${vocab})`);
   });
   if (out.length === 0) throw new Error(`${file}: no examples`);
   return out;
+}
+
+/** A record as a training example: its text encoded with the model's tokenizer (or its ids), cut to `maxLength`. */
+export function encodeRecord(r: DataRecord, tok: Tokenizer | undefined, maxLength: number): Example {
+  let ids: readonly number[];
+  if (r.text !== undefined) {
+    if (tok === undefined) throw new Error(`${r.at}: "text" needs a model with a tokenizer; give "ids"`);
+    ids = tok.encode(r.text);
+  } else ids = r.ids ?? [];
+  if (ids.length === 0) throw new Error(`${r.at}: the example has no tokens`);
+  return { ids: ids.slice(0, maxLength), ...(r.label !== undefined && { label: r.label }) };
+}
+
+/**
+ * The examples of a JSONL file: `{"text": "..."}` (encoded with the model's tokenizer) or `{"ids": [...]}`, with
+ * `"label": n` for classification; cut to `maxLength` tokens.
+ */
+export function readExamples(file: string, tok: Tokenizer | undefined, maxLength: number, vocab: number): Example[] {
+  return readRecords(file, vocab).map((r) => encodeRecord(r, tok, maxLength));
 }
 
 /**
@@ -182,7 +205,7 @@ export const trainCommand: Command = {
         bar.update(e.step, all, `loss ${e.loss.toFixed(4)}, ETA ${Math.ceil((perStep * (all - e.step)) / 1000)} s`);
       } else if (e.kind === "eval" || e.kind === "anomaly" || e.kind === "early_stop" || e.kind === "checkpoint") {
         bar?.finish();
-        print(describe(e));
+        print(describeEvent(e));
       }
     };
     let result: Awaited<ReturnType<typeof train>>;
@@ -213,7 +236,8 @@ export const trainCommand: Command = {
   },
 };
 
-function describe(e: TrainEvent): string {
+/** One line for an event a progress bar does not show (evaluations, anomalies, early stops, checkpoints). */
+export function describeEvent(e: TrainEvent): string {
   switch (e.kind) {
     case "eval":
       return `step ${e.step}: ${Object.entries(e.metrics)
