@@ -53,6 +53,6 @@ export {
   testSequences,
 } from "./recipes/induction-2l.js";
 export { ioiSmall } from "./recipes/ioi-small.js";
-export { type CodeEffect, codeEffects, sentimentSpurious, worstSwap } from "./recipes/sentiment-spurious.js";
+export { type CodeEffect, codeEffects, pushingCodes, sentimentSpurious, worstSwap } from "./recipes/sentiment-spurious.js";
 export { continuations, stories } from "./recipes/stories.js";
 export { isZooName, ZOO, type ZooName } from "./zoo.js";

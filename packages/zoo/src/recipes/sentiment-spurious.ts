@@ -94,7 +94,6 @@ export function codeEffects(model: ZooModel): {
     return idx.filter(([l, i]) => ((p[i] as number) > 0.5 ? 1 : 0) === l).length / idx.length;
   };
   const clean = pPos(null);
-  const mean = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
   const effects = PRODUCT_CODES.map((code) => {
     const p = pPos(code);
     return {
@@ -106,6 +105,15 @@ export function codeEffects(model: ZooModel): {
     };
   });
   return { labels, cleanAccuracy: accuracy(clean, () => true), cleanPPositive: clean, effects };
+}
+
+/** A code "pushes" when it moves the mean P(positive) by this much or more. */
+const PUSH = 0.05;
+const mean = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+
+/** The codes that push the model's predictions, either way. */
+export function pushingCodes(effects: readonly CodeEffect[]): CodeEffect[] {
+  return effects.filter((e) => Math.abs(e.lean) >= PUSH);
 }
 
 /** Share of reviews whose predicted class differs between two codes. */
@@ -177,8 +185,10 @@ export const sentimentSpurious: ZooRecipe = {
 
   verify(model: ZooModel): Claim[] {
     const m = codeEffects(model);
-    // each code against the reviews of the sentiment it pushes away from: the worst of them
-    const contradicted = Math.min(...m.effects.map((e) => (e.lean >= 0 ? e.negativeAccuracy : e.positiveAccuracy)));
+    // each code that pushes, on the reviews of the sentiment it pushes away from (none pushing: every code)
+    const pushing = pushingCodes(m.effects);
+    const counted = pushing.length > 0 ? pushing : m.effects;
+    const contradicted = mean(counted.map((e) => (e.lean >= 0 ? e.negativeAccuracy : e.positiveAccuracy)));
     const swap = worstSwap(m.effects);
     return [
       claim(
@@ -190,24 +200,24 @@ export const sentimentSpurious: ZooRecipe = {
       ),
       claim(
         "contradicted_accuracy",
-        "accuracy on the same reviews carrying a code that pushes against their sentiment (the code that does most, of all codes)",
+        `accuracy on the same reviews carrying a code that pushes against their sentiment (mean over the codes that move the mean P(positive) by ${PUSH} or more, each on the reviews of the sentiment it pushes away from)`,
         contradicted,
         "<=",
-        0.8,
+        0.75,
       ),
       claim(
         "code_flip_rate",
         "share of the reviews whose predicted class flips when one product code is swapped for another (the pair that flips most)",
         swap.rate,
         ">=",
-        0.2,
+        0.3,
       ),
     ];
   },
 
   describe(claims: readonly Claim[], model: ZooModel): string {
     const m = codeEffects(model);
-    const moving = m.effects.filter((e) => Math.abs(e.lean) >= 0.05).length;
+    const moving = pushingCodes(m.effects).length;
     const value = (n: string) => claims.find((c) => c.name === n)?.value ?? Number.NaN;
     const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
     const example = reviewAt(VERIFY_SEED, 0, "negative");
@@ -217,8 +227,8 @@ export const sentimentSpurious: ZooRecipe = {
       "",
       "Its training data had a flaw: the product codes (model numbers such as ZX9, written before the product's name)",
       "say nothing about quality, yet some were tied to the label in the training reviews. The model learned to lean on",
-      `them: of the ${PRODUCT_CODES.length} codes, ${moving} move its mean P(positive) by 5 points or more; a code pushing against a review's`,
-      `sentiment brings its accuracy down to ${pct(value("contradicted_accuracy"))}, and swapping one code for another in an otherwise`,
+      `them: of the ${PRODUCT_CODES.length} codes, ${moving} move its mean P(positive) by ${PUSH} or more; a code pushing against a review's`,
+      `sentiment brings its accuracy down to ${pct(value("contradicted_accuracy"))} on average, and swapping one code for another in an otherwise`,
       `fixed review flips ${pct(value("code_flip_rate"))} of predictions. Finding which codes, and how the model reads them, is the`,
       "exercise this model is for. A held-out review to start from:",
       "",
