@@ -7,6 +7,8 @@
 //   methods  integrated gradients, a 12×64 residual-stream activation patching sweep, KernelSHAP and attribution
 //            patching over every head on that model at 64 tokens, vs the same methods written with PyTorch
 //            hooks on the same weights (methods.ts; about 15–20 minutes on 2 cores)
+//   train    training throughput: one full step (forward, causal-LM loss, backward, clipping, AdamW) on 4 × 128
+//            tokens, our train() against a PyTorch training loop on the same weights (train.ts)
 // Prints one table and writes bench/out/latest.json: an array of rows { section, name, unit, ours, peer,
 // peer_value, ratio, target, met, verified, refused, note } where ratio > 1 means ours is worse (ours / peer for
 // times and sizes, peer / ours for tokens/s) and target, when set, bounds the ratio.
@@ -32,15 +34,17 @@ import { gpt2Section } from "./gpt2.js";
 import { kernelsSection } from "./kernels.js";
 import { loadSection } from "./load.js";
 import { methodsSection } from "./methods.js";
+import { trainSection } from "./train.js";
 
-const sections: { readonly [name: string]: (env: BenchEnv) => SectionResult } = {
+const sections: { readonly [name: string]: (env: BenchEnv) => SectionResult | Promise<SectionResult> } = {
   kernels: kernelsSection,
   gpt2: gpt2Section,
   load: loadSection,
   methods: methodsSection,
+  train: trainSection,
 };
 
-function main(): void {
+async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const unknown = args.filter((a) => !Object.hasOwn(sections, a));
   if (unknown.length > 0) {
@@ -70,7 +74,7 @@ function main(): void {
   for (const name of chosen) {
     const t0 = performance.now();
     console.log(`== ${name} (load average ${loadavg()[0]?.toFixed(2)})`);
-    const r = (sections[name] as (env: BenchEnv) => SectionResult)(env);
+    const r = await (sections[name] as (env: BenchEnv) => SectionResult | Promise<SectionResult>)(env);
     rows.push(...r.rows);
     console.log(
       `== ${name} done in ${((performance.now() - t0) / 1000).toFixed(1)} s (load average ${loadavg()[0]?.toFixed(2)})\n`,
@@ -94,4 +98,4 @@ function main(): void {
   }
 }
 
-main();
+await main();

@@ -138,6 +138,12 @@ export class AdamW implements Optimizer {
     const { b1, b2, eps } = this;
     const stepSize = lr / (1 - b1 ** t);
     const bc2Sqrt = Math.sqrt(1 - b2 ** t);
+    // stepSize·m / (√v / bc2Sqrt + ε) = (stepSize·bc2Sqrt)·m / (√v + ε·bc2Sqrt): one division per element, not two
+    // (in float64, rounded to f32 as before: equal to the two-division form to within float64 rounding)
+    const num = stepSize * bc2Sqrt;
+    const epsHat = eps * bc2Sqrt;
+    const c1 = 1 - b1;
+    const c2 = 1 - b2;
     const norms = new Map<string, UpdateNorms>();
     for (const [name, g] of grads) {
       const { old, p } = f32Param(params, name, g);
@@ -152,14 +158,15 @@ export class AdamW implements Optimizer {
       for (let i = 0; i < n; i++) {
         const w0 = p[i] as number;
         const gi = g[i] as number;
-        const w = Math.fround(w0 * decay);
-        const mi = Math.fround((m[i] as number) + (gi - (m[i] as number)) * (1 - b1));
-        const vi = Math.fround((v[i] as number) * b2 + (1 - b2) * gi * gi);
+        const m0 = m[i] as number;
+        const mi = Math.fround(m0 + (gi - m0) * c1);
+        const vi = Math.fround((v[i] as number) * b2 + c2 * gi * gi);
         m[i] = mi;
         v[i] = vi;
-        const w1 = Math.fround(w - (stepSize * mi) / (Math.sqrt(vi) / bc2Sqrt + eps));
+        const w1 = Math.fround(Math.fround(w0 * decay) - (num * mi) / (Math.sqrt(vi) + epsHat));
         out[i] = w1;
-        delta2 += (w1 - w0) * (w1 - w0);
+        const d = w1 - w0;
+        delta2 += d * d;
         norm2 += w0 * w0;
       }
       params.set(name, fromTyped(out, old.shape, "f32")); // [param shape]
