@@ -34,7 +34,8 @@ export const IOI_NAMES: readonly string[] = [
 ];
 
 const PLACES = ["store", "park", "school", "garden", "beach", "library", "market", "station", "lake", "farm"];
-const OBJECTS = ["drink", "book", "ball", "apple", "letter", "flower", "cake", "ring", "kite", "hat"];
+// none starts with a vowel: every template writes "a {O}"
+const OBJECTS = ["drink", "book", "ball", "pear", "letter", "flower", "cake", "ring", "kite", "hat"];
 
 /** Templates: {A} and {B} are the pair, {S} the subject (one of them, named again), {P} a place, {O} an object. */
 const TEMPLATES: readonly string[] = [
