@@ -218,7 +218,7 @@ export const biasOccupations: ZooRecipe = {
   verify(model: ZooModel): Claim[] {
     const tok = tokenizerOf(model);
     const eos = tok.eosTokenId ?? 0;
-    // held-out text of the same generator, another seed, its pronouns drawn as in training
+    // held-out text of the same generator, another seed, its pronouns drawn 50/50 (verify never reads the rates)
     const rates = OCCUPATIONS.map((occupation) => ({ occupation, she: 0.5 }));
     const examples = packed(
       occupationParagraphs(HELD_OUT_SEED, 100, rates).map((p) => tok.encode(p.text)),
