@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { initModel, load, type ModelConfig, saveModel } from "@llmdbg/models";
 import type { TrainConfig, TrainEvent } from "@llmdbg/protocol";
 import { JsonlSink, train } from "@llmdbg/train";
-import type { Claim, ZooRecipe } from "./recipe.js";
+import type { Claim, PreparedRecipe, ZooRecipe } from "./recipe.js";
 
 export interface TrainZooOptions {
   readonly onEvent?: (e: TrainEvent) => void;
@@ -69,10 +69,29 @@ export async function trainZoo(recipe: ZooRecipe, dir: string, opts: TrainZooOpt
   }
   saveModel(modelConfig, model.params, join(dir, "model.safetensors"));
   const trainMs = performance.now() - t0;
+  const finalLoss = result.losses.at(-1) ?? null;
+  const claims = writeZooCard(recipe, dir, { steps: result.step, finalLoss, wallMs: trainMs, dataInfo: p.dataInfo });
+  return { claims, wallMs: performance.now() - t0, steps: result.step, finalLoss };
+}
+
+/** What a card says of the training run that made the folder. */
+export interface ZooTraining {
+  readonly steps: number;
+  readonly finalLoss: number | null;
+  /** data, training and saving */
+  readonly wallMs: number;
+  readonly dataInfo: PreparedRecipe["dataInfo"];
+}
+
+/**
+ * Measures the recipe's claims on the saved folder and writes `claims.json` and the card (`README.md`). trainZoo
+ * calls it after training; called alone it rewrites both for a recipe whose claims changed, keeping the
+ * training run's figures (read them from the old card).
+ */
+export function writeZooCard(recipe: ZooRecipe, dir: string, training: ZooTraining): Claim[] {
   const loaded = load(dir);
   const claims = recipe.verify(loaded);
   writeJson(join(dir, "claims.json"), claims);
-  const finalLoss = result.losses.at(-1) ?? null;
   const card = [
     `# ${recipe.name}`,
     "",
@@ -89,11 +108,11 @@ export async function trainZoo(recipe: ZooRecipe, dir: string, opts: TrainZooOpt
     "",
     "## Training",
     "",
-    `- data: \`data.json\` (${Object.entries(p.dataInfo)
+    `- data: \`data.json\` (${Object.entries(training.dataInfo)
       .map(([k, v]) => `${k} ${typeof v === "string" ? v : JSON.stringify(v)}`)
       .join(", ")})`,
-    `- config: \`train_config.json\`; ${result.step} optimizer steps, final training loss ${finalLoss?.toFixed(4) ?? "-"}`,
-    `- wall time: ${(trainMs / 60000).toFixed(1)} minutes on ${hostCores()} (data, training and saving)`,
+    `- config: \`train_config.json\`; ${training.steps} optimizer steps, final training loss ${training.finalLoss?.toFixed(4) ?? "-"}`,
+    `- wall time: ${(training.wallMs / 60000).toFixed(1)} minutes on ${hostCores()} (data, training and saving)`,
     "- log: `train_log.jsonl`, one TrainEvent per line (loss, learning rate, gradient norms per layer, evaluations)",
     "",
     "## Claims",
@@ -106,7 +125,7 @@ export async function trainZoo(recipe: ZooRecipe, dir: string, opts: TrainZooOpt
     "",
   ].join("\n");
   writeFileSync(join(dir, "README.md"), card);
-  return { claims, wallMs: performance.now() - t0, steps: result.step, finalLoss };
+  return claims;
 }
 
 /** Where the folder loads: everywhere a Hugging Face folder does, unless its config is one transformers lacks. */

@@ -6,14 +6,14 @@
 //
 // Its claims are measured, never read from what was planted: the methods package's head scores on its synthetic
 // repeated sequences; greedy accuracy on the first and the second occurrence of random segments; and the accuracy
-// with the measured induction heads (and, apart, the measured previous-token heads) zero-ablated — their outputs
-// hook_z set to zero, as the ablation method does.
+// with the measured induction heads (and, apart, the measured previous-token heads, then all of layer 0)
+// zero-ablated — their outputs hook_z set to zero, as the ablation method does.
 import { run } from "@llmdbg/core";
 import { attentionAnalysis } from "@llmdbg/methods";
 import type { AttentionHeadScores, Intervention } from "@llmdbg/protocol";
 import * as T from "@llmdbg/tensor";
 import { loadHfTokenizer } from "@llmdbg/tokenizers";
-import type { Example } from "@llmdbg/train";
+import { type Example, IGNORE_INDEX } from "@llmdbg/train";
 import { REPEAT_WORDS, REPEATS_BOS, REPEATS_UNK, repeatSequence, repeatSequences } from "../data/repeats.js";
 import { type Claim, claim, type PreparedRecipe, type ZooModel, type ZooRecipe } from "../recipe.js";
 
@@ -28,8 +28,8 @@ const D_MODEL = 128;
 const LAYERS = 2;
 const HEADS = 4;
 
-/** The accuracy test: segments of this many words, repeated at once (the methods' head scores use 20 too). */
-const TEST_SEGMENT = 20;
+/** The accuracy test: segments of this many words, repeated at once (the length the methods' head scores use). */
+const TEST_SEGMENT = segmentFor(CONTEXT);
 const TEST_SEQUENCES = 64;
 /** Head scores averaged over this many synthetic sequences. */
 const SCORE_BATCH = 32;
@@ -96,10 +96,16 @@ function idsOf(model: ZooModel, words: readonly string[]): number[] {
   return tokenizerOf(model).encode(words.join(" "));
 }
 
-/** Random segments of TEST_SEGMENT distinct words repeated at once, as ids: BOS, the segment, the segment. */
+/** The methods' default repeat length for a model of `positions` positions, BOS first: 20, or what fits twice. */
+function segmentFor(positions: number): number {
+  return Math.min(20, Math.floor((positions - 1) / 2));
+}
+
+/** Random segments of distinct words (as many as the head scores use) repeated at once, as ids: BOS, the segment, the segment. */
 export function testSequences(model: ZooModel, count = TEST_SEQUENCES): number[][] {
+  const n = segmentFor(model.W_pos?.shape[0] ?? CONTEXT); // W_pos [n_ctx, d_model]
   return Array.from({ length: count }, (_, i) => {
-    const s = repeatSequence(HELD_OUT_SEED, i, { words: 2 * TEST_SEGMENT, minSegment: TEST_SEGMENT });
+    const s = repeatSequence(HELD_OUT_SEED, i, { words: 2 * n, minSegment: n });
     return idsOf(model, s.words);
   });
 }
@@ -113,8 +119,8 @@ export function copyAccuracy(
   interventions: readonly Intervention[] = [],
   rows: readonly (readonly number[])[] = testSequences(model),
 ): { first: number; second: number } {
-  const N = TEST_SEGMENT;
-  const P = 1 + 2 * N;
+  const P = rows[0]?.length ?? 1;
+  const N = (P - 1) / 2;
   const ids = T.tensor(rows.flat(), [rows.length, P], "i32"); // [batch, pos]
   const logits = T.noGrad(() => run(model, ids, { interventions }).output); // [batch, pos, d_vocab]
   const V = logits.shape[2] as number;
@@ -174,7 +180,9 @@ export function measure(model: ZooModel) {
   const clean = copyAccuracy(model, [], rows);
   const withoutInduction = copyAccuracy(model, zero(induction.layer, inductionHeads), rows);
   const withoutPrevious = copyAccuracy(model, zero(0, previousHeads), rows);
-  return { scores, induction, previous, inductionHeads, previousHeads, clean, withoutInduction, withoutPrevious };
+  const layer0 = (scores.previousToken[0] ?? []).map((_, head) => ({ head }));
+  const withoutLayer0 = copyAccuracy(model, zero(0, layer0), rows);
+  return { scores, induction, previous, inductionHeads, previousHeads, clean, withoutInduction, withoutPrevious, withoutLayer0 };
 }
 
 const name = (layer: number, head: number) => `L${layer}H${head}`;
@@ -204,7 +212,15 @@ export const induction2l: ZooRecipe = {
     const bos = tok.bosTokenId;
     if (bos === undefined) throw new Error("induction-2l: the tokenizer lacks its BOS token");
     const examples = (seed: number, n: number): Example[] =>
-      repeatSequences(seed, n, { words: CONTEXT - 1 }).map((s) => ({ ids: tok.encode(s.words.join(" ")) }));
+      repeatSequences(seed, n, { words: CONTEXT - 1 }).map((s) => {
+        const ids = tok.encode(s.words.join(" ")); // BOS, then word j at position j + 1
+        // the loss counts only the predictable tokens: the second occurrence after its first word (positions
+        // second + 2 … second + length). Trained on every token, the unpredictable ones (most of them) drown the
+        // signal: the same model sat at the uniform loss for 700 steps; with these labels all four layer-1 heads
+        // reached induction scores of 0.91–0.93 by step 600.
+        const labels = ids.map((t, i) => (i >= s.second + 2 && i <= s.second + s.length ? t : IGNORE_INDEX));
+        return { ids, labels };
+      });
     const train = examples(DATA_SEED, TRAIN_SEQUENCES);
     const validation = examples(HELD_OUT_SEED, VALIDATION_SEQUENCES);
     const modelConfig = {
@@ -241,6 +257,7 @@ export const induction2l: ZooRecipe = {
         sequences: TRAIN_SEQUENCES,
         words: CONTEXT - 1,
         segment: "4 to 31 words, occurring twice; distinct random words around and between",
+        loss: "next-token cross-entropy on the second occurrence after its first word only (the predictable tokens); every other label ignored",
         heldOutSeed: HELD_OUT_SEED,
         validationSequences: VALIDATION_SEQUENCES,
         trainTokens: TRAIN_SEQUENCES * CONTEXT,
@@ -289,8 +306,15 @@ export const induction2l: ZooRecipe = {
       ),
       claim(
         "previous_token_ablated_accuracy",
-        `second-occurrence accuracy with the layer-0 previous-token heads (score ≥ ${PREVIOUS_TOKEN_HEAD}) zero-ablated`,
+        `second-occurrence accuracy with the layer-0 previous-token heads (score ≥ ${PREVIOUS_TOKEN_HEAD}) zero-ablated: they carry most of the job, not all (weaker previous-token attention in other layer-0 heads can carry a part)`,
         m.withoutPrevious.second,
+        "<=",
+        0.5,
+      ),
+      claim(
+        "layer0_ablated_accuracy",
+        "second-occurrence accuracy with every layer-0 head zero-ablated: the previous-token information comes from layer 0 alone",
+        m.withoutLayer0.second,
         "<=",
         0.1,
       ),
@@ -319,10 +343,10 @@ export const induction2l: ZooRecipe = {
       ...table.flat(),
       "",
       `Previous-token heads in layer 0 (score ≥ ${PREVIOUS_TOKEN_HEAD}): ${list(m.previousHeads, 0)}. Induction heads (score ≥ ${INDUCTION_HEAD}): ${list(m.inductionHeads, m.induction.layer)}.`,
-      `Zero-ablating the induction heads leaves ${pct(m.withoutInduction.second)} of the second occurrence right; zero-ablating the previous-token heads, ${pct(m.withoutPrevious.second)}.`,
+      `Zero-ablating the induction heads leaves ${pct(m.withoutInduction.second)} of the second occurrence right; zero-ablating the previous-token heads, ${pct(m.withoutPrevious.second)}; zero-ablating all of layer 0, ${pct(m.withoutLayer0.second)}.`,
       "",
-      "Try it: `llmdbg attention zoo/induction-2l --scores` and the other commands read it like any model folder; a text is",
-      `words of its vocabulary separated by spaces (${REPEAT_WORDS.slice(0, 6).join(", ")}, …), BOS added in front.`,
+      'Try it: `llmdbg attention zoo/induction-2l --text "fo ba ge ve la fo ba ge" --scores --batch 32`; every llmdbg command reads',
+      `the folder. A text is words of its vocabulary separated by spaces (${REPEAT_WORDS.slice(0, 6).join(", ")}, …), BOS added in front.`,
     ].join("\n");
   },
 };
