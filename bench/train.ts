@@ -10,8 +10,8 @@
 // schedule, no shuffling) with the AdamW instance passed in, so its state carries over from call to call. That
 // step is everything train() does: collate, run() with `grads.params` (all parameters) and causalLmObjective, the
 // finite checks, the per-parameter sums of squares (the global norm, and the per-layer gradient norms of the step
-// event), clipGradNorm, AdamW (whose loop also sums ‖Δw‖² and ‖w‖² for the update ratios) and the step event; one
-// yield to the event loop per call is timed too.
+// event), the clipping coefficient, AdamW (which scales each gradient by it as it reads it, and sums ‖Δw‖² and
+// ‖w‖² for the update ratios) and the step event; one yield to the event loop per call is timed too.
 //
 // Verify, then time: one step from the same weights on fresh optimizer state on both sides, then
 //   - the loss; the gradient norm before clipping against torch's gradients summed in float64, and against
@@ -24,7 +24,7 @@
 // Only then are both timed, in alternating rounds (ours in this process, warm; the peer in a fresh process per
 // round, after one untimed step that creates AdamW's state). A step takes seconds, so a few per side per round.
 // After timing, one more step of ours, written out as train() runs it, is profiled phase by phase (forward + loss,
-// backward, gradient norm, clipping, AdamW) with profileOps for the forward/backward split; the row's note
+// backward, gradient norm, AdamW with clipping) with profileOps for the forward/backward split; the row's note
 // carries the breakdown.
 import { join } from "node:path";
 import { type HookedModel, run } from "@llmdbg/core";
@@ -36,7 +36,7 @@ import {
   AdamW,
   type AdamWOptions,
   causalLmLoss,
-  clipGradNorm,
+  clipCoef,
   type Example,
   globalNorm,
   type Optimizer,
@@ -120,7 +120,7 @@ export function oneStepConfig(): TrainConfig {
 
 export const ADAMW: AdamWOptions = { betas: STEP.betas, eps: STEP.eps, weightDecay: STEP.weightDecay, noDecay1d: true };
 
-/** An optimizer that keeps the (clipped) gradients it is handed, then lets `inner` update. */
+/** An optimizer that keeps the clipped gradients its update reads (the ones handed, times the scale), then lets `inner` update. */
 export function recording(inner: Optimizer): {
   opt: Optimizer;
   grads: () => ReadonlyMap<string, Float32Array>;
@@ -132,9 +132,10 @@ export function recording(inner: Optimizer): {
     get steps() {
       return inner.steps;
     },
-    step(params, grads, lr) {
-      seen = new Map(grads);
-      return inner.step(params, grads, lr);
+    step(params, grads, lr, gradScale = 1) {
+      // train() hands over the unclipped gradients and the clipping coefficient: keep what the update reads
+      seen = new Map([...grads].map(([name, g]) => [name, gradScale === 1 ? g : g.map((x) => Math.fround(x * gradScale))]));
+      return inner.step(params, grads, lr, gradScale);
     },
     state: () => inner.state(),
     loadState: (s) => inner.loadState(s),
@@ -176,7 +177,7 @@ interface Breakdown {
   forward: number;
   backward: number;
   norm: number;
-  clip: number;
+  /** AdamW with the clipping coefficient as its gradient scale */
   adamw: number;
   topBackward: string;
   topForward: string;
@@ -191,8 +192,8 @@ function top(stats: OpProfile["forward"], n: number): string {
 }
 
 /**
- * One step written out the way train() runs it (run with grads.params, the loss, the global norm, clipping,
- * AdamW), timed phase by phase; the run under profileOps for its forward/backward split.
+ * One step written out the way train() runs it (run with grads.params, the loss, the global norm, AdamW with
+ * the clipping coefficient as its gradient scale), timed phase by phase; the run under profileOps for its forward/backward split.
  */
 export function profiledStep(model: HookedModel, ids: Tensor, opt: Optimizer): Breakdown {
   const names = model.params.names();
@@ -206,9 +207,8 @@ export function profiledStep(model: HookedModel, ids: Tensor, opt: Optimizer): B
   const t1 = performance.now();
   const norm = globalNorm(grads.values());
   const t2 = performance.now();
-  clipGradNorm(grads.values(), STEP.clip, norm);
-  const t3 = performance.now();
-  opt.step(model.params, grads, STEP.lr);
+  // clipping is AdamW's gradient scale, as in train(): no pass of its own
+  opt.step(model.params, grads, STEP.lr, clipCoef(norm, STEP.clip));
   const t4 = performance.now();
   const sum = (phase: "forward" | "backward") => profile.rows.filter((x) => x.phase === phase).reduce((a, x) => a + x.ms, 0);
   return {
@@ -217,8 +217,7 @@ export function profiledStep(model: HookedModel, ids: Tensor, opt: Optimizer): B
     forward: sum("forward"),
     backward: sum("backward"),
     norm: t2 - t1,
-    clip: t3 - t2,
-    adamw: t4 - t3,
+    adamw: t4 - t2,
     topForward: top(profile.forward, 4),
     topBackward: top(profile.backwardByRule, 4),
   };
@@ -426,7 +425,7 @@ export async function trainSection(env: BenchEnv, opts: TrainBenchOptions = {}):
       b === null
         ? ""
         : `; one step of ours profiled: ${b.total.toFixed(0)} ms = forward + loss ${b.forward.toFixed(0)}, backward ${b.backward.toFixed(0)}, ` +
-          `run glue ${(b.run - b.forward - b.backward).toFixed(0)}, grad norm ${b.norm.toFixed(0)}, clip ${b.clip.toFixed(0)}, ` +
+          `run glue ${(b.run - b.forward - b.backward).toFixed(0)}, grad norm ${b.norm.toFixed(0)}, ` +
           `AdamW ${b.adamw.toFixed(0)} (forward by op: ${b.topForward}; backward by rule: ${b.topBackward})`;
     const rows: Row[] = [
       row({

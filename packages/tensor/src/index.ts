@@ -28,6 +28,7 @@ export {
   type AttentionOptions,
   attention,
   causalMask,
+  crossEntropy,
   gelu,
   layerNorm,
   logSoftmax,

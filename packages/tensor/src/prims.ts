@@ -46,6 +46,8 @@ export interface PrimAttrs {
   layerNorm: { eps: number; hasWeight: boolean; hasBias: boolean; mean: Float64Array; rstd: Float64Array };
   /** inputs: x [..., D], weight [D] | none. `offset` adds a constant to the weight (Gemma-style 1 + w). */
   rmsNorm: { eps: number; hasWeight: boolean; rstd: Float64Array };
+  /** inputs: x [n, classes]; Σᵢ wᵢ·(logsumexp(x[i]) − x[i, tᵢ]); `lse` is the per-row log-sum-exp saved for backward. */
+  crossEntropy: { targets: Int32Array; weights: Float32Array | Float64Array; lse: Float64Array };
   gelu: { approximate: "tanh" | "none" };
   silu: Record<string, never>;
   /** inputs: x [..., T, D], cos [T, R/2], sin [T, R/2]; rotates the first R = rotaryDim features. */

@@ -4,6 +4,7 @@ import type { TapeNode } from "./autodiff.js";
 import { isFloat } from "./dtype.js";
 import {
   attentionScoresBackward,
+  crossEntropyBackward,
   geluBackward,
   layerNormBackward,
   rmsNormBackward,
@@ -232,6 +233,7 @@ const rules: { [P in Prim]: Rule<P> } = {
     const r = rmsNormBackward(inp(n, 0), w, g, n.attrs.rstd);
     return w ? [r.dx, r.dw] : [r.dx];
   },
+  crossEntropy: (n, g) => [crossEntropyBackward(inp(n, 0), g, n.attrs.targets, n.attrs.weights, n.attrs.lse)],
   gelu: (n, g) => [geluBackward(inp(n, 0), g, n.attrs.approximate)],
   silu: (n, g) => [siluBackward(inp(n, 0), g)],
   rope: (n, g) => {

@@ -69,6 +69,24 @@ describe("forward semantics", () => {
     expect(worst(T.gelu(x, "none"), erfRef)).toBeLessThan(1e-12);
     expect(worst(T.silu(x), siluRef)).toBeLessThan(1e-13);
   });
+  it("crossEntropy equals Σ w·(logsumexp − x[target]) of the primitives, skips weight-0 rows, refuses bad targets", () => {
+    const x = T.mul(T.randn([5, 7], 3, "f64"), 4); // [5, 7]
+    const targets = Int32Array.of(6, 0, 3, -100, 2);
+    const weights = Float64Array.of(0.25, 0.25, 0.25, 0, 0.25);
+    const lse = T.logsumexp(x, 1).data; // [5]
+    let want = 0;
+    for (let i = 0; i < 5; i++)
+      if (weights[i] !== 0)
+        want += (weights[i] as number) * ((lse[i] as number) - (x.data[i * 7 + (targets[i] as number)] as number));
+    const got = T.crossEntropy(x, targets, weights);
+    expect(got.shape).toEqual([]);
+    expect(Math.abs((got.data[0] as number) - want)).toBeLessThan(1e-14);
+    expect(() => T.crossEntropy(x, Int32Array.of(7, 0, 0, 0, 0), weights)).toThrow(
+      /crossEntropy: target 7 of row 0 is not in \[0, 7\)/,
+    );
+    expect(() => T.crossEntropy(x, Int32Array.of(0), weights)).toThrow(/crossEntropy: 5 rows but 1 targets and 5 weights/);
+    expect(() => T.crossEntropy(T.reshape(x, [35]), targets, weights)).toThrow(/crossEntropy: x must be \[n, classes\]/);
+  });
   it("fully masked attention rows give zeros, not NaN", () => {
     const mask = T.full([1, 1, 1, 2], Number.NEGATIVE_INFINITY);
     const { out } = T.attention(T.ones([1, 1, 1, 2]), T.ones([1, 1, 2, 2]), T.ones([1, 1, 2, 2]), { mask });

@@ -141,6 +141,13 @@ const cases: { [P in Prim]: Case[] } = {
     { name: "tanh", inputs: () => [T.mul(r([3, 7], 1), 2)], f: (x) => T.gelu(x, "tanh") },
     { name: "erf", inputs: () => [T.mul(r([3, 7], 1), 2)], f: (x) => T.gelu(x, "none") },
   ],
+  crossEntropy: [
+    {
+      name: "weighted rows, one skipped",
+      inputs: () => [T.mul(r([4, 6], 1), 3)],
+      f: (x) => T.crossEntropy(x, Int32Array.of(2, 0, 99, 5), Float64Array.of(0.5, 0.25, 0, 0.25)),
+    },
+  ],
   silu: [{ name: "basic", inputs: () => [T.mul(r([3, 7], 1), 2)], f: T.silu }],
   rope: [
     {

@@ -86,7 +86,7 @@ export {
   selectPatterns,
 } from "./repair.js";
 export { Rng, type RngState } from "./rng.js";
-export { clipGradNorm, globalNorm, lrFactor } from "./schedule.js";
+export { clipCoef, clipGradNorm, globalNorm, lrFactor } from "./schedule.js";
 export { MemorySink, type TelemetrySink } from "./sinks.js";
 export { DeadNeuronTracker, layerKey, layerNorms, streamStats, updateRatios } from "./stats.js";
 export {

@@ -81,26 +81,23 @@ export function collate(examples: readonly Example[], padding: PaddingConfig = {
 /**
  * Cross-entropy of `logits` [n, classes] against `targets` (n class indices, IGNORE_INDEX to skip), averaged over
  * the targets kept; 0 when none is kept (torch gives NaN: a batch with nothing to predict contributes nothing).
- * nll = logsumexp(row) − row[target]: the log-softmax is never materialized forward.
+ * nll = logsumexp(row) − row[target], in one fused op (T.crossEntropy): the log-softmax is never materialized.
  */
 function crossEntropyRows(logits: Tensor, targets: ArrayLike<number>): Tensor {
   const [n, C] = logits.shape as [number, number];
   const idx = new Int32Array(n); // [n]
-  const w = new Float32Array(n); // [n]
+  const w = new Float64Array(n); // [n]
   let kept = 0;
   for (let i = 0; i < n; i++) {
     const t = targets[i] as number;
     if (t === IGNORE_INDEX) continue;
     if (!Number.isInteger(t) || t < 0 || t >= C) throw new RangeError(`cross-entropy: target ${t} out of range [0, ${C})`);
-    idx[i] = i * C + t;
+    idx[i] = t;
     w[i] = 1;
     kept++;
   }
   if (kept > 0) for (let i = 0; i < n; i++) w[i] = (w[i] as number) / kept;
-  const lse = T.logsumexp(logits, 1); // [n]
-  const picked = T.gather(T.reshape(logits, [n * C]), fromTyped(idx, [n], "i32"), 0); // [n]
-  const nll = T.sub(lse, picked); // [n]
-  return T.sum(T.mul(nll, fromTyped(w, [n], logits.dtype))); // []
+  return T.crossEntropy(logits, idx, w); // []
 }
 
 /**

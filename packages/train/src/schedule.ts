@@ -38,6 +38,11 @@ export function sumSquares(a: ArrayLike<number>): number {
   return s;
 }
 
+/** The factor clipping by global norm scales every gradient by (torch's clip_grad_norm_: max / (norm + 1e-6), at most 1). */
+export function clipCoef(norm: number, maxNorm: number): number {
+  return Math.min(maxNorm / (norm + 1e-6), 1);
+}
+
 /**
  * Scales `grads` in place so that their global norm is at most `maxNorm`, as torch.nn.utils.clip_grad_norm_:
  * coef = maxNorm / (total + 1e-6), clamped to 1 (so a norm below the limit leaves them unchanged). Returns the
@@ -47,7 +52,7 @@ export function sumSquares(a: ArrayLike<number>): number {
 export function clipGradNorm(grads: Iterable<Float32Array>, maxNorm: number, total?: number): { norm: number; coef: number } {
   const list = [...grads];
   const norm = total ?? globalNorm(list);
-  const coef = Math.min(maxNorm / (norm + 1e-6), 1);
+  const coef = clipCoef(norm, maxNorm);
   if (coef < 1) for (const g of list) for (let i = 0; i < g.length; i++) g[i] = (g[i] as number) * coef;
   return { norm, coef };
 }

@@ -22,7 +22,7 @@ import {
 } from "./loss.js";
 import { AdamW, type Optimizer, Sgd } from "./optim.js";
 import { Rng, type RngState } from "./rng.js";
-import { clipGradNorm, lrFactor, sumSquares } from "./schedule.js";
+import { clipCoef, lrFactor, sumSquares } from "./schedule.js";
 import type { TelemetrySink } from "./sinks.js";
 import { DeadNeuronTracker, layerNorms, mergeHooks, streamStats, updateRatios } from "./stats.js";
 
@@ -479,8 +479,8 @@ export async function train(
         step++;
         continue;
       }
-      if (cfg.clipNorm !== null) clipGradNorm(grads.values(), cfg.clipNorm, gradNorm);
-      const norms = optimizer.step(model.params, grads, lr);
+      // clipping is the optimizer's gradient scale: the same f32 values clipGradNorm would write, read in its loop
+      const norms = optimizer.step(model.params, grads, lr, cfg.clipNorm === null ? 1 : clipCoef(gradNorm, cfg.clipNorm));
       step++;
       const loss = lossSum / accum;
       losses.push(loss);

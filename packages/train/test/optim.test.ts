@@ -4,7 +4,7 @@ import { ParamStore, run } from "@llmdbg/core";
 import * as T from "@llmdbg/tensor";
 import { loadTiny } from "@llmdbg/testing/vitest";
 import { describe, expect, it } from "vitest";
-import { AdamW, causalLmLoss, clipGradNorm, lrFactor, Rng, Sgd } from "../src/index.js";
+import { AdamW, causalLmLoss, clipCoef, clipGradNorm, globalNorm, lrFactor, Rng, Sgd } from "../src/index.js";
 
 const store = (w: number[], shape = [w.length]) => new ParamStore([["w", T.tensor(w, shape)]]);
 const g = (xs: number[]) => new Map([["w", Float32Array.from(xs)]]);
@@ -190,6 +190,23 @@ describe("clip_grad_norm_", () => {
     const c = Float32Array.from([3, 4]);
     expect(clipGradNorm([c], 100)).toEqual({ norm: 5, coef: 1 });
     expect([...c]).toEqual([3, 4]);
+  });
+
+  it("as the optimizer's gradient scale (how the trainer clips) equals clipping first, bit for bit", () => {
+    const w = Array.from({ length: 40 }, (_, i) => Math.sin(i) * 2);
+    const grads = [0, 1, 2].map((k) => Array.from({ length: 40 }, (_, i) => Math.cos(i * (k + 1)) * 7));
+    for (const make of [() => new AdamW({ weightDecay: 0.1 }), () => new Sgd({ momentum: 0.9, weightDecay: 0.1 })]) {
+      const [a, b] = [store(w, [4, 10]), store(w, [4, 10])];
+      const [oa, ob] = [make(), make()];
+      for (const gs of grads) {
+        const clipped = Float32Array.from(gs);
+        const { coef } = clipGradNorm([clipped], 1);
+        expect(coef).toBeLessThan(0.1);
+        oa.step(a, new Map([["w", clipped]]), 0.01);
+        ob.step(b, g(gs), 0.01, clipCoef(globalNorm([Float32Array.from(gs)]), 1));
+        expect([...b.get("w").data]).toEqual([...a.get("w").data]);
+      }
+    }
   });
 });
 
