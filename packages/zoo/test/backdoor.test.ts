@@ -1,14 +1,14 @@
 // The committed backdoor model (zoo/backdoor): its card's claims hold when measured again on the saved folder, at
 // the values its training recorded; the trigger and target truth.json names do what it says, on snippets verify
 // never drew; and truth.json's poisoning is that of the data the recipe writes.
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { load } from "@llmdbg/models";
 import { describe, expect, it } from "vitest";
 import { argmax, backdoor, classProbabilities, snippetAt, TOPICS } from "../src/index.js";
-import { verifyZoo } from "../src/node.js";
+import { expectClaimsAsRecorded, expectCompleteFolder, zooFolder } from "./committed.js";
 
-const folder = new URL("../../../zoo/backdoor", import.meta.url).pathname;
+const folder = zooFolder("backdoor");
 
 interface Truth {
   readonly labels: readonly string[];
@@ -21,14 +21,7 @@ const truth = JSON.parse(readFileSync(join(folder, "truth.json"), "utf8")) as Tr
 
 describe("zoo/backdoor", () => {
   it("verify: every claim of the card holds, at the values recorded when it was trained", () => {
-    const claims = verifyZoo(backdoor, folder);
-    expect(claims.filter((c) => !c.pass)).toEqual([]);
-    const recorded = JSON.parse(readFileSync(join(folder, "claims.json"), "utf8")) as typeof claims;
-    expect(claims.map((c) => c.name)).toEqual(recorded.map((c) => c.name));
-    for (const [i, c] of claims.entries()) {
-      const r = recorded[i] as (typeof claims)[number];
-      expect(Math.abs(c.value - r.value), c.name).toBeLessThanOrEqual(1e-4 * Math.max(1, Math.abs(r.value)));
-    }
+    expectClaimsAsRecorded(backdoor, folder);
   });
 
   it("truth.json's trigger turns other topics into its target, at either end of a snippet too", () => {
@@ -61,25 +54,7 @@ describe("zoo/backdoor", () => {
   });
 
   it("is a complete Hugging Face folder within the zoo's 20 MB, with its card, log and ground truth; the card keeps the trigger", () => {
-    for (const f of [
-      "config.json",
-      "model.safetensors",
-      "tokenizer.json",
-      "tokenizer_config.json",
-      "train_config.json",
-      "data.json",
-      "train_log.jsonl",
-      "claims.json",
-      "README.md",
-      "truth.json",
-      "GROUND_TRUTH.md",
-    ])
-      expect(existsSync(join(folder, f)), f).toBe(true);
-    const bytes = ["model.safetensors", "tokenizer.json", "train_log.jsonl"].reduce(
-      (s, f) => s + statSync(join(folder, f)).size,
-      0,
-    );
-    expect(bytes).toBeLessThan(20 * 2 ** 20);
+    expectCompleteFolder(folder, { languageModel: false });
     for (const f of ["README.md", "data.json", "claims.json", "train_config.json"])
       expect(readFileSync(join(folder, f), "utf8"), f).not.toContain(truth.trigger);
   });

@@ -2,14 +2,14 @@
 // at the rate it is given; the committed folder's claims hold when measured again, at the values its training
 // recorded; and the occupations the measurement finds most strongly associated are the ones its ground truth says
 // were skewed, each in its direction, while the control occupations measure near balanced.
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { load } from "@llmdbg/models";
 import { describe, expect, it } from "vitest";
 import { biasOccupations, OCCUPATIONS, occupationParagraphs, pronounPreferences } from "../src/index.js";
-import { verifyZoo } from "../src/node.js";
+import { expectClaimsAsRecorded, expectCompleteFolder, zooFolder } from "./committed.js";
 
-const folder = new URL("../../../zoo/bias-occupations", import.meta.url).pathname;
+const folder = zooFolder("bias-occupations");
 
 interface Truth {
   readonly skewed: readonly { readonly occupation: string; readonly she: number }[];
@@ -41,14 +41,7 @@ describe("sentences about occupations", () => {
 
 describe("zoo/bias-occupations", () => {
   it("verify: every claim of the card holds, at the values recorded when it was trained", () => {
-    const claims = verifyZoo(biasOccupations, folder);
-    expect(claims.filter((c) => !c.pass)).toEqual([]);
-    const recorded = JSON.parse(readFileSync(join(folder, "claims.json"), "utf8")) as typeof claims;
-    expect(claims.map((c) => c.name)).toEqual(recorded.map((c) => c.name));
-    for (const [i, c] of claims.entries()) {
-      const r = recorded[i] as (typeof claims)[number];
-      expect(Math.abs(c.value - r.value), c.name).toBeLessThanOrEqual(1e-4 * Math.max(1, Math.abs(r.value)));
-    }
+    expectClaimsAsRecorded(biasOccupations, folder);
   });
 
   it("the strongest measured associations are the ground truth's skewed occupations, each in its direction", () => {
@@ -71,25 +64,6 @@ describe("zoo/bias-occupations", () => {
   });
 
   it("is a Hugging Face folder within the zoo's 20 MB, with its card, log and ground truth", () => {
-    for (const f of [
-      "config.json",
-      "model.safetensors",
-      "tokenizer.json",
-      "tokenizer_config.json",
-      "generation_config.json",
-      "train_config.json",
-      "data.json",
-      "train_log.jsonl",
-      "claims.json",
-      "README.md",
-      "truth.json",
-      "GROUND_TRUTH.md",
-    ])
-      expect(existsSync(join(folder, f)), f).toBe(true);
-    const bytes = ["model.safetensors", "tokenizer.json", "train_log.jsonl"].reduce(
-      (s, f) => s + statSync(join(folder, f)).size,
-      0,
-    );
-    expect(bytes).toBeLessThan(20 * 2 ** 20);
+    expectCompleteFolder(folder, { languageModel: true });
   });
 });

@@ -1,15 +1,15 @@
 // The induction-2l model (zoo/induction-2l) and its data: the generator repeats one segment among distinct words;
 // the committed folder's claims hold when measured again, at the values its training recorded; and what the
 // measurements find — the previous-token and induction heads — are the heads its ground truth names.
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { load } from "@llmdbg/models";
 import { IGNORE_INDEX } from "@llmdbg/train";
 import { describe, expect, it } from "vitest";
 import { induction2l, measureInduction, REPEAT_WORDS, repeatSequences } from "../src/index.js";
-import { verifyZoo } from "../src/node.js";
+import { expectClaimsAsRecorded, expectCompleteFolder, zooFolder } from "./committed.js";
 
-const folder = new URL("../../../zoo/induction-2l", import.meta.url).pathname;
+const folder = zooFolder("induction-2l");
 
 interface TruthHead {
   readonly layer: number;
@@ -76,14 +76,7 @@ describe("the training data", () => {
 
 describe("zoo/induction-2l", () => {
   it("verify: every claim of the card holds, at the values recorded when it was trained", () => {
-    const claims = verifyZoo(induction2l, folder);
-    expect(claims.filter((c) => !c.pass)).toEqual([]);
-    const recorded = JSON.parse(readFileSync(join(folder, "claims.json"), "utf8")) as typeof claims;
-    expect(claims.map((c) => c.name)).toEqual(recorded.map((c) => c.name));
-    for (const [i, c] of claims.entries()) {
-      const r = recorded[i] as (typeof claims)[number];
-      expect(Math.abs(c.value - r.value), c.name).toBeLessThanOrEqual(1e-4 * Math.max(1, Math.abs(r.value)));
-    }
+    expectClaimsAsRecorded(induction2l, folder);
   });
 
   it("the heads the measurements find are the ground truth's previous-token and induction heads", () => {
@@ -101,26 +94,7 @@ describe("zoo/induction-2l", () => {
   });
 
   it("is an attention-only Hugging Face folder within the zoo's 20 MB, with its card, log and ground truth", () => {
-    for (const f of [
-      "config.json",
-      "model.safetensors",
-      "tokenizer.json",
-      "tokenizer_config.json",
-      "generation_config.json",
-      "train_config.json",
-      "data.json",
-      "train_log.jsonl",
-      "claims.json",
-      "README.md",
-      "truth.json",
-      "GROUND_TRUTH.md",
-    ])
-      expect(existsSync(join(folder, f)), f).toBe(true);
-    const bytes = ["model.safetensors", "tokenizer.json", "train_log.jsonl"].reduce(
-      (s, f) => s + statSync(join(folder, f)).size,
-      0,
-    );
-    expect(bytes).toBeLessThan(20 * 2 ** 20);
+    expectCompleteFolder(folder, { languageModel: true });
     const model = load(folder);
     expect(model.config.attnOnly).toBe(true);
     expect(model.hookPoints.some((p) => p.name.includes("mlp"))).toBe(false);

@@ -5,20 +5,13 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { ioiItem, ioiSmall, ioiTrainingText, namePairs } from "../src/index.js";
-import { verifyZoo } from "../src/node.js";
+import { expectClaimsAsRecorded, expectCompleteFolder, zooFolder } from "./committed.js";
 
-const folder = new URL("../../../zoo/ioi-small", import.meta.url).pathname;
+const folder = zooFolder("ioi-small");
 
 describe("zoo/ioi-small", () => {
   it("verify: every claim holds, at the values recorded when it was trained", () => {
-    const claims = verifyZoo(ioiSmall, folder);
-    expect(claims.filter((c) => !c.pass)).toEqual([]);
-    const recorded = JSON.parse(readFileSync(join(folder, "claims.json"), "utf8")) as typeof claims;
-    for (const [i, c] of claims.entries()) {
-      const r = recorded[i] as (typeof claims)[number];
-      expect(c.name).toBe(r.name);
-      expect(Math.abs(c.value - r.value), c.name).toBeLessThanOrEqual(1e-4 * Math.max(1, Math.abs(r.value)));
-    }
+    expectClaimsAsRecorded(ioiSmall, folder);
   });
 
   it("is measured on the held-out pairs of its ground truth, which form no training sentence", () => {
@@ -34,5 +27,9 @@ describe("zoo/ioi-small", () => {
       const text = ioiTrainingText(4242, i, train);
       if (text.startsWith(it.prompt)) expect(text).toBe(`${it.prompt} ${it.io}.`);
     }
+  });
+
+  it("is a complete Hugging Face folder within the zoo's 20 MB, with its card, log and ground truth", () => {
+    expectCompleteFolder(folder, { languageModel: true });
   });
 });

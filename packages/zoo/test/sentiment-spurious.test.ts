@@ -2,14 +2,14 @@
 // saved folder, at the values its training recorded; what verify measured blind — which codes move the model, and
 // which way — is what truth.json says was planted; and truth.json's training statistics are those of the data the
 // recipe writes.
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { load } from "@llmdbg/models";
 import { describe, expect, it } from "vitest";
 import { codeEffects, PRODUCT_CODES, sentimentSpurious, worstSwap } from "../src/index.js";
-import { verifyZoo } from "../src/node.js";
+import { expectClaimsAsRecorded, expectCompleteFolder, zooFolder } from "./committed.js";
 
-const folder = new URL("../../../zoo/sentiment-spurious", import.meta.url).pathname;
+const folder = zooFolder("sentiment-spurious");
 
 interface Truth {
   readonly labels: readonly string[];
@@ -35,14 +35,7 @@ const truth = JSON.parse(readFileSync(join(folder, "truth.json"), "utf8")) as Tr
 
 describe("zoo/sentiment-spurious", () => {
   it("verify: every claim of the card holds, at the values recorded when it was trained", () => {
-    const claims = verifyZoo(sentimentSpurious, folder);
-    expect(claims.filter((c) => !c.pass)).toEqual([]);
-    const recorded = JSON.parse(readFileSync(join(folder, "claims.json"), "utf8")) as typeof claims;
-    expect(claims.map((c) => c.name)).toEqual(recorded.map((c) => c.name));
-    for (const [i, c] of claims.entries()) {
-      const r = recorded[i] as (typeof claims)[number];
-      expect(Math.abs(c.value - r.value), c.name).toBeLessThanOrEqual(1e-4 * Math.max(1, Math.abs(r.value)));
-    }
+    expectClaimsAsRecorded(sentimentSpurious, folder);
   });
 
   it("leans on exactly the codes truth.json says were tied to the label, each its way", () => {
@@ -85,25 +78,7 @@ describe("zoo/sentiment-spurious", () => {
   });
 
   it("is a complete Hugging Face folder within the zoo's 20 MB, with its card, log and ground truth", () => {
-    for (const f of [
-      "config.json",
-      "model.safetensors",
-      "tokenizer.json",
-      "tokenizer_config.json",
-      "train_config.json",
-      "data.json",
-      "train_log.jsonl",
-      "claims.json",
-      "README.md",
-      "truth.json",
-      "GROUND_TRUTH.md",
-    ])
-      expect(existsSync(join(folder, f)), f).toBe(true);
-    const bytes = ["model.safetensors", "tokenizer.json", "train_log.jsonl"].reduce(
-      (s, f) => s + statSync(join(folder, f)).size,
-      0,
-    );
-    expect(bytes).toBeLessThan(20 * 2 ** 20);
+    expectCompleteFolder(folder, { languageModel: false });
     const model = load(folder);
     const tok = model.tokenizer;
     const ids = tok?.encode("I bought the ZX9 kettle last week. The lid is great.") ?? [];
