@@ -31,7 +31,7 @@ export type RunStatus = "running" | "done" | "failed" | "aborted";
 const STATUSES: readonly RunStatus[] = ["running", "done", "failed", "aborted"];
 
 /** A method result as stored: the protocol's MethodResult, or any JSON object tagged by `kind`. */
-export type ResultJson = MethodResult | { readonly kind: string };
+export type ResultJson = MethodResult | { readonly kind: string; readonly [field: string]: unknown };
 
 /** Named tensors: the contents of one blob. */
 export type Tensors = Readonly<Record<string, Tensor>>;
