@@ -1,7 +1,7 @@
 // @llmdbg/protocol — the JSON wire types every other package speaks: hook-point metadata, tensors as data and
 // slices, interventions, weight edits. No dependencies and no code beyond types, so the browser UI can import it alone.
 // Method requests and results (methods.ts), training configuration and telemetry (train.ts); the RPC contract
-// joins these as the server lands.
+// joins these in rpc.ts (the server's WebSocket messages).
 export type {
   AdversarialFlip,
   AdversarialMethod,
@@ -74,6 +74,26 @@ export type {
   NeuronsResult,
   NeuronUnit,
 } from "./neurons.js";
+export type {
+  CancelParams,
+  CancelResult,
+  GenerateParams,
+  GeneratePartial,
+  GenerateResult,
+  MethodParams,
+  ModelInfo,
+  ModelsListResult,
+  RpcErrorCode,
+  RpcId,
+  RpcMethod,
+  RpcMethods,
+  RpcReply,
+  RpcRequest,
+  RpcResult,
+  RunParams,
+  RunPrediction,
+  RunResult,
+} from "./rpc.js";
 export type { ActivationSummary, DType, TensorData, TensorSlice, TensorStats } from "./tensors.js";
 export type {
   ActivationStat,

@@ -1,0 +1,243 @@
+// What the server computes, as plain functions of a loaded model and a protocol request: `run` (one forward pass
+// with the top-k predictions at every position, the JSON of `llmdbg run --json`), `generate` (a continuation,
+// token by token) and `method` (any method of @llmdbg/methods by its request's `kind`). The worker threads call
+// them; the CLI calls `runPredictions` too, so the two cannot drift apart.
+import { basename } from "node:path";
+import { type GenerateOptions, generateStream, run, topK } from "@llmdbg/core";
+import {
+  ablate,
+  activationPatching,
+  adversarialAttack,
+  attentionAnalysis,
+  counterfactuals,
+  directLogitAttribution,
+  generationAttribution,
+  gradientAttribution,
+  inputIds,
+  logitLens,
+  type MethodOptions,
+  MethodRequestError,
+  neuronActivations,
+  perturbationAttribution,
+  probe,
+  romeEdit,
+  steer,
+  trainTunedLens,
+} from "@llmdbg/methods";
+import { generationOptions, type LoadedModel } from "@llmdbg/models";
+import type {
+  GenerateParams,
+  GeneratePartial,
+  GenerateResult,
+  MethodParams,
+  MethodRequest,
+  MethodResult,
+  ModelInfo,
+  RunPrediction,
+  RunResult,
+} from "@llmdbg/protocol";
+import * as T from "@llmdbg/tensor";
+import { tokenDisplay } from "@llmdbg/tokenizers";
+
+/** Progress, cancellation and streamed pieces of one job. */
+export interface JobContext extends MethodOptions {
+  readonly onPartial?: (p: GeneratePartial) => void;
+}
+
+/** A request the handlers refuse (not a bug): it becomes an `invalid_params` error reply. */
+export class ParamsError extends Error {
+  override name = "ParamsError";
+}
+
+/** What `models.list` says about a model: no filesystem path (the config's `source.file` is dropped). */
+export function modelInfo(id: string, m: LoadedModel): ModelInfo {
+  const { source, ...rest } = m.config;
+  const { file: _file, ...where } = source;
+  return {
+    id,
+    name: basename(m.path),
+    family: m.config.family,
+    format: m.format,
+    nLayers: m.config.nLayers,
+    nHeads: m.config.nHeads,
+    dModel: m.config.dModel,
+    vocabSize: m.config.vocabSize,
+    maxPositions: m.config.maxPositions,
+    labels: m.config.classifier?.labels ?? null,
+    hasTokenizer: m.tokenizer !== undefined,
+    config: { ...rest, source: where },
+  };
+}
+
+/** Whether the tokenizer names `id` (a padding row of the embedding has no token). */
+function named(m: LoadedModel, id: number): boolean {
+  return m.tokenizer?.idToToken(id) !== undefined;
+}
+
+function strings(m: LoadedModel, id: number): Pick<RunPrediction, "token" | "text" | "display"> {
+  const labels = m.config.classifier?.labels;
+  if (labels !== undefined) return { token: labels[id] ?? null, text: labels[id] ?? null, display: labels[id] ?? null };
+  const tok = m.tokenizer;
+  if (tok === undefined || !named(m, id)) return { token: null, text: null, display: null };
+  return { token: tok.idToToken(id) ?? null, text: tok.decode([id]), display: tokenDisplay(tok, id) };
+}
+
+/**
+ * One forward pass over `ids` and the top `k` predictions at every position (one row for a classifier): the
+ * `tokens`, `tokenStrings`, `tokenDisplays` and `positions` of `llmdbg run --json`.
+ * @example const r = runPredictions(m, [3, 17, 42], 5); r.positions[2].top[0].id
+ */
+export function runPredictions(m: LoadedModel, ids: readonly number[], k: number): Omit<RunResult, "kind" | "model"> {
+  const x = T.tensor([...ids], [1, ids.length], "i32"); // [batch, pos]
+  const { output } = T.noGrad(() => run(m.model, x));
+  const width = output.shape[output.rank - 1] as number;
+  const rows = output.size / width;
+  const data = output.data as Float32Array;
+  const positions = Array.from({ length: rows }, (_, p) => {
+    const row = data.subarray(p * width, (p + 1) * width);
+    const top = topK(row, Math.min(k, width)).map((t) => ({ id: t.id, ...strings(m, t.id), logit: t.logit, prob: t.prob }));
+    return { position: p, top };
+  });
+  return {
+    tokens: [...ids],
+    tokenStrings: ids.map((id) => (named(m, id) ? (m.tokenizer?.idToToken(id) ?? null) : null)),
+    tokenDisplays: ids.map((id) => (m.tokenizer !== undefined && named(m, id) ? tokenDisplay(m.tokenizer, id) : null)),
+    positions,
+  };
+}
+
+/** The request's ids, checked against the model's positions too. */
+function idsOf(m: LoadedModel, input: unknown): number[] {
+  if (typeof input !== "object" || input === null || !("text" in input || "ids" in input))
+    throw new ParamsError("input: expected { text } or { ids }");
+  const ids = inputIds(m.model, input as { text: string } | { ids: number[] });
+  if (ids.length > m.config.maxPositions)
+    throw new ParamsError(`input: ${ids.length} tokens; the model supports at most ${m.config.maxPositions} positions`);
+  return ids;
+}
+
+function intParam(v: unknown, field: string, min: number, max: number): number | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max)
+    throw new ParamsError(`${field}: expected an integer in [${min}, ${max}], got ${JSON.stringify(v)}`);
+  return v;
+}
+
+function numParam(v: unknown, field: string, ok: (n: number) => boolean, what: string): number | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== "number" || !Number.isFinite(v) || !ok(v)) throw new ParamsError(`${field}: expected ${what}`);
+  return v;
+}
+
+/** The most predictions per position a `run` returns. */
+const MAX_TOP_K = 100;
+
+export function runHandler(m: LoadedModel, id: string, params: { input?: unknown; topK?: unknown }): RunResult {
+  const ids = idsOf(m, params.input);
+  const k = intParam(params.topK, "topK", 1, MAX_TOP_K) ?? 5;
+  return { kind: "run", model: id, ...runPredictions(m, ids, k) };
+}
+
+/** transformers' GenerationConfig default is max_length 20; a count of new tokens reads better (as the CLI). */
+const DEFAULT_MAX_NEW = 32;
+
+/** Streams each token through `ctx.onPartial`; stops between tokens when `ctx.signal` is aborted. */
+export function generateHandler(m: LoadedModel, id: string, params: Partial<GenerateParams>, ctx: JobContext): GenerateResult {
+  const prompt = idsOf(m, params.input);
+  const room = m.config.maxPositions - prompt.length;
+  const maxNew = intParam(params.maxNewTokens, "maxNewTokens", 0, 1 << 20) ?? m.generation.maxNewTokens ?? DEFAULT_MAX_NEW;
+  const temperature = numParam(params.temperature, "temperature", (n) => n >= 0, "a number >= 0");
+  const topKs = intParam(params.topK, "topK", 0, 1 << 24);
+  const topP = numParam(params.topP, "topP", (n) => n > 0 && n <= 1, "a number in (0, 1]");
+  const seed = intParam(params.seed, "seed", 0, 2 ** 32 - 1) ?? 0;
+  const opts: GenerateOptions = generationOptions(m.generation, {
+    maxNewTokens: Math.max(0, Math.min(maxNew, room)),
+    seed,
+    ...(temperature !== undefined && { temperature }),
+    ...(topKs !== undefined && { topK: topKs }),
+    ...(topP !== undefined && { topP }),
+  });
+  const tok = m.tokenizer;
+  const decode = (ids: readonly number[]) => (tok === undefined ? null : tok.decode([...ids], { skipSpecialTokens: true }));
+  const it = generateStream(m.model, [prompt], opts);
+  const ids: number[] = [];
+  let sent = 0;
+  let r = it.next();
+  for (; !r.done; r = it.next()) {
+    if (ctx.signal?.aborted) throw ctx.signal.reason instanceof Error ? ctx.signal.reason : new Error("cancelled");
+    const t = r.value.tokens[0];
+    if (t === null || t === undefined) continue;
+    ids.push(t);
+    // the decoded text so far, released up to a character still split over byte tokens (as `llmdbg generate`)
+    const text = decode(ids);
+    let delta: string | null = null;
+    if (text !== null) {
+      delta = text.endsWith("\uFFFD") ? "" : text.slice(sent);
+      if (!text.endsWith("\uFFFD")) sent = Math.max(sent, text.length);
+    }
+    ctx.onPartial?.({ kind: "token", index: ids.length - 1, id: t, text: delta });
+    ctx.onProgress?.({ done: ids.length, total: opts.maxNewTokens, what: "tokens" });
+  }
+  return {
+    kind: "generate",
+    model: id,
+    promptTokens: prompt,
+    newTokens: ids,
+    text: decode(ids),
+    finishReason: r.value.finishReasons[0] ?? "length",
+  };
+}
+
+type Req<K extends MethodRequest["kind"]> = Extract<MethodRequest, { kind: K }>;
+type Runner<K extends MethodRequest["kind"]> = (
+  m: LoadedModel,
+  req: Req<K>,
+  ctx: JobContext,
+  params: MethodParams,
+) => MethodResult | Promise<MethodResult>;
+
+/** Every method request kind and the function that answers it: a kind without one does not compile. */
+const methods: { readonly [K in MethodRequest["kind"]]: Runner<K> } = {
+  lens: (m, req, ctx) => logitLens(m.model, req, ctx),
+  tuned_lens: (m, req, ctx) => trainTunedLens(m.model, req, ctx).result,
+  dla: (m, req, ctx) => directLogitAttribution(m.model, req, ctx),
+  attribution: (m, req, ctx) => gradientAttribution(m.model, req, ctx),
+  generation_attribution: (m, req, ctx) => generationAttribution(m.model, req, ctx),
+  perturbation: (m, req, ctx) => perturbationAttribution(m.model, req, ctx),
+  patch: (m, req, ctx) => activationPatching(m.model, req, ctx),
+  ablate: (m, req, ctx) => ablate(m.model, req, ctx),
+  probe: (m, req, ctx) => probe(m.model, req, ctx),
+  steer: (m, req, ctx) => steer(m.model, req, ctx),
+  rome: (m, req, ctx) => romeEdit(m.model, req, ctx),
+  attention: (m, req, ctx) => attentionAnalysis(m.model, req, ctx),
+  counterfactual: (m, req, ctx) => counterfactuals(m.model, req, ctx),
+  adversarial: (m, req, ctx) => adversarialAttack(m.model, req, ctx),
+  neurons: (m, req, ctx, params) => {
+    const corpus = params.corpus;
+    if (!Array.isArray(corpus) || corpus.some((t) => typeof t !== "string"))
+      throw new ParamsError("corpus: a neurons request needs the texts, an array of strings");
+    return neuronActivations(m.model, req, corpus, {
+      ...(ctx.signal !== undefined && { signal: ctx.signal }),
+      ...(ctx.onProgress !== undefined && { onProgress: ctx.onProgress }),
+    });
+  },
+};
+
+/** Whether `kind` names a method request. */
+export function isMethodKind(kind: unknown): kind is MethodRequest["kind"] {
+  return typeof kind === "string" && Object.hasOwn(methods, kind);
+}
+
+/** Runs the method the request's `kind` names. A MethodRequestError (a bad field) is the caller's mistake. */
+export async function methodHandler(m: LoadedModel, params: MethodParams, ctx: JobContext): Promise<MethodResult> {
+  const req = params.request as MethodRequest | undefined;
+  if (typeof req !== "object" || req === null || !isMethodKind(req.kind))
+    throw new ParamsError(`request.kind: expected one of ${Object.keys(methods).join(", ")}`);
+  const runner = methods[req.kind] as Runner<typeof req.kind>;
+  try {
+    return await runner(m, req, ctx, params);
+  } catch (e) {
+    if (e instanceof MethodRequestError) throw new ParamsError(`request.${e.message}`);
+    throw e;
+  }
+}

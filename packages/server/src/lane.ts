@@ -1,0 +1,261 @@
+// A lane: a queue of jobs and the worker threads that run them, one job per thread at a time. The server keeps
+// two: `interactive` (run, generate) and `heavy` (the methods), so a long attribution never waits in front of
+// a forward pass. A lane caps its queue (a full one refuses the job at once), gives each job a time budget, and
+// stops a job on request: a queued one leaves the queue, a running one is asked through a shared flag (its
+// progress callback polls it) and, if it does not stop within a grace period, its thread is terminated and a
+// new one started. A thread that dies fails its job and is replaced; no job is ever left without an answer.
+import { existsSync } from "node:fs";
+import { Worker } from "node:worker_threads";
+import type { GeneratePartial, ModelInfo, RpcErrorCode } from "@llmdbg/protocol";
+
+/** What a worker thread is started with. */
+export interface WorkerSetup {
+  /** model id → folder or .gguf file */
+  readonly models: Readonly<Record<string, string>>;
+  /** load every model at start and report their infos (the interactive lane) */
+  readonly preload: boolean;
+  readonly allowUnread: boolean;
+  readonly backend?: "ref" | "ort";
+  /** an Int32Array(1): the seq of the job the main thread wants stopped */
+  readonly cancel: SharedArrayBuffer;
+}
+
+export type JobMethod = "run" | "generate" | "method";
+
+export type ToWorker = {
+  readonly type: "job";
+  readonly seq: number;
+  readonly method: JobMethod;
+  readonly model: string;
+  readonly params: unknown;
+  /** Date.now() after which the job stops with `timeout` */
+  readonly deadline: number;
+};
+
+export type FromWorker =
+  | { readonly type: "ready"; readonly infos: ModelInfo[] }
+  | { readonly type: "loadError"; readonly message: string }
+  | { readonly type: "progress"; readonly seq: number; readonly done: number; readonly total: number; readonly what: string }
+  | { readonly type: "partial"; readonly seq: number; readonly data: GeneratePartial }
+  | { readonly type: "done"; readonly seq: number; readonly result: unknown }
+  | { readonly type: "fail"; readonly seq: number; readonly code: RpcErrorCode; readonly message: string };
+
+/** A job and where its replies go; exactly one of `onDone`/`onFail` is called, once. */
+export interface Job {
+  readonly method: JobMethod;
+  readonly model: string;
+  readonly params: unknown;
+  onProgress(p: { done: number; total: number; what: string }): void;
+  onPartial(data: GeneratePartial): void;
+  onDone(result: unknown): void;
+  onFail(code: RpcErrorCode, message: string): void;
+}
+
+export interface LaneOptions {
+  readonly name: string;
+  readonly workers: number;
+  readonly queueCap: number;
+  readonly timeoutMs: number;
+  /** how long a running job asked to stop may take before its thread is terminated */
+  readonly graceMs: number;
+  readonly setup: Omit<WorkerSetup, "cancel">;
+}
+
+/**
+ * The worker's entry: the bundled `server-worker.mjs` beside the `llmdbg` bundle when there is one, else the
+ * TypeScript source through tsx (`worker-boot.mjs`).
+ */
+function workerEntry(): { file: URL; entry?: string } {
+  const bundled = new URL("./server-worker.mjs", import.meta.url);
+  if (existsSync(bundled)) return { file: bundled };
+  return { file: new URL("./worker-boot.mjs", import.meta.url), entry: new URL("./worker.ts", import.meta.url).href };
+}
+
+interface Running {
+  readonly seq: number;
+  readonly job: Job;
+  timers: NodeJS.Timeout[];
+}
+
+class Slot {
+  worker!: Worker;
+  flag!: Int32Array;
+  running: Running | undefined;
+  ready!: Promise<ModelInfo[]>;
+  /** set when the lane closes or the thread is being replaced: its exit is expected */
+  retired = false;
+
+  constructor(
+    private readonly lane: Lane,
+    private readonly opts: LaneOptions,
+  ) {
+    this.start();
+  }
+
+  start(): void {
+    const cancel = new SharedArrayBuffer(4);
+    this.flag = new Int32Array(cancel);
+    const { file, entry } = workerEntry();
+    const worker = new Worker(file, {
+      workerData: { ...this.opts.setup, cancel, ...(entry !== undefined && { entry }) } satisfies WorkerSetup & {
+        entry?: string;
+      },
+    });
+    this.worker = worker;
+    this.retired = false;
+    this.ready = new Promise((resolve, reject) => {
+      worker.once("message", (m: FromWorker) => {
+        if (m.type === "ready") resolve(m.infos);
+        else if (m.type === "loadError") reject(new Error(m.message));
+      });
+      worker.once("exit", (code) => reject(new Error(`the ${this.opts.name} worker stopped while starting (exit ${code})`)));
+    });
+    // a failed start is reported by whoever awaits `ready`; an unawaited rejection must not crash the server
+    this.ready.catch(() => {});
+    worker.on("message", (m: FromWorker) => this.onMessage(m));
+    worker.on("error", () => {}); // followed by `exit`, handled there
+    worker.on("exit", (code) => {
+      if (this.worker !== worker) return;
+      const r = this.running;
+      this.running = undefined;
+      if (r !== undefined) {
+        for (const t of r.timers) clearTimeout(t);
+        r.job.onFail("internal", `the ${this.opts.name} worker stopped (exit ${code}) while running this job`);
+      }
+      if (!this.retired && !this.lane.closed) {
+        this.start();
+        this.lane.pump();
+      }
+    });
+  }
+
+  private onMessage(m: FromWorker): void {
+    const r = this.running;
+    if (m.type === "ready" || m.type === "loadError" || r === undefined || m.seq !== r.seq) return;
+    if (m.type === "progress") r.job.onProgress(m);
+    else if (m.type === "partial") r.job.onPartial(m.data);
+    else {
+      for (const t of r.timers) clearTimeout(t);
+      this.running = undefined;
+      if (m.type === "done") r.job.onDone(m.result);
+      else r.job.onFail(m.code, m.message);
+      this.lane.pump();
+    }
+  }
+
+  run(seq: number, job: Job): void {
+    const deadline = Date.now() + this.opts.timeoutMs;
+    const r: Running = { seq, job, timers: [] };
+    this.running = r;
+    // the worker stops itself at the deadline when the job reports progress; one that does not is terminated
+    r.timers.push(
+      setTimeout(() => this.kill(r, "timeout", "the job ran past its time budget"), this.opts.timeoutMs + this.opts.graceMs),
+    );
+    this.worker.postMessage({
+      type: "job",
+      seq,
+      method: job.method,
+      model: job.model,
+      params: job.params,
+      deadline,
+    } satisfies ToWorker);
+  }
+
+  stop(r: Running): void {
+    Atomics.store(this.flag, 0, r.seq);
+    r.timers.push(setTimeout(() => this.kill(r, "cancelled", "cancelled"), this.opts.graceMs));
+  }
+
+  /** Ends a job that did not stop by itself: answers it, then replaces the thread. */
+  private kill(r: Running, code: RpcErrorCode, message: string): void {
+    if (this.running !== r) return;
+    for (const t of r.timers) clearTimeout(t);
+    this.running = undefined;
+    r.job.onFail(code, message);
+    this.retired = true;
+    const old = this.worker;
+    this.start();
+    void old.terminate();
+    this.lane.pump();
+  }
+
+  async close(): Promise<void> {
+    this.retired = true;
+    const r = this.running;
+    this.running = undefined;
+    if (r !== undefined) {
+      for (const t of r.timers) clearTimeout(t);
+      r.job.onFail("cancelled", "the server is shutting down");
+    }
+    await this.worker.terminate();
+  }
+}
+
+export class QueueFullError extends Error {
+  override name = "QueueFullError";
+}
+
+export class Lane {
+  closed = false;
+  private readonly slots: Slot[];
+  private readonly queue: { seq: number; job: Job }[] = [];
+  private seq = 0;
+
+  constructor(private readonly opts: LaneOptions) {
+    this.slots = Array.from({ length: opts.workers }, () => new Slot(this, opts));
+  }
+
+  /** The first thread's model infos once it is up (rejects with the loading error of a bad model file). */
+  ready(): Promise<ModelInfo[]> {
+    return (this.slots[0] as Slot).ready;
+  }
+
+  /** Jobs waiting, not counting those running. */
+  get queued(): number {
+    return this.queue.length;
+  }
+
+  /** Queues a job (its place: 0 = next); throws QueueFullError when the queue is full. */
+  submit(job: Job): number {
+    if (this.closed) throw new QueueFullError("the server is shutting down");
+    if (this.queue.length >= this.opts.queueCap)
+      throw new QueueFullError(`the ${this.opts.name} queue is full (${this.opts.queueCap} jobs waiting); try again later`);
+    this.queue.push({ seq: ++this.seq, job });
+    const place = this.queue.length - 1;
+    this.pump();
+    return place;
+  }
+
+  /** Stops a queued or running job; false when the lane does not hold it. The job is answered `cancelled`. */
+  cancel(job: Job): boolean {
+    const i = this.queue.findIndex((q) => q.job === job);
+    if (i >= 0) {
+      this.queue.splice(i, 1);
+      job.onFail("cancelled", "cancelled before it started");
+      return true;
+    }
+    for (const s of this.slots) {
+      if (s.running?.job === job) {
+        s.stop(s.running);
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** Starts queued jobs on idle threads. */
+  pump(): void {
+    for (const s of this.slots) {
+      if (this.queue.length === 0) return;
+      if (s.running !== undefined || s.retired) continue;
+      const next = this.queue.shift();
+      if (next !== undefined) s.run(next.seq, next.job);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const q of this.queue.splice(0)) q.job.onFail("cancelled", "the server is shutting down");
+    await Promise.all(this.slots.map((s) => s.close()));
+  }
+}

@@ -1,0 +1,461 @@
+// The local server: Node's http with a `ws` WebSocket for the RPC (protocol's rpc.ts), REST downloads, and the
+// UI's static files. Every request passes, in order: the Host allow-list (403), the Origin check for anything but
+// GET/HEAD and for WebSocket upgrades (403), the token (401 none, 403 wrong; exchanged once for a cookie), the
+// body-size cap (413), and only then routing. Jobs run in worker threads, in two lanes (lane.ts).
+import { randomUUID } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { extname, resolve } from "node:path";
+import type { Duplex } from "node:stream";
+import type { ModelInfo, RpcErrorCode, RpcReply, RpcResult } from "@llmdbg/protocol";
+import { WebSocketServer } from "ws";
+import { isMethodKind } from "./handlers.js";
+import { type Job, type JobMethod, Lane, QueueFullError } from "./lane.js";
+import {
+  allowedHosts,
+  authStatus,
+  COOKIE,
+  hostAllowed,
+  newToken,
+  originAllowed,
+  SECURITY_HEADERS,
+  staticFile,
+  tokenMatches,
+} from "./security.js";
+
+/** Caps and budgets; every field has a default. */
+export interface ServerLimits {
+  /** the largest HTTP request body, bytes (default 1 MiB) */
+  readonly bodyBytes?: number;
+  /** the largest WebSocket message, bytes (default 4 MiB); a larger one closes the socket with 1009 */
+  readonly wsMessageBytes?: number;
+  /** method jobs running at once, one worker thread each (default 1) */
+  readonly heavyConcurrency?: number;
+  /** jobs waiting in the heavy lane (default 64) and the interactive lane (default 256) */
+  readonly heavyQueue?: number;
+  readonly interactiveQueue?: number;
+  /** a method job's time budget, ms (default 10 minutes); run and generate's (default 2 minutes) */
+  readonly heavyTimeoutMs?: number;
+  readonly interactiveTimeoutMs?: number;
+  /** how long a job asked to stop may run on before its thread is terminated, ms (default 2000) */
+  readonly graceMs?: number;
+  /** finished results kept for `GET /api/jobs/<job>` (default 100; the oldest go first) */
+  readonly keptResults?: number;
+  /** requests in flight on one WebSocket (default 256) */
+  readonly inFlightPerConnection?: number;
+}
+
+/** A finished job, handed to `onRecord`: the seam where the run store will record runs. */
+export interface JobRecord {
+  readonly job: string;
+  readonly method: JobMethod;
+  readonly model: string;
+  readonly params: unknown;
+  readonly result: unknown;
+  readonly startedAt: number;
+  readonly finishedAt: number;
+}
+
+export interface ServerOptions {
+  /** model id → a Hugging Face folder or a .gguf file; the browser names them by id only */
+  readonly models: Readonly<Record<string, string>>;
+  /** default 127.0.0.1; any other address needs `allowHost` */
+  readonly host?: string;
+  /** default 0: any free port */
+  readonly port?: number;
+  /** bind an address other than loopback (the server warns on stderr) */
+  readonly allowHost?: boolean;
+  /** extra names the Host header may carry (with the port), e.g. the machine's name when bound to 0.0.0.0 */
+  readonly hostNames?: readonly string[];
+  /** the built UI; without it `/` serves a short page saying so */
+  readonly staticDir?: string;
+  readonly limits?: ServerLimits;
+  /** the tensor backend of the worker threads (default: LLMDBG_BACKEND, else ort) */
+  readonly backend?: "ref" | "ort";
+  readonly allowUnread?: boolean;
+  /** called with every finished job (nothing is stored yet: the run store will be called here) */
+  readonly onRecord?: (r: JobRecord) => void;
+  /** warnings (binding a non-loopback address); default stderr */
+  readonly warn?: (message: string) => void;
+}
+
+export interface RunningServer {
+  /** http://127.0.0.1:PORT/?token=… — open it once; the browser then keeps a cookie */
+  readonly url: string;
+  readonly port: number;
+  readonly token: string;
+  readonly models: readonly ModelInfo[];
+  close(): Promise<void>;
+}
+
+const LOOPBACK = new Set(["127.0.0.1", "localhost", "::1"]);
+
+const TYPES: Readonly<Record<string, string>> = {
+  ".html": "text/html; charset=utf-8",
+  ".js": "text/javascript; charset=utf-8",
+  ".mjs": "text/javascript; charset=utf-8",
+  ".css": "text/css; charset=utf-8",
+  ".json": "application/json",
+  ".svg": "image/svg+xml",
+  ".png": "image/png",
+  ".ico": "image/x-icon",
+  ".woff2": "font/woff2",
+  ".wasm": "application/wasm",
+  ".txt": "text/plain; charset=utf-8",
+};
+
+const NO_UI = `<!doctype html><meta charset="utf-8"><title>llmdbg</title>
+<p>llmdbg server: the web UI is not built. The RPC is at <code>/ws</code>, the models at <code>/api/models</code>.</p>`;
+
+/** A model reference that looks like a filesystem path: refused, the browser names models by id. */
+const looksLikePath = (s: string) => /[/\\]|^\.|^~|^[A-Za-z]:/.test(s);
+
+/** One connection's view: where replies go and its requests in flight. */
+interface Conn {
+  send(reply: RpcReply): void;
+  readonly inFlight: Map<string | number, { job: Job; lane: Lane }>;
+}
+
+/**
+ * Starts the server and resolves once the models are loaded and it listens.
+ * @example const s = await startServer({ models: { stories: "zoo/stories" } }); console.log(s.url); await s.close()
+ */
+export async function startServer(opts: ServerOptions): Promise<RunningServer> {
+  const host = opts.host ?? "127.0.0.1";
+  const warn = opts.warn ?? ((m: string) => process.stderr.write(`${m}\n`));
+  if (!LOOPBACK.has(host) && opts.allowHost !== true)
+    throw new Error(`refusing to bind ${host}: only loopback addresses unless allowHost (--allow-remote) is set`);
+  for (const id of Object.keys(opts.models)) {
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(id))
+      throw new Error(`model id ${JSON.stringify(id)}: use letters, digits, '.', '_' and '-' (at most 64)`);
+  }
+  const L = opts.limits ?? {};
+  const bodyBytes = L.bodyBytes ?? 1 << 20;
+  const keptResults = L.keptResults ?? 100;
+  const inFlightCap = L.inFlightPerConnection ?? 256;
+  const setup = {
+    models: Object.fromEntries(Object.entries(opts.models).map(([id, p]) => [id, resolve(p)])),
+    allowUnread: opts.allowUnread ?? false,
+    ...(opts.backend !== undefined && { backend: opts.backend }),
+  };
+  const interactive = new Lane({
+    name: "interactive",
+    workers: 1,
+    queueCap: L.interactiveQueue ?? 256,
+    timeoutMs: L.interactiveTimeoutMs ?? 120_000,
+    graceMs: L.graceMs ?? 2000,
+    setup: { ...setup, preload: true },
+  });
+  let infos: ModelInfo[];
+  try {
+    infos = await interactive.ready();
+  } catch (e) {
+    await interactive.close();
+    throw e;
+  }
+  const heavy = new Lane({
+    name: "heavy",
+    workers: L.heavyConcurrency ?? 1,
+    queueCap: L.heavyQueue ?? 64,
+    timeoutMs: L.heavyTimeoutMs ?? 600_000,
+    graceMs: L.graceMs ?? 2000,
+    setup: { ...setup, preload: false },
+  });
+  const modelIds = new Set(Object.keys(opts.models));
+  const results = new Map<string, JobRecord>();
+
+  /** Answers one parsed message on a connection; every request ends in exactly one result or error. */
+  function dispatch(conn: Conn, msg: unknown): void {
+    const fail = (id: string | number | null, code: RpcErrorCode, message: string) =>
+      conn.send({ kind: "error", id, code, message });
+    if (typeof msg !== "object" || msg === null || Array.isArray(msg))
+      return void fail(null, "bad_request", "expected a JSON object");
+    const { id, method, params = {} } = msg as { id?: unknown; method?: unknown; params?: unknown };
+    if (typeof id !== "string" && !(typeof id === "number" && Number.isFinite(id)))
+      return void fail(null, "bad_request", "id: expected a string or a number");
+    if (typeof method !== "string") return void fail(id, "bad_request", "method: expected a string");
+    if (typeof params !== "object" || params === null || Array.isArray(params))
+      return void fail(id, "bad_request", "params: expected an object");
+    const p = params as Record<string, unknown>;
+    if (method === "cancel") {
+      const target = conn.inFlight.get(p.id as string | number);
+      const cancelled = target?.lane.cancel(target.job) === true;
+      return void conn.send({ kind: "result", id, result: { kind: "cancel", cancelled } });
+    }
+    if (conn.inFlight.has(id))
+      return void fail(id, "bad_request", `id ${JSON.stringify(id)} is already in flight on this connection`);
+    if (method === "models.list") return void conn.send({ kind: "result", id, result: { kind: "models", models: infos } });
+    if (method !== "run" && method !== "generate" && method !== "method")
+      return void fail(id, "unknown_method", `no method ${JSON.stringify(method)} (models.list, run, generate, method, cancel)`);
+    const model = p.model;
+    if (typeof model !== "string") return void fail(id, "invalid_params", "model: expected a model id");
+    if (!modelIds.has(model)) {
+      const why = looksLikePath(model)
+        ? "models are named by id, never by a filesystem path"
+        : `no model ${JSON.stringify(model)} (models.list names them)`;
+      return void fail(id, "unknown_model", `model: ${why}`);
+    }
+    if (method === "method") {
+      const req = p.request as { kind?: unknown } | undefined;
+      if (typeof req !== "object" || req === null || !isMethodKind(req.kind))
+        return void fail(id, "invalid_params", "request.kind: expected a method request kind (lens, dla, attribution, patch, …)");
+    }
+    if (conn.inFlight.size >= inFlightCap)
+      return void fail(id, "queue_full", `${inFlightCap} requests in flight on this connection`);
+    const lane = method === "method" ? heavy : interactive;
+    const startedAt = Date.now();
+    let ended = false;
+    const end = () => {
+      ended = true;
+      conn.inFlight.delete(id);
+    };
+    const job: Job = {
+      method,
+      model,
+      params: p,
+      onProgress: (g) => !ended && conn.send({ kind: "progress", id, done: g.done, total: g.total, what: g.what }),
+      onPartial: (data) => !ended && conn.send({ kind: "partial", id, data }),
+      onDone: (result) => {
+        if (ended) return;
+        end();
+        const rec: JobRecord = { job: randomUUID(), method, model, params: p, result, startedAt, finishedAt: Date.now() };
+        results.set(rec.job, rec);
+        for (const old of results.keys()) {
+          if (results.size <= keptResults) break;
+          results.delete(old);
+        }
+        try {
+          opts.onRecord?.(rec);
+        } catch (e) {
+          warn(`llmdbg serve: recording job ${rec.job} failed: ${e instanceof Error ? e.message : e}`);
+        }
+        conn.send({ kind: "result", id, result: result as RpcResult, job: rec.job });
+      },
+      onFail: (code, message) => {
+        if (ended) return;
+        end();
+        fail(id, code, message);
+      },
+    };
+    conn.inFlight.set(id, { job, lane });
+    try {
+      const place = lane.submit(job);
+      if (place > 0) conn.send({ kind: "progress", id, what: "queued", done: place, total: lane.queued });
+    } catch (e) {
+      end();
+      if (e instanceof QueueFullError) return void fail(id, "queue_full", e.message);
+      throw e;
+    }
+  }
+
+  /** Parses one message and dispatches it; nothing a client sends escapes as an exception. */
+  function onMessage(conn: Conn, text: string): void {
+    let msg: unknown;
+    try {
+      msg = JSON.parse(text);
+    } catch {
+      return void conn.send({ kind: "error", id: null, code: "bad_request", message: "the message is not JSON" });
+    }
+    try {
+      dispatch(conn, msg);
+    } catch (e) {
+      const id = (msg as { id?: unknown } | null)?.id;
+      conn.send({
+        kind: "error",
+        id: typeof id === "string" || typeof id === "number" ? id : null,
+        code: "internal",
+        message: e instanceof Error ? e.message : String(e),
+      });
+    }
+  }
+
+  let hosts = new Set<string>();
+  let port = 0;
+
+  function head(res: ServerResponse, status: number, type?: string, extra: Record<string, string> = {}): void {
+    res.writeHead(status, { ...SECURITY_HEADERS, ...(type !== undefined && { "Content-Type": type }), ...extra });
+  }
+  function text(res: ServerResponse, status: number, body: string): void {
+    head(res, status, "text/plain; charset=utf-8");
+    res.end(`${body}\n`);
+  }
+  function json(res: ServerResponse, status: number, body: unknown, download?: string): void {
+    head(
+      res,
+      status,
+      "application/json",
+      download === undefined ? {} : { "Content-Disposition": `attachment; filename="${download}"` },
+    );
+    res.end(JSON.stringify(body));
+  }
+
+  /** Reads a body up to the cap; null after answering 413. */
+  function readBody(req: IncomingMessage, res: ServerResponse): Promise<string | null> {
+    return new Promise((done) => {
+      const declared = Number(req.headers["content-length"] ?? 0);
+      const tooLarge = () => {
+        res.setHeader("Connection", "close");
+        text(res, 413, "request body too large");
+        req.resume();
+        done(null);
+      };
+      if (declared > bodyBytes) return void tooLarge();
+      const chunks: Buffer[] = [];
+      let n = 0;
+      let over = false;
+      req.on("data", (c: Buffer) => {
+        if (over) return;
+        n += c.length;
+        if (n > bodyBytes) {
+          over = true;
+          tooLarge();
+        } else chunks.push(c);
+      });
+      req.on("end", () => !over && done(Buffer.concat(chunks).toString("utf8")));
+      req.on("error", () => !over && done(null));
+    });
+  }
+
+  async function onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (!hostAllowed(req, hosts)) return void text(res, 403, "forbidden host");
+    const url = new URL(req.url ?? "/", "http://localhost");
+    const safe = req.method === "GET" || req.method === "HEAD";
+    if (!safe && (req.headers.origin === undefined ? false : !originAllowed(req, hosts)))
+      return void text(res, 403, "forbidden origin");
+    // the launch URL: swap the token for a cookie, then drop it from the address bar
+    const offered = url.searchParams.get("token");
+    if (offered !== null && safe) {
+      if (!tokenMatches(offered, token)) return void text(res, 403, "wrong token");
+      url.searchParams.delete("token");
+      head(res, 302, undefined, {
+        "Set-Cookie": `${COOKIE}=${token}; HttpOnly; SameSite=Strict; Path=/`,
+        Location: `${url.pathname}${url.search}`,
+      });
+      return void res.end();
+    }
+    const auth = authStatus(req, token);
+    if (auth !== undefined) return void text(res, auth, auth === 401 ? "a token is required" : "wrong token");
+    if (!safe) {
+      const body = await readBody(req, res);
+      if (body === null) return;
+      if (url.pathname !== "/api/rpc" || req.method !== "POST") return void text(res, 405, "method not allowed");
+      if (!/^application\/json\b/i.test(req.headers["content-type"] ?? ""))
+        return void text(res, 415, "expected application/json");
+      return void rpcOverHttp(body, res);
+    }
+    if (url.pathname === "/api/models") return void json(res, 200, { models: infos });
+    const job = /^\/api\/jobs\/([0-9a-f-]{36})$/.exec(url.pathname)?.[1];
+    if (job !== undefined) {
+      const rec = results.get(job);
+      if (rec === undefined) return void text(res, 404, "no such job (finished results are kept for a while only)");
+      return void json(res, 200, rec.result, `${rec.method}-${job}.json`);
+    }
+    if (url.pathname.startsWith("/api/")) return void text(res, 404, "not found");
+    return void serveStatic(url.pathname, req.url ?? "/", res, req.method === "HEAD");
+  }
+
+  /** `POST /api/rpc`: one request, answered by its final reply (for scripts; progress is not streamed). */
+  function rpcOverHttp(body: string, res: ServerResponse): void {
+    const conn: Conn = {
+      inFlight: new Map(),
+      send: (reply) => {
+        if (reply.kind !== "result" && reply.kind !== "error") return;
+        if (res.headersSent) return;
+        json(res, reply.kind === "result" ? 200 : reply.code === "queue_full" ? 503 : 400, reply);
+      },
+    };
+    res.on("close", () => {
+      for (const { job, lane } of conn.inFlight.values()) lane.cancel(job);
+    });
+    onMessage(conn, body);
+  }
+
+  function serveStatic(pathname: string, rawUrl: string, res: ServerResponse, headOnly: boolean): void {
+    if (opts.staticDir === undefined) {
+      if (pathname !== "/") return void text(res, 404, "not found");
+      head(res, 200, "text/html; charset=utf-8");
+      return void res.end(headOnly ? undefined : NO_UI);
+    }
+    // the raw path, so an encoded `..` is seen as such (URL() would already have resolved a literal one)
+    const raw = rawUrl.split("?")[0] ?? "/";
+    const file = staticFile(opts.staticDir, raw);
+    if (file === 400) return void text(res, 400, "bad path");
+    if (file === 404) return void text(res, 404, "not found");
+    head(res, 200, TYPES[extname(file).toLowerCase()] ?? "application/octet-stream");
+    if (headOnly) return void res.end();
+    createReadStream(file)
+      .on("error", () => res.destroy())
+      .pipe(res);
+  }
+
+  const token = newToken();
+  const http = createServer((req, res) => {
+    onRequest(req, res).catch((e) => {
+      if (!res.headersSent) text(res, 500, "internal error");
+      else res.destroy();
+      warn(`llmdbg serve: ${e instanceof Error ? e.message : e}`);
+    });
+  });
+  const wss = new WebSocketServer({ noServer: true, maxPayload: L.wsMessageBytes ?? 4 << 20 });
+
+  function refuse(socket: Duplex, status: number, reason: string): void {
+    socket.end(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+  }
+  http.on("upgrade", (req: IncomingMessage, socket: Duplex, headBuf: Buffer) => {
+    socket.on("error", () => socket.destroy());
+    if (!hostAllowed(req, hosts)) return refuse(socket, 403, "Forbidden");
+    if (!originAllowed(req, hosts)) return refuse(socket, 403, "Forbidden");
+    const auth = authStatus(req, token);
+    if (auth !== undefined) return refuse(socket, auth, auth === 401 ? "Unauthorized" : "Forbidden");
+    if (new URL(req.url ?? "/", "http://localhost").pathname !== "/ws") return refuse(socket, 404, "Not Found");
+    wss.handleUpgrade(req, socket, headBuf, (ws) => {
+      const conn: Conn = {
+        inFlight: new Map(),
+        send: (reply) => {
+          if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(reply));
+        },
+      };
+      ws.on("message", (data, isBinary) => {
+        if (isBinary) return void conn.send({ kind: "error", id: null, code: "bad_request", message: "expected a text message" });
+        onMessage(conn, data.toString());
+      });
+      ws.on("error", () => ws.terminate());
+      ws.on("close", () => {
+        for (const { job, lane } of [...conn.inFlight.values()]) lane.cancel(job);
+      });
+    });
+  });
+
+  try {
+    await new Promise<void>((ok, fail) => {
+      http.once("error", fail);
+      http.listen(opts.port ?? 0, host, () => ok());
+    });
+  } catch (e) {
+    await Promise.all([interactive.close(), heavy.close()]);
+    throw e;
+  }
+  port = (http.address() as AddressInfo).port;
+  const bound = host.includes(":") ? `[${host}]` : host;
+  hosts = allowedHosts(port, [
+    ...(LOOPBACK.has(host) || host === "0.0.0.0" || host === "::" ? [] : [bound]),
+    ...(opts.hostNames ?? []),
+  ]);
+  if (!LOOPBACK.has(host))
+    warn(
+      `llmdbg serve: WARNING: listening on ${host}, reachable from other machines. Anyone with the token can run models here; the traffic is not encrypted.`,
+    );
+  return {
+    url: `http://127.0.0.1:${port}/?token=${token}`,
+    port,
+    token,
+    models: infos,
+    async close() {
+      for (const c of wss.clients) c.terminate();
+      http.closeAllConnections();
+      await new Promise<void>((ok) => http.close(() => ok()));
+      await Promise.all([interactive.close(), heavy.close()]);
+    },
+  };
+}

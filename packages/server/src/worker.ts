@@ -1,0 +1,86 @@
+// One worker thread of a lane: it loads the server's models (all at start for the interactive lane, which is how
+// the server learns their configs and refuses a bad file before it listens; on first use in the heavy lane) and
+// runs one job at a time. The methods are synchronous, so the thread cannot read messages while one runs: the
+// main thread asks it to stop through a shared flag, which the job's progress callback polls, turning it into
+// the AbortSignal the methods check between layers. The job's deadline is polled the same way.
+import { parentPort, workerData } from "node:worker_threads";
+import { type LoadedModel, loadModel } from "@llmdbg/models";
+import * as T from "@llmdbg/tensor";
+import { generateHandler, type JobContext, methodHandler, modelInfo, ParamsError, runHandler } from "./handlers.js";
+import type { FromWorker, ToWorker, WorkerSetup } from "./lane.js";
+
+const setup = workerData as WorkerSetup;
+if (setup.backend !== undefined) T.useBackend(setup.backend);
+const port = parentPort;
+if (port === null) throw new Error("worker.ts runs as a worker thread");
+const post = (m: FromWorker) => port.postMessage(m);
+const flag = new Int32Array(setup.cancel);
+
+const loaded = new Map<string, LoadedModel>();
+function model(id: string): LoadedModel {
+  let m = loaded.get(id);
+  if (m === undefined) {
+    const path = setup.models[id];
+    if (path === undefined) throw new ParamsError(`model: no model ${JSON.stringify(id)}`);
+    m = loadModel(path, { allowUnread: setup.allowUnread });
+    loaded.set(id, m);
+  }
+  return m;
+}
+
+/** An abort reason that says why. */
+class Stop extends Error {
+  constructor(readonly code: "cancelled" | "timeout") {
+    super(code === "cancelled" ? "cancelled" : "the job ran past its time budget");
+  }
+}
+
+async function runJob(job: Extract<ToWorker, { type: "job" }>): Promise<void> {
+  const ctl = new AbortController();
+  const poll = () => {
+    if (ctl.signal.aborted) return;
+    if (Atomics.load(flag, 0) === job.seq) ctl.abort(new Stop("cancelled"));
+    else if (Date.now() > job.deadline) ctl.abort(new Stop("timeout"));
+  };
+  const ctx: JobContext = {
+    signal: ctl.signal,
+    onProgress: (p) => {
+      post({ type: "progress", seq: job.seq, done: p.done, total: p.total, what: p.what });
+      poll();
+    },
+    onPartial: (data) => {
+      post({ type: "partial", seq: job.seq, data });
+      poll();
+    },
+  };
+  try {
+    poll();
+    if (ctl.signal.aborted) throw ctl.signal.reason;
+    const m = model(job.model);
+    const result =
+      job.method === "run"
+        ? runHandler(m, job.model, job.params as Parameters<typeof runHandler>[2])
+        : job.method === "generate"
+          ? generateHandler(m, job.model, job.params as Parameters<typeof generateHandler>[2], ctx)
+          : await methodHandler(m, job.params as Parameters<typeof methodHandler>[1], ctx);
+    post({ type: "done", seq: job.seq, result });
+  } catch (e) {
+    const reason = ctl.signal.aborted ? ctl.signal.reason : e;
+    const code = reason instanceof Stop ? reason.code : reason instanceof ParamsError ? "invalid_params" : "failed";
+    post({ type: "fail", seq: job.seq, code, message: reason instanceof Error ? reason.message : String(reason) });
+  }
+}
+
+if (setup.preload) {
+  try {
+    const infos = Object.keys(setup.models).map((id) => modelInfo(id, model(id)));
+    post({ type: "ready", infos });
+  } catch (e) {
+    post({ type: "loadError", message: e instanceof Error ? e.message : String(e) });
+  }
+} else post({ type: "ready", infos: [] });
+
+// jobs arrive one at a time (the lane sends the next after `done`/`fail`), so they never overlap
+port.on("message", (m: ToWorker) => {
+  if (m.type === "job") void runJob(m);
+});
