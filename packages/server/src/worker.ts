@@ -4,6 +4,7 @@
 // main thread asks it to stop through a shared flag, which the job's progress callback polls, turning it into
 // the AbortSignal the methods check between layers. The job's deadline is polled the same way.
 import { parentPort, workerData } from "node:worker_threads";
+import { MethodRequestError } from "@llmdbg/methods";
 import { type LoadedModel, loadModel } from "@llmdbg/models";
 import * as T from "@llmdbg/tensor";
 import { generateHandler, type JobContext, methodHandler, modelInfo, ParamsError, runHandler } from "./handlers.js";
@@ -66,7 +67,12 @@ async function runJob(job: Extract<ToWorker, { type: "job" }>): Promise<void> {
     post({ type: "done", seq: job.seq, result });
   } catch (e) {
     const reason = ctl.signal.aborted ? ctl.signal.reason : e;
-    const code = reason instanceof Stop ? reason.code : reason instanceof ParamsError ? "invalid_params" : "failed";
+    const code =
+      reason instanceof Stop
+        ? reason.code
+        : reason instanceof ParamsError || reason instanceof MethodRequestError
+          ? "invalid_params"
+          : "failed";
     post({ type: "fail", seq: job.seq, code, message: reason instanceof Error ? reason.message : String(reason) });
   }
 }

@@ -1,0 +1,220 @@
+// The RPC over a WebSocket: `run` gives what the same computation gives in-process, `generate` streams its
+// tokens, a long method reports progress and stops when cancelled or past its budget, a full queue refuses at
+// once, malformed messages are answered with errors on a connection that stays usable, finished results download
+// by job id, and 50 concurrent clients each get exactly one final reply per request.
+import { generate, run } from "@llmdbg/core";
+import { loadModel } from "@llmdbg/models";
+import type { RpcReply } from "@llmdbg/protocol";
+import * as T from "@llmdbg/tensor";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type RunningServer, runPredictions } from "../src/index.js";
+import { bearer, Client, final, http, serve, tinyFolder } from "./helpers.js";
+
+T.useBackend("ref");
+
+const tiny = tinyFolder();
+const m = loadModel(tiny.model);
+const ids = [3, 17, 42, 5, 99, 7];
+
+/** Integrated gradients with far more steps than a test waits for: it reports progress every step. */
+const long = {
+  model: "tiny",
+  request: {
+    kind: "attribution",
+    method: "integrated_gradients",
+    input: { ids },
+    steps: 200_000,
+    batch: 1,
+    rule: "riemann_middle",
+  },
+};
+const small = { model: "tiny", request: { kind: "lens", input: { ids: [3, 17, 42] }, topK: 2 } };
+
+let s: RunningServer;
+let c: Client;
+beforeAll(async () => {
+  s = await serve(tiny.model, { limits: { heavyQueue: 2, graceMs: 3000 } });
+  c = await Client.open(s);
+});
+afterAll(async () => {
+  c?.close();
+  await s?.close();
+  tiny.cleanup();
+});
+
+const progressOf = (rs: RpcReply[]) => rs.filter((r) => r.kind === "progress");
+
+describe("rpc", () => {
+  it("models.list names the models by id, with their configs and no path", async () => {
+    const r = final(await c.call("m", "models.list"));
+    expect(r.kind).toBe("result");
+    if (r.kind !== "result" || r.result.kind !== "models") throw new Error("expected models");
+    const [info] = r.result.models;
+    expect(info).toMatchObject({ id: "tiny", name: "gpt2", family: "gpt2", nLayers: m.config.nLayers, hasTokenizer: true });
+    expect(JSON.stringify(r.result)).not.toContain(tiny.dir);
+  });
+
+  it("run over the WebSocket equals the same computation in-process", async () => {
+    const r = final(await c.call("r", "run", { model: "tiny", input: { ids }, topK: 4 }));
+    if (r.kind !== "result") throw new Error(JSON.stringify(r));
+    expect(r.result).toEqual({ kind: "run", model: "tiny", ...runPredictions(m, ids, 4) });
+    if (r.result.kind !== "run") throw new Error("expected run");
+    // and against the model directly: the top prediction is the argmax of the logits
+    const { output } = T.noGrad(() => run(m.model, T.tensor(ids, [1, ids.length], "i32")));
+    const V = output.shape[2] as number;
+    const data = output.data as Float32Array;
+    r.result.positions.forEach(({ position, top }) => {
+      const row = Array.from(data.subarray(position * V, (position + 1) * V));
+      expect(top[0]?.id).toBe(row.indexOf(Math.max(...row)));
+      expect(top[0]?.logit).toBe(Math.max(...row));
+    });
+  });
+
+  it("run takes text too", async () => {
+    const r = final(await c.call("t", "run", { model: "tiny", input: { text: "hello world" } }));
+    if (r.kind !== "result" || r.result.kind !== "run") throw new Error(JSON.stringify(r));
+    expect(r.result.tokens).toEqual(m.tokenizer?.encode("hello world"));
+  });
+
+  it("generate streams its tokens as partial replies, then the whole", async () => {
+    const rs = await c.call("g", "generate", { model: "tiny", input: { ids: [3, 17] }, maxNewTokens: 6, temperature: 0 });
+    const r = final(rs);
+    if (r.kind !== "result" || r.result.kind !== "generate") throw new Error(JSON.stringify(r));
+    const partials = rs.filter((x) => x.kind === "partial").map((x) => (x.kind === "partial" ? x.data : null));
+    expect(partials.map((p) => p?.id)).toEqual(r.result.newTokens);
+    expect(partials.map((p) => p?.index)).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(partials.map((p) => p?.text).join("")).toBe(r.result.text);
+    const expected = generate(m.model, [[3, 17]], { maxNewTokens: 6, doSample: false, eosTokenIds: [] });
+    expect(r.result.newTokens).toEqual(expected.tokens[0]?.slice(0, r.result.newTokens.length));
+  });
+
+  it("a method request runs the method its kind names; the result downloads by job id", async () => {
+    const r = final(await c.call("lens", "method", small));
+    if (r.kind !== "result") throw new Error(JSON.stringify(r));
+    expect(r.result.kind).toBe("lens");
+    expect(r.job).toMatch(/^[0-9a-f-]{36}$/);
+    const d = await http(s.port, `/api/jobs/${r.job}`, { headers: bearer(s) });
+    expect(d.status).toBe(200);
+    expect(d.headers["content-disposition"]).toMatch(/attachment/);
+    expect(JSON.parse(d.body)).toEqual(r.result);
+  });
+
+  it("a long method reports progress and stops when cancelled", async () => {
+    const replies = c.call("long", "method", long);
+    await until(() => progressOf(c.replies.get("long") ?? []).length >= 2);
+    const cancel = final(await c.call("stop", "cancel", { id: "long" }));
+    expect(cancel).toMatchObject({ kind: "result", result: { kind: "cancel", cancelled: true } });
+    const r = final(await replies);
+    expect(r).toMatchObject({ kind: "error", code: "cancelled" });
+    // the lane is free again
+    expect(final(await c.call("after-cancel", "method", small)).kind).toBe("result");
+  });
+
+  it("a full queue refuses at once; queued jobs cancel; nothing is left unanswered", async () => {
+    const running = c.call("q0", "method", long);
+    await until(() => progressOf(c.replies.get("q0") ?? []).some((p) => p.kind === "progress" && p.what !== "queued"));
+    const q1 = c.call("q1", "method", small);
+    const q2 = c.call("q2", "method", small);
+    const full = final(await c.call("q3", "method", small));
+    expect(full).toMatchObject({ kind: "error", code: "queue_full" });
+    // queued behind the running job, they say so
+    expect(progressOf(c.replies.get("q2") ?? [])[0]).toMatchObject({ what: "queued", done: 1 });
+    // run is another lane: it answers while the heavy lane is busy
+    expect(final(await c.call("interactive", "run", { model: "tiny", input: { ids } })).kind).toBe("result");
+    expect(final(await c.call("c1", "cancel", { id: "q1" }))).toMatchObject({ result: { cancelled: true } });
+    expect(final(await q1)).toMatchObject({ kind: "error", code: "cancelled" });
+    expect(final(await c.call("c0", "cancel", { id: "q0" }))).toMatchObject({ result: { cancelled: true } });
+    expect(final(await running)).toMatchObject({ kind: "error", code: "cancelled" });
+    expect(final(await q2)).toMatchObject({ kind: "result" });
+    expect(final(await c.call("c9", "cancel", { id: "nothing" }))).toMatchObject({ result: { cancelled: false } });
+  });
+
+  it("malformed messages are answered with errors and the connection stays usable", async () => {
+    const bad = c.wait(null);
+    c.ws.send("{not json");
+    expect(final(await bad)).toMatchObject({ kind: "error", id: null, code: "bad_request" });
+    const arr = c.wait(null);
+    c.ws.send("[1,2]");
+    expect(final(await arr)).toMatchObject({ kind: "error", code: "bad_request" });
+    expect(final(await c.call("x1", "nope"))).toMatchObject({ kind: "error", code: "unknown_method" });
+    expect(final(await c.call("x2", "run", { model: "nope", input: { ids } }))).toMatchObject({ code: "unknown_model" });
+    expect(final(await c.call("x3", "run", { model: "tiny" }))).toMatchObject({ code: "invalid_params" });
+    expect(final(await c.call("x4", "run", { model: "tiny", input: { ids: [1e9] } }))).toMatchObject({ code: "invalid_params" });
+    expect(final(await c.call("x5", "run", { model: "tiny", input: { ids }, topK: -1 }))).toMatchObject({
+      code: "invalid_params",
+    });
+    expect(final(await c.call("x6", "method", { model: "tiny", request: { kind: "rm -rf" } }))).toMatchObject({
+      code: "invalid_params",
+    });
+    const lensBad = final(
+      await c.call("x7", "method", { model: "tiny", request: { kind: "lens", input: { ids }, target: 1e6 } }),
+    );
+    expect(lensBad).toMatchObject({ kind: "error", code: "invalid_params" });
+    if (lensBad.kind === "error") expect(lensBad.message).toMatch(/target/);
+    const noId = c.wait(null);
+    c.ws.send(JSON.stringify({ method: "models.list" }));
+    expect(final(await noId)).toMatchObject({ code: "bad_request" });
+    expect(final(await c.call("x8", "method", { model: "tiny", request: { kind: "lens", input: null } }))).toMatchObject({
+      kind: "error",
+    });
+    expect(final(await c.call("alive", "run", { model: "tiny", input: { ids } })).kind).toBe("result");
+  });
+
+  it("a job past its time budget stops with a timeout", async () => {
+    const t = await serve(tiny.model, { limits: { heavyTimeoutMs: 300, graceMs: 300 } });
+    const tc = await Client.open(t);
+    try {
+      const r = final(await tc.call("slow", "method", long));
+      expect(r).toMatchObject({ kind: "error", code: "timeout" });
+      expect(final(await tc.call("next", "method", small)).kind).toBe("result");
+      // one chunk of 4,000 interpolation points reports no progress for a long while: its thread is terminated
+      // at the budget plus the grace period, and a new one takes the next job
+      const oneChunk = { ...long, request: { ...long.request, steps: 4000, batch: 4000 } };
+      const t0 = Date.now();
+      const r2 = final(await tc.call("stuck", "method", oneChunk));
+      expect(r2).toMatchObject({ kind: "error", code: "timeout" });
+      expect(Date.now() - t0).toBeLessThan(5000);
+      expect(final(await tc.call("next2", "method", small)).kind).toBe("result");
+    } finally {
+      tc.close();
+      await t.close();
+    }
+  });
+
+  it("50 concurrent clients with mixed requests: one final reply each, none lost or duplicated", async () => {
+    const load = await serve(tiny.model, { limits: { heavyQueue: 200 } });
+    try {
+      const clients = await Promise.all(Array.from({ length: 50 }, () => Client.open(load)));
+      const sent = clients.flatMap((cl, i) => [
+        cl.call(`${i}-list`, "models.list"),
+        cl.call(`${i}-run`, "run", { model: "tiny", input: { ids: [i % 50, 3, 7] }, topK: 2 }),
+        cl.call(`${i}-lens`, "method", { ...small, request: { ...small.request, input: { ids: [i % 40, 5] } } }),
+      ]);
+      const all = await Promise.all(sent);
+      for (const rs of all) expect(rs.filter((r) => r.kind === "result" || r.kind === "error").length).toBe(1);
+      expect(all.every((rs) => final(rs).kind === "result")).toBe(true);
+      for (const [i, cl] of clients.entries()) {
+        expect([...cl.replies.keys()].sort()).toEqual([`${i}-lens`, `${i}-list`, `${i}-run`]);
+        const run = final(cl.replies.get(`${i}-run`) ?? []);
+        if (run.kind === "result" && run.result.kind === "run") expect(run.result.tokens).toEqual([i % 50, 3, 7]);
+      }
+      await new Promise((r) => setTimeout(r, 100)); // nothing arrives late
+      for (const cl of clients)
+        for (const rs of cl.replies.values()) expect(rs.filter((r) => r.kind !== "progress").length).toBe(1);
+      for (const cl of clients) cl.close();
+      const after = await Client.open(load);
+      expect(final(await after.call(1, "run", { model: "tiny", input: { ids } })).kind).toBe("result");
+      after.close();
+    } finally {
+      await load.close();
+    }
+  });
+});
+
+async function until(cond: () => boolean, ms = 20_000): Promise<void> {
+  const t0 = Date.now();
+  while (!cond()) {
+    if (Date.now() - t0 > ms) throw new Error("timed out waiting");
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
