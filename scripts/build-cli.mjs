@@ -42,8 +42,8 @@ export async function build() {
     format: "esm",
     target: "node20",
     conditions: ["node"],
-    // the native addon, and packages that load files relative to themselves, stay in node_modules
-    external: ["onnxruntime-node"],
+    // the native addons, and packages that load files relative to themselves, stay in node_modules
+    external: ["onnxruntime-node", "better-sqlite3"],
     // ESM output with CommonJS dependencies inside: give them a require
     banner: {
       js: 'import { createRequire as __llmdbgRequire } from "node:module"; const require = __llmdbgRequire(import.meta.url);',

@@ -20,6 +20,7 @@ import { patchCommand } from "./commands/patch.js";
 import { probeCommand } from "./commands/probe.js";
 import { profileCommand } from "./commands/profile.js";
 import { runCommand } from "./commands/run.js";
+import { runsCommand } from "./commands/runs.js";
 import { steerCommand } from "./commands/steer.js";
 import { trainCommand } from "./commands/train.js";
 import { tuneCommand } from "./commands/tune.js";
@@ -46,7 +47,8 @@ export type CommandName =
   | "train"
   | "finetune"
   | "tune"
-  | "zoo";
+  | "zoo"
+  | "runs";
 
 /** Exhaustive: a name in CommandName without a command fails to compile. */
 const commands: { readonly [C in CommandName]: Command } = {
@@ -71,6 +73,7 @@ const commands: { readonly [C in CommandName]: Command } = {
   finetune: finetuneCommand,
   tune: tuneCommand,
   zoo: zooCommand,
+  runs: runsCommand,
 };
 
 const isCommand = (s: string): s is CommandName => Object.hasOwn(commands, s);
@@ -79,7 +82,7 @@ function overview(): string {
   const names = Object.keys(commands) as CommandName[];
   const w = Math.max(...names.map((n) => n.length));
   return [
-    "usage: llmdbg <command> <model> [options]      (train, tune: a run file; zoo: an action)",
+    "usage: llmdbg <command> <model> [options]      (train, tune: a run file; zoo, runs: an action)",
     "",
     "<model> is a Hugging Face model folder (config.json, *.safetensors, tokenizer.json) or a .gguf file;",
     "zoo/stories is a small one that ships with llmdbg.",
