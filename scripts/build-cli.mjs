@@ -35,8 +35,10 @@ export async function build() {
   const { build: esbuild } = await import("esbuild");
   mkdirSync(dist, { recursive: true });
   await esbuild({
-    entryPoints: [join(repo, "packages/cli/src/main.ts")],
-    outfile: join(dist, "main.mjs"),
+    // the server's worker threads start from a bundle of their own beside main.mjs (packages/server/src/lane.ts)
+    entryPoints: { main: join(repo, "packages/cli/src/main.ts"), "server-worker": join(repo, "packages/server/src/worker.ts") },
+    outdir: dist,
+    outExtension: { ".js": ".mjs" },
     bundle: true,
     platform: "node",
     format: "esm",

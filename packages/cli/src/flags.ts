@@ -5,11 +5,13 @@ import { intFlag, numFlag, oneOf, parse } from "./args.js";
 /** One flag: how util.parseArgs sees it, its argument name and help line, and how its raw value is read. */
 export interface FlagSpec<V> {
   readonly type: "string" | "boolean";
+  /** the flag may be given several times; `read` then gets every value */
+  readonly multiple?: boolean;
   /** the argument's name in the help (`N`, `FILE`); none for a boolean */
   readonly arg?: string;
   readonly help: string;
   /** the checked value, or undefined when the flag is absent (throws a UsageError for a bad value) */
-  readonly read: (raw: string | boolean | undefined, name: string) => V;
+  readonly read: (raw: string | boolean | string[] | undefined, name: string) => V;
 }
 
 /** The flag constructors: each says what a valid value is. */
@@ -22,6 +24,14 @@ export const flag = {
     arg,
     help,
     read: (v) => (typeof v === "string" ? v : undefined),
+  }),
+  /** any text, as often as given (`--model a --model b`); empty when absent */
+  list: (arg: string, help: string): FlagSpec<string[]> => ({
+    type: "string",
+    multiple: true,
+    arg,
+    help,
+    read: (v) => (Array.isArray(v) ? v : typeof v === "string" ? [v] : []),
   }),
   /** an integer in [min, max] */
   int: (arg: string, help: string, min: number, max?: number): FlagSpec<number | undefined> => ({
@@ -69,10 +79,9 @@ export function defineFlags<T extends Record<string, FlagSpec<unknown>>>(
   const entries = Object.entries(table) as [string, FlagSpec<unknown>][];
   const heads = entries.map(([name, f]) => (f.arg === undefined ? `--${name}` : `--${name} ${f.arg}`));
   const width = Math.max(...heads.map((h) => h.length), ...Object.keys(positionals).map((p) => p.length));
-  const options = Object.fromEntries(entries.map(([name, f]) => [name, { type: f.type }])) as Record<
-    string,
-    { type: "string" | "boolean" }
-  >;
+  const options = Object.fromEntries(
+    entries.map(([name, f]) => [name, { type: f.type, ...(f.multiple === true && { multiple: true }) }]),
+  ) as Record<string, { type: "string" | "boolean"; multiple?: boolean }>;
   return {
     help: [
       ...Object.entries(positionals).map(([name, help]) => `${name.padEnd(width)}  ${help}`),
@@ -80,7 +89,7 @@ export function defineFlags<T extends Record<string, FlagSpec<unknown>>>(
     ],
     parse(argv) {
       const { values, positionals } = parse(argv, options);
-      const raw = values as Record<string, string | boolean | undefined>;
+      const raw = values as Record<string, string | boolean | string[] | undefined>;
       const out = Object.fromEntries(entries.map(([name, f]) => [name, f.read(raw[name], name)])) as Values<T>;
       return { values: out, positionals };
     },

@@ -21,6 +21,7 @@ import { probeCommand } from "./commands/probe.js";
 import { profileCommand } from "./commands/profile.js";
 import { runCommand } from "./commands/run.js";
 import { runsCommand } from "./commands/runs.js";
+import { serveCommand } from "./commands/serve.js";
 import { steerCommand } from "./commands/steer.js";
 import { trainCommand } from "./commands/train.js";
 import { tuneCommand } from "./commands/tune.js";
@@ -47,6 +48,7 @@ export type CommandName =
   | "train"
   | "finetune"
   | "tune"
+  | "serve"
   | "zoo"
   | "runs";
 
@@ -72,6 +74,7 @@ const commands: { readonly [C in CommandName]: Command } = {
   train: trainCommand,
   finetune: finetuneCommand,
   tune: tuneCommand,
+  serve: serveCommand,
   zoo: zooCommand,
   runs: runsCommand,
 };

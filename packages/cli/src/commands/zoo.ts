@@ -19,7 +19,7 @@ const flags = defineFlags({
 });
 
 /** The zoo folder: the flag, $LLMDBG_ZOO, or the `zoo/` beside `packages/` above this file. */
-function zooDir(flagValue: string | undefined): string {
+export function zooDir(flagValue: string | undefined): string {
   if (flagValue !== undefined) return resolve(flagValue);
   const env = process.env.LLMDBG_ZOO;
   if (env !== undefined && env !== "") return resolve(env);

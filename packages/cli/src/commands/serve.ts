@@ -1,0 +1,91 @@
+// `llmdbg serve`: the local server (@llmdbg/server) over the models named on the command line, or the zoo's
+// stories model. It prints the launch URL with its per-launch token and runs until Ctrl-C (or SIGTERM), which
+// closes it: open connections, queued and running jobs, worker threads.
+import { existsSync } from "node:fs";
+import { basename, join, resolve } from "node:path";
+import { startServer } from "@llmdbg/server";
+import { UsageError } from "../args.js";
+import { defineFlags, flag } from "../flags.js";
+import { print } from "../output.js";
+import type { Command } from "./command.js";
+import { zooDir } from "./zoo.js";
+
+const flags = defineFlags({
+  model: flag.list(
+    "[ID=]PATH",
+    "a model folder or .gguf file, as often as needed; its id is the file name unless ID= is given (default: zoo/stories)",
+  ),
+  port: flag.int("N", "the port (default 0: any free port)", 0, 65535),
+  host: flag.text("H", "the address to bind (default 127.0.0.1); another needs --allow-remote"),
+  "allow-remote": flag.bool("bind an address other than loopback (anyone who gets the token can use the server)"),
+  static: flag.text("DIR", "serve the web UI's built files from this folder"),
+  "allow-unread": flag.bool("load checkpoints even if they store tensors the architecture does not read"),
+});
+
+const ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+/** `--model` values → id → path; an id is the file's name (without .gguf), made unique with -2, -3, … */
+export function modelTable(values: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const v of values) {
+    const eq = v.indexOf("=");
+    const given = eq > 0 && ID.test(v.slice(0, eq)) ? v.slice(0, eq) : undefined;
+    const path = given === undefined ? v : v.slice(eq + 1);
+    if (!existsSync(path)) throw new UsageError(`--model ${v}: ${path} does not exist`);
+    if (given !== undefined && Object.hasOwn(out, given)) throw new UsageError(`--model ${v}: the id ${given} is taken`);
+    const base =
+      given ??
+      (basename(resolve(path))
+        .replace(/\.gguf$/i, "")
+        .replace(/[^A-Za-z0-9._-]/g, "-")
+        .replace(/^[^A-Za-z0-9]+/, "")
+        .slice(0, 60) ||
+        "model");
+    let id = base;
+    for (let i = 2; Object.hasOwn(out, id); i++) id = `${base}-${i}`;
+    out[id] = path;
+  }
+  return out;
+}
+
+export const serveCommand: Command = {
+  summary: "the local server: the models over a token-guarded HTTP + WebSocket API (and the web UI with --static)",
+  usage: "llmdbg serve [--model [ID=]PATH ...] [--port N] [--host H --allow-remote] [--static DIR]",
+  help: flags.help,
+  async run(argv) {
+    const { values, positionals } = flags.parse(argv);
+    if (positionals.length > 0)
+      throw new UsageError(`unexpected ${positionals.join(" ")}: name models with --model PATH (as often as needed)`);
+    const host = values.host ?? "127.0.0.1";
+    if (!["127.0.0.1", "localhost", "::1"].includes(host) && !values["allow-remote"])
+      throw new UsageError(`--host ${host} is reachable from other machines; add --allow-remote if that is what you want`);
+    if (values["allow-remote"] && values.host === undefined) throw new UsageError("--allow-remote goes with --host H");
+    if (values.static !== undefined && !existsSync(values.static))
+      throw new UsageError(`--static ${values.static}: the folder does not exist`);
+    const models = modelTable(values.model.length > 0 ? values.model : [`stories=${join(zooDir(undefined), "stories")}`]);
+    const server = await startServer({
+      models,
+      host,
+      ...(values.port !== undefined && { port: values.port }),
+      allowHost: values["allow-remote"],
+      ...(values.static !== undefined && { staticDir: values.static }),
+      allowUnread: values["allow-unread"],
+      warn: (m) => process.stderr.write(`${m}\n`),
+    });
+    print(`llmdbg serve: ${server.models.map((m) => m.id).join(", ")}`);
+    print(`open ${server.url}`);
+    print("(the token in the URL is this launch's password; Ctrl-C stops the server)");
+    await new Promise<void>((done) => {
+      const stop = () => {
+        process.off("SIGINT", stop);
+        process.off("SIGTERM", stop);
+        done();
+      };
+      process.on("SIGINT", stop);
+      process.on("SIGTERM", stop);
+    });
+    await server.close();
+    process.stderr.write("llmdbg serve: stopped\n");
+    return 0;
+  },
+};
