@@ -144,8 +144,6 @@ export type RpcErrorCode =
   | "cancelled"
   /** the job ran past its time budget */
   | "timeout"
-  /** the message is over the size cap */
-  | "too_large"
   /** the computation failed (a bad token, a model error) */
   | "failed"
   | "internal";
