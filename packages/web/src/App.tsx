@@ -1,0 +1,103 @@
+// The page: the model picker, the views as tabs over one shared state (model, prompt, target) and one RPC client.
+// Views stay mounted when hidden, so switching tabs keeps their results.
+import type { ModelInfo } from "@llmdbg/protocol";
+import { useEffect, useState } from "react";
+import { visible } from "./format.js";
+import type { RpcClient } from "./rpc.js";
+import type { Shared, Target } from "./state.js";
+import { AttentionView } from "./views/Attention.js";
+import { LensView } from "./views/Lens.js";
+import { Workbench } from "./views/Workbench.js";
+
+const TABS = [
+  { id: "workbench", label: "Workbench" },
+  { id: "attention", label: "Attention" },
+  { id: "lens", label: "Lens" },
+] as const;
+type Tab = (typeof TABS)[number]["id"];
+
+export const DEFAULT_PROMPT = "The cat sat on the mat. The cat sat on the";
+
+export function App({ rpc }: { rpc: RpcClient }) {
+  const [models, setModels] = useState<readonly ModelInfo[] | null>(null);
+  const [modelId, setModelId] = useState<string>("");
+  const [error, setError] = useState<string | null>(null);
+  const [connected, setConnected] = useState(true);
+  const [tab, setTab] = useState<Tab>("workbench");
+  const [prompt, setPrompt] = useState(DEFAULT_PROMPT);
+  const [target, setTarget] = useState<Target | null>(null);
+
+  useEffect(() => {
+    rpc.onClose = () => setConnected(false);
+    rpc.call("models.list", {}).then(
+      (r) => {
+        setModels(r.models);
+        setModelId((cur) => (cur === "" ? (r.models[0]?.id ?? "") : cur));
+      },
+      (e: unknown) => setError(e instanceof Error ? e.message : String(e)),
+    );
+  }, [rpc]);
+
+  const model = models?.find((m) => m.id === modelId);
+  const shared: Shared | null = model === undefined ? null : { model, prompt, target, setTarget };
+
+  return (
+    <div className="app">
+      <header>
+        <h1>llmdbg</h1>
+        <label>
+          model{" "}
+          <select
+            data-testid="model"
+            value={modelId}
+            onChange={(e) => {
+              setModelId(e.target.value);
+              setTarget(null);
+            }}
+            disabled={models === null}
+          >
+            {(models ?? []).map((m) => (
+              <option key={m.id} value={m.id}>
+                {m.id} ({m.family}, {m.nLayers} layers × {m.nHeads} heads)
+              </option>
+            ))}
+          </select>
+        </label>
+        <nav>
+          {TABS.map((t) => (
+            <button
+              type="button"
+              key={t.id}
+              data-testid={`tab-${t.id}`}
+              className={tab === t.id ? "tab active" : "tab"}
+              onClick={() => setTab(t.id)}
+            >
+              {t.label}
+            </button>
+          ))}
+        </nav>
+        <span className="target" data-testid="target">
+          {target === null
+            ? "target: none (click a token)"
+            : `target: “${visible(target.token.text, target.token.id)}” (id ${target.token.id}) at position ${target.position}`}
+        </span>
+        {!connected && <span className="error">disconnected: reload the page</span>}
+      </header>
+      {error !== null && <p className="error">could not list the models: {error}</p>}
+      {models !== null && models.length === 0 && <p className="error">the server holds no models (llmdbg serve --model PATH)</p>}
+      {shared !== null && (
+        <main key={shared.model.id}>
+          <section hidden={tab !== "workbench"}>
+            <Workbench rpc={rpc} shared={shared} onPrompt={setPrompt} />
+          </section>
+          <section hidden={tab !== "attention"}>
+            <AttentionView rpc={rpc} shared={shared} />
+          </section>
+          <section hidden={tab !== "lens"}>
+            <LensView rpc={rpc} shared={shared} />
+          </section>
+        </main>
+      )}
+    </div>
+  );
+}

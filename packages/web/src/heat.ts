@@ -1,0 +1,59 @@
+// Colours and pixels for the heatmaps: a value in [0, 1] maps from near-white through blue to near-black, and an
+// attention pattern [query][key] becomes RGBA pixels row by row (query = y, key = x), the way the canvas views
+// draw it. Kept free of the DOM so the tests check it in Node.
+
+/** The colour stops of the scale, value 0 first. */
+const STOPS: readonly (readonly [number, number, number])[] = [
+  [247, 251, 255],
+  [198, 219, 239],
+  [107, 174, 214],
+  [33, 113, 181],
+  [8, 48, 107],
+  [3, 19, 43],
+];
+
+/** RGB of a value in [0, 1] (clamped; NaN shows as the colour of 0). */
+export function heatRgb(v: number): [number, number, number] {
+  const x = Number.isFinite(v) ? Math.min(1, Math.max(0, v)) : 0;
+  const f = x * (STOPS.length - 1);
+  const i = Math.min(STOPS.length - 2, Math.floor(f));
+  const t = f - i;
+  const a = STOPS[i] as readonly [number, number, number];
+  const b = STOPS[i + 1] as readonly [number, number, number];
+  return [Math.round(a[0] + t * (b[0] - a[0])), Math.round(a[1] + t * (b[1] - a[1])), Math.round(a[2] + t * (b[2] - a[2]))];
+}
+
+/** A CSS colour for a value in [0, 1], and a readable text colour on it. */
+export function heatCss(v: number): { background: string; color: string } {
+  const [r, g, b] = heatRgb(v);
+  return { background: `rgb(${r}, ${g}, ${b})`, color: 0.299 * r + 0.587 * g + 0.114 * b < 140 ? "#fff" : "#111" };
+}
+
+/**
+ * The pixels of a pattern [query][key] (n × n, one pixel per entry), scaled so `max` is the darkest: 1 for raw
+ * probabilities; a head's own maximum makes weak patterns visible. Entries above the diagonal that a causal model
+ * never attends to are 0 and draw white.
+ */
+export function patternRgba(pattern: readonly (readonly number[])[], max = 1): Uint8ClampedArray {
+  const n = pattern.length;
+  const out = new Uint8ClampedArray(n * n * 4);
+  const scale = max > 0 ? 1 / max : 0;
+  for (let q = 0; q < n; q++) {
+    const row = pattern[q] ?? [];
+    for (let k = 0; k < n; k++) {
+      const [r, g, b] = heatRgb((row[k] ?? 0) * scale);
+      const o = (q * n + k) * 4;
+      out[o] = r;
+      out[o + 1] = g;
+      out[o + 2] = b;
+      out[o + 3] = 255;
+    }
+  }
+  return out;
+}
+
+/** The cell under a point of a square drawing of an n × n matrix `size` pixels wide, or null outside it. */
+export function cellAt(x: number, y: number, size: number, n: number): { row: number; col: number } | null {
+  if (n <= 0 || x < 0 || y < 0 || x >= size || y >= size) return null;
+  return { row: Math.min(n - 1, Math.floor((y / size) * n)), col: Math.min(n - 1, Math.floor((x / size) * n)) };
+}

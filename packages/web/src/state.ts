@@ -1,0 +1,19 @@
+// What the views share: the model, the prompt, and the target — a token at a position that the workbench sets on
+// click and the other views read (the lens plots the target token's probability, the attention view marks the
+// target position's query row).
+import type { ModelInfo, TokenRef } from "@llmdbg/protocol";
+
+export interface Target {
+  /** the position the token was picked at (an input token, or a prediction made there) */
+  readonly position: number;
+  readonly token: TokenRef;
+  /** "input": the prompt's token at that position; "prediction": a prediction for the next position */
+  readonly from: "input" | "prediction";
+}
+
+export interface Shared {
+  readonly model: ModelInfo;
+  readonly prompt: string;
+  readonly target: Target | null;
+  setTarget(t: Target | null): void;
+}

@@ -1,0 +1,136 @@
+// The views' pure logic: token text made visible, percentages, the colour scale and pattern pixels, the cell under
+// the pointer, the head table's rows and sorting, and the lens's labels.
+import type { AttentionResult } from "@llmdbg/protocol";
+import { describe, expect, it } from "vitest";
+import { num, pct, visible } from "../src/format.js";
+import { cellAt, heatCss, heatRgb, patternRgba } from "../src/heat.js";
+import { rankShade, streamLabel } from "../src/lens.js";
+import { headRows, sortRows } from "../src/scores.js";
+
+describe("format", () => {
+  it("makes whitespace visible and shows a missing text by id", () => {
+    expect(visible(" the")).toBe("·the");
+    expect(visible("a\nb\tc")).toBe("a↵b→c");
+    expect(visible(null, 42)).toBe("#42");
+    expect(visible("")).toBe("∅");
+    // markup stays text: React escapes it, nothing here interprets it
+    expect(visible("<b>&")).toBe("<b>&");
+  });
+  it("prints probabilities at about three digits", () => {
+    expect(pct(0.5)).toBe("50.0%");
+    expect(pct(0.01234)).toBe("1.23%");
+    expect(pct(0.0045)).toBe("0.45%");
+    expect(pct(1e-7)).toBe("<0.01%");
+    expect(pct(0)).toBe("0%");
+    expect(pct(Number.NaN)).toBe("–");
+    expect(num(null)).toBe("–");
+    expect(num(0.12345, 2)).toBe("0.12");
+  });
+});
+
+describe("heat", () => {
+  it("runs from light at 0 to dark at 1, clamped, monotone in brightness", () => {
+    const lum = (v: number) => heatRgb(v).reduce((a, b) => a + b, 0);
+    expect(heatRgb(0)).toEqual([247, 251, 255]);
+    expect(heatRgb(1)).toEqual([3, 19, 43]);
+    expect(heatRgb(-3)).toEqual(heatRgb(0));
+    expect(heatRgb(7)).toEqual(heatRgb(1));
+    expect(heatRgb(Number.NaN)).toEqual(heatRgb(0));
+    for (let v = 0; v < 1; v += 0.05) expect(lum(v + 0.05)).toBeLessThanOrEqual(lum(v));
+    expect(heatCss(1).color).toBe("#fff");
+    expect(heatCss(0).color).toBe("#111");
+  });
+  it("draws a pattern row by row (query = y, key = x), scaled to its maximum", () => {
+    const px = patternRgba(
+      [
+        [1, 0],
+        [0.25, 0.5],
+      ],
+      0.5,
+    );
+    expect(px.length).toBe(16);
+    const at = (q: number, k: number) => Array.from(px.slice((q * 2 + k) * 4, (q * 2 + k) * 4 + 4));
+    expect(at(0, 0)).toEqual([...heatRgb(1), 255]); // 1 / 0.5 clamps to the darkest
+    expect(at(0, 1)).toEqual([...heatRgb(0), 255]);
+    expect(at(1, 0)).toEqual([...heatRgb(0.5), 255]);
+    expect(at(1, 1)).toEqual([...heatRgb(1), 255]);
+  });
+  it("finds the cell under a point", () => {
+    expect(cellAt(0, 0, 100, 4)).toEqual({ row: 0, col: 0 });
+    expect(cellAt(99.9, 30, 100, 4)).toEqual({ row: 1, col: 3 });
+    expect(cellAt(100, 0, 100, 4)).toBeNull();
+    expect(cellAt(-1, 0, 100, 4)).toBeNull();
+    expect(cellAt(5, 5, 100, 0)).toBeNull();
+  });
+});
+
+const attention: AttentionResult = {
+  kind: "attention",
+  tokens: [
+    { id: 1, text: "a" },
+    { id: 2, text: "b" },
+  ],
+  layers: [0, 1],
+  heads: [0, 1],
+  entropy: [
+    [0.5, 0.1],
+    [0.3, 0.9],
+  ],
+  firstToken: [
+    [0.2, 0.2],
+    [0.4, 0.1],
+  ],
+  sinks: [
+    [[], []],
+    [[], []],
+  ],
+  rollout: [],
+  flow: [],
+  patterns: null,
+  scores: {
+    previousToken: [
+      [0.9, 0.1],
+      [0.2, 0.3],
+    ],
+    induction: [
+      [0.1, 0.1],
+      [0.8, 0.95],
+    ],
+    duplicateToken: [
+      [0, 0],
+      [0, 0],
+    ],
+    copying: null,
+  },
+  seed: 0,
+  repeatLength: 20,
+  batch: 4,
+};
+
+describe("head table", () => {
+  it("has one row per head with its scores, and null where a score is absent", () => {
+    const rows = headRows(attention);
+    expect(rows.map((r) => `L${r.layer}H${r.head}`)).toEqual(["L0H0", "L0H1", "L1H0", "L1H1"]);
+    expect(rows[2]).toMatchObject({ entropy: 0.3, firstToken: 0.4, previousToken: 0.2, induction: 0.8, copying: null });
+    expect(headRows({ ...attention, scores: null })[0]).toMatchObject({ induction: null, previousToken: null });
+  });
+  it("sorts by a column either way, ties by layer and head", () => {
+    const rows = headRows(attention);
+    expect(sortRows(rows, "induction", true).map((r) => `L${r.layer}H${r.head}`)).toEqual(["L1H1", "L1H0", "L0H0", "L0H1"]);
+    expect(sortRows(rows, "entropy", false).map((r) => r.entropy)).toEqual([0.1, 0.3, 0.5, 0.9]);
+    const withNull = [...rows, { ...(rows[0] as (typeof rows)[number]), layer: 9, entropy: null }];
+    expect(sortRows(withNull, "entropy", true).at(-1)?.layer).toBe(9);
+    expect(sortRows(withNull, "entropy", false).at(-1)?.layer).toBe(9);
+  });
+});
+
+describe("lens", () => {
+  it("labels the streams and shades ranks", () => {
+    expect(streamLabel("blocks.3.hook_resid_pre")).toBe("L3 pre");
+    expect(streamLabel("blocks.11.hook_resid_post")).toBe("L11 post");
+    expect(streamLabel("other")).toBe("other");
+    expect(rankShade(0)).toBe(1);
+    expect(rankShade(99)).toBe(0);
+    expect(rankShade(9)).toBeCloseTo(0.5);
+  });
+});
