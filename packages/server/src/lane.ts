@@ -28,13 +28,14 @@ export type ToWorker = {
   readonly method: JobMethod;
   readonly model: string;
   readonly params: unknown;
-  /** Date.now() after which the job stops with `timeout` */
-  readonly deadline: number;
+  /** the job's time budget, ms, counted from when the thread starts it */
+  readonly budgetMs: number;
 };
 
 export type FromWorker =
   | { readonly type: "ready"; readonly infos: ModelInfo[] }
   | { readonly type: "loadError"; readonly message: string }
+  | { readonly type: "started"; readonly seq: number }
   | { readonly type: "progress"; readonly seq: number; readonly done: number; readonly total: number; readonly what: string }
   | { readonly type: "partial"; readonly seq: number; readonly data: GeneratePartial }
   | { readonly type: "done"; readonly seq: number; readonly result: unknown }
@@ -132,7 +133,13 @@ class Slot {
   private onMessage(m: FromWorker): void {
     const r = this.running;
     if (m.type === "ready" || m.type === "loadError" || r === undefined || m.seq !== r.seq) return;
-    if (m.type === "progress") r.job.onProgress(m);
+    if (m.type === "started") {
+      // the thread stops the job itself at its budget when the job reports progress; one that does not is
+      // terminated a grace period later (the budget starts here, not while a fresh thread starts up)
+      r.timers.push(
+        setTimeout(() => this.kill(r, "timeout", "the job ran past its time budget"), this.opts.timeoutMs + this.opts.graceMs),
+      );
+    } else if (m.type === "progress") r.job.onProgress(m);
     else if (m.type === "partial") r.job.onPartial(m.data);
     else {
       for (const t of r.timers) clearTimeout(t);
@@ -144,20 +151,15 @@ class Slot {
   }
 
   run(seq: number, job: Job): void {
-    const deadline = Date.now() + this.opts.timeoutMs;
     const r: Running = { seq, job, timers: [] };
     this.running = r;
-    // the worker stops itself at the deadline when the job reports progress; one that does not is terminated
-    r.timers.push(
-      setTimeout(() => this.kill(r, "timeout", "the job ran past its time budget"), this.opts.timeoutMs + this.opts.graceMs),
-    );
     this.worker.postMessage({
       type: "job",
       seq,
       method: job.method,
       model: job.model,
       params: job.params,
-      deadline,
+      budgetMs: this.opts.timeoutMs,
     } satisfies ToWorker);
   }
 

@@ -7,7 +7,11 @@ import { realpathSync, statSync } from "node:fs";
 import type { IncomingMessage } from "node:http";
 import { join, sep } from "node:path";
 
-export const COOKIE = "llmdbg_token";
+/**
+ * The cookie's name carries the port: cookies are not kept per port, so two servers on one machine would
+ * otherwise overwrite each other's token (as Jupyter names its cookie per port).
+ */
+export const cookieName = (port: number) => `llmdbg_token_${port}`;
 
 /** 256 random bits, URL-safe. */
 export function newToken(): string {
@@ -23,7 +27,7 @@ export function tokenMatches(given: string, token: string): boolean {
 }
 
 /** The token a request carries: the cookie, else a bearer header; undefined when it carries none. */
-export function requestToken(req: IncomingMessage): string | undefined {
+export function requestToken(req: IncomingMessage, cookie: string): string | undefined {
   const auth = req.headers.authorization;
   if (auth !== undefined) {
     const m = /^Bearer\s+(\S+)\s*$/i.exec(auth);
@@ -31,14 +35,14 @@ export function requestToken(req: IncomingMessage): string | undefined {
   }
   for (const part of (req.headers.cookie ?? "").split(";")) {
     const eq = part.indexOf("=");
-    if (eq > 0 && part.slice(0, eq).trim() === COOKIE) return part.slice(eq + 1).trim();
+    if (eq > 0 && part.slice(0, eq).trim() === cookie) return part.slice(eq + 1).trim();
   }
   return undefined;
 }
 
 /** 401 without a token, 403 with a wrong one, undefined when it is right. */
-export function authStatus(req: IncomingMessage, token: string): 401 | 403 | undefined {
-  const given = requestToken(req);
+export function authStatus(req: IncomingMessage, token: string, cookie: string): 401 | 403 | undefined {
+  const given = requestToken(req, cookie);
   if (given === undefined) return 401;
   return tokenMatches(given, token) ? undefined : 403;
 }

@@ -15,7 +15,7 @@ import { type Job, type JobMethod, Lane, QueueFullError } from "./lane.js";
 import {
   allowedHosts,
   authStatus,
-  COOKIE,
+  cookieName,
   hostAllowed,
   newToken,
   originAllowed,
@@ -85,6 +85,8 @@ export interface RunningServer {
   readonly url: string;
   readonly port: number;
   readonly token: string;
+  /** the cookie's name (`llmdbg_token_<port>`) */
+  readonly cookie: string;
   readonly models: readonly ModelInfo[];
   close(): Promise<void>;
 }
@@ -329,12 +331,13 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       if (!tokenMatches(offered, token)) return void text(res, 403, "wrong token");
       url.searchParams.delete("token");
       head(res, 302, undefined, {
-        "Set-Cookie": `${COOKIE}=${token}; HttpOnly; SameSite=Strict; Path=/`,
-        Location: `${url.pathname}${url.search}`,
+        "Set-Cookie": `${cookieName(port)}=${token}; HttpOnly; SameSite=Strict; Path=/`,
+        // one leading slash: `//host/…` would be another site
+        Location: `/${url.pathname.replace(/^\/+/, "")}${url.search}`,
       });
       return void res.end();
     }
-    const auth = authStatus(req, token);
+    const auth = authStatus(req, token, cookieName(port));
     if (auth !== undefined) return void text(res, auth, auth === 401 ? "a token is required" : "wrong token");
     if (!safe) {
       const body = await readBody(req, res);
@@ -406,7 +409,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     socket.on("error", () => socket.destroy());
     if (!hostAllowed(req, hosts)) return refuse(socket, 403, "Forbidden");
     if (!originAllowed(req, hosts)) return refuse(socket, 403, "Forbidden");
-    const auth = authStatus(req, token);
+    const auth = authStatus(req, token, cookieName(port));
     if (auth !== undefined) return refuse(socket, auth, auth === 401 ? "Unauthorized" : "Forbidden");
     if (new URL(req.url ?? "/", "http://localhost").pathname !== "/ws") return refuse(socket, 404, "Not Found");
     wss.handleUpgrade(req, socket, headBuf, (ws) => {
@@ -450,6 +453,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     url: `http://127.0.0.1:${port}/?token=${token}`,
     port,
     token,
+    cookie: cookieName(port),
     models: infos,
     async close() {
       for (const c of wss.clients) c.terminate();

@@ -37,11 +37,13 @@ class Stop extends Error {
 }
 
 async function runJob(job: Extract<ToWorker, { type: "job" }>): Promise<void> {
+  post({ type: "started", seq: job.seq });
+  const deadline = Date.now() + job.budgetMs;
   const ctl = new AbortController();
   const poll = () => {
     if (ctl.signal.aborted) return;
     if (Atomics.load(flag, 0) === job.seq) ctl.abort(new Stop("cancelled"));
-    else if (Date.now() > job.deadline) ctl.abort(new Stop("timeout"));
+    else if (Date.now() > deadline) ctl.abort(new Stop("timeout"));
   };
   const ctx: JobContext = {
     signal: ctl.signal,

@@ -69,7 +69,7 @@ export class Client {
     });
   }
 
-  static open(s: RunningServer, headers: Record<string, string> = { Cookie: `llmdbg_token=${s.token}` }): Promise<Client> {
+  static open(s: RunningServer, headers: Record<string, string> = { Cookie: `${s.cookie}=${s.token}` }): Promise<Client> {
     return new Promise((resolve, reject) => {
       const ws = new WebSocket(`ws://127.0.0.1:${s.port}/ws`, { headers });
       ws.once("open", () => resolve(new Client(ws)));

@@ -26,7 +26,7 @@ afterAll(async () => {
   tiny.cleanup();
 });
 
-const cookie = () => ({ Cookie: `llmdbg_token=${s.token}` });
+const cookie = () => ({ Cookie: `${s.cookie}=${s.token}` });
 
 describe("token", () => {
   it("is printed in a URL on 127.0.0.1, and is long and random", () => {
@@ -38,13 +38,24 @@ describe("token", () => {
     expect(r.status).toBe(302);
     expect(r.headers.location).toBe("/");
     const set = r.headers["set-cookie"]?.[0] ?? "";
-    expect(set).toContain(`llmdbg_token=${s.token}`);
+    expect(set).toContain(`llmdbg_token_${s.port}=${s.token}`);
     expect(set).toMatch(/HttpOnly/);
     expect(set).toMatch(/SameSite=Strict/);
     expect(set).toMatch(/Path=\//);
     const page = await http(s.port, "/", { headers: cookie() });
     expect(page.status).toBe(200);
     expect(page.body).toContain("<p>ui</p>");
+  });
+
+  it("redirects within this site only, and keeps other query parameters", async () => {
+    const r = await http(s.port, `//evil.example/x?a=1&token=${s.token}`);
+    expect(r.status).toBe(302);
+    expect(r.headers.location).toBe("/x?a=1");
+  });
+
+  it("a cookie for another port (another llmdbg server) is no token", async () => {
+    const other = { Cookie: `llmdbg_token_${s.port + 1}=${s.token}` };
+    expect((await http(s.port, "/api/models", { headers: other })).status).toBe(401);
   });
 
   it("wrong token in the URL → 403, no cookie", async () => {
@@ -56,7 +67,7 @@ describe("token", () => {
   it("no token → 401, a wrong one → 403, on every route", async () => {
     for (const path of ["/", "/api/models", "/assets/app.js", "/api/jobs/00000000-0000-0000-0000-000000000000"]) {
       expect((await http(s.port, path)).status).toBe(401);
-      expect((await http(s.port, path, { headers: { Cookie: "llmdbg_token=wrong" } })).status).toBe(403);
+      expect((await http(s.port, path, { headers: { Cookie: `${s.cookie}=wrong` } })).status).toBe(403);
       expect((await http(s.port, path, { headers: { Authorization: `Bearer ${s.token}x` } })).status).toBe(403);
     }
     expect((await http(s.port, "/api/models", { method: "DELETE" })).status).toBe(401);
@@ -117,7 +128,7 @@ describe("Host and Origin", () => {
     await expect(Client.open(s, { ...cookie(), Origin: "null" })).rejects.toThrow(/403/);
     await expect(Client.open(s, { ...cookie(), Host: "evil.example" })).rejects.toThrow(/403/);
     await expect(Client.open(s, {})).rejects.toThrow(/401/);
-    await expect(Client.open(s, { Cookie: "llmdbg_token=wrong" })).rejects.toThrow(/403/);
+    await expect(Client.open(s, { Cookie: `${s.cookie}=wrong` })).rejects.toThrow(/403/);
     const c = await Client.open(s, { ...cookie(), Origin: `http://localhost:${s.port}` });
     expect(final(await c.call(1, "models.list")).kind).toBe("result");
     c.close();
