@@ -72,7 +72,8 @@ export const ALLOW = {
     test: ["testing"],
     browser: false,
   },
-  web: { src: ["protocol"], test: [], browser: true },
+  // its tests build the UI and drive it in Chromium against a server on a tiny model
+  web: { src: ["protocol"], test: ["server", "testing"], browser: true },
 };
 
 /**

@@ -1,0 +1,162 @@
+// The web UI end to end in a real browser: the UI built by Vite into a temp folder, the server started in-process
+// on it with two models (a random tiny GPT-2 and the zoo's `stories`), and Debian's Chromium driven by
+// playwright-core (never a downloaded browser). It opens the token URL, picks a model, runs a prompt (tokens and
+// predictions appear), streams a generation, opens the Attention view (the canvas thumbnails have pixels) and the
+// Lens view, and saves a screenshot of each under a temp folder (LLMDBG_SCREENSHOTS names another). Any console
+// error or page error — a CSP violation among them — fails it. Skipped where /usr/bin/chromium is missing, unless
+// LLMDBG_REQUIRE_CHROMIUM is set (CI sets it after installing the package).
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { type RunningServer, startServer } from "@llmdbg/server";
+import { writeTinyModel } from "@llmdbg/testing";
+import { type BrowserContext, chromium, type Page } from "playwright-core";
+import { build } from "vite";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+const CHROMIUM = "/usr/bin/chromium";
+const here = dirname(fileURLToPath(import.meta.url));
+const webRoot = join(here, "..");
+const stories = join(here, "../../../zoo/stories");
+const haveChromium = existsSync(CHROMIUM);
+if (!haveChromium && process.env.LLMDBG_REQUIRE_CHROMIUM) throw new Error(`${CHROMIUM} is missing: apt-get install chromium`);
+
+const WAIT = { timeout: 30_000 };
+const PROMPT = "Once upon a time, there was a little girl named Lily. She";
+
+describe.skipIf(!haveChromium)("web UI in Chromium", () => {
+  const tmp = mkdtempSync(join(tmpdir(), "llmdbg-web-e2e-"));
+  const shots = process.env.LLMDBG_SCREENSHOTS ?? join(tmp, "screenshots");
+  let server: RunningServer;
+  let context: BrowserContext;
+  let page: Page;
+  const problems: string[] = [];
+
+  beforeAll(async () => {
+    mkdirSync(shots, { recursive: true });
+    const dist = join(tmp, "dist");
+    await build({ root: webRoot, configFile: join(webRoot, "vite.config.ts"), logLevel: "warn", build: { outDir: dist } });
+    writeTinyModel(join(tmp, "tiny"), "gpt2", { seed: 3 });
+    server = await startServer({
+      models: { tiny: join(tmp, "tiny"), stories },
+      backend: "ref",
+      staticDir: dist,
+      warn: () => {},
+    });
+    context = await chromium.launchPersistentContext(join(tmp, "profile"), {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+      ],
+      viewport: { width: 1280, height: 900 },
+    });
+    page = context.pages()[0] ?? (await context.newPage());
+    page.on("console", (m) => {
+      if (m.type() === "error") problems.push(`console: ${m.text()}`);
+    });
+    page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
+  }, 120_000);
+
+  afterAll(async () => {
+    await context?.close();
+    await server?.close();
+    rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it("opens with the token, picks a model, runs a prompt and shows tokens with their predictions", async () => {
+    await page.goto(server.url);
+    // the token was swapped for a cookie and a redirect: it is no longer in the address bar
+    expect(page.url()).not.toContain("token=");
+    const picker = page.getByTestId("model");
+    await expect.poll(() => picker.locator("option").count(), WAIT).toBe(2);
+    await picker.selectOption("stories");
+    await page.getByTestId("prompt").fill(PROMPT);
+    await page.getByTestId("run").click();
+    const rows = page.getByTestId("token-row");
+    await rows.first().waitFor(WAIT);
+    const n = await rows.count();
+    expect(n).toBeGreaterThan(10);
+    expect(await page.getByTestId("prediction").count()).toBe(5 * n);
+    // the tokens read back as the prompt (spaces shown as ·)
+    const tokens = await page.getByTestId("token").allInnerTexts();
+    expect(tokens.join("").replace(/·/g, " ")).toContain("little girl named Lily");
+    // the default target is the top prediction after the last token; clicking another prediction retargets
+    await expect.poll(() => page.getByTestId("target").innerText(), WAIT).toMatch(new RegExp(`at position ${n - 1}$`));
+    await page
+      .getByTestId("prediction")
+      .nth(5 * 9)
+      .click(); // the top prediction after " girl"
+    await expect.poll(() => page.getByTestId("target").innerText()).toMatch(/at position 9$/);
+    await page.screenshot({ path: join(shots, "workbench.png"), fullPage: true });
+  });
+
+  it("streams a generation, token by token", async () => {
+    await page.locator('label:has-text("new tokens") input').fill("24");
+    // record every text the output span shows while the tokens arrive
+    await page.evaluate(() => {
+      const w = window as unknown as { seen: string[] };
+      w.seen = [];
+      new MutationObserver(() => {
+        const t = document.querySelector('[data-testid="generated"]')?.textContent ?? null;
+        if (t !== null && w.seen[w.seen.length - 1] !== t) w.seen.push(t);
+      }).observe(document.body, { subtree: true, childList: true, characterData: true });
+    });
+    await page.getByTestId("generate").click();
+    await expect.poll(() => page.getByTestId("generation").innerText(), WAIT).toContain("finished:");
+    const text = await page.getByTestId("generated").innerText();
+    expect(text.trim().length).toBeGreaterThan(10);
+    const seen = await page.evaluate(() => (window as unknown as { seen: string[] }).seen);
+    // partial replies were drawn as they came: the text grew through intermediate states, each a prefix of the next
+    expect(seen.filter((s) => s !== "" && s !== text).length).toBeGreaterThan(0);
+    for (let i = 1; i < seen.length; i++) expect((seen[i] as string).startsWith(seen[i - 1] as string)).toBe(true);
+    await page.screenshot({ path: join(shots, "generate.png"), fullPage: true });
+  });
+
+  it("draws every head's pattern in the Attention view and enlarges one on click", async () => {
+    await page.getByTestId("tab-attention").click();
+    await page.getByTestId("analyze-attention").click();
+    const thumbs = page.getByTestId("thumb");
+    await thumbs.first().waitFor(WAIT);
+    expect(await thumbs.count()).toBe(4 * 4);
+    // every thumbnail has ink: pixels darker than the scale's white
+    const inked = await page.evaluate(() =>
+      [...document.querySelectorAll('[data-testid="attention-grid"] canvas')].map((c) => {
+        const canvas = c as HTMLCanvasElement;
+        const data = canvas.getContext("2d")?.getImageData(0, 0, canvas.width, canvas.height).data ?? new Uint8ClampedArray();
+        let dark = 0;
+        for (let i = 0; i < data.length; i += 4) if ((data[i] ?? 255) < 200) dark++;
+        return dark;
+      }),
+    );
+    expect(inked).toHaveLength(16);
+    for (const d of inked) expect(d).toBeGreaterThan(0);
+    await thumbs.nth(6).click(); // L1H2
+    await expect.poll(() => page.getByTestId("attention-enlarged").locator("h3").innerText()).toBe("L1H2");
+    const box = await page.getByTestId("attention-enlarged").locator("canvas").boundingBox();
+    if (box === null) throw new Error("the enlarged pattern is not drawn");
+    await page.mouse.move(box.x + box.width * 0.9, box.y + box.height * 0.95);
+    await expect.poll(() => page.getByTestId("attention-readout").innerText()).toMatch(/^query \d+ .* → key \d+ .*: [\d.<]+%$/);
+    expect(await page.getByTestId("head-scores").locator("tbody tr").count()).toBe(16);
+    await page.screenshot({ path: join(shots, "attention.png"), fullPage: true });
+  });
+
+  it("plots the target's probability by layer and position in the Lens view", async () => {
+    await page.getByTestId("tab-lens").click();
+    await page.getByTestId("run-lens").click();
+    const cells = page.getByTestId("lens-cell");
+    await cells.first().waitFor(WAIT);
+    const n = await page.getByTestId("token-row").count();
+    expect(await cells.count()).toBe((4 + 1) * n);
+    await page.screenshot({ path: join(shots, "lens.png"), fullPage: true });
+    expect(problems).toEqual([]);
+  });
+});
