@@ -33,6 +33,7 @@ import type {
   MethodRequest,
   MethodResult,
   ModelInfo,
+  RpcErrorCode,
   RunPrediction,
   RunResult,
 } from "@llmdbg/protocol";
@@ -47,6 +48,35 @@ export interface JobContext extends MethodOptions {
 /** A request the handlers refuse (not a bug): it becomes an `invalid_params` error reply. */
 export class ParamsError extends Error {
   override name = "ParamsError";
+}
+
+/** Why a job was stopped: the reason its AbortSignal carries. */
+export class JobStop extends Error {
+  constructor(readonly code: "cancelled" | "timeout") {
+    super(code === "cancelled" ? "cancelled" : "the job ran past its time budget");
+  }
+}
+
+/** The error code a job's failure is reported with. */
+export function failureCode(e: unknown): RpcErrorCode {
+  if (e instanceof JobStop) return e.code;
+  return e instanceof ParamsError || e instanceof MethodRequestError ? "invalid_params" : "failed";
+}
+
+/** The jobs a lane runs. */
+export type JobMethod = "run" | "generate" | "method";
+
+/** Runs one job on a loaded model (in a worker thread, or in-process for a model handed over loaded). */
+export async function executeJob(
+  m: LoadedModel,
+  id: string,
+  method: JobMethod,
+  params: unknown,
+  ctx: JobContext,
+): Promise<unknown> {
+  if (method === "run") return runHandler(m, id, params as Parameters<typeof runHandler>[2]);
+  if (method === "generate") return generateHandler(m, id, params as Parameters<typeof generateHandler>[2], ctx);
+  return methodHandler(m, params as MethodParams, ctx);
 }
 
 /** What `models.list` says about a model: no filesystem path (the config's `source.file` is dropped). */

@@ -6,7 +6,11 @@
 // new one started. A thread that dies fails its job and is replaced; no job is ever left without an answer.
 import { existsSync } from "node:fs";
 import { Worker } from "node:worker_threads";
+import type { LoadedModel } from "@llmdbg/models";
 import type { GeneratePartial, ModelInfo, RpcErrorCode } from "@llmdbg/protocol";
+import { executeJob, failureCode, type JobMethod, JobStop } from "./handlers.js";
+
+export type { JobMethod };
 
 /** What a worker thread is started with. */
 export interface WorkerSetup {
@@ -19,8 +23,6 @@ export interface WorkerSetup {
   /** an Int32Array(1): the seq of the job the main thread wants stopped */
   readonly cancel: SharedArrayBuffer;
 }
-
-export type JobMethod = "run" | "generate" | "method";
 
 export type ToWorker = {
   readonly type: "job";
@@ -59,6 +61,9 @@ export interface LaneOptions {
   readonly timeoutMs: number;
   /** how long a running job asked to stop may take before its thread is terminated */
   readonly graceMs: number;
+}
+
+export interface WorkerLaneOptions extends LaneOptions {
   readonly setup: Omit<WorkerSetup, "cancel">;
 }
 
@@ -72,13 +77,24 @@ function workerEntry(): { file: URL; entry?: string } {
   return { file: new URL("./worker-boot.mjs", import.meta.url), entry: new URL("./worker.ts", import.meta.url).href };
 }
 
-interface Running {
+export interface Running {
   readonly seq: number;
   readonly job: Job;
   timers: NodeJS.Timeout[];
 }
 
-class Slot {
+/** Where a lane runs its jobs, one at a time: a worker thread, or this thread. */
+export interface Slot {
+  readonly running: Running | undefined;
+  /** closing or being replaced: takes no job */
+  readonly retired: boolean;
+  readonly ready: Promise<ModelInfo[]>;
+  run(seq: number, job: Job): void;
+  stop(r: Running): void;
+  close(): Promise<void>;
+}
+
+export class WorkerSlot implements Slot {
   worker!: Worker;
   flag!: Int32Array;
   running: Running | undefined;
@@ -88,7 +104,7 @@ class Slot {
 
   constructor(
     private readonly lane: Lane,
-    private readonly opts: LaneOptions,
+    private readonly opts: WorkerLaneOptions,
   ) {
     this.start();
   }
@@ -193,6 +209,75 @@ class Slot {
   }
 }
 
+/**
+ * Runs jobs on this thread. The methods are synchronous, so while one runs nothing else is answered and a cancel
+ * can only reach a job that has not started (or an async one, neurons, between batches); the time budget is
+ * checked at each unit of work, as in a worker.
+ */
+class InlineSlot implements Slot {
+  running: Running | undefined;
+  retired = false;
+  readonly ready: Promise<ModelInfo[]> = Promise.resolve([]);
+  private ctl: AbortController | undefined;
+
+  constructor(
+    private readonly lane: Lane,
+    private readonly opts: LaneOptions,
+    private readonly models: ReadonlyMap<string, LoadedModel>,
+  ) {}
+
+  run(seq: number, job: Job): void {
+    const r: Running = { seq, job, timers: [] };
+    this.running = r;
+    const ctl = new AbortController();
+    this.ctl = ctl;
+    // a turn of the event loop first, so the replies already queued (and a cancel) go out before it blocks
+    setImmediate(async () => {
+      const deadline = Date.now() + this.opts.timeoutMs;
+      const poll = () => {
+        if (!ctl.signal.aborted && Date.now() > deadline) ctl.abort(new JobStop("timeout"));
+      };
+      let result: unknown;
+      let failure: unknown;
+      try {
+        if (ctl.signal.aborted) throw ctl.signal.reason;
+        const m = this.models.get(job.model);
+        if (m === undefined) throw new Error(`no in-process model ${JSON.stringify(job.model)}`);
+        result = await executeJob(m, job.model, job.method, job.params, {
+          signal: ctl.signal,
+          onProgress: (p) => {
+            job.onProgress(p);
+            poll();
+          },
+          onPartial: (d) => {
+            job.onPartial(d);
+            poll();
+          },
+        });
+      } catch (e) {
+        failure = ctl.signal.aborted ? ctl.signal.reason : e;
+      }
+      if (this.running !== r) return;
+      this.running = undefined;
+      if (failure === undefined) job.onDone(result);
+      else job.onFail(failureCode(failure), failure instanceof Error ? failure.message : String(failure));
+      this.lane.pump();
+    });
+  }
+
+  stop(r: Running): void {
+    if (this.running === r) this.ctl?.abort(new JobStop("cancelled"));
+  }
+
+  async close(): Promise<void> {
+    this.retired = true;
+    const r = this.running;
+    this.running = undefined;
+    this.ctl?.abort(new JobStop("cancelled"));
+    r?.job.onFail("cancelled", "the server is shutting down");
+  }
+}
+
 export class QueueFullError extends Error {
   override name = "QueueFullError";
 }
@@ -203,8 +288,21 @@ export class Lane {
   private readonly queue: { seq: number; job: Job }[] = [];
   private seq = 0;
 
-  constructor(private readonly opts: LaneOptions) {
-    this.slots = Array.from({ length: opts.workers }, () => new Slot(this, opts));
+  constructor(
+    private readonly opts: LaneOptions,
+    slot: (lane: Lane) => Slot,
+  ) {
+    this.slots = Array.from({ length: opts.workers }, () => slot(this));
+  }
+
+  /** A lane of worker threads. */
+  static ofWorkers(opts: WorkerLaneOptions): Lane {
+    return new Lane(opts, (lane) => new WorkerSlot(lane, opts));
+  }
+
+  /** A lane that runs jobs on this thread, on models handed over loaded (they cannot move to a worker). */
+  static inProcess(opts: LaneOptions, models: ReadonlyMap<string, LoadedModel>): Lane {
+    return new Lane({ ...opts, workers: 1 }, (lane) => new InlineSlot(lane, opts, models));
   }
 
   /** The first thread's model infos once it is up (rejects with the loading error of a bad model file). */

@@ -8,9 +8,10 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { AddressInfo } from "node:net";
 import { extname, resolve } from "node:path";
 import type { Duplex } from "node:stream";
+import type { LoadedModel } from "@llmdbg/models";
 import type { ModelInfo, RpcErrorCode, RpcReply, RpcResult } from "@llmdbg/protocol";
 import { WebSocketServer } from "ws";
-import { isMethodKind } from "./handlers.js";
+import { isMethodKind, modelInfo } from "./handlers.js";
 import { type Job, type JobMethod, Lane, QueueFullError } from "./lane.js";
 import {
   allowedHosts,
@@ -58,8 +59,12 @@ export interface JobRecord {
 }
 
 export interface ServerOptions {
-  /** model id → a Hugging Face folder or a .gguf file; the browser names them by id only */
-  readonly models: Readonly<Record<string, string>>;
+  /**
+   * model id → a Hugging Face folder or a .gguf file (run in worker threads, loaded by each), or a model already
+   * loaded (run on this thread, which it blocks while a job runs; its in-memory edits are what is served). The
+   * browser names them by id only.
+   */
+  readonly models: Readonly<Record<string, string | LoadedModel>>;
   /** default 127.0.0.1; any other address needs `allowHost` */
   readonly host?: string;
   /** default 0: any free port */
@@ -136,34 +141,39 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const bodyBytes = L.bodyBytes ?? 1 << 20;
   const keptResults = L.keptResults ?? 100;
   const inFlightCap = L.inFlightPerConnection ?? 256;
+  const paths = Object.entries(opts.models).filter((e): e is [string, string] => typeof e[1] === "string");
+  const loaded = new Map(Object.entries(opts.models).filter((e): e is [string, LoadedModel] => typeof e[1] !== "string"));
   const setup = {
-    models: Object.fromEntries(Object.entries(opts.models).map(([id, p]) => [id, resolve(p)])),
+    models: Object.fromEntries(paths.map(([id, p]) => [id, resolve(p)])),
     allowUnread: opts.allowUnread ?? false,
     ...(opts.backend !== undefined && { backend: opts.backend }),
   };
-  const interactive = new Lane({
-    name: "interactive",
-    workers: 1,
-    queueCap: L.interactiveQueue ?? 256,
-    timeoutMs: L.interactiveTimeoutMs ?? 120_000,
-    graceMs: L.graceMs ?? 2000,
-    setup: { ...setup, preload: true },
-  });
+  const graceMs = L.graceMs ?? 2000;
+  const interactiveLimits = { queueCap: L.interactiveQueue ?? 256, timeoutMs: L.interactiveTimeoutMs ?? 120_000, graceMs };
+  const heavyLimits = { queueCap: L.heavyQueue ?? 64, timeoutMs: L.heavyTimeoutMs ?? 600_000, graceMs };
+  // models given by path run in worker threads; the lanes start only when there are some
+  const interactive =
+    paths.length === 0
+      ? undefined
+      : Lane.ofWorkers({ name: "interactive", workers: 1, ...interactiveLimits, setup: { ...setup, preload: true } });
   let infos: ModelInfo[];
   try {
-    infos = await interactive.ready();
+    const byPath = (await interactive?.ready()) ?? [];
+    infos = Object.keys(opts.models).map((id) => {
+      const m = loaded.get(id);
+      return m === undefined ? (byPath.find((i) => i.id === id) as ModelInfo) : modelInfo(id, m);
+    });
   } catch (e) {
-    await interactive.close();
+    await interactive?.close();
     throw e;
   }
-  const heavy = new Lane({
-    name: "heavy",
-    workers: L.heavyConcurrency ?? 1,
-    queueCap: L.heavyQueue ?? 64,
-    timeoutMs: L.heavyTimeoutMs ?? 600_000,
-    graceMs: L.graceMs ?? 2000,
-    setup: { ...setup, preload: false },
-  });
+  const heavy =
+    paths.length === 0
+      ? undefined
+      : Lane.ofWorkers({ name: "heavy", workers: L.heavyConcurrency ?? 1, ...heavyLimits, setup: { ...setup, preload: false } });
+  // models handed over loaded run on this thread, one job at a time, in a lane of their own
+  const inProcess = loaded.size === 0 ? undefined : Lane.inProcess({ name: "in-process", workers: 1, ...heavyLimits }, loaded);
+  const lanes = [interactive, heavy, inProcess].filter((l): l is Lane => l !== undefined);
   const modelIds = new Set(Object.keys(opts.models));
   const results = new Map<string, JobRecord>();
 
@@ -205,7 +215,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     }
     if (conn.inFlight.size >= inFlightCap)
       return void fail(id, "queue_full", `${inFlightCap} requests in flight on this connection`);
-    const lane = method === "method" ? heavy : interactive;
+    const lane = (loaded.has(model) ? inProcess : method === "method" ? heavy : interactive) as Lane;
     const startedAt = Date.now();
     let ended = false;
     const end = () => {
@@ -436,7 +446,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       http.listen(opts.port ?? 0, host, () => ok());
     });
   } catch (e) {
-    await Promise.all([interactive.close(), heavy.close()]);
+    await Promise.all(lanes.map((l) => l.close()));
     throw e;
   }
   port = (http.address() as AddressInfo).port;
@@ -459,7 +469,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       for (const c of wss.clients) c.terminate();
       http.closeAllConnections();
       await new Promise<void>((ok) => http.close(() => ok()));
-      await Promise.all([interactive.close(), heavy.close()]);
+      await Promise.all(lanes.map((l) => l.close()));
     },
   };
 }

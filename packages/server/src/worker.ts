@@ -4,10 +4,9 @@
 // main thread asks it to stop through a shared flag, which the job's progress callback polls, turning it into
 // the AbortSignal the methods check between layers. The job's deadline is polled the same way.
 import { parentPort, workerData } from "node:worker_threads";
-import { MethodRequestError } from "@llmdbg/methods";
 import { type LoadedModel, loadModel } from "@llmdbg/models";
 import * as T from "@llmdbg/tensor";
-import { generateHandler, type JobContext, methodHandler, modelInfo, ParamsError, runHandler } from "./handlers.js";
+import { executeJob, failureCode, type JobContext, JobStop, modelInfo, ParamsError } from "./handlers.js";
 import type { FromWorker, ToWorker, WorkerSetup } from "./lane.js";
 
 const setup = workerData as WorkerSetup;
@@ -29,21 +28,14 @@ function model(id: string): LoadedModel {
   return m;
 }
 
-/** An abort reason that says why. */
-class Stop extends Error {
-  constructor(readonly code: "cancelled" | "timeout") {
-    super(code === "cancelled" ? "cancelled" : "the job ran past its time budget");
-  }
-}
-
 async function runJob(job: Extract<ToWorker, { type: "job" }>): Promise<void> {
   post({ type: "started", seq: job.seq });
   const deadline = Date.now() + job.budgetMs;
   const ctl = new AbortController();
   const poll = () => {
     if (ctl.signal.aborted) return;
-    if (Atomics.load(flag, 0) === job.seq) ctl.abort(new Stop("cancelled"));
-    else if (Date.now() > deadline) ctl.abort(new Stop("timeout"));
+    if (Atomics.load(flag, 0) === job.seq) ctl.abort(new JobStop("cancelled"));
+    else if (Date.now() > deadline) ctl.abort(new JobStop("timeout"));
   };
   const ctx: JobContext = {
     signal: ctl.signal,
@@ -59,23 +51,16 @@ async function runJob(job: Extract<ToWorker, { type: "job" }>): Promise<void> {
   try {
     poll();
     if (ctl.signal.aborted) throw ctl.signal.reason;
-    const m = model(job.model);
-    const result =
-      job.method === "run"
-        ? runHandler(m, job.model, job.params as Parameters<typeof runHandler>[2])
-        : job.method === "generate"
-          ? generateHandler(m, job.model, job.params as Parameters<typeof generateHandler>[2], ctx)
-          : await methodHandler(m, job.params as Parameters<typeof methodHandler>[1], ctx);
+    const result = await executeJob(model(job.model), job.model, job.method, job.params, ctx);
     post({ type: "done", seq: job.seq, result });
   } catch (e) {
     const reason = ctl.signal.aborted ? ctl.signal.reason : e;
-    const code =
-      reason instanceof Stop
-        ? reason.code
-        : reason instanceof ParamsError || reason instanceof MethodRequestError
-          ? "invalid_params"
-          : "failed";
-    post({ type: "fail", seq: job.seq, code, message: reason instanceof Error ? reason.message : String(reason) });
+    post({
+      type: "fail",
+      seq: job.seq,
+      code: failureCode(reason),
+      message: reason instanceof Error ? reason.message : String(reason),
+    });
   }
 }
 

@@ -3,6 +3,7 @@
 // once, malformed messages are answered with errors on a connection that stays usable, finished results download
 // by job id, and 50 concurrent clients each get exactly one final reply per request.
 import { generate, run } from "@llmdbg/core";
+import { zeroHeadEdits } from "@llmdbg/methods";
 import { loadModel } from "@llmdbg/models";
 import type { RpcReply } from "@llmdbg/protocol";
 import * as T from "@llmdbg/tensor";
@@ -218,3 +219,34 @@ async function until(cond: () => boolean, ms = 20_000): Promise<void> {
     await new Promise((r) => setTimeout(r, 10));
   }
 }
+
+describe("a model handed over loaded", () => {
+  it("runs in-process, with its in-memory edits, beside a model given by path", async () => {
+    const edited = loadModel(tiny.model);
+    edited.model.params.apply(zeroHeadEdits(edited.model, 0, 0));
+    const both = await serve(tiny.model, { models: { mem: edited, disk: tiny.model }, limits: { heavyTimeoutMs: 1500 } });
+    const bc = await Client.open(both);
+    try {
+      const list = final(await bc.call("l", "models.list"));
+      if (list.kind !== "result" || list.result.kind !== "models") throw new Error(JSON.stringify(list));
+      expect(list.result.models.map((i) => i.id)).toEqual(["mem", "disk"]);
+      const mem = final(await bc.call("mem", "run", { model: "mem", input: { ids }, topK: 3 }));
+      const disk = final(await bc.call("disk", "run", { model: "disk", input: { ids }, topK: 3 }));
+      if (mem.kind !== "result" || disk.kind !== "result") throw new Error(JSON.stringify([mem, disk]));
+      expect(mem.result).toEqual({ kind: "run", model: "mem", ...runPredictions(edited, ids, 3) });
+      expect(disk.result).toEqual({ kind: "run", model: "disk", ...runPredictions(m, ids, 3) });
+      expect(mem.result).not.toEqual({ ...disk.result, model: "mem" });
+      const lens = await bc.call("lens", "method", { ...small, model: "mem" });
+      expect(final(lens)).toMatchObject({ kind: "result", result: { kind: "lens" } });
+      expect(lens.some((r) => r.kind === "progress")).toBe(true);
+      const gen = await bc.call("gen", "generate", { model: "mem", input: { ids: [3] }, maxNewTokens: 3, temperature: 0 });
+      expect(gen.filter((r) => r.kind === "partial").length).toBe(3);
+      // the budget holds in-process too (checked at each unit of work)
+      expect(final(await bc.call("slow", "method", { ...long, model: "mem" }))).toMatchObject({ code: "timeout" });
+      expect(final(await bc.call("again", "run", { model: "mem", input: { ids } })).kind).toBe("result");
+    } finally {
+      bc.close();
+      await both.close();
+    }
+  });
+});
