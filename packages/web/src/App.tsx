@@ -12,7 +12,7 @@ import { Workbench } from "./views/Workbench.js";
 const TABS = [
   { id: "workbench", label: "Workbench" },
   { id: "attention", label: "Attention" },
-  { id: "lens", label: "Lens" },
+  { id: "lens", label: "Lens & DLA" },
 ] as const;
 type Tab = (typeof TABS)[number]["id"];
 

@@ -57,3 +57,12 @@ export function cellAt(x: number, y: number, size: number, n: number): { row: nu
   if (n <= 0 || x < 0 || y < 0 || x >= size || y >= size) return null;
   return { row: Math.min(n - 1, Math.floor((y / size) * n)), col: Math.min(n - 1, Math.floor((x / size) * n)) };
 }
+
+/** A diverging colour for signed values: blue for negative, red for positive, white at 0, full at ±`max`. */
+export function divergingCss(v: number, max: number): { background: string; color: string } {
+  const x = max > 0 && Number.isFinite(v) ? Math.max(-1, Math.min(1, v / max)) : 0;
+  const [r, g, b] = x >= 0 ? [202, 0, 32] : [5, 113, 176];
+  const a = Math.abs(x);
+  const mix = (c: number) => Math.round(255 + a * (c - 255));
+  return { background: `rgb(${mix(r)}, ${mix(g)}, ${mix(b)})`, color: a > 0.55 ? "#fff" : "#111" };
+}

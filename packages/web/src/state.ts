@@ -17,3 +17,11 @@ export interface Shared {
   readonly target: Target | null;
   setTarget(t: Target | null): void;
 }
+
+/**
+ * The position whose next-token prediction the target is: where it was predicted, or for a prompt token, the
+ * position before it (the first token has none and reads position 0).
+ */
+export function readPosition(t: Target): number {
+  return t.from === "prediction" ? t.position : Math.max(0, t.position - 1);
+}

@@ -2,9 +2,10 @@
 // on it with two models (a random tiny GPT-2 and the zoo's `stories`), and Debian's Chromium driven by
 // playwright-core (never a downloaded browser). It opens the token URL, picks a model, runs a prompt (tokens and
 // predictions appear), streams a generation, opens the Attention view (the canvas thumbnails have pixels) and the
-// Lens view, and saves a screenshot of each under a temp folder (LLMDBG_SCREENSHOTS names another). Any console
-// error or page error — a CSP violation among them — fails it. Skipped where /usr/bin/chromium is missing, unless
-// LLMDBG_REQUIRE_CHROMIUM is set (CI sets it after installing the package).
+// Lens view (with direct logit attribution), and saves a screenshot of each under a temp folder
+// (LLMDBG_SCREENSHOTS names another). Any console error or page error — a CSP violation among them — fails it.
+// Skipped where /usr/bin/chromium is missing, unless LLMDBG_REQUIRE_CHROMIUM is set (CI sets it after installing
+// the package).
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -149,13 +150,22 @@ describe.skipIf(!haveChromium)("web UI in Chromium", () => {
     await page.screenshot({ path: join(shots, "attention.png"), fullPage: true });
   });
 
-  it("plots the target's probability by layer and position in the Lens view", async () => {
+  it("plots the target's probability by layer and position, and attributes its logit, in the Lens view", async () => {
     await page.getByTestId("tab-lens").click();
     await page.getByTestId("run-lens").click();
     const cells = page.getByTestId("lens-cell");
     await cells.first().waitFor(WAIT);
     const n = await page.getByTestId("token-row").count();
     expect(await cells.count()).toBe((4 + 1) * n);
+    // direct logit attribution of the same target: a cell per layer × (heads, attention bias, MLP), bars, and
+    // components that sum to the logit
+    await page.getByTestId("run-dla").click();
+    await page.getByTestId("dla-component").first().waitFor(WAIT);
+    expect(await page.getByTestId("dla-cell").count()).toBe(4 * (4 + 2));
+    const summary = await page.getByTestId("dla-summary").innerText();
+    const m = /: (-?[\d.]+) = Σ components (-?[\d.]+)/.exec(summary);
+    if (m === null) throw new Error(`unexpected summary: ${summary}`);
+    expect(Math.abs(Number(m[1]) - Number(m[2]))).toBeLessThan(2e-3);
     await page.screenshot({ path: join(shots, "lens.png"), fullPage: true });
     expect(problems).toEqual([]);
   });

@@ -1,11 +1,13 @@
 // The views' pure logic: token text made visible, percentages, the colour scale and pattern pixels, the cell under
 // the pointer, the head table's rows and sorting, and the lens's labels.
-import type { AttentionResult } from "@llmdbg/protocol";
+import type { AttentionResult, DlaResult } from "@llmdbg/protocol";
 import { describe, expect, it } from "vitest";
+import { dlaGrid, topComponents } from "../src/dla.js";
 import { num, pct, visible } from "../src/format.js";
-import { cellAt, heatCss, heatRgb, patternRgba } from "../src/heat.js";
+import { cellAt, divergingCss, heatCss, heatRgb, patternRgba } from "../src/heat.js";
 import { rankShade, streamLabel } from "../src/lens.js";
 import { headRows, sortRows } from "../src/scores.js";
+import { readPosition } from "../src/state.js";
 
 describe("format", () => {
   it("makes whitespace visible and shows a missing text by id", () => {
@@ -132,5 +134,66 @@ describe("lens", () => {
     expect(rankShade(0)).toBe(1);
     expect(rankShade(99)).toBe(0);
     expect(rankShade(9)).toBeCloseTo(0.5);
+  });
+});
+
+describe("target", () => {
+  it("reads a prediction where it was made and a prompt token one position earlier", () => {
+    const token = { id: 7, text: "x" };
+    expect(readPosition({ position: 4, token, from: "prediction" })).toBe(4);
+    expect(readPosition({ position: 4, token, from: "input" })).toBe(3);
+    expect(readPosition({ position: 0, token, from: "input" })).toBe(0);
+  });
+});
+
+describe("direct logit attribution", () => {
+  type Kind = DlaResult["components"][number]["kind"];
+  const c = (name: string, kind: Kind, layer: number | null, head: number | null, value: number) => ({
+    name,
+    kind,
+    layer,
+    head,
+    value,
+  });
+  const dla: DlaResult = {
+    kind: "dla",
+    tokens: [{ id: 1, text: "a" }],
+    position: 0,
+    target: { id: 2, text: "b" },
+    foil: null,
+    logit: 1.5,
+    components: [
+      c("embed", "embed", null, null, 0.5),
+      c("L0H0", "head", 0, 0, -2),
+      c("L0H1", "head", 0, 1, 1),
+      c("L0 attn bias", "attn_bias", 0, null, 0.25),
+      c("L0 mlp", "mlp", 0, null, 1.5),
+      c("L1H1", "head", 1, 1, 0.1),
+      c("L1 mlp", "mlp", 1, null, 0.15),
+      c("bias", "bias", null, null, 0),
+    ],
+    sum: 1.5,
+    error: 0,
+    convention: "",
+  };
+  it("lays the heads out by layer and head, with attention biases and MLPs beside them", () => {
+    const g = dlaGrid(dla, 2, 2);
+    expect(g.heads).toEqual([
+      [-2, 1],
+      [null, 0.1],
+    ]);
+    expect(g.attnBias).toEqual([0.25, null]);
+    expect(g.mlp).toEqual([1.5, 0.15]);
+    expect(g.rest.map((x) => x.name)).toEqual(["embed", "bias"]);
+    expect(g.max).toBe(2);
+  });
+  it("ranks components by |value|", () => {
+    expect(topComponents(dla, 3).map((x) => x.name)).toEqual(["L0H0", "L0 mlp", "L0H1"]);
+  });
+  it("colours signs apart, white at zero", () => {
+    expect(divergingCss(0, 1).background).toBe("rgb(255, 255, 255)");
+    expect(divergingCss(1, 1).background).toBe("rgb(202, 0, 32)");
+    expect(divergingCss(-5, 1).background).toBe("rgb(5, 113, 176)");
+    expect(divergingCss(1, 0).background).toBe("rgb(255, 255, 255)");
   });
 });

@@ -7,7 +7,7 @@ import { useMemo, useState } from "react";
 import { num, pct, visible } from "../format.js";
 import type { RpcClient } from "../rpc.js";
 import { HEAD_COLUMNS, type HeadColumn, headRows, sortRows } from "../scores.js";
-import type { Shared } from "../state.js";
+import { readPosition, type Shared } from "../state.js";
 import { progressText, useJob } from "../useJob.js";
 import { PatternCanvas } from "./PatternCanvas.js";
 
@@ -46,7 +46,7 @@ export function AttentionView({ rpc, shared }: { rpc: RpcClient; shared: Shared 
   const large = r?.patterns?.[sel.li]?.[sel.hi] ?? null;
   const layerOf = (li: number) => r?.layers[li] ?? li;
   const headOf = (hi: number) => r?.heads[hi] ?? hi;
-  const markRow = target !== null && r !== null && target.position < r.tokens.length ? target.position : null;
+  const markRow = target !== null && r !== null && readPosition(target) < r.tokens.length ? readPosition(target) : null;
 
   return (
     <div className="attention">

@@ -7,8 +7,9 @@ import { pct, visible } from "../format.js";
 import { heatCss } from "../heat.js";
 import { rankShade, streamLabel } from "../lens.js";
 import type { RpcClient } from "../rpc.js";
-import type { Shared } from "../state.js";
+import { readPosition, type Shared } from "../state.js";
 import { progressText, useJob } from "../useJob.js";
+import { DlaPanel } from "./Dla.js";
 
 export function LensView({ rpc, shared }: { rpc: RpcClient; shared: Shared }) {
   const { model, prompt, target } = shared;
@@ -30,6 +31,7 @@ export function LensView({ rpc, shared }: { rpc: RpcClient; shared: Shared }) {
   };
 
   const r = result?.r ?? null;
+  const marked = target === null ? null : readPosition(target);
   const stale = result !== null && (result.prompt !== prompt || result.r.target?.id !== target?.token.id);
 
   return (
@@ -61,7 +63,7 @@ export function LensView({ rpc, shared }: { rpc: RpcClient; shared: Shared }) {
               <tr>
                 <th />
                 {r.positions.map((p) => (
-                  <th key={p} className={target?.position === p ? "marked" : ""} title={`position ${p}`}>
+                  <th key={p} className={marked === p ? "marked" : ""} title={`position ${p}`}>
                     {visible(r.tokens[p]?.text ?? null, r.tokens[p]?.id)}
                   </th>
                 ))}
@@ -92,6 +94,7 @@ export function LensView({ rpc, shared }: { rpc: RpcClient; shared: Shared }) {
           </table>
         </div>
       )}
+      <DlaPanel rpc={rpc} shared={shared} />
     </div>
   );
 }
