@@ -96,6 +96,9 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
+/** The least time between two progress replies of one job, ms. */
+const PROGRESS_MS = 100;
+
 const LOOPBACK = new Set(["127.0.0.1", "localhost", "::1"]);
 
 const TYPES: Readonly<Record<string, string>> = {
@@ -218,6 +221,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     const lane = (loaded.has(model) ? inProcess : method === "method" ? heavy : interactive) as Lane;
     const startedAt = Date.now();
     let ended = false;
+    let lastProgress = 0;
     const end = () => {
       ended = true;
       conn.inFlight.delete(id);
@@ -226,7 +230,13 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       method,
       model,
       params: p,
-      onProgress: (g) => !ended && conn.send({ kind: "progress", id, done: g.done, total: g.total, what: g.what }),
+      onProgress: (g) => {
+        // at most one progress reply per PROGRESS_MS (and the last): integrated gradients reports every step
+        const now = Date.now();
+        if (ended || (now - lastProgress < PROGRESS_MS && g.done < g.total)) return;
+        lastProgress = now;
+        conn.send({ kind: "progress", id, done: g.done, total: g.total, what: g.what });
+      },
       onPartial: (data) => !ended && conn.send({ kind: "partial", id, data }),
       onDone: (result) => {
         if (ended) return;
