@@ -1,13 +1,15 @@
 // `llmdbg runs` end to end through the real bin, on stores in temp folders (never the user's home): list and show
 // what the library recorded, export a run and import it into another store, gc; an unknown id or a bad folder
-// exits 1 naming it, a bad command line exits 2. LLMDBG_HOME picks the store, --store overrides it.
+// exits 1 naming it, a bad command line exits 2. LLMDBG_HOME picks the store, --store overrides it. `llmdbg run`
+// and `llmdbg train` record their runs by default, and nothing with --no-store.
 import { execFile } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { openStore } from "@llmdbg/store";
+import { hashModel, openStore } from "@llmdbg/store";
 import * as T from "@llmdbg/tensor";
+import { writeTinyModel } from "@llmdbg/testing";
 import { afterAll, describe, expect, it } from "vitest";
 
 const BIN = fileURLToPath(new URL("../bin/llmdbg.mjs", import.meta.url));
@@ -143,5 +145,68 @@ describe("llmdbg runs", () => {
     const d = await json(["runs", "list"], { LLMDBG_HOME: "", XDG_DATA_HOME: xdg });
     expect(d).toEqual({ store: join(xdg, "llmdbg"), runs: [] });
     expect(existsSync(join(xdg, "llmdbg", "store.db"))).toBe(true);
+  });
+});
+
+describe("recording by default", () => {
+  const model = join(dir, "gpt2");
+  writeTinyModel(model, "gpt2", { seed: 3 });
+
+  it("llmdbg run records its model, tokens, predictions and --cache activations; --no-store records nothing", async () => {
+    const store = join(dir, "rec");
+    const env = { LLMDBG_HOME: store, LLMDBG_BACKEND: "ref" };
+    const out = join(dir, "acts.safetensors");
+    const r = await cli(
+      ["run", model, "--tokens", "3,17,42", "--top-k", "2", "--cache", "hook_embed", "--out", out, "--json"],
+      env,
+    );
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    const printed = JSON.parse(r.stdout);
+    const [run] = (await json(["runs", "list"], env)).runs;
+    expect(run).toMatchObject({ kind: "run", model, results: 1, blobs: 1 });
+    const shown = (await json(["runs", "show", String(run.id)], env)).run;
+    expect(shown.tokens).toEqual([3, 17, 42]);
+    expect(shown.model.hash).toBe(hashModel(model));
+    expect(shown.results[0].result).toEqual({ kind: "predictions", positions: printed.positions });
+    expect(shown.options).toMatchObject({ topK: 2, cache: "hook_embed" });
+    const s = openStore(store);
+    expect(Object.keys(s.getTensor(shown.blobs[0].hash))).toEqual(["hook_embed"]);
+    s.close();
+    const skip = await cli(["run", model, "--tokens", "3", "--no-store", "--json"], env);
+    expect(skip.code).toBe(0);
+    expect((await json(["runs", "list"], env)).runs).toHaveLength(1);
+    // --store records elsewhere
+    const other = join(dir, "rec-other");
+    expect((await cli(["run", model, "--tokens", "3", "--store", other], env)).code).toBe(0);
+    expect((await json(["runs", "list", "--store", other], env)).runs).toHaveLength(1);
+  });
+
+  it("llmdbg train records the model it wrote and every training event", async () => {
+    const store = join(dir, "rec-train");
+    const env = { LLMDBG_HOME: store, LLMDBG_BACKEND: "ref" };
+    writeFileSync(join(dir, "train.jsonl"), Array.from({ length: 8 }, () => JSON.stringify({ text: "the dog sat." })).join("\n"));
+    const runFile = join(dir, "t.json");
+    writeFileSync(
+      runFile,
+      JSON.stringify({
+        init: { config: join(model, "config.json"), tokenizer: model, seed: 2 },
+        data: { train: "train.jsonl", maxLength: 8 },
+        out: "trained",
+        training: { seed: 1, batchSize: 4, lr: 1e-2, maxSteps: 2 },
+      }),
+    );
+    const r = await cli(["train", runFile, "--json"], env);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    const printed = r.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    const [run] = (await json(["runs", "list"], env)).runs;
+    expect(run).toMatchObject({ kind: "train", status: "done", model: join(dir, "trained"), events: printed.length });
+    expect((await json(["runs", "show", String(run.id)], env)).run.events).toEqual(printed);
+    expect((await cli(["train", runFile, "--json", "--no-store"], env)).code).toBe(0);
+    expect((await json(["runs", "list"], env)).runs).toHaveLength(1);
   });
 });

@@ -48,13 +48,13 @@ export function hashFile(path: string): string {
  * of its top-level files (weights, config, tokenizer), so a renamed copy hashes the same and any edit does not.
  * @example const hash = hashModel("models/tiny-gpt2")
  */
-export function hashModel(path: string): string {
-  if (!statSync(path).isDirectory()) return hashFile(path);
+export function hashModel(path: string, fileHash: (file: string) => string = hashFile): string {
+  if (!statSync(path).isDirectory()) return fileHash(path);
   const h = createHash("sha256");
   const files = readdirSync(path)
     .filter((f) => !f.startsWith(".") && statSync(join(path, f)).isFile())
     .sort();
-  for (const f of files) h.update(`${f}\0${hashFile(join(path, f))}\n`);
+  for (const f of files) h.update(`${f}\0${fileHash(join(path, f))}\n`);
   return h.digest("hex");
 }
 

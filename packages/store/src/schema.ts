@@ -106,6 +106,18 @@ export const MIGRATIONS: readonly Migration[] = [
         CREATE INDEX labels_example ON labels(example);
       `),
   },
+  {
+    summary: "a cache of file hashes, so a model is not read whole on every run",
+    up: (db) =>
+      db.exec(`
+        CREATE TABLE file_hashes (
+          path TEXT PRIMARY KEY,          -- absolute
+          size INTEGER NOT NULL,
+          mtime_ms REAL NOT NULL,
+          hash TEXT NOT NULL              -- sha256 of the content when the file had this size and mtime
+        );
+      `),
+  },
 ];
 
 /** The schema version this code writes: the number of migrations. */

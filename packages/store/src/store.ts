@@ -24,7 +24,7 @@ import type { Tensor } from "@llmdbg/tensor";
 import Database from "better-sqlite3";
 import { StoreError, sqliteMessage } from "./errors.js";
 import { exportRun, importRun, type RunExport } from "./export.js";
-import { LLMDBG_VERSION, sha256, storeHome } from "./home.js";
+import { hashFile, hashModel, LLMDBG_VERSION, sha256, storeHome } from "./home.js";
 import { migrate, SCHEMA_VERSION } from "./schema.js";
 
 export type RunStatus = "running" | "done" | "failed" | "aborted";
@@ -261,6 +261,24 @@ export class Store {
    */
   addModel(m: ModelInput): number {
     return this.transaction(() => this.addModelRow(m));
+  }
+
+  /**
+   * hashModel with each file's sha256 remembered by path, size and modification time, so recording a run of a
+   * large model reads its weights once, not on every run.
+   * @example store.addModel({ path, hash: store.hashModel(path), config })
+   */
+  hashModel(path: string): string {
+    const get = this.db.prepare("SELECT hash FROM file_hashes WHERE path = ? AND size = ? AND mtime_ms = ?");
+    const put = this.db.prepare("INSERT OR REPLACE INTO file_hashes (path, size, mtime_ms, hash) VALUES (?, ?, ?, ?)");
+    return hashModel(resolve(path), (file) => {
+      const st = statSync(file);
+      const known = get.get(file, st.size, st.mtimeMs) as { hash: string } | undefined;
+      if (known !== undefined) return known.hash;
+      const hash = hashFile(file);
+      put.run(file, st.size, st.mtimeMs, hash);
+      return hash;
+    });
   }
 
   private addModelRow(m: ModelInput): number {

@@ -65,7 +65,19 @@ describe("migrations", () => {
     expect(s.db.pragma("busy_timeout", { simple: true })).toBeGreaterThan(0);
     s.close();
     expect(tables(join(dir, "store.db"))).toEqual(
-      ["blobs", "datasets", "evaluations", "events", "labels", "models", "notes", "results", "run_blobs", "runs"].sort(),
+      [
+        "blobs",
+        "datasets",
+        "evaluations",
+        "events",
+        "file_hashes",
+        "labels",
+        "models",
+        "notes",
+        "results",
+        "run_blobs",
+        "runs",
+      ].sort(),
     );
   });
 
@@ -360,6 +372,16 @@ describe("models", () => {
     expect(s.addModel({ path: dir, hash: h1, config: {} })).toBe(m);
     expect(s.addModel({ path: dir, hash: hashModel(dir), config: {} })).not.toBe(m);
     expect(s.listModels()).toHaveLength(2);
+    // the store's hashModel is hashModel, remembered per file by size and mtime
+    expect(s.hashModel(dir)).toBe(hashModel(dir));
+    expect(s.db.prepare("SELECT count(*) AS c FROM file_hashes").get()).toEqual({ c: 2 });
+    s.db.prepare("UPDATE file_hashes SET hash = 'remembered'").run();
+    const cached = s.hashModel(dir);
+    expect(cached).not.toBe(hashModel(dir)); // read from the cache, not the files
+    writeFileSync(join(dir, "model.safetensors"), "new weights"); // a new size: hashed again
+    const after = s.hashModel(dir);
+    expect(after).not.toBe(cached);
+    expect(s.db.prepare("SELECT count(*) AS c FROM file_hashes WHERE hash = 'remembered'").get()).toEqual({ c: 1 });
     s.close();
   });
 });

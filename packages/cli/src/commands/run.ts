@@ -7,6 +7,7 @@ import { checkOutputFolder } from "../files.js";
 import { defineFlags, flag } from "../flags.js";
 import { inputIds, type LoadedModel, load, loadFlags, tokenDisplayOf, tokenStrings, tokenText } from "../load.js";
 import { print, printJson, quoted, table } from "../output.js";
+import { recordRun, storeFlags } from "../record.js";
 import type { Command } from "./command.js";
 
 const flags = defineFlags({
@@ -18,6 +19,7 @@ const flags = defineFlags({
   out: flag.text("FILE", "the safetensors file --cache writes, one tensor per hook name"),
   json: flag.bool("one JSON object"),
   ...loadFlags,
+  ...storeFlags,
 });
 
 export interface Prediction {
@@ -49,7 +51,8 @@ const TEXT_TOP = 10;
 
 export const runCommand: Command = {
   summary: "one forward pass: tokens, top-k next tokens, logits, cached activations",
-  usage: "llmdbg run <model> (--text T | --tokens 1,2,3) [--top-k N] [--all-logits] [--cache PATTERN --out FILE] [--json]",
+  usage:
+    "llmdbg run <model> (--text T | --tokens 1,2,3) [--top-k N] [--all-logits] [--cache PATTERN --out FILE] [--no-store] [--json]",
   help: flags.help,
   run(argv) {
     const { values, positionals } = flags.parse(argv);
@@ -57,7 +60,9 @@ export const runCommand: Command = {
     const k = values["top-k"] ?? 5;
     if ((values.cache === undefined) !== (values.out === undefined)) throw new UsageError("--cache and --out go together");
     if (values.out !== undefined) checkOutputFolder(values.out, "out");
+    const t0 = performance.now();
     const m = load(path, values);
+    const loadMs = performance.now() - t0;
     const ids = inputIds(m, values);
     const names =
       values.cache === undefined
@@ -67,7 +72,9 @@ export const runCommand: Command = {
             m.model.hookPoints.map((p) => p.name),
           );
     const x = T.tensor(ids, [1, ids.length], "i32"); // [batch, pos]
+    const t1 = performance.now();
     const { output, cache } = T.noGrad(() => run(m.model, x, { cache: names }));
+    const forwardMs = performance.now() - t1;
     if (values.out !== undefined) {
       const tensors = Object.fromEntries(names.map((n) => [n, cache.get(n)]));
       writeSafetensors(values.out, tensors, { metadata: { format: "llmdbg.cache", model: m.path, tokens: JSON.stringify(ids) } });
@@ -84,6 +91,20 @@ export const runCommand: Command = {
       return { position: p, top };
     });
     const strings = tokenStrings(m, ids);
+    // the store keeps the predictions and, with --cache, the activations (the same tensors as --out)
+    recordRun(
+      values,
+      { path: m.path, config: m.config },
+      {
+        kind: "run",
+        prompt: values.text ?? null,
+        tokens: ids,
+        options: { topK: k, ...(values.cache !== undefined && { cache: values.cache }) },
+        timings: { loadMs, forwardMs },
+        results: [{ kind: "predictions", positions }],
+        ...(names.length > 0 && { tensors: { cache: Object.fromEntries(names.map((n) => [n, cache.get(n)])) } }),
+      },
+    );
     if (values.json) {
       printJson({
         model: m.path,

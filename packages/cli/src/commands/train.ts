@@ -13,12 +13,14 @@ import { type Example, folderCheckpoints, JsonlSink, loadCheckpoint, train } fro
 import { UsageError } from "../args.js";
 import { defineFlags, flag } from "../flags.js";
 import { print, progressBar } from "../output.js";
+import { recordRun, storeFlags } from "../record.js";
 import type { Command } from "./command.js";
 
 const flags = defineFlags({
   resume: flag.text("DIR", "continue the run from one of its checkpoints (<out>/checkpoints/checkpoint-N)"),
   out: flag.text("DIR", 'the output folder (overrides the run file\'s "out")'),
   json: flag.bool("one TrainEvent per line on stdout"),
+  ...storeFlags,
 });
 
 /** The run file, checked: every problem names the file and the field. */
@@ -156,7 +158,7 @@ export function runModel(
 
 export const trainCommand: Command = {
   summary: "train or fine-tune a model from a run file (JSONL data), with live telemetry and checkpoints",
-  usage: "llmdbg train <run.json> [--out DIR] [--resume DIR] [--json]",
+  usage: "llmdbg train <run.json> [--out DIR] [--resume DIR] [--no-store] [--json]",
   help: [
     ...flags.help,
     "",
@@ -196,7 +198,9 @@ export const trainCommand: Command = {
     process.once("SIGINT", stop);
     const t0 = performance.now();
     let steps0: number | null = null;
+    const events: TrainEvent[] = [];
     const onEvent = (e: TrainEvent) => {
+      events.push(e);
       if (values.json) process.stdout.write(`${JSON.stringify(e)}\n`);
       else if (e.kind === "start") steps0 = e.resumedFrom ?? 0;
       else if (e.kind === "step" && bar !== undefined) {
@@ -227,6 +231,24 @@ export const trainCommand: Command = {
     for (const f of ["tokenizer.json", "tokenizer_config.json", "generation_config.json", "special_tokens_map.json"])
       if (existsSync(join(copyFrom, f))) writeFileSync(join(out, f), readFileSync(join(copyFrom, f)));
     saveModel(config, model.params, join(out, "model.safetensors"));
+    // the store links the run to the model it wrote, with every event the log has
+    recordRun(
+      values,
+      { path: out, config },
+      {
+        kind: "train",
+        options: {
+          runFile: resolve(file),
+          from: copyFrom,
+          data: run.data,
+          training,
+          ...(values.resume !== undefined && { resume: values.resume }),
+        },
+        timings: { wallMs: performance.now() - t0 },
+        events,
+        status: result.reason === "aborted" ? "aborted" : result.reason === "anomaly" ? "failed" : "done",
+      },
+    );
     if (!values.json)
       print(
         `${result.reason === "aborted" ? "stopped" : "done"} after ${result.step} steps` +
