@@ -5,6 +5,7 @@ import { useEffect, useState } from "react";
 import { visible } from "./format.js";
 import type { RpcClient } from "./rpc.js";
 import type { Shared, Target } from "./state.js";
+import { AblationView } from "./views/Ablation.js";
 import { AttentionView } from "./views/Attention.js";
 import { LensView } from "./views/Lens.js";
 import { Workbench } from "./views/Workbench.js";
@@ -13,6 +14,7 @@ const TABS = [
   { id: "workbench", label: "Workbench" },
   { id: "attention", label: "Attention" },
   { id: "lens", label: "Lens & DLA" },
+  { id: "ablation", label: "Ablation" },
 ] as const;
 type Tab = (typeof TABS)[number]["id"];
 
@@ -95,6 +97,9 @@ export function App({ rpc }: { rpc: RpcClient }) {
           </section>
           <section hidden={tab !== "lens"}>
             <LensView rpc={rpc} shared={shared} />
+          </section>
+          <section hidden={tab !== "ablation"}>
+            <AblationView rpc={rpc} shared={shared} />
           </section>
         </main>
       )}

@@ -167,6 +167,25 @@ describe.skipIf(!haveChromium)("web UI in Chromium", () => {
     if (m === null) throw new Error(`unexpected summary: ${summary}`);
     expect(Math.abs(Number(m[1]) - Number(m[2]))).toBeLessThan(2e-3);
     await page.screenshot({ path: join(shots, "lens.png"), fullPage: true });
+  });
+  it("zero-ablates every head for a target picked at the last position", async () => {
+    await page.getByTestId("tab-workbench").click();
+    const n = await page.getByTestId("token-row").count();
+    await page
+      .getByTestId("prediction")
+      .nth(5 * (n - 1))
+      .click();
+    await expect.poll(() => page.getByTestId("target").innerText()).toMatch(new RegExp(`at position ${n - 1}$`));
+    await page.getByTestId("tab-ablation").click();
+    await page.getByTestId("run-ablation").click();
+    await page.getByTestId("ablation").waitFor(WAIT);
+    const cells = await page.getByTestId("ablation-cell").allInnerTexts();
+    expect(cells).toHaveLength(4 * 4);
+    for (const c of cells) expect(Number.isFinite(Number(c))).toBe(true);
+    expect(await page.getByTestId("ablation-summary").innerText()).toMatch(
+      /^log P\(“.+”\) at the last position: -?[\d.]+ unablated/,
+    );
+    await page.screenshot({ path: join(shots, "ablation.png"), fullPage: true });
     expect(problems).toEqual([]);
   });
 });

@@ -2,6 +2,7 @@
 // the pointer, the head table's rows and sorting, and the lens's labels.
 import type { AttentionResult, DlaResult } from "@llmdbg/protocol";
 import { describe, expect, it } from "vitest";
+import { ablationGrid } from "../src/ablation.js";
 import { dlaGrid, topComponents } from "../src/dla.js";
 import { num, pct, visible } from "../src/format.js";
 import { cellAt, divergingCss, heatCss, heatRgb, patternRgba } from "../src/heat.js";
@@ -195,5 +196,55 @@ describe("direct logit attribution", () => {
     expect(divergingCss(1, 1).background).toBe("rgb(202, 0, 32)");
     expect(divergingCss(-5, 1).background).toBe("rgb(5, 113, 176)");
     expect(divergingCss(1, 0).background).toBe("rgb(255, 255, 255)");
+  });
+});
+
+describe("ablation", () => {
+  const base = {
+    kind: "ablate" as const,
+    ablation: "zero" as const,
+    metric: "logprob" as const,
+    tokens: [],
+    answer: { id: 1, text: "a" },
+    foil: null,
+    baseline: -1,
+    samples: null,
+    seed: null,
+  };
+  it("lays head effects out by layer and head", () => {
+    const g = ablationGrid(
+      {
+        ...base,
+        components: "heads",
+        effects: [
+          { name: "L1H0", layer: 1, index: 0, kind: "head", metric: -3, effect: -2 },
+          { name: "L0H1", layer: 0, index: 1, kind: "head", metric: -0.5, effect: 0.5 },
+        ],
+      },
+      2,
+      2,
+    );
+    expect(g.columns).toEqual(["H0", "H1"]);
+    expect(g.effects).toEqual([
+      [null, 0.5],
+      [-2, null],
+    ]);
+    expect(g.max).toBe(2);
+  });
+  it("lays whole-layer effects out as attention and MLP columns", () => {
+    const g = ablationGrid(
+      {
+        ...base,
+        components: "layers",
+        effects: [
+          { name: "L0 mlp", layer: 0, index: null, kind: "mlp", metric: -4, effect: -3 },
+          { name: "L0 attn", layer: 0, index: null, kind: "attn", metric: -1.5, effect: -0.5 },
+        ],
+      },
+      1,
+      4,
+    );
+    expect(g.columns).toEqual(["attn", "mlp"]);
+    expect(g.effects).toEqual([[-0.5, -3]]);
   });
 });
