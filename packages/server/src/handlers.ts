@@ -253,6 +253,45 @@ const methods: { readonly [K in MethodRequest["kind"]]: Runner<K> } = {
   },
 };
 
+/**
+ * The request fields that size a method's work or its allocations (steps, samples, batch, beam width, …). A
+ * JavaScript array too large to allocate at once ends the process, not the job, whatever the thread's heap limit,
+ * so these are range-checked before anything runs.
+ */
+const COUNT_FIELDS = new Set([
+  "batch",
+  "batchTokens",
+  "beamWidth",
+  "bins",
+  "candidates",
+  "k",
+  "maxFlips",
+  "maxLength",
+  "maxNewTokens",
+  "maxTexts",
+  "maxTokens",
+  "repeatLength",
+  "sample",
+  "samples",
+  "steps",
+  "stride",
+  "suffixLength",
+  "topK",
+  "window",
+]);
+
+/** The path of the first count field of `value` above `max` (e.g. `request.steps`), or undefined. */
+export function oversizedCount(value: unknown, max: number, at = "request"): string | undefined {
+  if (typeof value !== "object" || value === null) return undefined;
+  for (const [key, v] of Object.entries(value)) {
+    const here = Array.isArray(value) ? `${at}[${key}]` : `${at}.${key}`;
+    if (typeof v === "number" && COUNT_FIELDS.has(key) && !(Math.abs(v) <= max)) return here;
+    const inner = oversizedCount(v, max, here);
+    if (inner !== undefined) return inner;
+  }
+  return undefined;
+}
+
 /** Whether `kind` names a method request. */
 export function isMethodKind(kind: unknown): kind is MethodRequest["kind"] {
   return typeof kind === "string" && Object.hasOwn(methods, kind);

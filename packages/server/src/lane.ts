@@ -65,6 +65,8 @@ export interface LaneOptions {
 
 export interface WorkerLaneOptions extends LaneOptions {
   readonly setup: Omit<WorkerSetup, "cancel">;
+  /** the JavaScript heap of each thread, MiB: past it the thread alone stops (its job fails, a new one starts) */
+  readonly heapMb?: number;
 }
 
 /**
@@ -117,6 +119,7 @@ export class WorkerSlot implements Slot {
       workerData: { ...this.opts.setup, cancel, ...(entry !== undefined && { entry }) } satisfies WorkerSetup & {
         entry?: string;
       },
+      ...(this.opts.heapMb !== undefined && { resourceLimits: { maxOldGenerationSizeMb: this.opts.heapMb } }),
     });
     this.worker = worker;
     this.retired = false;

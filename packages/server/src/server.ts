@@ -11,7 +11,7 @@ import type { Duplex } from "node:stream";
 import type { LoadedModel } from "@llmdbg/models";
 import type { ModelInfo, RpcErrorCode, RpcReply, RpcResult } from "@llmdbg/protocol";
 import { WebSocketServer } from "ws";
-import { isMethodKind, modelInfo } from "./handlers.js";
+import { isMethodKind, modelInfo, oversizedCount } from "./handlers.js";
 import { type Job, type JobMethod, Lane, QueueFullError } from "./lane.js";
 import {
   allowedHosts,
@@ -43,6 +43,15 @@ export interface ServerLimits {
   readonly graceMs?: number;
   /** finished results kept for `GET /api/jobs/<job>` (default 100; the oldest go first) */
   readonly keptResults?: number;
+  /**
+   * each worker thread's JavaScript heap, MiB (default 4096): a job whose heap grows past it stops its thread
+   * alone, answered `internal`, and a new thread starts. Tensor data lives outside this heap (an allocation too
+   * large fails the job). One JavaScript array too large to allocate at all still ends the process: that is what
+   * `maxCount` guards against.
+   */
+  readonly workerHeapMb?: number;
+  /** the largest count a method request may ask for: steps, samples, batch, top-k, … (default 1,000,000) */
+  readonly maxCount?: number;
   /** requests in flight on one WebSocket (default 256) */
   readonly inFlightPerConnection?: number;
 }
@@ -144,6 +153,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const bodyBytes = L.bodyBytes ?? 1 << 20;
   const keptResults = L.keptResults ?? 100;
   const inFlightCap = L.inFlightPerConnection ?? 256;
+  const maxCount = L.maxCount ?? 1_000_000;
   const paths = Object.entries(opts.models).filter((e): e is [string, string] => typeof e[1] === "string");
   const loaded = new Map(Object.entries(opts.models).filter((e): e is [string, LoadedModel] => typeof e[1] !== "string"));
   const setup = {
@@ -152,13 +162,15 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     ...(opts.backend !== undefined && { backend: opts.backend }),
   };
   const graceMs = L.graceMs ?? 2000;
+  // a limit of its own makes a thread's heap exhaustion end that thread, not the server
+  const heap = { heapMb: L.workerHeapMb ?? 4096 };
   const interactiveLimits = { queueCap: L.interactiveQueue ?? 256, timeoutMs: L.interactiveTimeoutMs ?? 120_000, graceMs };
   const heavyLimits = { queueCap: L.heavyQueue ?? 64, timeoutMs: L.heavyTimeoutMs ?? 600_000, graceMs };
   // models given by path run in worker threads; the lanes start only when there are some
   const interactive =
     paths.length === 0
       ? undefined
-      : Lane.ofWorkers({ name: "interactive", workers: 1, ...interactiveLimits, setup: { ...setup, preload: true } });
+      : Lane.ofWorkers({ name: "interactive", workers: 1, ...interactiveLimits, ...heap, setup: { ...setup, preload: true } });
   let infos: ModelInfo[];
   try {
     const byPath = (await interactive?.ready()) ?? [];
@@ -173,7 +185,13 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const heavy =
     paths.length === 0
       ? undefined
-      : Lane.ofWorkers({ name: "heavy", workers: L.heavyConcurrency ?? 1, ...heavyLimits, setup: { ...setup, preload: false } });
+      : Lane.ofWorkers({
+          name: "heavy",
+          workers: L.heavyConcurrency ?? 1,
+          ...heavyLimits,
+          ...heap,
+          setup: { ...setup, preload: false },
+        });
   // models handed over loaded run on this thread, one job at a time, in a lane of their own
   const inProcess = loaded.size === 0 ? undefined : Lane.inProcess({ name: "in-process", workers: 1, ...heavyLimits }, loaded);
   const lanes = [interactive, heavy, inProcess].filter((l): l is Lane => l !== undefined);
@@ -215,6 +233,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       const req = p.request as { kind?: unknown } | undefined;
       if (typeof req !== "object" || req === null || !isMethodKind(req.kind))
         return void fail(id, "invalid_params", "request.kind: expected a method request kind (lens, dla, attribution, patch, …)");
+      const big = oversizedCount(req, maxCount);
+      if (big !== undefined) return void fail(id, "invalid_params", `${big}: at most ${maxCount} (the server's limit)`);
     }
     if (conn.inFlight.size >= inFlightCap)
       return void fail(id, "queue_full", `${inFlightCap} requests in flight on this connection`);

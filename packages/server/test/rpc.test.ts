@@ -184,6 +184,16 @@ describe("rpc", () => {
     }
   });
 
+  it("counts that size the work are range-checked before anything runs", async () => {
+    const huge = { ...long, request: { ...long.request, steps: 50_000_000 } };
+    const r = final(await c.call("huge", "method", huge));
+    expect(r).toMatchObject({ kind: "error", code: "invalid_params" });
+    if (r.kind === "error") expect(r.message).toMatch(/request\.steps: at most 1000000/);
+    const nested = { model: "tiny", request: { kind: "probe", hooks: "hook_embed", dataset: [], options: [{ batch: 1e9 }] } };
+    expect(final(await c.call("nested", "method", nested))).toMatchObject({ code: "invalid_params" });
+    expect(final(await c.call("fine", "method", small)).kind).toBe("result");
+  });
+
   it("50 concurrent clients with mixed requests: one final reply each, none lost or duplicated", async () => {
     const load = await serve(tiny.model, { limits: { heavyQueue: 200 } });
     try {
