@@ -129,13 +129,15 @@ export const SCHEMA_VERSION = MIGRATIONS.length;
  * @example migrate(db) // an empty database gets every table
  */
 export function migrate(db: Database.Database, upTo = SCHEMA_VERSION): void {
-  const from = db.pragma("user_version", { simple: true }) as number;
-  for (let v = from; v < upTo; v++) {
+  // the version is read again inside each write transaction: two processes opening a new store at once must
+  // not both apply the same migration
+  const step = db.transaction((): boolean => {
+    const v = db.pragma("user_version", { simple: true }) as number;
     const m = MIGRATIONS[v];
-    if (m === undefined) break;
-    db.transaction(() => {
-      m.up(db);
-      db.pragma(`user_version = ${v + 1}`);
-    }).immediate();
-  }
+    if (v >= upTo || m === undefined) return false;
+    m.up(db);
+    db.pragma(`user_version = ${v + 1}`);
+    return true;
+  });
+  while (step.immediate()) {}
 }

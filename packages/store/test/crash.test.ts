@@ -1,7 +1,7 @@
 // A writer process killed with SIGKILL in the middle of its writes: the database must pass SQLite's integrity
 // check, and every run the writer reported as committed must be there whole (its result, every event, both
 // blobs readable with the right numbers). Three kills in a row on the same store, so each writer also starts
-// on a store the previous one left mid-write (WAL recovery).
+// on a store the previous one left mid-write (WAL recovery). Then two writers at once on one store.
 import { spawn } from "node:child_process";
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -92,6 +92,22 @@ describe("a writer killed mid-write", () => {
     expect(s.listRuns().length).toBe(before);
     const files = new Set(readdirSync(s.blobDir));
     for (const id of committed.keys()) for (const b of s.getRun(id).blobs) expect(files.has(`${b.hash}.safetensors`)).toBe(true);
+    s.close();
+  }, 30_000);
+
+  it("two writers at once both commit (BEGIN IMMEDIATE waits on the busy timeout), and both killed leave a whole store", async () => {
+    const dir = join(root, "two");
+    const [a, b] = await Promise.all([killWriter(dir, 0, 15, 5), killWriter(dir, 100_000, 15, 11)]);
+    const s = openStore(dir);
+    expect(s.integrityCheck()).toBe("ok");
+    const committed = new Map([...(a ?? []), ...(b ?? [])]);
+    expect(committed.size).toBe((a?.size ?? 0) + (b?.size ?? 0)); // no id given twice
+    for (const [id, i] of committed) {
+      const r = s.getRun(id);
+      expect(r.prompt).toBe(`run ${i}`);
+      expect(r.events).toEqual(payload(i).events);
+      expect(Array.from(s.getTensor(r.blobs[0]?.id ?? -1).x?.data ?? [])).toEqual(Array.from(payload(i).own.x.data));
+    }
     s.close();
   }, 30_000);
 });
