@@ -113,6 +113,17 @@ describe("rpc", () => {
     expect(final(await c.call("after-cancel", "method", small)).kind).toBe("result");
   });
 
+  it("closing a connection stops its jobs", async () => {
+    const other = await Client.open(s);
+    void other.call("long", "method", long);
+    await until(() => progressOf(other.replies.get("long") ?? []).length >= 1);
+    other.close();
+    // the heavy lane is free again within the grace period
+    const t0 = Date.now();
+    expect(final(await c.call("after-close", "method", small)).kind).toBe("result");
+    expect(Date.now() - t0).toBeLessThan(10_000);
+  });
+
   it("a full queue refuses at once; queued jobs cancel; nothing is left unanswered", async () => {
     const running = c.call("q0", "method", long);
     await until(() => progressOf(c.replies.get("q0") ?? []).some((p) => p.kind === "progress" && p.what !== "queued"));

@@ -162,6 +162,24 @@ describe("static files", () => {
   });
 });
 
+describe("methods", () => {
+  it("only GET, HEAD and POST /api/rpc (as JSON) are answered", async () => {
+    const head = await http(s.port, "/api/models", { method: "HEAD", headers: cookie() });
+    expect(head.status).toBe(200);
+    expect(head.body).toBe("");
+    for (const method of ["PUT", "DELETE", "PATCH"])
+      expect((await http(s.port, "/api/models", { method, headers: cookie() })).status, method).toBe(405);
+    expect((await http(s.port, "/api/models", { method: "POST", headers: cookie(), body: "{}" })).status).toBe(405);
+    // a form post (what a foreign page can send without CORS) is not JSON
+    const form = await http(s.port, "/api/rpc", {
+      method: "POST",
+      headers: { ...cookie(), "Content-Type": "text/plain" },
+      body: JSON.stringify({ id: 1, method: "models.list" }),
+    });
+    expect(form.status).toBe(415);
+  });
+});
+
 describe("size caps", () => {
   it("an oversized body → 413", async () => {
     const body = JSON.stringify({ id: 1, method: "models.list", params: { pad: "x".repeat(4000) } });

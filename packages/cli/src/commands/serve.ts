@@ -2,7 +2,8 @@
 // stories model. It prints the launch URL with its per-launch token and runs until Ctrl-C (or SIGTERM), which
 // closes it: open connections, queued and running jobs, worker threads.
 import { existsSync } from "node:fs";
-import { basename, join, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { startServer } from "@llmdbg/server";
 import { UsageError } from "../args.js";
 import { defineFlags, flag } from "../flags.js";
@@ -18,9 +19,21 @@ const flags = defineFlags({
   port: flag.int("N", "the port (default 0: any free port)", 0, 65535),
   host: flag.text("H", "the address to bind (default 127.0.0.1); another needs --allow-remote"),
   "allow-remote": flag.bool("bind an address other than loopback (anyone who gets the token can use the server)"),
-  static: flag.text("DIR", "serve the web UI's built files from this folder"),
+  static: flag.text("DIR", "serve the web UI's built files from this folder (default: packages/web/dist once built)"),
   "allow-unread": flag.bool("load checkpoints even if they store tensors the architecture does not read"),
 });
+
+/** The built web UI of this checkout (`packages/web/dist`), when it has been built. */
+function builtUi(): string | undefined {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const dist = join(dir, "packages", "web", "dist");
+    if (existsSync(join(dist, "index.html"))) return dist;
+    const up = dirname(dir);
+    if (up === dir) return undefined;
+    dir = up;
+  }
+}
 
 const ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
@@ -63,17 +76,18 @@ export const serveCommand: Command = {
     if (values.static !== undefined && !existsSync(values.static))
       throw new UsageError(`--static ${values.static}: the folder does not exist`);
     const models = modelTable(values.model.length > 0 ? values.model : [`stories=${join(zooDir(undefined), "stories")}`]);
+    const staticDir = values.static ?? builtUi();
     const server = await startServer({
       models,
       host,
       ...(values.port !== undefined && { port: values.port }),
       allowHost: values["allow-remote"],
-      ...(values.static !== undefined && { staticDir: values.static }),
+      ...(staticDir !== undefined && { staticDir }),
       allowUnread: values["allow-unread"],
       warn: (m) => process.stderr.write(`${m}\n`),
     });
     print(`llmdbg serve: ${server.models.map((m) => m.id).join(", ")}`);
-    print(`open ${server.url}`);
+    print(`open ${server.url}${staticDir === undefined ? "   (the web UI is not built: npm run build -w @llmdbg/web)" : ""}`);
     print("(the token in the URL is this launch's password; Ctrl-C stops the server)");
     await new Promise<void>((done) => {
       const stop = () => {
