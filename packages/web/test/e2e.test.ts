@@ -186,6 +186,18 @@ describe.skipIf(!haveChromium)("web UI in Chromium", () => {
       /^log P\(“.+”\) at the last position: -?[\d.]+ unablated/,
     );
     await page.screenshot({ path: join(shots, "ablation.png"), fullPage: true });
+  });
+  it("shows markup in a prompt's tokens as text, never as elements", async () => {
+    await page.getByTestId("tab-workbench").click();
+    const before = await page.locator("img, script:not([src])").count();
+    await page.getByTestId("prompt").fill('<img src=x onerror="window.pwned=1"><b>bold</b> & "quotes"');
+    await page.getByTestId("run").click();
+    await expect.poll(async () => (await page.getByTestId("token").allInnerTexts()).join(""), WAIT).toContain("<b>");
+    const shown = (await page.getByTestId("token").allInnerTexts()).join("").replace(/·/g, " ");
+    expect(shown).toContain('<img src=x onerror="window.pwned=1"><b>bold</b> & "quotes"');
+    expect(await page.locator('[data-testid="tokens"] b, [data-testid="tokens"] img').count()).toBe(0);
+    expect(await page.locator("img, script:not([src])").count()).toBe(before);
+    expect(await page.evaluate(() => (window as unknown as { pwned?: number }).pwned)).toBeUndefined();
     expect(problems).toEqual([]);
   });
 });
