@@ -120,6 +120,19 @@ function strings(m: LoadedModel, id: number): Pick<RunPrediction, "token" | "tex
 export function runPredictions(m: LoadedModel, ids: readonly number[], k: number): Omit<RunResult, "kind" | "model"> {
   const x = T.tensor([...ids], [1, ids.length], "i32"); // [batch, pos]
   const { output } = T.noGrad(() => run(m.model, x));
+  return predictionsOf(m, ids, output, k);
+}
+
+/**
+ * The top `k` predictions at every row of a forward pass's output (`llmdbg run` computes the pass itself, with
+ * its cache), and the input tokens' strings.
+ */
+export function predictionsOf(
+  m: LoadedModel,
+  ids: readonly number[],
+  output: T.Tensor,
+  k: number,
+): Omit<RunResult, "kind" | "model"> {
   const width = output.shape[output.rank - 1] as number;
   const rows = output.size / width;
   const data = output.data as Float32Array;

@@ -1,11 +1,13 @@
-import { run, topK } from "@llmdbg/core";
+import { run } from "@llmdbg/core";
 import { writeSafetensors } from "@llmdbg/formats";
+import type { RunPrediction } from "@llmdbg/protocol";
+import { predictionsOf } from "@llmdbg/server";
 import type { Tensor } from "@llmdbg/tensor";
 import * as T from "@llmdbg/tensor";
 import { modelPath, selectHooks, UsageError } from "../args.js";
 import { checkOutputFolder } from "../files.js";
 import { defineFlags, flag } from "../flags.js";
-import { inputIds, type LoadedModel, load, loadFlags, tokenDisplayOf, tokenStrings, tokenText } from "../load.js";
+import { inputIds, load, loadFlags, tokenDisplayOf } from "../load.js";
 import { print, printJson, quoted, table } from "../output.js";
 import { recordRun, storeFlags } from "../record.js";
 import type { Command } from "./command.js";
@@ -22,28 +24,13 @@ const flags = defineFlags({
   ...storeFlags,
 });
 
-export interface Prediction {
-  id: number;
-  /** the vocabulary string (`Ġworld`), or the label of a classifier; null without a tokenizer */
-  token: string | null;
-  /** the decoded text of the token alone; null without a tokenizer */
-  text: string | null;
-  /** the text with the bytes of a partial UTF-8 character escaped (`\xe2\x80`); null without a tokenizer */
-  display: string | null;
-  logit: number;
-  prob: number;
-}
+/** One prediction of `llmdbg run --json`: the server's `run` computes the same (`predictionsOf`). */
+export type Prediction = RunPrediction;
 
 /** Rows of the output: [1, pos, vocab] for a language model, [1, labels] for a classifier (one row). */
 function outputRows(out: Tensor): { rows: number; width: number; data: Float32Array | Float64Array } {
   const width = out.shape[out.rank - 1] as number;
   return { rows: out.size / width, width, data: out.data as Float32Array };
-}
-
-function label(m: LoadedModel, id: number): { token: string | null; text: string | null; display: string | null } {
-  const labels = m.config.classifier?.labels;
-  if (labels !== undefined) return { token: labels[id] ?? null, text: labels[id] ?? null, display: labels[id] ?? null };
-  return { token: tokenStrings(m, [id])[0] ?? null, text: tokenText(m, id), display: tokenDisplayOf(m, id) };
 }
 
 /** At most this many predictions per position in the text table (`--json` has them all). */
@@ -80,17 +67,7 @@ export const runCommand: Command = {
       writeSafetensors(values.out, tensors, { metadata: { format: "llmdbg.cache", model: m.path, tokens: JSON.stringify(ids) } });
     }
     const { rows, width, data } = outputRows(output);
-    const positions = Array.from({ length: rows }, (_, p) => {
-      const row = data.subarray(p * width, (p + 1) * width);
-      const top: Prediction[] = topK(row, Math.min(k, width)).map((t) => ({
-        id: t.id,
-        ...label(m, t.id),
-        logit: t.logit,
-        prob: t.prob,
-      }));
-      return { position: p, top };
-    });
-    const strings = tokenStrings(m, ids);
+    const { positions, tokenStrings: strings, tokenDisplays } = predictionsOf(m, ids, output, k);
     // the store keeps the predictions and, with --cache, the activations (the same tensors as --out)
     recordRun(
       values,
@@ -110,7 +87,7 @@ export const runCommand: Command = {
         model: m.path,
         tokens: ids,
         tokenStrings: strings,
-        tokenDisplays: ids.map((id) => tokenDisplayOf(m, id)),
+        tokenDisplays,
         positions,
         ...(values["all-logits"] && {
           logits: Array.from({ length: rows }, (_, p) => Array.from(data.subarray(p * width, (p + 1) * width))),
