@@ -147,6 +147,12 @@ describe.skipIf(!haveChromium)("web UI in Chromium", () => {
     await page.mouse.move(box.x + box.width * 0.9, box.y + box.height * 0.95);
     await expect.poll(() => page.getByTestId("attention-readout").innerText()).toMatch(/^query \d+ .* → key \d+ .*: [\d.<]+%$/);
     expect(await page.getByTestId("head-scores").locator("tbody tr").count()).toBe(16);
+    // the line view has a line per pair above 1% and a label per token on each side; rollout and flow are drawn
+    const n = await page.getByTestId("attention-lines").locator("text").count();
+    expect(n).toBeGreaterThan(10);
+    expect(await page.getByTestId("attention-lines").locator("line").count()).toBeGreaterThanOrEqual(n / 2);
+    expect(await page.getByTestId("flow-token").count()).toBe(n / 2);
+    expect(await page.getByTestId("attention-rollout").locator("canvas").count()).toBe(1);
     await page.screenshot({ path: join(shots, "attention.png"), fullPage: true });
   });
 

@@ -9,6 +9,7 @@ import type { RpcClient } from "../rpc.js";
 import { HEAD_COLUMNS, type HeadColumn, headRows, sortRows } from "../scores.js";
 import { readPosition, type Shared } from "../state.js";
 import { progressText, useJob } from "../useJob.js";
+import { LineView, RolloutPanel } from "./Flow.js";
 import { PatternCanvas } from "./PatternCanvas.js";
 
 const THUMB = 72;
@@ -131,10 +132,12 @@ export function AttentionView({ rpc, shared }: { rpc: RpcClient; shared: Shared 
                     .join(", ")}
                 </p>
               )}
+              <LineView pattern={large} labels={r.tokens.map((t) => visible(t.text, t.id))} focus={hover?.row ?? markRow} />
             </div>
           )}
         </div>
       )}
+      {r !== null && <RolloutPanel r={r} />}
       {r !== null && (
         <table className="scores" data-testid="head-scores">
           <thead>
