@@ -5,7 +5,7 @@
 import { execFile } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { hashModel, openStore } from "@llmdbg/store";
 import * as T from "@llmdbg/tensor";
@@ -176,10 +176,10 @@ describe("recording by default", () => {
     const skip = await cli(["run", model, "--tokens", "3", "--no-store", "--json"], env);
     expect(skip.code).toBe(0);
     expect((await json(["runs", "list"], env)).runs).toHaveLength(1);
-    // --store records elsewhere
+    // --store records elsewhere; a relative model path is recorded absolute
     const other = join(dir, "rec-other");
-    expect((await cli(["run", model, "--tokens", "3", "--store", other], env)).code).toBe(0);
-    expect((await json(["runs", "list", "--store", other], env)).runs).toHaveLength(1);
+    expect((await cli(["run", relative(process.cwd(), model), "--tokens", "3", "--store", other], env)).code).toBe(0);
+    expect((await json(["runs", "list", "--store", other], env)).runs).toMatchObject([{ model }]);
   });
 
   it("llmdbg train records the model it wrote and every training event", async () => {
