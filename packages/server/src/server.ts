@@ -130,6 +130,15 @@ const NO_UI = `<!doctype html><meta charset="utf-8"><title>llmdbg</title>
 /** A model reference that looks like a filesystem path: refused, the browser names models by id. */
 const looksLikePath = (s: string) => /[/\\]|^\.|^~|^[A-Za-z]:/.test(s);
 
+/** The request's target as a URL; undefined for one that does not parse (`GET http://[ HTTP/1.1`). */
+function urlOf(req: IncomingMessage): URL | undefined {
+  try {
+    return new URL(req.url ?? "/", "http://localhost");
+  } catch {
+    return undefined;
+  }
+}
+
 /** One connection's view: where replies go and its requests in flight. */
 interface Conn {
   send(reply: RpcReply): void;
@@ -361,7 +370,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
 
   async function onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (!hostAllowed(req, hosts)) return void text(res, 403, "forbidden host");
-    const url = new URL(req.url ?? "/", "http://localhost");
+    const url = urlOf(req);
+    if (url === undefined) return void text(res, 400, "bad request target");
     const safe = req.method === "GET" || req.method === "HEAD";
     if (!safe && (req.headers.origin === undefined ? false : !originAllowed(req, hosts)))
       return void text(res, 403, "forbidden origin");
@@ -451,7 +461,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     if (!originAllowed(req, hosts)) return refuse(socket, 403, "Forbidden");
     const auth = authStatus(req, token, cookieName(port));
     if (auth !== undefined) return refuse(socket, auth, auth === 401 ? "Unauthorized" : "Forbidden");
-    if (new URL(req.url ?? "/", "http://localhost").pathname !== "/ws") return refuse(socket, 404, "Not Found");
+    if (urlOf(req)?.pathname !== "/ws") return refuse(socket, 404, "Not Found");
     wss.handleUpgrade(req, socket, headBuf, (ws) => {
       const conn: Conn = {
         inFlight: new Map(),

@@ -3,6 +3,7 @@
 // folder, size caps on bodies and WebSocket messages, security headers, models named by id only, and only
 // loopback unless asked.
 import { mkdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { connect } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningServer } from "../src/index.js";
@@ -177,6 +178,30 @@ describe("methods", () => {
       body: JSON.stringify({ id: 1, method: "models.list" }),
     });
     expect(form.status).toBe(415);
+  });
+});
+
+describe("odd requests", () => {
+  /** Sends raw bytes and resolves with the response's status line. */
+  function raw(request: string): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const sock = connect(s.port, "127.0.0.1", () => sock.write(request));
+      let got = "";
+      sock.on("data", (c) => (got += c));
+      sock.on("close", () => resolve(got.split("\r\n")[0] ?? ""));
+      sock.on("error", reject);
+    });
+  }
+
+  it("a request target that is not a URL is a 400, on HTTP and on an upgrade, and the server goes on", async () => {
+    const host = `Host: 127.0.0.1:${s.port}\r\nCookie: ${s.cookie}=${s.token}\r\nConnection: close`;
+    expect(await raw(`GET http://[ HTTP/1.1\r\n${host}\r\n\r\n`)).toMatch(/^HTTP\/1\.1 (400|404)/);
+    const upgrade = `Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==`;
+    const up = await raw(
+      `GET http://[ HTTP/1.1\r\nHost: 127.0.0.1:${s.port}\r\nCookie: ${s.cookie}=${s.token}\r\nConnection: Upgrade\r\n${upgrade}\r\n\r\n`,
+    );
+    expect(up).toMatch(/^HTTP\/1\.1 (400|404)/);
+    expect((await http(s.port, "/api/models", { headers: cookie() })).status).toBe(200);
   });
 });
 
