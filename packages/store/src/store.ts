@@ -455,12 +455,15 @@ export class Store {
 
   /** Runs, newest first. */
   listRuns(filter: RunFilter = {}): RunSummary[] {
-    const where: string[] = [];
-    const args: (string | number)[] = [];
-    if (filter.kind !== undefined) where.push("r.kind = ?") && args.push(filter.kind);
-    if (filter.model !== undefined) where.push("r.model_id = ?") && args.push(filter.model);
-    if (filter.status !== undefined) where.push("r.status = ?") && args.push(filter.status);
-    if (filter.since !== undefined) where.push("r.created_at >= ?") && args.push(filter.since);
+    const conditions: [string, string | number | undefined][] = [
+      ["r.kind = ?", filter.kind],
+      ["r.model_id = ?", filter.model],
+      ["r.status = ?", filter.status],
+      ["r.created_at >= ?", filter.since],
+    ];
+    const given = conditions.filter((c): c is [string, string | number] => c[1] !== undefined);
+    const where = given.map((c) => c[0]);
+    const args = given.map((c) => c[1]);
     const sql = `SELECT r.id, r.uid, r.kind, m.path AS model, r.prompt, r.created_at, r.status,
         (SELECT count(*) FROM results WHERE run_id = r.id) AS results,
         (SELECT count(*) FROM events WHERE run_id = r.id) AS events,

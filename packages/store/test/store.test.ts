@@ -236,6 +236,9 @@ describe("round trips", () => {
     expect(s.listRuns({ kind: "lens" })).toMatchObject([{ id, results: 2, events: 3, blobs: 1, model: "/models/tiny" }]);
     expect(s.listRuns({ status: "running" })).toEqual([]);
     expect(s.listRuns({ limit: 1 }).map((x) => x.id)).toEqual([other]);
+    expect(s.listRuns({ model: r.model?.id ?? -1 }).map((x) => x.id)).toEqual([id]);
+    expect(s.listRuns({ since: "2100-01-01" })).toEqual([]);
+    expect(s.listRuns({ since: "2000-01-01", kind: "train", status: "done" }).map((x) => x.id)).toEqual([other]);
     s.deleteRun(id);
     expect(s.listRuns().map((x) => x.id)).toEqual([other]);
     expect(s.db.prepare("SELECT count(*) AS c FROM events").get()).toEqual({ c: 0 });
