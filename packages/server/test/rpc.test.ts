@@ -3,9 +3,19 @@
 // once, malformed messages are answered with errors on a connection that stays usable, finished results download
 // by job id, and 50 concurrent clients each get exactly one final reply per request.
 import { generate, run } from "@llmdbg/core";
-import { zeroHeadEdits } from "@llmdbg/methods";
+import {
+  ablate,
+  activationPatching,
+  attentionAnalysis,
+  directLogitAttribution,
+  gradientAttribution,
+  logitLens,
+  perturbationAttribution,
+  steer,
+  zeroHeadEdits,
+} from "@llmdbg/methods";
 import { loadModel } from "@llmdbg/models";
-import type { RpcReply } from "@llmdbg/protocol";
+import type { MethodRequest, RpcReply } from "@llmdbg/protocol";
 import * as T from "@llmdbg/tensor";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RunningServer, runPredictions } from "../src/index.js";
@@ -270,6 +280,40 @@ describe("a model handed over loaded", () => {
     } finally {
       bc.close();
       await both.close();
+    }
+  });
+});
+
+describe("the method families over the RPC", () => {
+  it("each request kind runs its method and equals the same call in-process", async () => {
+    const text = "the cat sat on the";
+    const dModel = m.config.dModel;
+    const requests: MethodRequest[] = [
+      { kind: "lens", input: { text }, topK: 2 },
+      { kind: "dla", input: { text }, target: 5, foil: 7 },
+      { kind: "attribution", method: "saliency", input: { text } },
+      { kind: "perturbation", method: "occlusion", input: { text } },
+      { kind: "patch", clean: { text }, corrupted: { text: "the cap sat on the" }, grid: "z", answer: 5, foil: 7 },
+      { kind: "ablate", input: { text }, components: "heads", ablation: "zero" },
+      { kind: "attention", input: { text } },
+      { kind: "steer", input: { text }, hook: "blocks.0.hook_resid_post", vector: { values: Array(dModel).fill(0.1) }, coeff: 2 },
+    ];
+    const inProcess = [
+      logitLens,
+      directLogitAttribution,
+      gradientAttribution,
+      perturbationAttribution,
+      activationPatching,
+      ablate,
+      attentionAnalysis,
+      steer,
+    ] as ((model: typeof m.model, req: never) => unknown)[];
+    for (const [i, request] of requests.entries()) {
+      const r = final(await c.call(`fam-${i}`, "method", { model: "tiny", request }));
+      if (r.kind !== "result") throw new Error(`${request.kind}: ${JSON.stringify(r)}`);
+      expect(r.result.kind).toBe(request.kind);
+      const local = (inProcess[i] as (model: typeof m.model, req: never) => unknown)(m.model, request as never);
+      expect(JSON.parse(JSON.stringify(r.result)), request.kind).toEqual(JSON.parse(JSON.stringify(local)));
     }
   });
 });
