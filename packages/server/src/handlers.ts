@@ -50,10 +50,16 @@ export class ParamsError extends Error {
   override name = "ParamsError";
 }
 
+/** The error message of a job stopped at its time budget. */
+export const overBudget = (ms: number) => `the job ran past its time budget (${ms / 1000} s; the server's limits set it)`;
+
 /** Why a job was stopped: the reason its AbortSignal carries. */
 export class JobStop extends Error {
-  constructor(readonly code: "cancelled" | "timeout") {
-    super(code === "cancelled" ? "cancelled" : "the job ran past its time budget");
+  constructor(
+    readonly code: "cancelled" | "timeout",
+    budgetMs = 0,
+  ) {
+    super(code === "cancelled" ? "cancelled" : overBudget(budgetMs));
   }
 }
 

@@ -8,7 +8,7 @@ import { existsSync } from "node:fs";
 import { Worker } from "node:worker_threads";
 import type { LoadedModel } from "@llmdbg/models";
 import type { GeneratePartial, ModelInfo, RpcErrorCode } from "@llmdbg/protocol";
-import { executeJob, failureCode, type JobMethod, JobStop } from "./handlers.js";
+import { executeJob, failureCode, type JobMethod, JobStop, overBudget } from "./handlers.js";
 
 export type { JobMethod };
 
@@ -156,7 +156,7 @@ export class WorkerSlot implements Slot {
       // the thread stops the job itself at its budget when the job reports progress; one that does not is
       // terminated a grace period later (the budget starts here, not while a fresh thread starts up)
       r.timers.push(
-        setTimeout(() => this.kill(r, "timeout", "the job ran past its time budget"), this.opts.timeoutMs + this.opts.graceMs),
+        setTimeout(() => this.kill(r, "timeout", overBudget(this.opts.timeoutMs)), this.opts.timeoutMs + this.opts.graceMs),
       );
     } else if (m.type === "progress") r.job.onProgress(m);
     else if (m.type === "partial") r.job.onPartial(m.data);
@@ -238,7 +238,7 @@ class InlineSlot implements Slot {
     setImmediate(async () => {
       const deadline = Date.now() + this.opts.timeoutMs;
       const poll = () => {
-        if (!ctl.signal.aborted && Date.now() > deadline) ctl.abort(new JobStop("timeout"));
+        if (!ctl.signal.aborted && Date.now() > deadline) ctl.abort(new JobStop("timeout", this.opts.timeoutMs));
       };
       let result: unknown;
       let failure: unknown;

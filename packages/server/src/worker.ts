@@ -36,7 +36,7 @@ async function runJob(job: Extract<ToWorker, { type: "job" }>): Promise<void> {
   const poll = () => {
     if (ctl.signal.aborted) return;
     if (Atomics.load(flag, 0) === job.seq) ctl.abort(new JobStop("cancelled"));
-    else if (Date.now() > deadline) ctl.abort(new JobStop("timeout"));
+    else if (Date.now() > deadline) ctl.abort(new JobStop("timeout", job.budgetMs));
   };
   const ctx: JobContext = {
     signal: ctl.signal,

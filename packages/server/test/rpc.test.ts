@@ -190,6 +190,7 @@ describe("rpc", () => {
     try {
       const r = final(await tc.call("slow", "method", long));
       expect(r).toMatchObject({ kind: "error", code: "timeout" });
+      if (r.kind === "error") expect(r.message).toContain("time budget (0.3 s");
       expect(final(await tc.call("next", "method", small)).kind).toBe("result");
       // one chunk of 4,000 interpolation points reports no progress for a long while: its thread is terminated
       // at the budget plus the grace period, and a new one takes the next job
