@@ -16,7 +16,7 @@ export type { JobMethod };
 export interface WorkerSetup {
   /** model id → folder or .gguf file */
   readonly models: Readonly<Record<string, string>>;
-  /** load every model at start and report their infos (the interactive lane) */
+  /** load every model at start and report their infos (else on first use) */
   readonly preload: boolean;
   readonly allowUnread: boolean;
   readonly backend?: "ref" | "ort";

@@ -199,7 +199,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
           workers: L.heavyConcurrency ?? 1,
           ...heavyLimits,
           ...heap,
-          setup: { ...setup, preload: false },
+          // they load the models in the background (not awaited), so the first method does not wait for them
+          setup: { ...setup, preload: true },
         });
   // models handed over loaded run on this thread, one job at a time, in a lane of their own
   const inProcess = loaded.size === 0 ? undefined : Lane.inProcess({ name: "in-process", workers: 1, ...heavyLimits }, loaded);

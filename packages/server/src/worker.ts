@@ -1,5 +1,5 @@
-// One worker thread of a lane: it loads the server's models (all at start for the interactive lane, which is how
-// the server learns their configs and refuses a bad file before it listens; on first use in the heavy lane) and
+// One worker thread of a lane: it loads the server's models (all at start: the interactive lane's is how the
+// server learns their configs and refuses a bad file before it listens; the heavy lane's load meanwhile) and
 // runs one job at a time. The methods are synchronous, so the thread cannot read messages while one runs: the
 // main thread asks it to stop through a shared flag, which the job's progress callback polls, turning it into
 // the AbortSignal the methods check between layers. The job's deadline is polled the same way.
