@@ -38,6 +38,8 @@ export interface Progress {
 export interface CallOptions {
   onProgress?: (p: Progress) => void;
   onPartial?: (p: GeneratePartial) => void;
+  /** the server's id for the result, when it keeps it for download (`GET /api/jobs/<job>`); called before it resolves */
+  onJob?: (job: string) => void;
   /** aborting sends `cancel` for this call; the call still ends with the server's final reply */
   signal?: AbortSignal;
 }
@@ -145,6 +147,7 @@ export class RpcClient {
       case "result":
         this.pending.delete(reply.id);
         p.unlisten();
+        if (reply.job !== undefined) p.opts.onJob?.(reply.job);
         return void p.resolve(reply.result);
       case "error":
         this.pending.delete(reply.id);

@@ -172,6 +172,12 @@ describe.skipIf(!haveChromium)("web UI in Chromium", () => {
     const m = /: (-?[\d.]+) = Σ components (-?[\d.]+)/.exec(summary);
     if (m === null) throw new Error(`unexpected summary: ${summary}`);
     expect(Math.abs(Number(m[1]) - Number(m[2]))).toBeLessThan(2e-3);
+    // the result downloads as JSON from the server, with the page's cookie
+    const href = await page.getByTestId("download-dla").getAttribute("href");
+    if (href === null) throw new Error("no download link");
+    const res = await context.request.get(new URL(href, server.url).href);
+    expect(res.status()).toBe(200);
+    expect(((await res.json()) as { kind: string }).kind).toBe("dla");
     await page.screenshot({ path: join(shots, "lens.png"), fullPage: true });
   });
   it("zero-ablates every head for a target picked at the last position", async () => {

@@ -196,4 +196,17 @@ describe("RpcClient", () => {
     s.reply({ kind: "result", id: s.last().id, result: models });
     await expect(a).resolves.toEqual(models);
   });
+  it("hands the server's job id to onJob before resolving", async () => {
+    const { s, c } = opened();
+    const jobs: string[] = [];
+    const p = c.call("method", { model: "m", request: { kind: "lens", input: { ids: [1] } } }, { onJob: (j) => jobs.push(j) });
+    const result = { kind: "models" as const, models: [] };
+    s.reply({ kind: "result", id: s.last().id, result, job: "0b6e5a8e-3c1f-4d2a-9e7b-2f4c6d8a0b1c" });
+    await p;
+    expect(jobs).toEqual(["0b6e5a8e-3c1f-4d2a-9e7b-2f4c6d8a0b1c"]);
+    const q = c.call("models.list", {}, { onJob: (j) => jobs.push(j) });
+    s.reply({ kind: "result", id: s.last().id, result });
+    await q;
+    expect(jobs).toHaveLength(1);
+  });
 });

@@ -9,7 +9,7 @@ import { num, visible } from "../format.js";
 import { divergingCss } from "../heat.js";
 import type { RpcClient } from "../rpc.js";
 import { readPosition, type Shared } from "../state.js";
-import { progressText, useJob } from "../useJob.js";
+import { DownloadLink, progressText, useJob } from "../useJob.js";
 
 export function AblationView({ rpc, shared }: { rpc: RpcClient; shared: Shared }) {
   const { model, prompt, target } = shared;
@@ -73,6 +73,7 @@ export function AblationView({ rpc, shared }: { rpc: RpcClient; shared: Shared }
           </>
         )}
         {stale && <span className="muted">(the prompt or target changed: run again)</span>}
+        <DownloadLink job={job} testId="download-ablation" />
       </div>
       {target === null && <p className="muted">Pick a target token in the workbench (click a token or a prediction).</p>}
       {job.error !== null && <p className="error">ablation: {job.error}</p>}

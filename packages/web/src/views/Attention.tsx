@@ -8,7 +8,7 @@ import { num, pct, visible } from "../format.js";
 import type { RpcClient } from "../rpc.js";
 import { HEAD_COLUMNS, type HeadColumn, headRows, sortRows } from "../scores.js";
 import { readPosition, type Shared } from "../state.js";
-import { progressText, useJob } from "../useJob.js";
+import { DownloadLink, progressText, useJob } from "../useJob.js";
 import { LineView, RolloutPanel } from "./Flow.js";
 import { PatternCanvas } from "./PatternCanvas.js";
 
@@ -68,6 +68,7 @@ export function AttentionView({ rpc, shared }: { rpc: RpcClient; shared: Shared 
           </>
         )}
         {result !== null && result.prompt !== prompt && <span className="muted">(the prompt changed: analyze again)</span>}
+        <DownloadLink job={job} testId="download-attention" />
       </div>
       {job.error !== null && <p className="error">attention: {job.error}</p>}
       {result === null && !job.running && <p className="muted">Analyzes the workbench's prompt: “{prompt}”.</p>}

@@ -8,7 +8,7 @@ import { num, visible } from "../format.js";
 import { divergingCss } from "../heat.js";
 import type { RpcClient } from "../rpc.js";
 import { readPosition, type Shared } from "../state.js";
-import { progressText, useJob } from "../useJob.js";
+import { DownloadLink, progressText, useJob } from "../useJob.js";
 
 export function DlaPanel({ rpc, shared }: { rpc: RpcClient; shared: Shared }) {
   const { model, prompt, target } = shared;
@@ -46,6 +46,7 @@ export function DlaPanel({ rpc, shared }: { rpc: RpcClient; shared: Shared }) {
         </button>
         {job.running && <span className="status">{progressText(job.progress)}</span>}
         {stale && <span className="muted">(the prompt or target changed: run again)</span>}
+        <DownloadLink job={job} testId="download-dla" />
       </div>
       {job.error !== null && <p className="error">dla: {job.error}</p>}
       {r !== null && grid !== null && (

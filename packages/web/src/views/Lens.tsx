@@ -8,7 +8,7 @@ import { heatCss } from "../heat.js";
 import { rankShade, streamLabel } from "../lens.js";
 import type { RpcClient } from "../rpc.js";
 import { readPosition, type Shared } from "../state.js";
-import { progressText, useJob } from "../useJob.js";
+import { DownloadLink, progressText, useJob } from "../useJob.js";
 import { DlaPanel } from "./Dla.js";
 
 export function LensView({ rpc, shared }: { rpc: RpcClient; shared: Shared }) {
@@ -48,6 +48,7 @@ export function LensView({ rpc, shared }: { rpc: RpcClient; shared: Shared }) {
         </label>
         {job.running && <span className="status">{progressText(job.progress)}</span>}
         {stale && <span className="muted">(the prompt or target changed: run again)</span>}
+        <DownloadLink job={job} testId="download-lens" />
       </div>
       {target === null && <p className="muted">Pick a target token in the workbench (click a token or a prediction).</p>}
       {model.labels !== null && <p className="muted">This model is a classifier; the lens reads a language model's head.</p>}

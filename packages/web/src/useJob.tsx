@@ -7,6 +7,8 @@ export interface Job {
   readonly running: boolean;
   readonly progress: Progress | null;
   readonly error: string | null;
+  /** the finished result's download address on the server, while it keeps it */
+  readonly download: string | null;
   /** runs `call`; `done` gets its result unless the job was stopped or replaced first */
   start<T>(call: (opts: CallOptions) => Promise<T>, done: (result: T) => void, opts?: CallOptions): void;
   stop(): void;
@@ -16,18 +18,20 @@ export function useJob(): Job {
   const [running, setRunning] = useState(false);
   const [progress, setProgress] = useState<Progress | null>(null);
   const [error, setError] = useState<string | null>(null);
+  const [download, setDownload] = useState<string | null>(null);
   const current = useRef<AbortController | null>(null);
 
   const stop = useCallback(() => current.current?.abort(), []);
   useEffect(() => stop, [stop]);
 
-  const start = useCallback(<T>(call: (opts: CallOptions) => Promise<T>, done: (result: T) => void, opts: CallOptions = {}) => {
+  const start = useCallback(<T,>(call: (opts: CallOptions) => Promise<T>, done: (result: T) => void, opts: CallOptions = {}) => {
     current.current?.abort();
     const ctl = new AbortController();
     current.current = ctl;
     setRunning(true);
     setProgress(null);
     setError(null);
+    setDownload(null);
     const mine = () => current.current === ctl;
     call({
       ...opts,
@@ -35,6 +39,9 @@ export function useJob(): Job {
       onProgress: (p) => {
         if (mine()) setProgress(p);
         opts.onProgress?.(p);
+      },
+      onJob: (job) => {
+        if (mine()) setDownload(`/api/jobs/${encodeURIComponent(job)}`);
       },
     }).then(
       (r) => {
@@ -52,7 +59,7 @@ export function useJob(): Job {
     );
   }, []);
 
-  return { running, progress, error, start, stop };
+  return { running, progress, error, download, start, stop };
 }
 
 /** "queued (2 ahead)", "layer 3/12" — a progress reply in words. */
@@ -60,4 +67,14 @@ export function progressText(p: Progress | null): string {
   if (p === null) return "working…";
   if (p.what === "queued") return p.done === 0 ? "queued: next" : `queued: ${p.done} ahead`;
   return `${p.what} ${p.done}/${p.total}`;
+}
+
+/** A link to download a finished result as JSON (nothing while there is none). */
+export function DownloadLink({ job, testId }: { job: Job; testId?: string }) {
+  if (job.download === null || job.running) return null;
+  return (
+    <a className="download" href={job.download} download data-testid={testId}>
+      download JSON
+    </a>
+  );
 }
