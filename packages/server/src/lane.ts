@@ -318,15 +318,14 @@ export class Lane {
     return this.queue.length;
   }
 
-  /** Queues a job (its place: 0 = next); throws QueueFullError when the queue is full. */
+  /** Queues a job: its place in the queue (0 = next), or -1 when a thread took it at once; throws QueueFullError when the queue is full. */
   submit(job: Job): number {
     if (this.closed) throw new QueueFullError("the server is shutting down");
     if (this.queue.length >= this.opts.queueCap)
       throw new QueueFullError(`the ${this.opts.name} queue is full (${this.opts.queueCap} jobs waiting); try again later`);
     this.queue.push({ seq: ++this.seq, job });
-    const place = this.queue.length - 1;
     this.pump();
-    return place;
+    return this.queue.findIndex((q) => q.job === job);
   }
 
   /** Stops a queued or running job; false when the lane does not hold it. The job is answered `cancelled`. */

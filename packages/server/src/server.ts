@@ -293,7 +293,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     conn.inFlight.set(id, { job, lane });
     try {
       const place = lane.submit(job);
-      if (place > 0) conn.send({ kind: "progress", id, what: "queued", done: place, total: lane.queued });
+      if (place >= 0) conn.send({ kind: "progress", id, what: "queued", done: place, total: lane.queued });
     } catch (e) {
       end();
       if (e instanceof QueueFullError) return void fail(id, "queue_full", e.message);

@@ -142,6 +142,7 @@ describe("rpc", () => {
     const full = final(await c.call("q3", "method", small));
     expect(full).toMatchObject({ kind: "error", code: "queue_full" });
     // queued behind the running job, they say so
+    expect(progressOf(c.replies.get("q1") ?? [])[0]).toMatchObject({ what: "queued", done: 0 });
     expect(progressOf(c.replies.get("q2") ?? [])[0]).toMatchObject({ what: "queued", done: 1 });
     // run is another lane: it answers while the heavy lane is busy
     expect(final(await c.call("interactive", "run", { model: "tiny", input: { ids } })).kind).toBe("result");
