@@ -103,6 +103,8 @@ export class WorkerSlot implements Slot {
   ready!: Promise<ModelInfo[]>;
   /** set when the lane closes or the thread is being replaced: its exit is expected */
   retired = false;
+  /** threads that died one after another without finishing a job */
+  private crashes = 0;
 
   constructor(
     private readonly lane: Lane,
@@ -143,8 +145,15 @@ export class WorkerSlot implements Slot {
         r.job.onFail("internal", `the ${this.opts.name} worker stopped (exit ${code}) while running this job`);
       }
       if (!this.retired && !this.lane.closed) {
-        this.start();
-        this.lane.pump();
+        // a thread that keeps dying (at start, say) is restarted ever more slowly, not in a tight loop
+        const wait = Math.min(30_000, 250 * 2 ** this.crashes - 250);
+        this.crashes++;
+        this.retired = true;
+        setTimeout(() => {
+          if (this.lane.closed || this.worker !== worker) return;
+          this.start();
+          this.lane.pump();
+        }, wait).unref();
       }
     });
   }
@@ -163,6 +172,7 @@ export class WorkerSlot implements Slot {
     else {
       for (const t of r.timers) clearTimeout(t);
       this.running = undefined;
+      this.crashes = 0;
       if (m.type === "done") r.job.onDone(m.result);
       else r.job.onFail(m.code, m.message);
       this.lane.pump();
