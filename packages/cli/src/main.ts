@@ -85,7 +85,7 @@ function overview(): string {
   const names = Object.keys(commands) as CommandName[];
   const w = Math.max(...names.map((n) => n.length));
   return [
-    "usage: llmdbg <command> <model> [options]      (train, tune: a run file; zoo, runs: an action)",
+    "usage: llmdbg <command> <model> [options]      (train, tune: a run file; zoo, runs: an action; serve: --model)",
     "",
     "<model> is a Hugging Face model folder (config.json, *.safetensors, tokenizer.json) or a .gguf file;",
     "zoo/stories is a small one that ships with llmdbg.",
