@@ -110,6 +110,25 @@ describe("rpc", () => {
     expect(JSON.parse(d.body)).toEqual(r.result);
   });
 
+  it("POST /api/rpc answers one request with its final reply; an unknown job is a 404", async () => {
+    const r = await http(s.port, "/api/rpc", {
+      method: "POST",
+      headers: { ...bearer(s), "Content-Type": "application/json" },
+      body: JSON.stringify({ id: 7, method: "run", params: { model: "tiny", input: { ids }, topK: 2 } }),
+    });
+    expect(r.status).toBe(200);
+    expect(JSON.parse(r.body)).toMatchObject({ kind: "result", id: 7, result: { kind: "run", ...runPredictions(m, ids, 2) } });
+    const bad = await http(s.port, "/api/rpc", {
+      method: "POST",
+      headers: { ...bearer(s), "Content-Type": "application/json" },
+      body: "{oops",
+    });
+    expect(bad.status).toBe(400);
+    expect(JSON.parse(bad.body)).toMatchObject({ kind: "error", code: "bad_request" });
+    const missing = await http(s.port, "/api/jobs/00000000-0000-4000-8000-000000000000", { headers: bearer(s) });
+    expect(missing.status).toBe(404);
+  });
+
   it("a long method reports progress (one reply in 100 ms at most) and stops when cancelled", async () => {
     const t0 = Date.now();
     const replies = c.call("long", "method", long);
