@@ -8,6 +8,7 @@ import type { Shared, Target } from "./state.js";
 import { AblationView } from "./views/Ablation.js";
 import { AttentionView } from "./views/Attention.js";
 import { LensView } from "./views/Lens.js";
+import { PatchingView } from "./views/Patching.js";
 import { Workbench } from "./views/Workbench.js";
 
 const TABS = [
@@ -15,6 +16,7 @@ const TABS = [
   { id: "attention", label: "Attention" },
   { id: "lens", label: "Lens & DLA" },
   { id: "ablation", label: "Ablation" },
+  { id: "patching", label: "Patching" },
 ] as const;
 type Tab = (typeof TABS)[number]["id"];
 
@@ -100,6 +102,9 @@ export function App({ rpc }: { rpc: RpcClient }) {
           </section>
           <section hidden={tab !== "ablation"}>
             <AblationView rpc={rpc} shared={shared} />
+          </section>
+          <section hidden={tab !== "patching"}>
+            <PatchingView rpc={rpc} shared={shared} />
           </section>
         </main>
       )}

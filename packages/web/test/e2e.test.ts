@@ -199,6 +199,28 @@ describe.skipIf(!haveChromium)("web UI in Chromium", () => {
     );
     await page.screenshot({ path: join(shots, "ablation.png"), fullPage: true });
   });
+  it("patches the clean prompt into a corrupted one, real and attribution patching side by side", async () => {
+    await page.getByTestId("tab-patching").click();
+    const clean = await page.getByTestId("patch-clean").inputValue();
+    expect(clean).toBe(PROMPT);
+    await page.getByTestId("patch-corrupted").fill(PROMPT.replace("girl", "boy"));
+    // KL(clean ‖ run) needs no answer: the target (" had") is also the corrupted run's top prediction here
+    await page.getByTestId("patch-metric").selectOption("kl");
+    await page.getByTestId("run-patch").click();
+    await page.locator('[data-testid="patch"], .patching .error').first().waitFor(WAIT);
+    expect(await page.locator(".patching .error").allInnerTexts()).toEqual([]);
+    const n = await page.getByTestId("token-row").count();
+    // resid_pre: one row per layer, one column per position, in both grids
+    expect(await page.getByTestId("patch-activation-cell").count()).toBe(4 * n);
+    expect(await page.getByTestId("patch-attribution-cell").count()).toBe(4 * n);
+    expect(await page.getByTestId("patch-summary").innerText()).toMatch(/^kl: clean 0\.000, corrupted [\d.]+ .*rank correlation/);
+    // the prompts differ at position 9 alone: patching the residual stream there before the first layer makes the
+    // corrupted run the clean one
+    await page.getByTestId("patch-activation-cell").nth(9).click();
+    await expect.poll(() => page.getByTestId("patch-picked").innerText()).toMatch(/recovery 1\.00$/);
+    await page.screenshot({ path: join(shots, "patching.png"), fullPage: true });
+  });
+
   it("shows markup in a prompt's tokens as text, never as elements", async () => {
     await page.getByTestId("tab-workbench").click();
     const before = await page.locator("img, script:not([src])").count();
