@@ -7,6 +7,7 @@ import type { RpcClient } from "./rpc.js";
 import type { Shared, Target } from "./state.js";
 import { AblationView } from "./views/Ablation.js";
 import { AttentionView } from "./views/Attention.js";
+import { AttributionView } from "./views/Attribution.js";
 import { LensView } from "./views/Lens.js";
 import { PatchingView } from "./views/Patching.js";
 import { Workbench } from "./views/Workbench.js";
@@ -16,6 +17,7 @@ const TABS = [
   { id: "attention", label: "Attention" },
   { id: "lens", label: "Lens & DLA" },
   { id: "ablation", label: "Ablation" },
+  { id: "attribution", label: "Attribution" },
   { id: "patching", label: "Patching" },
 ] as const;
 type Tab = (typeof TABS)[number]["id"];
@@ -102,6 +104,9 @@ export function App({ rpc }: { rpc: RpcClient }) {
           </section>
           <section hidden={tab !== "ablation"}>
             <AblationView rpc={rpc} shared={shared} />
+          </section>
+          <section hidden={tab !== "attribution"}>
+            <AttributionView rpc={rpc} shared={shared} />
           </section>
           <section hidden={tab !== "patching"}>
             <PatchingView rpc={rpc} shared={shared} />

@@ -199,6 +199,21 @@ describe.skipIf(!haveChromium)("web UI in Chromium", () => {
     );
     await page.screenshot({ path: join(shots, "ablation.png"), fullPage: true });
   });
+  it("attributes the target to the prompt's tokens by six methods, with their agreement", async () => {
+    await page.getByTestId("tab-attribution").click();
+    await page.getByTestId("run-attribution").click();
+    await page.locator('[data-testid="attribution"], .attribution .error').first().waitFor(WAIT);
+    expect(await page.locator(".attribution .error").allInnerTexts()).toEqual([]);
+    const n = await page.getByTestId("token-row").count();
+    expect(await page.getByTestId("attribution-row").count()).toBe(6);
+    // the target is read at the last position, so every position is scored
+    expect(await page.getByTestId("attribution-cell").count()).toBe(6 * n);
+    const rho = await page.getByTestId("attribution-agreement").locator("tbody td").allInnerTexts();
+    expect(rho).toHaveLength(36);
+    for (let i = 0; i < 6; i++) expect(rho[7 * i]).toBe("1.00");
+    await page.screenshot({ path: join(shots, "attribution.png"), fullPage: true });
+  });
+
   it("patches the clean prompt into a corrupted one, real and attribution patching side by side", async () => {
     await page.getByTestId("tab-patching").click();
     const clean = await page.getByTestId("patch-clean").inputValue();

@@ -3,6 +3,7 @@
 import type { AttentionResult, DlaResult } from "@llmdbg/protocol";
 import { describe, expect, it } from "vitest";
 import { ablationGrid } from "../src/ablation.js";
+import { maxAbs, ranks, spearman } from "../src/attribution.js";
 import { dlaGrid, topComponents } from "../src/dla.js";
 import { num, pct, visible } from "../src/format.js";
 import { cellAt, divergingCss, heatCss, heatRgb, patternRgba } from "../src/heat.js";
@@ -246,5 +247,22 @@ describe("ablation", () => {
     );
     expect(g.columns).toEqual(["attn", "mlp"]);
     expect(g.effects).toEqual([[-0.5, -3]]);
+  });
+});
+
+describe("attribution agreement", () => {
+  it("ranks with ties averaged", () => {
+    expect(ranks([3, 1, 2])).toEqual([3, 1, 2]);
+    expect(ranks([5, 1, 5, 0])).toEqual([3.5, 2, 3.5, 1]);
+  });
+  it("is Spearman's ρ: 1 for the same order, −1 for the reverse, null for a constant list", () => {
+    expect(spearman([1, 2, 3, 4], [10, 20, 30, 400])).toBeCloseTo(1, 12);
+    expect(spearman([1, 2, 3, 4], [4, 3, 2, 1])).toBeCloseTo(-1, 12);
+    expect(spearman([1, 1, 1], [1, 2, 3])).toBeNull();
+    expect(spearman([1], [1])).toBeNull();
+    // by hand: ranks [1,2,3,4,5] and [2,1,4,3,5], Σd² = 4, ρ = 1 − 6·4 / (5·24) = 0.8
+    expect(spearman([1, 2, 3, 4, 5], [2, 1, 4, 3, 5])).toBeCloseTo(0.8, 12);
+    expect(maxAbs([0.5, -2, 1])).toBe(2);
+    expect(maxAbs([])).toBe(0);
   });
 });
