@@ -10,6 +10,7 @@ import { AttentionView } from "./views/Attention.js";
 import { AttributionView } from "./views/Attribution.js";
 import { LensView } from "./views/Lens.js";
 import { PatchingView } from "./views/Patching.js";
+import { SteeringView } from "./views/Steering.js";
 import { Workbench } from "./views/Workbench.js";
 
 const TABS = [
@@ -19,6 +20,7 @@ const TABS = [
   { id: "ablation", label: "Ablation" },
   { id: "attribution", label: "Attribution" },
   { id: "patching", label: "Patching" },
+  { id: "steering", label: "Steering" },
 ] as const;
 type Tab = (typeof TABS)[number]["id"];
 
@@ -110,6 +112,9 @@ export function App({ rpc }: { rpc: RpcClient }) {
           </section>
           <section hidden={tab !== "patching"}>
             <PatchingView rpc={rpc} shared={shared} />
+          </section>
+          <section hidden={tab !== "steering"}>
+            <SteeringView rpc={rpc} shared={shared} />
           </section>
         </main>
       )}

@@ -245,6 +245,31 @@ describe.skipIf(!haveChromium)("web UI in Chromium", () => {
     await page.screenshot({ path: join(shots, "patching.png"), fullPage: true });
   });
 
+  it("steers with a contrastive vector, and the predictions follow the coefficient slider live", async () => {
+    await page.getByTestId("tab-steering").click();
+    await page.getByTestId("run-steer").click();
+    await page.locator('[data-testid="steer"], .steering .error').first().waitFor(WAIT);
+    expect(await page.locator(".steering .error").allInnerTexts()).toEqual([]);
+    expect(await page.getByTestId("steer-summary").innerText()).toMatch(
+      /^coefficient 4\.0 · ‖vector‖ [\d.]+ · KL\(without ‖ with\) [\d.]+$/,
+    );
+    expect(await page.getByTestId("steer-before").locator("li").count()).toBe(5);
+    expect(await page.getByTestId("steer-after").locator("li").count()).toBe(5);
+    await page.screenshot({ path: join(shots, "steering.png"), fullPage: true });
+    // the slider alone asks again: at 0 the vector adds nothing, so the predictions with it are those without
+    const t0 = performance.now();
+    await page.getByTestId("steer-coeff").fill("0");
+    await page
+      .getByTestId("steer-summary")
+      .filter({ hasText: /^coefficient 0\.0 / })
+      .waitFor(WAIT);
+    console.log(
+      `web e2e: steering slider to updated predictions ${(performance.now() - t0).toFixed(0)} ms (150 ms of it the slider's pause)`,
+    );
+    expect(await page.getByTestId("steer-summary").innerText()).toMatch(/^coefficient 0\.0 .* KL\(without ‖ with\) 0\.000$/);
+    expect(await page.getByTestId("steer-after").innerText()).toBe(await page.getByTestId("steer-before").innerText());
+  });
+
   it("shows markup in a prompt's tokens as text, never as elements", async () => {
     await page.getByTestId("tab-workbench").click();
     const before = await page.locator("img, script:not([src])").count();
