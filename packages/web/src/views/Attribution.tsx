@@ -30,6 +30,9 @@ export function AttributionView({ rpc, shared }: { rpc: RpcClient; shared: Share
   const { model, prompt, target } = shared;
   const [chosen, setChosen] = useState<ReadonlySet<MethodId>>(new Set(METHODS.map((m) => m.id)));
   const [rows, setRows] = useState<{ prompt: string; rows: Row[] } | null>(null);
+  /** integrated gradients' steps and LIME/SHAP's samples (the methods' defaults) */
+  const [steps, setSteps] = useState(64);
+  const [samples, setSamples] = useState(256);
   const job = useJob();
 
   const attribute = () => {
@@ -45,8 +48,8 @@ export function AttributionView({ rpc, shared }: { rpc: RpcClient; shared: Share
         for (const m of methods) {
           const request =
             m.family === "attribution"
-              ? { kind: "attribution" as const, method: m.id, ...common }
-              : { kind: "perturbation" as const, method: m.id, ...common };
+              ? { kind: "attribution" as const, method: m.id, ...common, ...(m.id === "integrated_gradients" && { steps }) }
+              : { kind: "perturbation" as const, method: m.id, ...common, ...(m.id !== "occlusion" && { samples }) };
           const r = await rpc.call("method", { model: model.id, request }, o);
           if (r.kind !== "attribution" && r.kind !== "perturbation") throw new Error(`expected an attribution, got ${r.kind}`);
           out.push({ id: m.id, label: m.label, r });
@@ -80,6 +83,28 @@ export function AttributionView({ rpc, shared }: { rpc: RpcClient; shared: Share
             {m.label}
           </label>
         ))}
+        <label>
+          IG steps{" "}
+          <input
+            type="number"
+            data-testid="attribution-steps"
+            min={1}
+            max={1024}
+            value={steps}
+            onChange={(e) => setSteps(Math.max(1, Math.min(1024, Number(e.target.value) || 1)))}
+          />
+        </label>
+        <label>
+          LIME/SHAP samples{" "}
+          <input
+            type="number"
+            data-testid="attribution-samples"
+            min={8}
+            max={4096}
+            value={samples}
+            onChange={(e) => setSamples(Math.max(8, Math.min(4096, Number(e.target.value) || 8)))}
+          />
+        </label>
         <button
           type="button"
           data-testid="run-attribution"
