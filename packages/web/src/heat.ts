@@ -29,24 +29,41 @@ export function heatCss(v: number): { background: string; color: string } {
   return { background: `rgb(${r}, ${g}, ${b})`, color: 0.299 * r + 0.587 * g + 0.114 * b < 140 ? "#fff" : "#111" };
 }
 
+/** The scale at 1,024 levels as packed RGBA, so drawing a pattern is one table look-up per pixel. */
+const LEVELS = 1024;
+let lut: Uint32Array | null = null;
+function table(): Uint32Array {
+  if (lut !== null) return lut;
+  const t = new Uint32Array(LEVELS);
+  const bytes = new Uint8Array(t.buffer);
+  for (let i = 0; i < LEVELS; i++) {
+    const [r, g, b] = heatRgb(i / (LEVELS - 1));
+    bytes.set([r, g, b, 255], 4 * i);
+  }
+  lut = t;
+  return t;
+}
+
 /**
  * The pixels of a pattern [query][key] (n × n, one pixel per entry), scaled so `max` is the darkest: 1 for raw
  * probabilities; a head's own maximum makes weak patterns visible. Entries above the diagonal that a causal model
- * never attends to are 0 and draw white.
+ * never attends to are 0 and draw white. Colours come from the scale quantized to 1,024 levels (a 1,024-token
+ * pattern draws in a few milliseconds).
  */
 export function patternRgba(pattern: readonly (readonly number[])[], max = 1): Uint8ClampedArray {
   const n = pattern.length;
   const out = new Uint8ClampedArray(n * n * 4);
-  const scale = max > 0 ? 1 / max : 0;
+  const px = new Uint32Array(out.buffer);
+  const t = table();
+  const scale = max > 0 ? (LEVELS - 1) / max : 0;
   for (let q = 0; q < n; q++) {
     const row = pattern[q] ?? [];
+    const base = q * n;
     for (let k = 0; k < n; k++) {
-      const [r, g, b] = heatRgb((row[k] ?? 0) * scale);
-      const o = (q * n + k) * 4;
-      out[o] = r;
-      out[o + 1] = g;
-      out[o + 2] = b;
-      out[o + 3] = 255;
+      const v = (row[k] ?? 0) * scale;
+      // NaN and negatives clamp to level 0, like heatRgb
+      const level = v > 0 ? (v < LEVELS - 1 ? Math.round(v) : LEVELS - 1) : 0;
+      px[base + k] = t[level] as number;
     }
   }
   return out;

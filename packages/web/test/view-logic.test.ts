@@ -56,8 +56,28 @@ describe("heat", () => {
     const at = (q: number, k: number) => Array.from(px.slice((q * 2 + k) * 4, (q * 2 + k) * 4 + 4));
     expect(at(0, 0)).toEqual([...heatRgb(1), 255]); // 1 / 0.5 clamps to the darkest
     expect(at(0, 1)).toEqual([...heatRgb(0), 255]);
-    expect(at(1, 0)).toEqual([...heatRgb(0.5), 255]);
+    // the scale is quantized to 1,024 levels: within one unit of the exact colour
+    const mid = at(1, 0);
+    const exact = [...heatRgb(0.5), 255];
+    for (let c = 0; c < 4; c++) expect(Math.abs((mid[c] ?? -9) - (exact[c] ?? 0))).toBeLessThanOrEqual(1);
     expect(at(1, 1)).toEqual([...heatRgb(1), 255]);
+  });
+  it("draws every value within one colour unit of the exact scale", () => {
+    const values = Array.from({ length: 400 }, (_, i) => (i * 0.6180339887) % 1);
+    const px = patternRgba([
+      values.slice(0, 20),
+      ...Array.from({ length: 19 }, (_, q) => values.slice(20 * (q + 1), 20 * (q + 2))),
+    ]);
+    values.forEach((v, i) => {
+      const exact = heatRgb(v);
+      for (let c = 0; c < 3; c++) expect(Math.abs((px[4 * i + c] ?? -9) - (exact[c] ?? 0))).toBeLessThanOrEqual(1);
+      expect(px[4 * i + 3]).toBe(255);
+    });
+    const nan = patternRgba([
+      [Number.NaN, -1],
+      [0, 0],
+    ]);
+    expect(Array.from(nan.slice(0, 8))).toEqual([...heatRgb(0), 255, ...heatRgb(0), 255]);
   });
   it("finds the cell under a point", () => {
     expect(cellAt(0, 0, 100, 4)).toEqual({ row: 0, col: 0 });
