@@ -1,7 +1,6 @@
 // Recording a command's run in the run store (@llmdbg/store), on by default: `--no-store` skips it, `--store DIR`
 // picks the folder (default $LLMDBG_HOME, else the per-user data folder). The result is already printed when this
 // runs, so a store that cannot be written is a warning on stderr, never a failed command.
-import { resolve } from "node:path";
 import { hardwareInfo, openStore, type RunInput, storeHome } from "@llmdbg/store";
 import { flag } from "./flags.js";
 
@@ -32,10 +31,7 @@ export function recordRun(values: StoreValues, model: RunModel | null, run: Omit
   try {
     const store = openStore(values.store ?? storeHome());
     try {
-      // an absolute path: the store is read from any folder
-      const path = model === null ? null : resolve(model.path);
-      const id =
-        model === null || path === null ? null : store.addModel({ path, hash: store.hashModel(path), config: model.config });
+      const id = model === null ? null : store.modelAt(model.path, model.config);
       return store.recordRun({ hardware: hardwareInfo(), ...run, model: id });
     } finally {
       store.close();

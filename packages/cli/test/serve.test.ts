@@ -1,6 +1,6 @@
 // `llmdbg serve` end to end: the real bin starts on a free port, prints a URL with a token, answers
-// GET /api/models with the bearer token (and 401 without), and exits cleanly on SIGINT; bad command lines exit 2
-// and a bad model file exits 1.
+// GET /api/models with the bearer token (and 401 without), records a job in the run store (`--store DIR`) and
+// serves it back at /api/runs, and exits cleanly on SIGINT; bad command lines exit 2 and a bad model file exits 1.
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
@@ -19,15 +19,20 @@ writeTinyModel(hf, "gpt2", { seed: 3 });
 // the bin re-executes itself with malloc tuning unless it is set; set, a signal reaches the server itself
 const env = { ...process.env, LLMDBG_BACKEND: "ref", MALLOC_MMAP_THRESHOLD_: "33554432" };
 
-function get(port: number, path: string, headers: Record<string, string>): Promise<{ status: number; body: string }> {
+function get(
+  port: number,
+  path: string,
+  headers: Record<string, string>,
+  post?: string,
+): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: "127.0.0.1", port, path, headers }, (res) => {
+    const req = request({ host: "127.0.0.1", port, path, headers, method: post === undefined ? "GET" : "POST" }, (res) => {
       let body = "";
       res.on("data", (c) => (body += c));
       res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
     });
     req.on("error", reject);
-    req.end();
+    req.end(post);
   });
 }
 
@@ -45,7 +50,8 @@ function cli(args: string[]): Promise<{ code: number; stderr: string }> {
 
 describe("llmdbg serve", () => {
   it("starts, prints a URL with a token, answers /api/models with the bearer token, exits on SIGINT", async () => {
-    const child = spawn(process.execPath, [BIN, "serve", "--model", hf, "--port", "0"], { env });
+    const store = join(dir, "store");
+    const child = spawn(process.execPath, [BIN, "serve", "--model", hf, "--port", "0", "--store", store], { env });
     let stdout = "";
     let stderr = "";
     child.stderr.on("data", (c) => (stderr += c));
@@ -67,6 +73,18 @@ describe("llmdbg serve", () => {
     expect(JSON.parse(ok.body).models.map((m: { id: string }) => m.id)).toEqual(["gpt2"]);
     expect(ok.body).not.toContain(dir);
     expect((await get(port, "/api/models", {})).status).toBe(401);
+    expect(stdout).toContain(`runs are recorded in ${store}`);
+    const auth = { Authorization: `Bearer ${token}`, "Content-Type": "application/json" };
+    const rpc = { id: 1, method: "run", params: { model: "gpt2", input: { ids: [1, 2, 3] } } };
+    const ran = await get(port, "/api/rpc", auth, JSON.stringify(rpc));
+    expect(ran.status).toBe(200);
+    const job = JSON.parse(ran.body).job as string;
+    let runs: { uid: string; kind: string }[] = [];
+    for (let i = 0; i < 100 && runs.length === 0; i++) {
+      runs = JSON.parse((await get(port, "/api/runs", auth)).body).runs;
+      if (runs.length === 0) await new Promise((ok) => setTimeout(ok, 20));
+    }
+    expect(runs).toMatchObject([{ uid: job, kind: "run" }]);
     child.kill("SIGINT");
     expect(await exited).toBe(0);
     expect(stderr).toContain("stopped");

@@ -2,4 +2,5 @@
 // typed RPC of @llmdbg/protocol's rpc.ts, a job queue in worker threads, and the UI's static files.
 export { isMethodKind, modelInfo, ParamsError, predictionsOf, runPredictions } from "./handlers.js";
 export { QueueFullError } from "./lane.js";
+export { runOfJob } from "./runs.js";
 export { type JobRecord, type RunningServer, type ServerLimits, type ServerOptions, startServer } from "./server.js";

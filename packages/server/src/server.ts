@@ -1,7 +1,8 @@
 // The local server: Node's http with a `ws` WebSocket for the RPC (protocol's rpc.ts), REST downloads, and the
 // UI's static files. Every request passes, in order: the Host allow-list (403), the Origin check for anything but
 // GET/HEAD and for WebSocket upgrades (403), the token (401 none, 403 wrong; exchanged once for a cookie), the
-// body-size cap (413), and only then routing. Jobs run in worker threads, in two lanes (lane.ts).
+// body-size cap (413), and only then routing. Jobs run in worker threads, in two lanes (lane.ts); finished ones
+// are recorded in the run store (runs.ts), which `GET /api/runs…` serves back.
 import { randomUUID } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
@@ -10,9 +11,11 @@ import { extname, resolve } from "node:path";
 import type { Duplex } from "node:stream";
 import type { LoadedModel } from "@llmdbg/models";
 import type { ModelInfo, RpcErrorCode, RpcReply, RpcResult } from "@llmdbg/protocol";
+import type { Store } from "@llmdbg/store";
 import { WebSocketServer } from "ws";
 import { isMethodKind, modelInfo, oversizedCount } from "./handlers.js";
-import { type Job, type JobMethod, Lane, QueueFullError } from "./lane.js";
+import { type Job, Lane, QueueFullError } from "./lane.js";
+import { type JobRecord, JobRecorder, openStoreOrWarn, runsRoute } from "./runs.js";
 import {
   allowedHosts,
   authStatus,
@@ -56,16 +59,7 @@ export interface ServerLimits {
   readonly inFlightPerConnection?: number;
 }
 
-/** A finished job, handed to `onRecord`: the seam where the run store will record runs. */
-export interface JobRecord {
-  readonly job: string;
-  readonly method: JobMethod;
-  readonly model: string;
-  readonly params: unknown;
-  readonly result: unknown;
-  readonly startedAt: number;
-  readonly finishedAt: number;
-}
+export type { JobRecord };
 
 export interface ServerOptions {
   /**
@@ -88,7 +82,14 @@ export interface ServerOptions {
   /** the tensor backend of the worker threads (default: LLMDBG_BACKEND, else ort) */
   readonly backend?: "ref" | "ort";
   readonly allowUnread?: boolean;
-  /** called with every finished job (nothing is stored yet: the run store will be called here) */
+  /**
+   * the run store that records every finished job (a `run`, `generate` or `method` that ended in a result, an
+   * error or its time budget; not a cancelled one) and that `GET /api/runs…` reads: a Store (the caller closes
+   * it) or its folder (opened here, closed with the server). One that cannot be opened or written is a warning,
+   * never a failed job. Default: none, nothing recorded.
+   */
+  readonly store?: Store | string;
+  /** called with every finished job, as the store records them */
   readonly onRecord?: (r: JobRecord) => void;
   /** warnings (binding a non-loopback address); default stderr */
   readonly warn?: (message: string) => void;
@@ -207,6 +208,26 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const lanes = [interactive, heavy, inProcess].filter((l): l is Lane => l !== undefined);
   const modelIds = new Set(Object.keys(opts.models));
   const results = new Map<string, JobRecord>();
+  const store = typeof opts.store === "string" ? openStoreOrWarn(opts.store, warn) : opts.store;
+  const ownStore = typeof opts.store === "string" ? store : undefined;
+  const storeModel = (id: string) => {
+    const m = loaded.get(id);
+    if (m !== undefined) return { path: m.path, config: m.config };
+    const path = setup.models[id];
+    return path === undefined ? undefined : { path, config: infos.find((i) => i.id === id)?.config ?? null };
+  };
+  const recorder = store === undefined ? undefined : new JobRecorder(store, storeModel, warn);
+  /** Hands a finished job to onRecord and the store, after its reply has gone out: neither can fail the job. */
+  const record = (rec: JobRecord) => {
+    setImmediate(() => {
+      try {
+        opts.onRecord?.(rec);
+      } catch (e) {
+        warn(`llmdbg serve: recording job ${rec.job} failed: ${e instanceof Error ? e.message : e}`);
+      }
+      recorder?.record(rec);
+    });
+  };
 
   /** Answers one parsed message on a connection; every request ends in exactly one result or error. */
   function dispatch(conn: Conn, msg: unknown): void {
@@ -271,23 +292,41 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       onDone: (result) => {
         if (ended) return;
         end();
-        const rec: JobRecord = { job: randomUUID(), method, model, params: p, result, startedAt, finishedAt: Date.now() };
+        const rec: JobRecord = {
+          job: randomUUID(),
+          method,
+          model,
+          params: p,
+          result,
+          status: "done",
+          startedAt,
+          finishedAt: Date.now(),
+        };
         results.set(rec.job, rec);
         for (const old of results.keys()) {
           if (results.size <= keptResults) break;
           results.delete(old);
         }
-        try {
-          opts.onRecord?.(rec);
-        } catch (e) {
-          warn(`llmdbg serve: recording job ${rec.job} failed: ${e instanceof Error ? e.message : e}`);
-        }
         conn.send({ kind: "result", id, result: result as RpcResult, job: rec.job });
+        record(rec);
       },
       onFail: (code, message) => {
         if (ended) return;
         end();
         fail(id, code, message);
+        // a cancelled job was withdrawn (a slider moved on, a tab closed): nothing to keep
+        if (code !== "cancelled")
+          record({
+            job: randomUUID(),
+            method,
+            model,
+            params: p,
+            result: null,
+            status: code === "timeout" ? "aborted" : "failed",
+            error: { code, message },
+            startedAt,
+            finishedAt: Date.now(),
+          });
       },
     };
     conn.inFlight.set(id, { job, lane });
@@ -399,6 +438,18 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       return void rpcOverHttp(body, res);
     }
     if (url.pathname === "/api/models") return void json(res, 200, { models: infos });
+    // the raw path: URL() would already have resolved an `..` in it
+    const raw = (req.url ?? "/").split("?")[0] ?? "/";
+    if (raw === "/api/runs" || raw.startsWith("/api/runs/")) {
+      const a = runsRoute(store, raw, url.searchParams);
+      if ("text" in a) return void text(res, a.status, a.text);
+      if ("json" in a) return void json(res, 200, a.json, a.download);
+      head(res, 200, "application/octet-stream", {
+        "Content-Disposition": `attachment; filename="${a.download}"`,
+        "Content-Length": String(a.bytes.length),
+      });
+      return void res.end(req.method === "HEAD" ? undefined : a.bytes);
+    }
     const job = /^\/api\/jobs\/([0-9a-f-]{36})$/.exec(url.pathname)?.[1];
     if (job !== undefined) {
       const rec = results.get(job);
@@ -488,6 +539,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     });
   } catch (e) {
     await Promise.all(lanes.map((l) => l.close()));
+    ownStore?.close();
     throw e;
   }
   port = (http.address() as AddressInfo).port;
@@ -511,6 +563,9 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       http.closeAllConnections();
       await new Promise<void>((ok) => http.close(() => ok()));
       await Promise.all(lanes.map((l) => l.close()));
+      // the jobs' last records are queued behind setImmediate: let them land before the store closes
+      await new Promise((ok) => setImmediate(ok));
+      ownStore?.close();
     },
   };
 }

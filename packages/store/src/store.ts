@@ -281,6 +281,17 @@ export class Store {
     });
   }
 
+  /**
+   * The id of the model at `path` (a folder or .gguf file; stored as an absolute path, so the store reads the
+   * same from any folder), identified by its content hash (`hashModel`, each file's hash remembered), adding it
+   * if new. What `llmdbg run` and `llmdbg serve` record their runs' models with.
+   * @example const model = store.modelAt(m.path, m.config); store.recordRun({ model, kind: "run", prompt })
+   */
+  modelAt(path: string, config: unknown): number {
+    const abs = resolve(path);
+    return this.addModel({ path: abs, hash: this.hashModel(abs), config });
+  }
+
   private addModelRow(m: ModelInput): number {
     const row = this.db.prepare("SELECT id FROM models WHERE path = ? AND hash = ?").get(m.path, m.hash) as
       | { id: number }

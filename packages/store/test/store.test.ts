@@ -3,7 +3,7 @@
 // errors that name the file and field. Every store lives in a temp folder.
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import type { TrainEvent } from "@llmdbg/protocol";
 import * as T from "@llmdbg/tensor";
 import Database from "better-sqlite3";
@@ -412,6 +412,19 @@ describe("models", () => {
     const after = s.hashModel(dir);
     expect(after).not.toBe(cached);
     expect(s.db.prepare("SELECT count(*) AS c FROM file_hashes WHERE hash = 'remembered'").get()).toEqual({ c: 1 });
+    s.close();
+  });
+
+  it("modelAt stores the absolute path with its content hash, once per content", () => {
+    const dir = join(fresh(), "model");
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, "config.json"), "{}");
+    const s = openStore(fresh());
+    const id = s.modelAt(relative(process.cwd(), dir), { nLayers: 1 });
+    expect(s.getModel(id)).toMatchObject({ path: dir, hash: hashModel(dir), config: { nLayers: 1 } });
+    expect(s.modelAt(dir, { nLayers: 1 })).toBe(id);
+    writeFileSync(join(dir, "config.json"), "{ }");
+    expect(s.modelAt(dir, { nLayers: 1 })).not.toBe(id);
     s.close();
   });
 });

@@ -1,13 +1,16 @@
 // `llmdbg serve`: the local server (@llmdbg/server) over the models named on the command line, or the zoo's
-// stories model. It prints the launch URL with its per-launch token and runs until Ctrl-C (or SIGTERM), which
-// closes it: open connections, queued and running jobs, worker threads.
+// stories model, recording every finished job in the run store (`--no-store` to skip). It prints the launch URL
+// with its per-launch token and runs until Ctrl-C (or SIGTERM), which closes it: open connections, queued and
+// running jobs, worker threads, the store.
 import { existsSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { startServer } from "@llmdbg/server";
+import { type RunningServer, type ServerOptions, startServer } from "@llmdbg/server";
+import { storeHome } from "@llmdbg/store";
 import { UsageError } from "../args.js";
 import { defineFlags, flag } from "../flags.js";
 import { print } from "../output.js";
+import { type StoreValues, storeFlags } from "../record.js";
 import type { Command } from "./command.js";
 import { zooDir } from "./zoo.js";
 
@@ -21,10 +24,11 @@ const flags = defineFlags({
   "allow-remote": flag.bool("bind an address other than loopback (anyone who gets the token can use the server)"),
   static: flag.text("DIR", "serve the web UI's built files from this folder (default: packages/web/dist once built)"),
   "allow-unread": flag.bool("load checkpoints even if they store tensors the architecture does not read"),
+  ...storeFlags,
 });
 
 /** The built web UI of this checkout (`packages/web/dist`), when it has been built. */
-function builtUi(): string | undefined {
+export function builtUi(): string | undefined {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (;;) {
     const dist = join(dir, "packages", "web", "dist");
@@ -61,9 +65,47 @@ export function modelTable(values: readonly string[]): Record<string, string> {
   return out;
 }
 
+/** The store folder the server records into: `--store DIR`, else $LLMDBG_HOME's; none with `--no-store`. */
+export function storeOf(values: StoreValues): string | undefined {
+  return values["no-store"] ? undefined : resolve(values.store ?? storeHome());
+}
+
+/**
+ * Starts the server, prints its URL and where it records, and runs until SIGINT or SIGTERM, then closes it.
+ * `ready` runs once it listens (`llmdbg demo --open` opens the browser there).
+ */
+export async function serveUntilStopped(
+  name: string,
+  opts: ServerOptions,
+  ready?: (server: RunningServer) => void,
+): Promise<number> {
+  const server = await startServer(opts);
+  print(`llmdbg ${name}: ${server.models.map((m) => m.id).join(", ")}`);
+  print(`open ${server.url}${opts.staticDir === undefined ? "   (the web UI is not built: npm run build -w @llmdbg/web)" : ""}`);
+  print("(the token in the URL is this launch's password; Ctrl-C stops the server)");
+  print(
+    typeof opts.store === "string"
+      ? `runs are recorded in ${opts.store} (llmdbg runs list; --no-store to skip)`
+      : "runs are not recorded (--no-store)",
+  );
+  ready?.(server);
+  await new Promise<void>((done) => {
+    const stop = () => {
+      process.off("SIGINT", stop);
+      process.off("SIGTERM", stop);
+      done();
+    };
+    process.on("SIGINT", stop);
+    process.on("SIGTERM", stop);
+  });
+  await server.close();
+  process.stderr.write(`llmdbg ${name}: stopped\n`);
+  return 0;
+}
+
 export const serveCommand: Command = {
   summary: "the local server: the models over a token-guarded HTTP + WebSocket API (and the web UI with --static)",
-  usage: "llmdbg serve [--model [ID=]PATH ...] [--port N] [--host H --allow-remote] [--static DIR]",
+  usage: "llmdbg serve [--model [ID=]PATH ...] [--port N] [--host H --allow-remote] [--static DIR] [--store DIR | --no-store]",
   help: flags.help,
   async run(argv) {
     const { values, positionals } = flags.parse(argv);
@@ -77,29 +119,16 @@ export const serveCommand: Command = {
       throw new UsageError(`--static ${values.static}: the folder does not exist`);
     const models = modelTable(values.model.length > 0 ? values.model : [`stories=${join(zooDir(undefined), "stories")}`]);
     const staticDir = values.static ?? builtUi();
-    const server = await startServer({
+    const store = storeOf(values);
+    return serveUntilStopped("serve", {
       models,
       host,
       ...(values.port !== undefined && { port: values.port }),
       allowHost: values["allow-remote"],
       ...(staticDir !== undefined && { staticDir }),
       allowUnread: values["allow-unread"],
+      ...(store !== undefined && { store }),
       warn: (m) => process.stderr.write(`${m}\n`),
     });
-    print(`llmdbg serve: ${server.models.map((m) => m.id).join(", ")}`);
-    print(`open ${server.url}${staticDir === undefined ? "   (the web UI is not built: npm run build -w @llmdbg/web)" : ""}`);
-    print("(the token in the URL is this launch's password; Ctrl-C stops the server)");
-    await new Promise<void>((done) => {
-      const stop = () => {
-        process.off("SIGINT", stop);
-        process.off("SIGTERM", stop);
-        done();
-      };
-      process.on("SIGINT", stop);
-      process.on("SIGTERM", stop);
-    });
-    await server.close();
-    process.stderr.write("llmdbg serve: stopped\n");
-    return 0;
   },
 };
