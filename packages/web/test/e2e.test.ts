@@ -136,6 +136,10 @@ describe.skipIf(!haveChromium)("web UI in Chromium", () => {
       expect(seen.filter((s) => s !== "" && s !== text).length).toBeGreaterThan(0);
       for (let i = 1; i < seen.length; i++) expect((seen[i] as string).startsWith(seen[i - 1] as string)).toBe(true);
       await page.screenshot({ path: join(shots, "generate.png"), fullPage: true });
+      // the continuation can become the next prompt (the draft only: the views keep the prompt last run)
+      await page.getByTestId("use-generation").click();
+      expect(await page.getByTestId("prompt").inputValue()).toBe(PROMPT + text);
+      await page.getByTestId("prompt").fill(PROMPT);
     },
     SLOW,
   );

@@ -133,6 +133,16 @@ export function Workbench({ rpc, shared, onPrompt }: { rpc: RpcClient; shared: S
               : generated.finish !== null
                 ? `finished: ${generated.finish}`
                 : ""}
+            {!genJob.running && generated.text !== "" && (
+              <button
+                type="button"
+                className="continue"
+                data-testid="use-generation"
+                onClick={() => setDraft(generated.prompt + generated.text)}
+              >
+                use as prompt
+              </button>
+            )}
           </div>
         </div>
       )}
