@@ -9,6 +9,7 @@ import { attributeCommand } from "./commands/attribute.js";
 import type { Command } from "./commands/command.js";
 import { convertCommand } from "./commands/convert.js";
 import { counterfactualCommand } from "./commands/counterfactual.js";
+import { demoCommand } from "./commands/demo.js";
 import { dlaCommand } from "./commands/dla.js";
 import { editCommand } from "./commands/edit.js";
 import { finetuneCommand } from "./commands/finetune.js";
@@ -49,6 +50,7 @@ export type CommandName =
   | "finetune"
   | "tune"
   | "serve"
+  | "demo"
   | "zoo"
   | "runs";
 
@@ -75,6 +77,7 @@ const commands: { readonly [C in CommandName]: Command } = {
   finetune: finetuneCommand,
   tune: tuneCommand,
   serve: serveCommand,
+  demo: demoCommand,
   zoo: zooCommand,
   runs: runsCommand,
 };
@@ -85,7 +88,7 @@ function overview(): string {
   const names = Object.keys(commands) as CommandName[];
   const w = Math.max(...names.map((n) => n.length));
   return [
-    "usage: llmdbg <command> <model> [options]      (train, tune: a run file; zoo, runs: an action; serve: --model)",
+    "usage: llmdbg <command> <model> [options]      (train, tune: a run file; zoo, runs: an action; serve: --model; demo)",
     "",
     "<model> is a Hugging Face model folder (config.json, *.safetensors, tokenizer.json) or a .gguf file;",
     "zoo/stories is a small one that ships with llmdbg.",
