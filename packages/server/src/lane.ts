@@ -48,6 +48,8 @@ export interface Job {
   readonly method: JobMethod;
   readonly model: string;
   readonly params: unknown;
+  /** when a thread starts running it (the time it waited in the queue ends) */
+  onStart?(): void;
   onProgress(p: { done: number; total: number; what: string }): void;
   onPartial(data: GeneratePartial): void;
   onDone(result: unknown): void;
@@ -162,6 +164,7 @@ export class WorkerSlot implements Slot {
     const r = this.running;
     if (m.type === "ready" || m.type === "loadError" || r === undefined || m.seq !== r.seq) return;
     if (m.type === "started") {
+      r.job.onStart?.();
       // the thread stops the job itself at its budget when the job reports progress; one that does not is
       // terminated a grace period later (the budget starts here, not while a fresh thread starts up)
       r.timers.push(
@@ -246,6 +249,7 @@ class InlineSlot implements Slot {
     this.ctl = ctl;
     // a turn of the event loop first, so the replies already queued (and a cancel) go out before it blocks
     setImmediate(async () => {
+      job.onStart?.();
       const deadline = Date.now() + this.opts.timeoutMs;
       const poll = () => {
         if (!ctl.signal.aborted && Date.now() > deadline) ctl.abort(new JobStop("timeout", this.opts.timeoutMs));

@@ -19,7 +19,9 @@ export interface JobRecord {
   /** done; failed (a bad request, an error while it ran); aborted (stopped at its time budget) */
   readonly status: "done" | "failed" | "aborted";
   readonly error?: { readonly code: RpcErrorCode; readonly message: string };
+  /** when it was submitted, when a thread started running it (absent if none did), when it ended: ms since 1970 */
   readonly startedAt: number;
+  readonly ranAt?: number;
   readonly finishedAt: number;
 }
 
@@ -53,7 +55,10 @@ export function runOfJob(rec: JobRecord): Omit<RunInput, "model"> {
     tokens: isIds(tokens) ? tokens : null,
     options: { ...params, served: rec.model },
     interventions: Array.isArray(request?.interventions) ? request.interventions : [],
-    timings: { wallMs: rec.finishedAt - rec.startedAt },
+    timings: {
+      wallMs: rec.finishedAt - rec.startedAt,
+      ...(rec.ranAt !== undefined && { queuedMs: rec.ranAt - rec.startedAt, runMs: rec.finishedAt - rec.ranAt }),
+    },
     hardware: hardwareInfo(),
     status: rec.status,
     createdAt: new Date(rec.startedAt).toISOString(),

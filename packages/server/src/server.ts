@@ -271,6 +271,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       return void fail(id, "queue_full", `${inFlightCap} requests in flight on this connection`);
     const lane = (loaded.has(model) ? inProcess : method === "method" ? heavy : interactive) as Lane;
     const startedAt = Date.now();
+    let ranAt: number | undefined;
     let ended = false;
     let lastProgress = 0;
     const end = () => {
@@ -281,6 +282,9 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       method,
       model,
       params: p,
+      onStart: () => {
+        ranAt = Date.now();
+      },
       onProgress: (g) => {
         // at most one progress reply per PROGRESS_MS (and the last): integrated gradients reports every step
         const now = Date.now();
@@ -300,6 +304,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
           result,
           status: "done",
           startedAt,
+          ...(ranAt !== undefined && { ranAt }),
           finishedAt: Date.now(),
         };
         results.set(rec.job, rec);
@@ -325,6 +330,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
             status: code === "timeout" ? "aborted" : "failed",
             error: { code, message },
             startedAt,
+            ...(ranAt !== undefined && { ranAt }),
             finishedAt: Date.now(),
           });
       },

@@ -56,6 +56,7 @@ describe("recording", () => {
     expect(run.options).toMatchObject({ topK: 3, served: "tiny" });
     expect(run.model).toMatchObject({ path: tiny.model, hash: hashModel(tiny.model) });
     expect(run.timings.wallMs).toBeGreaterThanOrEqual(0);
+    expect((run.timings.queuedMs ?? -1) + (run.timings.runMs ?? -1)).toBe(run.timings.wallMs);
     expect(run.hardware.platform).toBe(process.platform);
   });
 
