@@ -3,7 +3,7 @@
 // not rebuild the checkout's UI; `--no-store`: /api/runs has no store). The UI's build check and the build as a
 // child process are tested on a folder of their own, with a package.json whose build script writes dist/.
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -35,8 +35,16 @@ function exitOf(child: ChildProcess): Promise<number | null> {
 }
 
 describe("llmdbg demo", () => {
-  it("serves the six zoo models, stories first, behind the token, and exits on SIGINT", async () => {
-    const child = spawn(process.execPath, [BIN, "demo", "--port", "0", "--no-build", "--no-store"], { env });
+  it("serves the six zoo models, stories first, behind the token, opens the URL with xdg-open, exits on SIGINT", async () => {
+    // an xdg-open of our own, first on the PATH: it writes down the URL it was given
+    const bin = join(dir, "bin");
+    const opened = join(dir, "opened.txt");
+    mkdirSync(bin, { recursive: true });
+    writeFileSync(join(bin, "xdg-open"), `#!/bin/sh\nprintf '%s' "$1" > '${opened}'\n`);
+    chmodSync(join(bin, "xdg-open"), 0o755);
+    const child = spawn(process.execPath, [BIN, "demo", "--port", "0", "--no-build", "--no-store", "--open"], {
+      env: { ...env, PATH: `${bin}:${process.env.PATH ?? ""}` },
+    });
     let stdout = "";
     let stderr = "";
     child.stderr.on("data", (c) => (stderr += c));
@@ -61,6 +69,9 @@ describe("llmdbg demo", () => {
     expect((await get(port, "/api/models", {})).status).toBe(401);
     expect((await get(port, "/api/runs", auth)).status).toBe(404); // --no-store
     expect(stdout).toContain("runs are not recorded");
+    const written = () => existsSync(opened) && readFileSync(opened, "utf8") !== "";
+    for (let i = 0; i < 200 && !written(); i++) await new Promise((ok) => setTimeout(ok, 20));
+    expect(readFileSync(opened, "utf8")).toBe(url);
     child.kill("SIGINT");
     expect(await exited).toBe(0);
     expect(stderr).toContain("llmdbg demo: stopped");
