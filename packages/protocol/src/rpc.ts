@@ -4,6 +4,7 @@
 // the id to stop): it gets its own result, and the stopped request ends with an `error` of code `cancelled`.
 // Models are named by the ids the server was started with, never by a filesystem path.
 
+import type { Intervention } from "./interventions.js";
 import type { MethodRequest, MethodResult, TokenInput } from "./methods.js";
 
 /** A request id, chosen by the client; unique among its requests in flight on one connection. */
@@ -39,6 +40,8 @@ export interface RunParams {
   readonly input: TokenInput;
   /** predictions per position (default 5) */
   readonly topK?: number;
+  /** applied during the pass (live ablation, steering); hook names and head indices are checked against the model */
+  readonly interventions?: readonly Intervention[];
 }
 
 /** One prediction of `run`: the token, its strings where the tokenizer names it, logit and probability. */

@@ -3,7 +3,7 @@
 // token by token) and `method` (any method of @llmdbg/methods by its request's `kind`). The worker threads call
 // them; the CLI calls `runPredictions` too, so the two cannot drift apart.
 import { basename } from "node:path";
-import { type GenerateOptions, generateStream, run, topK } from "@llmdbg/core";
+import { type GenerateOptions, generateStream, headAxis, positionAxis, resolveLayer, run, topK } from "@llmdbg/core";
 import {
   ablate,
   activationPatching,
@@ -26,9 +26,11 @@ import {
 } from "@llmdbg/methods";
 import { generationOptions, type LoadedModel } from "@llmdbg/models";
 import type {
+  Axis,
   GenerateParams,
   GeneratePartial,
   GenerateResult,
+  Intervention,
   MethodParams,
   MethodRequest,
   MethodResult,
@@ -123,9 +125,14 @@ function strings(m: LoadedModel, id: number): Pick<RunPrediction, "token" | "tex
  * `tokens`, `tokenStrings`, `tokenDisplays` and `positions` of `llmdbg run --json`.
  * @example const r = runPredictions(m, [3, 17, 42], 5); r.positions[2].top[0].id
  */
-export function runPredictions(m: LoadedModel, ids: readonly number[], k: number): Omit<RunResult, "kind" | "model"> {
+export function runPredictions(
+  m: LoadedModel,
+  ids: readonly number[],
+  k: number,
+  interventions: readonly Intervention[] = [],
+): Omit<RunResult, "kind" | "model"> {
   const x = T.tensor([...ids], [1, ids.length], "i32"); // [batch, pos]
-  const { output } = T.noGrad(() => run(m.model, x));
+  const { output } = T.noGrad(() => run(m.model, x, { interventions }));
   return predictionsOf(m, ids, output, k);
 }
 
@@ -181,10 +188,84 @@ function numParam(v: unknown, field: string, ok: (n: number) => boolean, what: s
 /** The most predictions per position a `run` returns. */
 const MAX_TOP_K = 100;
 
-export function runHandler(m: LoadedModel, id: string, params: { input?: unknown; topK?: unknown }): RunResult {
+export function runHandler(
+  m: LoadedModel,
+  id: string,
+  params: { input?: unknown; topK?: unknown; interventions?: unknown },
+): RunResult {
   const ids = idsOf(m, params.input);
   const k = intParam(params.topK, "topK", 1, MAX_TOP_K) ?? 5;
-  return { kind: "run", model: id, ...runPredictions(m, ids, k) };
+  const ivs = interventionsOf(m, params.interventions, ids.length);
+  try {
+    return { kind: "run", model: id, ...runPredictions(m, ids, k, ivs) };
+  } catch (e) {
+    // a vector or patch of the wrong shape surfaces while applying: still the request's fault
+    if (ivs.length > 0 && e instanceof T.ShapeError) throw new ParamsError(`interventions: ${e.message}`);
+    throw e;
+  }
+}
+
+const INTERVENTION_KINDS: { readonly [K in Intervention["kind"]]: true } = {
+  zero: true,
+  scale: true,
+  add: true,
+  patch: true,
+  meanAblate: true,
+};
+
+function indexList(v: unknown, field: string, n: number, axis: string): void {
+  if (v === undefined) return;
+  if (!Array.isArray(v)) throw new ParamsError(`${field}: expected an array of ${axis} indices`);
+  v.forEach((i, j) => {
+    if (typeof i !== "number" || !Number.isInteger(i) || i < -n || i >= n)
+      throw new ParamsError(`${field}[${j}]: ${JSON.stringify(i)} is out of range: the ${axis} axis has ${n} entries`);
+  });
+}
+
+/**
+ * A `run`'s interventions, checked against the model before the pass: known kinds, hook points the model declares
+ * (negative layers allowed), head and position indices in range, and each kind's own fields.
+ */
+function interventionsOf(m: LoadedModel, v: unknown, nPos: number): Intervention[] {
+  if (v === undefined) return [];
+  if (!Array.isArray(v)) throw new ParamsError("interventions: expected an array");
+  const points = new Map(m.model.hookPoints.map((p) => [p.name, p]));
+  return v.map((iv: unknown, i) => {
+    const at = `interventions[${i}]`;
+    if (typeof iv !== "object" || iv === null) throw new ParamsError(`${at}: expected an object`);
+    const o = iv as Record<string, unknown>;
+    if (typeof o.kind !== "string" || !Object.hasOwn(INTERVENTION_KINDS, o.kind))
+      throw new ParamsError(`${at}.kind: expected one of ${Object.keys(INTERVENTION_KINDS).join(", ")}`);
+    if (typeof o.hook !== "string") throw new ParamsError(`${at}.hook: expected a hook point name`);
+    let name: string;
+    try {
+      name = resolveLayer(o.hook, m.config.nLayers);
+    } catch (e) {
+      throw new ParamsError(`${at}.hook: ${(e as Error).message}`);
+    }
+    const p = points.get(name);
+    if (p === undefined) throw new ParamsError(`${at}.hook: the model has no hook point "${o.hook}"`);
+    if (o.heads !== undefined) {
+      const axis = headAxis(p);
+      if (axis < 0) throw new ParamsError(`${at}.heads: ${p.name} has no head axis (axes ${p.axes.join(", ")})`);
+      const axisName = p.axes[axis] as Axis;
+      const size = m.model.axisSizes[axisName];
+      if (size !== undefined) indexList(o.heads, `${at}.heads`, size, axisName);
+    }
+    if (o.positions !== undefined) {
+      if (positionAxis(p) < 0) throw new ParamsError(`${at}.positions: ${p.name} has no position axis`);
+      indexList(o.positions, `${at}.positions`, nPos, "position");
+    }
+    if (o.kind === "scale" && (typeof o.factor !== "number" || !Number.isFinite(o.factor)))
+      throw new ParamsError(`${at}.factor: expected a finite number`);
+    if (o.kind === "add") {
+      if (!Array.isArray(o.vector) || !o.vector.every((x) => typeof x === "number" && Number.isFinite(x)))
+        throw new ParamsError(`${at}.vector: expected an array of finite numbers`);
+      if (o.coeff !== undefined && (typeof o.coeff !== "number" || !Number.isFinite(o.coeff)))
+        throw new ParamsError(`${at}.coeff: expected a finite number`);
+    }
+    return iv as Intervention;
+  });
 }
 
 /** transformers' GenerationConfig default is max_length 20; a count of new tokens reads better (as the CLI). */

@@ -81,6 +81,42 @@ describe("rpc", () => {
     });
   });
 
+  it("run applies interventions: a head zero-ablation equals the in-process run with it and differs from the clean run", async () => {
+    const interventions = [{ kind: "zero" as const, hook: "blocks.0.attn.hook_z", heads: [1] }];
+    const r = final(await c.call("iv", "run", { model: "tiny", input: { ids }, topK: 4, interventions }));
+    if (r.kind !== "result" || r.result.kind !== "run") throw new Error(JSON.stringify(r));
+    expect(r.result).toEqual({ kind: "run", model: "tiny", ...runPredictions(m, ids, 4, interventions) });
+    const x = T.tensor(ids, [1, ids.length], "i32");
+    const { output } = T.noGrad(() => run(m.model, x, { interventions }));
+    const last = r.result.positions.at(-1)?.top[0];
+    const V = output.shape[2] as number;
+    expect(last?.logit).toBe((output.data as Float32Array)[(ids.length - 1) * V + (last?.id as number)]);
+    const clean = runPredictions(m, ids, 4);
+    expect(r.result.positions).not.toEqual(clean.positions);
+  });
+
+  it("a run's bad intervention is an invalid_params reply naming the field; the connection stays usable", async () => {
+    const call = async (rid: string, interventions: unknown) =>
+      final(await c.call(rid, "run", { model: "tiny", input: { ids }, interventions }));
+    const cases: [unknown, RegExp][] = [
+      [[{ kind: "zero", hook: "blocks.0.attn.hook_nope" }], /interventions\[0\]\.hook: .*hook_nope/],
+      [[{ kind: "zero", hook: `blocks.${m.config.nLayers}.attn.hook_z` }], /interventions\[0\]\.hook/],
+      [[{ kind: "zero", hook: "blocks.0.attn.hook_z", heads: [m.config.nHeads] }], /interventions\[0\]\.heads\[0\]/],
+      [[{ kind: "zero", hook: "blocks.0.hook_resid_post", heads: [0] }], /interventions\[0\]\.heads: .*no head axis/],
+      [[{ kind: "zero", hook: "blocks.0.attn.hook_z", positions: [ids.length] }], /interventions\[0\]\.positions\[0\]/],
+      [[{ kind: "add", hook: "blocks.0.hook_resid_post", vector: [1, 2] }], /interventions: .*vector has 2 entries/],
+      [[{ kind: "explode", hook: "blocks.0.attn.hook_z" }], /interventions\[0\]\.kind/],
+      [{ kind: "zero" }, /interventions: expected an array/],
+    ];
+    for (const [i, [ivs, msg]] of cases.entries()) {
+      const r = await call(`bad-iv-${i}`, ivs);
+      expect(r).toMatchObject({ kind: "error", code: "invalid_params" });
+      if (r.kind === "error") expect(r.message).toMatch(msg);
+    }
+    const ok = await call("ok-iv", []);
+    expect(ok).toMatchObject({ kind: "result", result: { kind: "run", ...runPredictions(m, ids, 5) } });
+  });
+
   it("run takes text too", async () => {
     const r = final(await c.call("t", "run", { model: "tiny", input: { text: "hello world" } }));
     if (r.kind !== "result" || r.result.kind !== "run") throw new Error(JSON.stringify(r));
