@@ -1,7 +1,7 @@
 // The server and the run store (@llmdbg/store): every finished job is recorded as a run — its request, result (the
 // protocol JSON the client got), model (path and content hash, as `llmdbg run` records it), timing and status —
 // and the stored runs are served back as downloads (`GET /api/runs`, `/api/runs/<id>`,
-// `/api/runs/<id>/tensors/<name>.safetensors`). The store is a convenience beside the jobs: a store that fails
+// `/api/runs/<id>/tensors/<name>.safetensors`), and runs are annotated (`POST /api/runs/<id>/notes`, `…/labels`). The store is a convenience beside the jobs: a store that fails
 // is a warning, once, never a failed job or a stopped server.
 import { basename } from "node:path";
 import type { RpcErrorCode } from "@llmdbg/protocol";
@@ -130,6 +130,14 @@ export type RunsAnswer =
   | { readonly status: 200; readonly bytes: Uint8Array; readonly download: string }
   | { readonly status: 400 | 404 | 500; readonly text: string };
 
+/** A POST's answer: 201 with the stored row, or an error. */
+export type AnnotateAnswer =
+  | { readonly status: 201; readonly json: unknown }
+  | { readonly status: 400 | 404 | 413 | 500; readonly text: string };
+
+/** The most bytes a note's or label's request body may hold (the server's body cap is for RPC requests). */
+export const NOTE_BYTES = 16 * 1024;
+
 /** A run id as a URL segment: a positive decimal integer without leading zeros. */
 const RUN_ID = /^[1-9][0-9]{0,14}$/;
 /** A blob's name as a URL segment: plain characters only, so nothing can be decoded into a path. */
@@ -150,6 +158,42 @@ function modelView(m: ModelRecord | null): unknown {
     config: source === undefined ? config : { ...config, source: where },
     addedAt: m.addedAt,
   };
+}
+
+const text = (v: unknown, max: number): v is string => typeof v === "string" && v.trim() !== "" && v.length <= max;
+
+/**
+ * Answers `POST /api/runs/<id>/notes` (`{ text, example? }`) and `POST /api/runs/<id>/labels` (`{ example, label }`)
+ * through the store's addNote and addLabel: 201 with the stored row's id. `path` is the raw request path, as for
+ * runsRoute; a body over NOTE_BYTES is 413, one that is not such an object 400, an unknown run 404.
+ */
+export function annotateRoute(store: Store | undefined, path: string, body: string): AnnotateAnswer {
+  if (store === undefined) return { status: 404, text: "no run store: this server records nothing (--no-store)" };
+  const [id, what, ...rest] = path.split("/").slice(3);
+  if (id === undefined || !RUN_ID.test(id)) return { status: 400, text: "a run id is a positive integer" };
+  if ((what !== "notes" && what !== "labels") || rest.length > 0) return { status: 404, text: "not found" };
+  if (Buffer.byteLength(body) > NOTE_BYTES) return { status: 413, text: `a ${what.slice(0, -1)} is at most 16 KiB` };
+  let v: unknown;
+  try {
+    v = JSON.parse(body);
+  } catch {
+    return { status: 400, text: "expected a JSON object" };
+  }
+  const o = (typeof v === "object" && v !== null && !Array.isArray(v) ? v : {}) as Record<string, unknown>;
+  const example = o.example ?? null;
+  if (example !== null && !text(example, 200)) return { status: 400, text: "example: expected a short string" };
+  const run = Number(id);
+  try {
+    if (!store.hasRun(run)) return { status: 404, text: `no run ${run} in the store` };
+    if (what === "notes") {
+      if (!text(o.text, NOTE_BYTES)) return { status: 400, text: "text: expected a non-empty string" };
+      return { status: 201, json: { id: store.addNote(run, o.text, example) } };
+    }
+    if (example === null || !text(o.label, 200)) return { status: 400, text: "expected { example, label }, two short strings" };
+    return { status: 201, json: { id: store.addLabel(example, o.label, run) } };
+  } catch (e) {
+    return { status: 500, text: `the run store failed: ${e instanceof Error ? e.message : e}` };
+  }
 }
 
 function runView(r: RunRecord): unknown {

@@ -2,7 +2,8 @@
 // UI's static files. Every request passes, in order: the Host allow-list (403), the Origin check for anything but
 // GET/HEAD and for WebSocket upgrades (403), the token (401 none, 403 wrong; exchanged once for a cookie), the
 // body-size cap (413), and only then routing. Jobs run in worker threads, in two lanes (lane.ts); finished ones
-// are recorded in the run store (runs.ts), which `GET /api/runs…` serves back.
+// are recorded in the run store (runs.ts), which `GET /api/runs…` serves back and `POST /api/runs/<id>/notes`
+// (or `/labels`) annotates.
 import { randomUUID } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
@@ -15,7 +16,7 @@ import type { Store } from "@llmdbg/store";
 import { WebSocketServer } from "ws";
 import { isMethodKind, modelInfo, oversizedCount } from "./handlers.js";
 import { type Job, Lane, QueueFullError } from "./lane.js";
-import { type JobRecord, JobRecorder, openStoreOrWarn, runsRoute } from "./runs.js";
+import { annotateRoute, type JobRecord, JobRecorder, openStoreOrWarn, runsRoute } from "./runs.js";
 import {
   allowedHosts,
   authStatus,
@@ -435,17 +436,22 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     }
     const auth = authStatus(req, token, cookieName(port));
     if (auth !== undefined) return void text(res, auth, auth === 401 ? "a token is required" : "wrong token");
+    // the raw path: URL() would already have resolved an `..` in it
+    const raw = (req.url ?? "/").split("?")[0] ?? "/";
     if (!safe) {
       const body = await readBody(req, res);
       if (body === null) return;
-      if (url.pathname !== "/api/rpc" || req.method !== "POST") return void text(res, 405, "method not allowed");
+      const annotate = req.method === "POST" && raw.startsWith("/api/runs/");
+      if ((url.pathname !== "/api/rpc" && !annotate) || req.method !== "POST") return void text(res, 405, "method not allowed");
       if (!/^application\/json\b/i.test(req.headers["content-type"] ?? ""))
         return void text(res, 415, "expected application/json");
+      if (annotate) {
+        const a = annotateRoute(store, raw, body);
+        return void ("text" in a ? text(res, a.status, a.text) : json(res, a.status, a.json));
+      }
       return void rpcOverHttp(body, res);
     }
     if (url.pathname === "/api/models") return void json(res, 200, { models: infos });
-    // the raw path: URL() would already have resolved an `..` in it
-    const raw = (req.url ?? "/").split("?")[0] ?? "/";
     if (raw === "/api/runs" || raw.startsWith("/api/runs/")) {
       const a = runsRoute(store, raw, url.searchParams);
       if ("text" in a) return void text(res, a.status, a.text);

@@ -172,6 +172,52 @@ describe("REST downloads", () => {
   });
 });
 
+describe("annotating runs", () => {
+  const post = (path: string, body: unknown, headers: Record<string, string> = bearer(s)) =>
+    http(s.port, path, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", ...headers },
+      body: typeof body === "string" ? body : JSON.stringify(body),
+    });
+  let runId: number;
+  beforeAll(async () => {
+    runId = await storedRun(store, resultOf(await c.call("n", "run", { model: "tiny", input: { ids } })).job);
+  });
+
+  it("POST /api/runs/<id>/notes stores a note that GET /api/runs/<id> then shows; labels likewise", async () => {
+    const r = await post(`/api/runs/${runId}/notes`, { text: "the 17 looks off" });
+    expect(r.status).toBe(201);
+    expect(JSON.parse(r.body).id).toBeGreaterThan(0);
+    const l = await post(`/api/runs/${runId}/labels`, { example: `run:${runId}#1`, label: "odd" });
+    expect(l.status).toBe(201);
+    const run = JSON.parse((await http(s.port, `/api/runs/${runId}`, { headers: bearer(s) })).body);
+    expect(run.notes.map((n: { text: string }) => n.text)).toEqual(["the 17 looks off"]);
+    expect(run.labels).toMatchObject([{ example: `run:${runId}#1`, label: "odd" }]);
+    expect(store.getRun(runId).notes[0]).toMatchObject({ text: "the 17 looks off", example: null });
+  });
+
+  it("is refused without the token (401), from a foreign Origin (403), for an unknown run (404), oversized (413)", async () => {
+    const path = `/api/runs/${runId}/notes`;
+    const before = store.getRun(runId).notes.length;
+    expect((await post(path, { text: "x" }, {})).status).toBe(401);
+    expect((await post(path, { text: "x" }, { ...bearer(s), Origin: "http://evil.example" })).status).toBe(403);
+    expect((await post("/api/runs/99999/notes", { text: "x" })).status).toBe(404);
+    expect((await post(`/api/runs/${runId}/other`, { text: "x" })).status).toBe(404);
+    expect((await post(path, { text: "x".repeat(17 * 1024) })).status).toBe(413);
+    for (const [p, b] of [
+      ["/api/runs/01/notes", { text: "x" }],
+      ["/api/runs/%2e%2e/notes", { text: "x" }],
+      [path, { text: "" }],
+      [path, { text: 3 }],
+      [path, "not json"],
+      [`/api/runs/${runId}/labels`, { label: "no example" }],
+    ] as const) {
+      expect((await post(p, b)).status, `${p} ${JSON.stringify(b)}`).toBe(400);
+    }
+    expect(store.getRun(runId).notes.length).toBe(before);
+  });
+});
+
 describe("without a store, or a broken one", () => {
   it("no store: jobs run, nothing is recorded, /api/runs is 404", async () => {
     const home = openStore(storeHome());
