@@ -39,18 +39,22 @@ function selection(
   p: HookPoint,
   positions: readonly number[] | undefined,
   heads: readonly number[] | undefined,
+  neurons: readonly number[] | undefined,
 ): Tensor | null {
   const shape = x.shape.map(() => 1);
   const picks: [number, readonly number[]][] = [];
   for (const [axis, list, label] of [
     [positionAxis(p), positions, "positions"],
     [headAxis(p), heads, "heads"],
+    [x.rank - 1, neurons, "neurons"],
   ] as const) {
     if (list === undefined) continue;
     if (axis < 0)
       throw new ShapeError(
         `intervention on ${p.name}: it has no ${label === "heads" ? "head" : "position"} axis (axes ${p.axes.join(", ")})`,
       );
+    if (picks.some(([a]) => a === axis))
+      throw new ShapeError(`intervention on ${p.name}: its last axis is already selected by positions or heads`);
     const n = x.shape[axis] as number;
     shape[axis] = n;
     picks.push([axis, resolveIndices(list, n, `intervention on ${p.name}: ${label}`)]);
@@ -131,7 +135,7 @@ export function applyIntervention(x: Tensor, p: HookPoint, iv: InterventionInput
     if ("from" in iv) ({ values: patch, positions } = alignedSource(x, p, iv.from, iv.positions, iv.sourcePositions));
     else patch = iv.values instanceof Tensor ? iv.values : fromData(iv.values, x, `patch on ${p.name}`);
   }
-  const sel = selection(x, p, positions, iv.heads); // broadcastable to x, or null for "everywhere"
+  const sel = selection(x, p, positions, iv.heads, iv.neurons); // broadcastable to x, or null for "everywhere"
   const pick = (replacement: Tensor): Tensor => (sel ? where(cast(sel, "bool"), replacement, x) : replacement);
   switch (iv.kind) {
     case "zero":

@@ -9,6 +9,8 @@ export interface Where {
   readonly positions?: readonly number[];
   /** heads along the hook's `head` (or `kv_head`) axis; all if absent; −1 is the last */
   readonly heads?: readonly number[];
+  /** entries along the last axis (an MLP's neurons, the residual's features); all if absent; −1 is the last */
+  readonly neurons?: readonly number[];
 }
 
 export type Intervention =

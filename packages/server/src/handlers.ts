@@ -224,7 +224,7 @@ function indexList(v: unknown, field: string, n: number, axis: string): void {
 
 /**
  * A `run`'s interventions, checked against the model before the pass: known kinds, hook points the model declares
- * (negative layers allowed), head and position indices in range, and each kind's own fields.
+ * (negative layers allowed), head, position and neuron indices in range, and each kind's own fields.
  */
 function interventionsOf(m: LoadedModel, v: unknown, nPos: number): Intervention[] {
   if (v === undefined) return [];
@@ -255,6 +255,12 @@ function interventionsOf(m: LoadedModel, v: unknown, nPos: number): Intervention
     if (o.positions !== undefined) {
       if (positionAxis(p) < 0) throw new ParamsError(`${at}.positions: ${p.name} has no position axis`);
       indexList(o.positions, `${at}.positions`, nPos, "position");
+    }
+    if (o.neurons !== undefined) {
+      const last = p.axes[p.axes.length - 1] as Axis;
+      const size = m.model.axisSizes[last];
+      if (size !== undefined) indexList(o.neurons, `${at}.neurons`, size, last);
+      else if (!Array.isArray(o.neurons)) throw new ParamsError(`${at}.neurons: expected an array of indices`);
     }
     if (o.kind === "scale" && (typeof o.factor !== "number" || !Number.isFinite(o.factor)))
       throw new ParamsError(`${at}.factor: expected a finite number`);

@@ -95,6 +95,32 @@ describe("rpc", () => {
     expect(r.result.positions).not.toEqual(clean.positions);
   });
 
+  it("run zero-ablates MLP neurons by index: the same as zeroing them in a hook, and not the clean run", async () => {
+    const neurons = [0, 5, -1];
+    const interventions = [{ kind: "zero" as const, hook: "blocks.0.mlp.hook_post", neurons }];
+    const r = final(await c.call("nv", "run", { model: "tiny", input: { ids }, topK: 3, interventions }));
+    if (r.kind !== "result" || r.result.kind !== "run") throw new Error(JSON.stringify(r));
+    const x = T.tensor(ids, [1, ids.length], "i32");
+    const hooked = T.noGrad(
+      () =>
+        run(m.model, x, {
+          hooks: {
+            "blocks.0.mlp.hook_post": (a) => {
+              const d = a.shape[2] as number; // [batch, pos, d_mlp]
+              const out = Float32Array.from(a.data as Float32Array);
+              for (let i = 0; i < out.length; i += d) for (const n of [0, 5, d - 1]) out[i + n] = 0;
+              return T.tensor(out, [...a.shape], a.dtype);
+            },
+          },
+        }).output,
+    );
+    const V = hooked.shape[2] as number;
+    const data = hooked.data as Float32Array;
+    for (const { position, top } of r.result.positions)
+      for (const t of top) expect(Math.abs(t.logit - (data[position * V + t.id] as number))).toBeLessThan(1e-5);
+    expect(r.result.positions).not.toEqual(runPredictions(m, ids, 3).positions);
+  });
+
   it("a run's bad intervention is an invalid_params reply naming the field; the connection stays usable", async () => {
     const call = async (rid: string, interventions: unknown) =>
       final(await c.call(rid, "run", { model: "tiny", input: { ids }, interventions }));
@@ -105,6 +131,7 @@ describe("rpc", () => {
       [[{ kind: "zero", hook: "blocks.0.hook_resid_post", heads: [0] }], /interventions\[0\]\.heads: .*no head axis/],
       [[{ kind: "zero", hook: "blocks.0.attn.hook_z", positions: [ids.length] }], /interventions\[0\]\.positions\[0\]/],
       [[{ kind: "add", hook: "blocks.0.hook_resid_post", vector: [1, 2] }], /interventions: .*vector has 2 entries/],
+      [[{ kind: "zero", hook: "blocks.0.mlp.hook_post", neurons: [1e6] }], /interventions\[0\]\.neurons\[0\]/],
       [[{ kind: "explode", hook: "blocks.0.attn.hook_z" }], /interventions\[0\]\.kind/],
       [{ kind: "zero" }, /interventions: expected an array/],
     ];
