@@ -9,6 +9,7 @@ import { AblationView } from "./views/Ablation.js";
 import { AttentionView } from "./views/Attention.js";
 import { AttributionView } from "./views/Attribution.js";
 import { LensView } from "./views/Lens.js";
+import { LiveView } from "./views/Live.js";
 import { PatchingView } from "./views/Patching.js";
 import { SteeringView } from "./views/Steering.js";
 import { Workbench } from "./views/Workbench.js";
@@ -21,6 +22,7 @@ const TABS = [
   { id: "attribution", label: "Attribution" },
   { id: "patching", label: "Patching" },
   { id: "steering", label: "Steering" },
+  { id: "live", label: "Live" },
 ] as const;
 type Tab = (typeof TABS)[number]["id"];
 
@@ -115,6 +117,9 @@ export function App({ rpc }: { rpc: RpcClient }) {
           </section>
           <section hidden={tab !== "steering"}>
             <SteeringView rpc={rpc} shared={shared} />
+          </section>
+          <section hidden={tab !== "live"}>
+            <LiveView rpc={rpc} shared={shared} />
           </section>
         </main>
       )}

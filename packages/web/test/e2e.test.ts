@@ -238,6 +238,61 @@ describe.skipIf(!haveChromium)("web UI in Chromium", () => {
     SLOW,
   );
   it(
+    "toggles a head live: the predictions change at once and return to the clean run's when it is toggled back",
+    async () => {
+      await page.getByTestId("tab-live").click();
+      await page.getByTestId("run-live").click();
+      const live = page.getByTestId("live");
+      await expect.poll(() => live.getAttribute("data-updates"), WAIT).toBe("1");
+      const probs = () => page.locator('[data-testid="live-pred"] .prob').allInnerTexts();
+      const same = (ts: string[]) => ts.every((t) => t.split(" → ")[0] === t.split(" → ")[1]);
+      const clean = await probs();
+      expect(clean.length).toBe(5 * (await page.getByTestId("live-row").count()));
+      expect(same(clean)).toBe(true);
+      expect(await page.getByTestId("live-target").innerText()).toMatch(/clean [\d.]+% → ablated [\d.]+%$/);
+      // toggle → the table updated, timed in the page (click to DOM commit)
+      const timed = (testId: string) =>
+        page.evaluate(
+          (id) =>
+            new Promise<number>((resolve) => {
+              const before = document.querySelector<HTMLElement>('[data-testid="live"]')?.dataset.updates;
+              const t0 = performance.now();
+              const obs = new MutationObserver(() => {
+                if (document.querySelector<HTMLElement>('[data-testid="live"]')?.dataset.updates === before) return;
+                obs.disconnect();
+                resolve(performance.now() - t0);
+              });
+              obs.observe(document.body, { subtree: true, attributes: true, childList: true });
+              document.querySelector<HTMLElement>(`[data-testid="${id}"]`)?.click();
+            }),
+          testId,
+        );
+      const on = await timed("live-head-0-0");
+      expect(await page.getByTestId("live-head-0-0").getAttribute("aria-pressed")).toBe("true");
+      const ablated = await probs();
+      expect(same(ablated)).toBe(false);
+      expect(ablated).not.toEqual(clean);
+      expect(await page.getByTestId("live-latency").innerText()).toMatch(/^updated in \d+ ms$/);
+      await page.screenshot({ path: join(shots, "live.png"), fullPage: true });
+      const off = await timed("live-head-0-0");
+      expect(await probs()).toEqual(clean);
+      // neurons by index: the same round trip through the MLP's hidden units
+      await page.getByTestId("live-neurons").fill("0, 1, 2, 3, -1");
+      await expect.poll(async () => same(await probs()), WAIT).toBe(false);
+      await page.getByTestId("live-clear").click();
+      await expect.poll(probs, WAIT).toEqual(clean);
+      const again: number[] = [];
+      for (let i = 0; i < 4; i++) again.push(await timed("live-head-1-1"));
+      expect(await probs()).toEqual(clean);
+      // a figure for the issue's target (≤ 150 ms on stories), printed, never asserted
+      console.log(
+        `web e2e: live toggle → updated predictions on stories ${on.toFixed(0)} ms (on), ${off.toFixed(0)} ms (off); then ${again.map((t) => t.toFixed(0)).join(", ")} ms`,
+      );
+      expect(problems).toEqual([]);
+    },
+    SLOW,
+  );
+  it(
     "attributes the target to the prompt's tokens by six methods, with their agreement",
     async () => {
       await page.getByTestId("tab-attribution").click();
