@@ -15,6 +15,8 @@ const SHOWN = 5;
 /** predictions asked for, so that a token rising into the shown ones has a clean probability too */
 const ASKED = 50;
 
+const count = (n: number, what: string) => `${n} ${what}${n === 1 ? "" : "s"}`;
+
 export function LiveView({ rpc, shared }: { rpc: RpcClient; shared: Shared }) {
   const { model, prompt, target } = shared;
   const [active, setActive] = useState(false);
@@ -122,7 +124,7 @@ export function LiveView({ rpc, shared }: { rpc: RpcClient; shared: Shared }) {
         update at once.{" "}
         {interventions.length === 0
           ? "Nothing ablated."
-          : `${heads.size} heads, ${neurons?.indices.length ?? 0} neurons ablated.`}
+          : `${count(heads.size, "head")} and ${count(neurons?.indices.length ?? 0, "neuron")} ablated.`}
       </p>
       <table className="live-heads" data-testid="live-heads">
         <thead>
