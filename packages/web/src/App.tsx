@@ -11,6 +11,7 @@ import { AttributionView } from "./views/Attribution.js";
 import { LensView } from "./views/Lens.js";
 import { LiveView } from "./views/Live.js";
 import { PatchingView } from "./views/Patching.js";
+import { RunsView } from "./views/Runs.js";
 import { SteeringView } from "./views/Steering.js";
 import { Workbench } from "./views/Workbench.js";
 
@@ -23,6 +24,7 @@ const TABS = [
   { id: "patching", label: "Patching" },
   { id: "steering", label: "Steering" },
   { id: "live", label: "Live" },
+  { id: "runs", label: "Runs" },
 ] as const;
 type Tab = (typeof TABS)[number]["id"];
 
@@ -36,6 +38,8 @@ export function App({ rpc }: { rpc: RpcClient }) {
   const [tab, setTab] = useState<Tab>("workbench");
   const [prompt, setPrompt] = useState(DEFAULT_PROMPT);
   const [target, setTarget] = useState<Target | null>(null);
+  /** bumped when a stored run reopens, so the workbench starts afresh on its prompt */
+  const [reopened, setReopened] = useState(0);
 
   useEffect(() => {
     rpc.onClose = () => setConnected(false);
@@ -98,7 +102,7 @@ export function App({ rpc }: { rpc: RpcClient }) {
       {shared !== null && (
         <main key={shared.model.id}>
           <section hidden={tab !== "workbench"}>
-            <Workbench rpc={rpc} shared={shared} onPrompt={setPrompt} />
+            <Workbench key={reopened} rpc={rpc} shared={shared} onPrompt={setPrompt} />
           </section>
           <section hidden={tab !== "attention"}>
             <AttentionView rpc={rpc} shared={shared} />
@@ -120,6 +124,16 @@ export function App({ rpc }: { rpc: RpcClient }) {
           </section>
           <section hidden={tab !== "live"}>
             <LiveView rpc={rpc} shared={shared} />
+          </section>
+          <section hidden={tab !== "runs"}>
+            <RunsView
+              active={tab === "runs"}
+              onReopen={(p, t) => {
+                setPrompt(p);
+                setReopened((n) => n + 1);
+                setTab(t as Tab);
+              }}
+            />
           </section>
         </main>
       )}

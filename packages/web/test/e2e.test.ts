@@ -45,6 +45,7 @@ describe.skipIf(!haveChromium)("web UI in Chromium", () => {
       models: { tiny: join(tmp, "tiny"), stories },
       backend: "ref",
       staticDir: dist,
+      store: join(tmp, "store"),
       warn: () => {},
     });
     context = await chromium.launchPersistentContext(join(tmp, "profile"), {
@@ -400,6 +401,33 @@ describe.skipIf(!haveChromium)("web UI in Chromium", () => {
       expect(await page.getByTestId("prediction").count()).toBe(5 * (await page.getByTestId("token-row").count()));
       await page.getByTestId("tab-attention").click();
       expect(await page.getByTestId("thumb").count()).toBe(0);
+      expect(problems).toEqual([]);
+    },
+    SLOW,
+  );
+  it(
+    "lists the stored runs, opens one, compares two, adds a note and reopens it in the workbench",
+    async () => {
+      await page.getByTestId("tab-runs").click();
+      // every job the steps above ran is stored (recorded just after its reply)
+      await expect.poll(() => page.getByTestId("run-row").count(), WAIT).toBeGreaterThan(5);
+      const kinds = await page.getByTestId("runs-kind").locator("option").allInnerTexts();
+      expect(kinds).toEqual(expect.arrayContaining(["all", "run", "generate", "attention", "lens", "patch", "steer"]));
+      await page.getByTestId("runs-kind").selectOption("run");
+      const rows = page.getByTestId("run-row");
+      expect(await rows.first().innerText()).toContain("hello world"); // the newest run
+      await rows.first().getByTestId("run-open").click();
+      await expect.poll(() => page.getByTestId("run-detail").locator("h3").innerText(), WAIT).toMatch(/: run on tiny · done/);
+      expect(await page.getByTestId("run-request").innerText()).toContain('"hello world"');
+      expect(await page.getByTestId("run-download").getAttribute("href")).toMatch(/^\/api\/runs\/\d+$/);
+      await rows.nth(1).getByTestId("run-compare").click();
+      await expect.poll(() => page.getByTestId("compare-row").count(), WAIT).toBeGreaterThan(1);
+      await page.getByTestId("run-note").fill("tiny model, random weights");
+      await page.getByTestId("run-add-note").click();
+      await expect.poll(() => page.getByTestId("run-notes").innerText(), WAIT).toContain("tiny model, random weights");
+      await page.screenshot({ path: join(shots, "runs.png"), fullPage: true });
+      await page.getByTestId("run-reopen").click();
+      expect(await page.getByTestId("prompt").inputValue()).toBe("hello world");
       expect(problems).toEqual([]);
     },
     SLOW,

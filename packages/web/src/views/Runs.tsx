@@ -1,0 +1,171 @@
+// Runs: the run store's runs, newest first, filtered by kind; one opened shows its request, result and notes, takes
+// a note, downloads as JSON, and reopens in its view — the stored prompt goes to the shared prompt and that view is
+// shown, to run again (the views compute their results; none takes a stored one). Two `run` runs compare side by
+// side, position by position.
+import { useCallback, useEffect, useState } from "react";
+import {
+  addNote,
+  comparePredictions,
+  fetchRun,
+  fetchRuns,
+  kindsOf,
+  type RunRow,
+  reopenTab,
+  runResultOf,
+  runUrl,
+  type StoredRun,
+  visibleRuns,
+} from "../runs.js";
+
+const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
+
+export function RunsView({ active, onReopen }: { active: boolean; onReopen: (prompt: string, tab: string) => void }) {
+  const [runs, setRuns] = useState<RunRow[] | null>(null);
+  const [kind, setKind] = useState("");
+  const [open, setOpen] = useState<StoredRun | null>(null);
+  const [other, setOther] = useState<StoredRun | null>(null);
+  const [note, setNote] = useState("");
+  const [error, setError] = useState<string | null>(null);
+
+  const refresh = useCallback(() => {
+    setError(null);
+    fetchRuns().then(setRuns, (e: unknown) => setError(message(e)));
+  }, []);
+  // listed afresh each time the tab is shown
+  useEffect(() => {
+    if (active) refresh();
+  }, [active, refresh]);
+
+  const show = (id: number) =>
+    fetchRun(id).then(
+      (r) => {
+        setOpen(r);
+        setOther((o) => (o?.id === r.id ? null : o));
+      },
+      (e: unknown) => setError(message(e)),
+    );
+  const compareWith = (id: number) => fetchRun(id).then(setOther, (e: unknown) => setError(message(e)));
+
+  const a = open === null ? undefined : runResultOf(open);
+  const b = other === null ? undefined : runResultOf(other);
+  const tab = open === null ? undefined : reopenTab(open.kind);
+
+  return (
+    <div className="runs">
+      <div className="controls">
+        <button type="button" data-testid="runs-refresh" onClick={refresh}>
+          Refresh
+        </button>
+        <label>
+          kind{" "}
+          <select data-testid="runs-kind" value={kind} onChange={(e) => setKind(e.target.value)}>
+            <option value="">all</option>
+            {kindsOf(runs ?? []).map((k) => (
+              <option key={k} value={k}>
+                {k}
+              </option>
+            ))}
+          </select>
+        </label>
+      </div>
+      {error !== null && <p className="error">{error}</p>}
+      {runs !== null && runs.length === 0 && <p className="muted">No stored runs yet: every finished job is recorded.</p>}
+      <table data-testid="runs-table">
+        <tbody>
+          {visibleRuns(runs ?? [], kind).map((r) => (
+            <tr key={r.id} data-testid="run-row" className={open?.id === r.id ? "active" : undefined}>
+              <td>{r.id}</td>
+              <td>{r.kind}</td>
+              <td>{r.model ?? "?"}</td>
+              <td className="prompt-cell">{r.prompt ?? "(token ids)"}</td>
+              <td>{r.status}</td>
+              <td>{new Date(r.createdAt).toLocaleString()}</td>
+              <td>
+                <button type="button" data-testid="run-open" onClick={() => show(r.id)}>
+                  open
+                </button>
+                {open !== null && open.id !== r.id && open.kind === "run" && r.kind === "run" && (
+                  <button type="button" data-testid="run-compare" onClick={() => compareWith(r.id)}>
+                    compare
+                  </button>
+                )}
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      {open !== null && (
+        <div className="run-detail" data-testid="run-detail">
+          <h3>
+            run {open.id}: {open.kind} on {open.model?.name ?? "?"} · {open.status}
+            {open.timings.wallMs !== undefined && ` · ${open.timings.wallMs} ms`}
+          </h3>
+          <div className="controls">
+            {tab !== undefined && open.prompt !== null && (
+              <button type="button" data-testid="run-reopen" onClick={() => onReopen(open.prompt as string, tab)}>
+                reopen in {tab} (runs it again)
+              </button>
+            )}
+            <a href={runUrl(open.id)} download={`run-${open.id}.json`} data-testid="run-download">
+              download JSON
+            </a>
+          </div>
+          <h4>notes</h4>
+          <ul data-testid="run-notes">
+            {open.notes.map((n) => (
+              <li key={n.id}>
+                {n.text} <span className="muted">{new Date(n.createdAt).toLocaleString()}</span>
+              </li>
+            ))}
+          </ul>
+          <form
+            onSubmit={(e) => {
+              e.preventDefault();
+              const id = open.id;
+              addNote(id, note).then(
+                () => {
+                  setNote("");
+                  return show(id);
+                },
+                (err: unknown) => setError(message(err)),
+              );
+            }}
+          >
+            <input data-testid="run-note" value={note} onChange={(e) => setNote(e.target.value)} placeholder="a note" />
+            <button type="submit" data-testid="run-add-note" disabled={note.trim() === ""}>
+              add note
+            </button>
+          </form>
+          {a !== undefined && b !== undefined && other !== null && (
+            <table data-testid="run-comparison">
+              <thead>
+                <tr>
+                  <th>pos</th>
+                  <th>run {open.id}</th>
+                  <th>predictions</th>
+                  <th>run {other.id}</th>
+                  <th>predictions</th>
+                </tr>
+              </thead>
+              <tbody>
+                {comparePredictions(a, b).map((row) => (
+                  <tr key={row.position} data-testid="compare-row" className={row.sameTop ? undefined : "differs"}>
+                    <td>{row.position}</td>
+                    <td>{row.tokenA}</td>
+                    <td>{row.topA.join(" · ")}</td>
+                    <td>{row.tokenB}</td>
+                    <td>{row.topB.join(" · ")}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          )}
+          <h4>request</h4>
+          <pre data-testid="run-request">{JSON.stringify(open.options, null, 2)}</pre>
+          <h4>result</h4>
+          <pre data-testid="run-result">{JSON.stringify(open.results, null, 2).slice(0, 20_000)}</pre>
+        </div>
+      )}
+    </div>
+  );
+}
