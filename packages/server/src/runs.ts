@@ -1,11 +1,12 @@
 // The server and the run store (@llmdbg/store): every finished job is recorded as a run — its request, result (the
 // protocol JSON the client got), model (path and content hash, as `llmdbg run` records it), timing and status —
 // and the stored runs are served back as downloads (`GET /api/runs`, `/api/runs/<id>`,
-// `/api/runs/<id>/tensors/<name>.safetensors`), and runs are annotated (`POST /api/runs/<id>/notes`, `…/labels`). The store is a convenience beside the jobs: a store that fails
+// `/api/runs/<id>/tensors/<name>.safetensors`, `/api/runs/<id>/bundle.html` a page that opens without a server), and runs are annotated (`POST /api/runs/<id>/notes`, `…/labels`). The store is a convenience beside the jobs: a store that fails
 // is a warning, once, never a failed job or a stopped server.
 import { basename } from "node:path";
 import type { RpcErrorCode } from "@llmdbg/protocol";
 import { hardwareInfo, type ModelRecord, openStore, type RunInput, type RunRecord, type Store } from "@llmdbg/store";
+import { runBundle } from "./bundle.js";
 import type { JobMethod } from "./lane.js";
 
 /** A finished job, handed to `onRecord` and to the run store. */
@@ -128,6 +129,7 @@ export function openStoreOrWarn(dir: string, warn: (message: string) => void): S
 export type RunsAnswer =
   | { readonly status: 200; readonly json: unknown; readonly download?: string }
   | { readonly status: 200; readonly bytes: Uint8Array; readonly download: string }
+  | { readonly status: 200; readonly html: string; readonly download: string }
   | { readonly status: 400 | 404 | 500; readonly text: string };
 
 /** A POST's answer: 201 with the stored row, or an error. */
@@ -226,6 +228,8 @@ export function runsRoute(store: Store | undefined, path: string, query: URLSear
     const run = Number(id);
     if (!store.hasRun(run)) return { status: 404, text: `no run ${run} in the store` };
     if (what === undefined) return { status: 200, json: runView(store.getRun(run)), download: `run-${run}.json` };
+    if (what === "bundle.html" && file === undefined)
+      return { status: 200, html: runBundle(runView(store.getRun(run))), download: `run-${run}.html` };
     if (what !== "tensors" || file === undefined || rest.length > 0) return { status: 404, text: "not found" };
     const name = /^(.*)\.safetensors$/.exec(file)?.[1];
     if (name === undefined || !BLOB_NAME.test(name)) return { status: 400, text: "expected <name>.safetensors" };

@@ -456,11 +456,13 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       const a = runsRoute(store, raw, url.searchParams);
       if ("text" in a) return void text(res, a.status, a.text);
       if ("json" in a) return void json(res, 200, a.json, a.download);
-      head(res, 200, "application/octet-stream", {
+      // a bundle is a download too, never a page of this origin
+      const bytes = "html" in a ? Buffer.from(a.html) : a.bytes;
+      head(res, 200, "html" in a ? "text/html; charset=utf-8" : "application/octet-stream", {
         "Content-Disposition": `attachment; filename="${a.download}"`,
-        "Content-Length": String(a.bytes.length),
+        "Content-Length": String(bytes.length),
       });
-      return void res.end(req.method === "HEAD" ? undefined : a.bytes);
+      return void res.end(req.method === "HEAD" ? undefined : bytes);
     }
     const job = /^\/api\/jobs\/([0-9a-f-]{36})$/.exec(url.pathname)?.[1];
     if (job !== undefined) {

@@ -2,6 +2,7 @@
 // (path and content hash) and status; the stored runs come back over REST (list, one run as JSON, a tensor blob as
 // a safetensors download) behind the token, with ids and names that cannot smuggle a path; without a store
 // nothing is recorded, and a store that cannot be opened or written stops neither the jobs nor the server.
+import { createHash } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { request } from "node:http";
 import { join } from "node:path";
@@ -215,6 +216,32 @@ describe("annotating runs", () => {
       expect((await post(p, b)).status, `${p} ${JSON.stringify(b)}`).toBe(400);
     }
     expect(store.getRun(runId).notes.length).toBe(before);
+  });
+});
+
+describe("a run as a static bundle", () => {
+  it("GET /api/runs/<id>/bundle.html is a page download with the run embedded, markup inert, its script allowed by hash", async () => {
+    const { job } = resultOf(await c.call("b", "run", { model: "tiny", input: { ids }, topK: 2 }));
+    const id = await storedRun(store, job);
+    const evil = '</script><script>alert(1)</script><!-- <img src=x onerror="x()">';
+    store.addNote(id, evil);
+    const r = await http(s.port, `/api/runs/${id}/bundle.html`, { headers: bearer(s) });
+    expect(r.status).toBe(200);
+    expect(r.headers["content-type"]).toBe("text/html; charset=utf-8");
+    expect(r.headers["content-disposition"]).toBe(`attachment; filename="run-${id}.html"`);
+    // the two script elements' own closing tags are the only ones
+    expect(r.body.match(/<\/script/gi)).toHaveLength(2);
+    expect(r.body).not.toContain(tiny.dir);
+    const embedded = /<script type="application\/json" id="run">(.*?)<\/script>/s.exec(r.body)?.[1] ?? "";
+    const run = JSON.parse((await http(s.port, `/api/runs/${id}`, { headers: bearer(s) })).body);
+    expect(JSON.parse(embedded)).toEqual(run);
+    expect(run.notes[0].text).toBe(evil);
+    const script = /<script>(.*?)<\/script>/s.exec(r.body)?.[1] ?? "";
+    const sha = createHash("sha256").update(script).digest("base64");
+    expect(r.body).toContain(`script-src 'sha256-${sha}';`);
+    expect((await http(s.port, `/api/runs/${id}/bundle.html`)).status).toBe(401);
+    expect((await http(s.port, "/api/runs/99999/bundle.html", { headers: bearer(s) })).status).toBe(404);
+    expect((await http(s.port, `/api/runs/${id}/bundle.html/x`, { headers: bearer(s) })).status).toBe(404);
   });
 });
 

@@ -6,7 +6,7 @@
 // (LLMDBG_SCREENSHOTS names another). Any console error or page error — a CSP violation among them — fails it.
 // Skipped where /usr/bin/chromium is missing, unless LLMDBG_REQUIRE_CHROMIUM is set (CI sets it after installing
 // the package).
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -426,6 +426,24 @@ describe.skipIf(!haveChromium)("web UI in Chromium", () => {
       await page.getByTestId("run-add-note").click();
       await expect.poll(() => page.getByTestId("run-notes").innerText(), WAIT).toContain("tiny model, random weights");
       await page.screenshot({ path: join(shots, "runs.png"), fullPage: true });
+      // the run as a page of its own, opened from a file: no server, no console error (a CSP violation among them)
+      const href = (await page.getByTestId("run-bundle").getAttribute("href")) ?? "";
+      const bundle = await page.request.get(new URL(href, page.url()).href);
+      expect(bundle.status()).toBe(200);
+      const file = join(tmp, "bundle.html");
+      writeFileSync(file, await bundle.body());
+      const offline = await context.newPage();
+      offline.on("console", (m) => {
+        if (m.type() === "error") problems.push(`bundle console: ${m.text()}`);
+      });
+      offline.on("pageerror", (e) => problems.push(`bundle page error: ${e.message}`));
+      await offline.goto(`file://${file}`);
+      await offline.locator("#predictions tr").first().waitFor(WAIT);
+      expect(await offline.locator("#predictions tr").count()).toBeGreaterThan(1);
+      expect(await offline.locator("#notes").innerText()).toContain("tiny model, random weights");
+      expect(await offline.locator("#prompt").innerText()).toBe("hello world");
+      await offline.screenshot({ path: join(shots, "bundle.png"), fullPage: true });
+      await offline.close();
       await page.getByTestId("run-reopen").click();
       expect(await page.getByTestId("prompt").inputValue()).toBe("hello world");
       expect(problems).toEqual([]);

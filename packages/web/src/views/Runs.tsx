@@ -109,6 +109,9 @@ export function RunsView({ active, onReopen }: { active: boolean; onReopen: (pro
             <a href={runUrl(open.id)} download={`run-${open.id}.json`} data-testid="run-download">
               download JSON
             </a>
+            <a href={`${runUrl(open.id)}/bundle.html`} download={`run-${open.id}.html`} data-testid="run-bundle">
+              download as a page (opens without a server)
+            </a>
           </div>
           <h4>notes</h4>
           <ul data-testid="run-notes">
