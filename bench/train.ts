@@ -129,6 +129,7 @@ export function recording(inner: Optimizer): {
   let seen: ReadonlyMap<string, Float32Array> = new Map();
   const opt: Optimizer = {
     kind: inner.kind,
+    scalesGradients: inner.scalesGradients === true,
     get steps() {
       return inner.steps;
     },

@@ -36,11 +36,15 @@ export interface Optimizer {
   /** updates done */
   readonly steps: number;
   /**
+   * Whether `step` applies its `gradScale`. The trainer then passes the clipping coefficient there instead of
+   * rewriting every gradient in a pass of its own; an optimizer without it (one written before the scale existed)
+   * is handed gradients clipped in place, so that it cannot skip clipping by ignoring an argument.
+   */
+  readonly scalesGradients?: boolean;
+  /**
    * Applies one update at learning rate `lr` to every parameter named in `grads` (gradients as f32 arrays of the
    * parameters' sizes); returns each parameter's update norms. `gradScale` (default 1) multiplies every gradient
-   * element as it is read, rounded to f32 as clipGradNorm would store it: the trainer passes the clipping
-   * coefficient here instead of rewriting every gradient in a pass of its own (bit-identical, one fewer pass over
-   * all the weights' gradients).
+   * element as it is read, rounded to f32 as clipGradNorm would store it (bit-identical to clipping first).
    */
   step(params: ParamAccess, grads: ReadonlyMap<string, Float32Array>, lr: number, gradScale?: number): Map<string, UpdateNorms>;
   state(): OptimizerState;
@@ -113,6 +117,7 @@ function importState(state: OptimizerState, kind: string, prefixes: readonly str
  */
 export class AdamW implements Optimizer {
   readonly kind = "adamw";
+  readonly scalesGradients = true;
   private t = 0;
   private m = new Map<string, Float32Array>();
   private v = new Map<string, Float32Array>();
@@ -201,6 +206,7 @@ export class AdamW implements Optimizer {
  */
 export class Sgd implements Optimizer {
   readonly kind = "sgd";
+  readonly scalesGradients = true;
   private t = 0;
   private buf = new Map<string, Float32Array>();
   private readonly shapes = new Map<string, readonly number[]>();

@@ -22,7 +22,7 @@ import {
 } from "./loss.js";
 import { AdamW, type Optimizer, Sgd } from "./optim.js";
 import { Rng, type RngState } from "./rng.js";
-import { clipCoef, lrFactor, sumSquares } from "./schedule.js";
+import { clipCoef, clipGradNorm, lrFactor, sumSquares } from "./schedule.js";
 import type { TelemetrySink } from "./sinks.js";
 import { DeadNeuronTracker, layerNorms, mergeHooks, streamStats, updateRatios } from "./stats.js";
 
@@ -479,8 +479,14 @@ export async function train(
         step++;
         continue;
       }
-      // clipping is the optimizer's gradient scale: the same f32 values clipGradNorm would write, read in its loop
-      const norms = optimizer.step(model.params, grads, lr, cfg.clipNorm === null ? 1 : clipCoef(gradNorm, cfg.clipNorm));
+      // clipping is the optimizer's gradient scale where it applies one (the same f32 values clipGradNorm would
+      // write, read in its loop); any other optimizer gets the gradients clipped in place
+      const coef = cfg.clipNorm === null ? 1 : clipCoef(gradNorm, cfg.clipNorm);
+      if (coef < 1 && optimizer.scalesGradients !== true) clipGradNorm(grads.values(), cfg.clipNorm ?? 0, gradNorm);
+      const norms =
+        optimizer.scalesGradients === true
+          ? optimizer.step(model.params, grads, lr, coef)
+          : optimizer.step(model.params, grads, lr);
       step++;
       const loss = lossSum / accum;
       losses.push(loss);

@@ -5,7 +5,17 @@ import type { TrainEvent } from "@llmdbg/protocol";
 import * as T from "@llmdbg/tensor";
 import { expectTrainEvent } from "@llmdbg/testing/vitest";
 import { describe, expect, it } from "vitest";
-import { causalLmObjective, DeadNeuronTracker, layerKey, MemorySink, type Objective, train } from "../src/index.js";
+import {
+  causalLmObjective,
+  DeadNeuronTracker,
+  globalNorm,
+  layerKey,
+  MemorySink,
+  type Objective,
+  type Optimizer,
+  Sgd,
+  train,
+} from "../src/index.js";
 import { fresh, patternData, snapshotParams } from "./helpers.js";
 
 describe("train", () => {
@@ -105,6 +115,31 @@ describe("train", () => {
     expect(step?.gradNorm).toBeGreaterThan(1e-2); // reported before clipping
     console.log(`clipped SGD step: ‖Δw‖ = ${Math.sqrt(d2)}`);
     expect(Math.abs(Math.sqrt(d2) - 1e-3)).toBeLessThan(1e-8); // measured 9.3e-10 (f32 weights)
+  });
+
+  it("clips for an optimizer that applies no gradient scale too: it is handed clipped gradients, same update", async () => {
+    const inner = new Sgd({});
+    let received = 0;
+    // an optimizer written against step(params, grads, lr): no scalesGradients, no fourth argument
+    const plain: Optimizer = {
+      kind: "sgd",
+      get steps() {
+        return inner.steps;
+      },
+      step(params, grads, lr) {
+        received = globalNorm(grads.values());
+        return inner.step(params, grads, lr);
+      },
+      state: () => inner.state(),
+      loadState: (st) => inner.loadState(st),
+    };
+    const [a, b] = [fresh(), fresh()];
+    const cfg = { lr: 1, maxSteps: 1, clipNorm: 1e-3, optimizer: { kind: "sgd" } } as const;
+    await train(a, { train: patternData(8) }, cfg, { optimizer: plain });
+    await train(b, { train: patternData(8) }, cfg);
+    expect(Math.abs(received - 1e-3)).toBeLessThan(1e-8);
+    const pb = snapshotParams(b);
+    for (const [name, x] of snapshotParams(a)) expect(Array.from(x), name).toEqual(Array.from(pb.get(name) as Float32Array));
   });
 
   it("stops early when the metric has not improved for `patience` evaluations", async () => {
