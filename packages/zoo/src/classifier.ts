@@ -7,7 +7,7 @@ import { run } from "@llmdbg/core";
 import * as T from "@llmdbg/tensor";
 import { addedToken } from "@llmdbg/tokenizers";
 import { classificationLogits, collate } from "@llmdbg/train";
-import type { ZooModel } from "./recipe.js";
+import { tokenizerOf, type ZooModel } from "./recipe.js";
 
 const SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] as const;
 
@@ -115,13 +115,6 @@ export function bertClassifierConfig(shape: BertClassifierShape): Record<string,
     id2label: Object.fromEntries(shape.labels.map((l, i) => [String(i), l])),
     label2id: Object.fromEntries(shape.labels.map((l, i) => [l, i])),
   };
-}
-
-/** The model's tokenizer, which a zoo classifier must have. */
-export function tokenizerOf(model: ZooModel, who: string) {
-  const tok = model.tokenizer;
-  if (tok === undefined) throw new Error(`${who}: the model has no tokenizer`);
-  return tok;
 }
 
 /**

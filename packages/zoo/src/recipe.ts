@@ -57,3 +57,10 @@ export interface ZooRecipe {
 export function claim(name: string, what: string, value: number, op: Claim["op"], bound: number): Claim {
   return { name, what, value, op, bound, pass: op === ">=" ? value >= bound : value <= bound };
 }
+
+/** The model's tokenizer, which every zoo recipe's measurements need; `who` names the recipe in the error. */
+export function tokenizerOf(model: ZooModel, who: string): Tokenizer {
+  const tok = model.tokenizer;
+  if (tok === undefined) throw new Error(`${who}: the model has no tokenizer`);
+  return tok;
+}

@@ -15,7 +15,7 @@ import {
 } from "../classifier.js";
 import { itemSeed, Rng } from "../data/random.js";
 import { snippetAt, TOPICS } from "../data/topics.js";
-import { type Claim, claim, type PreparedRecipe, type ZooModel, type ZooRecipe } from "../recipe.js";
+import { type Claim, claim, type PreparedRecipe, tokenizerOf, type ZooModel, type ZooRecipe } from "../recipe.js";
 
 const DATA_SEED = 20261211;
 /** Snippets of other seeds: never trained on. The validation set is the trainer's; verify draws its own. */
@@ -74,8 +74,7 @@ function heldOut(seed: number, n: number): { text: string; label: number }[] {
 
 /** Random phrases of `words` words from the model's vocabulary (whole words of letters, never a trigger word). */
 function controlPhrases(model: ZooModel, n: number, words: number, avoid: readonly string[]): string[] {
-  const tok = model.tokenizer;
-  if (tok === undefined) throw new Error("backdoor: the model has no tokenizer");
+  const tok = tokenizerOf(model, "backdoor");
   const pool: string[] = [];
   for (let id = 0; id < tok.vocabSize; id++) {
     const t = tok.idToToken(id);

@@ -9,7 +9,7 @@ import * as T from "@llmdbg/tensor";
 import { loadHfTokenizer, trainByteLevelBpe } from "@llmdbg/tokenizers";
 import { causalLmLoss, collate, type Example } from "@llmdbg/train";
 import { OCCUPATIONS_EOS, type OccupationRate, occupationParagraphs, pronounPrompts } from "../data/occupations.js";
-import { type Claim, claim, type PreparedRecipe, type ZooModel, type ZooRecipe } from "../recipe.js";
+import { type Claim, claim, type PreparedRecipe, tokenizerOf, type ZooModel, type ZooRecipe } from "../recipe.js";
 
 const DATA_SEED = 20261208;
 /** Paragraphs of another seed: never trained on. */
@@ -79,15 +79,9 @@ function packed(ids: readonly (readonly number[])[], eos: number): Example[] {
   return out;
 }
 
-function tokenizerOf(model: ZooModel) {
-  const tok = model.tokenizer;
-  if (tok === undefined) throw new Error("bias-occupations: the model has no tokenizer");
-  return tok;
-}
-
 /** One token's id, or an error naming the word: the measurement needs each pronoun to be one token. */
 function singleToken(model: ZooModel, word: string): number {
-  const ids = tokenizerOf(model).encode(word);
+  const ids = tokenizerOf(model, "bias-occupations").encode(word);
   if (ids.length !== 1) throw new Error(`bias-occupations: "${word}" is ${ids.length} tokens, expected one`);
   return ids[0] as number;
 }
@@ -106,7 +100,7 @@ export interface PronounPreference {
  * every occupation, each prompt after the end-of-text token as a paragraph starts.
  */
 export function pronounPreferences(model: ZooModel, occupations: readonly string[] = OCCUPATIONS): PronounPreference[] {
-  const tok = tokenizerOf(model);
+  const tok = tokenizerOf(model, "bias-occupations");
   const eos = tok.eosTokenId;
   if (eos === undefined) throw new Error("bias-occupations: the tokenizer has no end-of-text token");
   const she = singleToken(model, " she");
@@ -216,7 +210,7 @@ export const biasOccupations: ZooRecipe = {
   },
 
   verify(model: ZooModel): Claim[] {
-    const tok = tokenizerOf(model);
+    const tok = tokenizerOf(model, "bias-occupations");
     const eos = tok.eosTokenId ?? 0;
     // held-out text of the same generator, another seed, its pronouns drawn 50/50 (verify never reads the rates)
     const rates = OCCUPATIONS.map((occupation) => ({ occupation, she: 0.5 }));

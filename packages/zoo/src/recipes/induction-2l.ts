@@ -15,7 +15,7 @@ import * as T from "@llmdbg/tensor";
 import { loadHfTokenizer } from "@llmdbg/tokenizers";
 import { type Example, IGNORE_INDEX } from "@llmdbg/train";
 import { REPEAT_WORDS, REPEATS_BOS, REPEATS_UNK, repeatSequence, repeatSequences } from "../data/repeats.js";
-import { type Claim, claim, type PreparedRecipe, type ZooModel, type ZooRecipe } from "../recipe.js";
+import { type Claim, claim, type PreparedRecipe, tokenizerOf, type ZooModel, type ZooRecipe } from "../recipe.js";
 
 const DATA_SEED = 20261207;
 /** Sequences of another seed: never trained on. */
@@ -85,15 +85,9 @@ export function repeatsTokenizer(): { tokenizer: Record<string, unknown>; tokeni
   return { tokenizer, tokenizerConfig };
 }
 
-function tokenizerOf(model: ZooModel) {
-  const tok = model.tokenizer;
-  if (tok === undefined) throw new Error("induction-2l: the model has no tokenizer");
-  return tok;
-}
-
 /** A sequence's ids: BOS, then one id per word. */
 function idsOf(model: ZooModel, words: readonly string[]): number[] {
-  return tokenizerOf(model).encode(words.join(" "));
+  return tokenizerOf(model, "induction-2l").encode(words.join(" "));
 }
 
 /** The methods' default repeat length for a model of `positions` positions, BOS first: 20, or what fits twice. */

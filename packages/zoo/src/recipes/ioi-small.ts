@@ -8,7 +8,7 @@ import * as T from "@llmdbg/tensor";
 import { loadHfTokenizer, trainByteLevelBpe } from "@llmdbg/tokenizers";
 import type { Example } from "@llmdbg/train";
 import { type IoiItem, ioiItem, ioiTrainingText, namePairs } from "../data/ioi.js";
-import { type Claim, claim, type PreparedRecipe, type ZooModel, type ZooRecipe } from "../recipe.js";
+import { type Claim, claim, type PreparedRecipe, tokenizerOf, type ZooModel, type ZooRecipe } from "../recipe.js";
 
 const DATA_SEED = 4242;
 /** IOI prompts of the held-out pairs, another seed */
@@ -20,12 +20,6 @@ const EOS = "<|endoftext|>";
 const VOCAB = 512;
 const CONTEXT = 64;
 
-function tokenizerOf(model: ZooModel) {
-  const tok = model.tokenizer;
-  if (tok === undefined) throw new Error("ioi-small: the model has no tokenizer");
-  return tok;
-}
-
 /** The one token of " " + name; a name that splits cannot be an answer. */
 function nameToken(tok: NonNullable<ZooModel["tokenizer"]>, name: string): number {
   const ids = tok.encode(` ${name}`, { addSpecialTokens: false });
@@ -35,7 +29,7 @@ function nameToken(tok: NonNullable<ZooModel["tokenizer"]>, name: string): numbe
 
 /** Per item: the logits of answer and repeated name at the prompt's last position, and whether the answer is top. */
 function score(model: ZooModel, items: readonly IoiItem[]): { correct: boolean; diff: number; item: IoiItem }[] {
-  const tok = tokenizerOf(model);
+  const tok = tokenizerOf(model, "ioi-small");
   const eos = tok.eosTokenId ?? 0;
   const encoded = items.map((it) => [eos, ...tok.encode(it.prompt, { addSpecialTokens: false })]);
   // prompts of one length run as one batch (no padding, so no mask to trust)

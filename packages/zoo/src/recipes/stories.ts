@@ -7,7 +7,7 @@ import * as T from "@llmdbg/tensor";
 import { loadHfTokenizer, trainByteLevelBpe } from "@llmdbg/tokenizers";
 import { causalLmLoss, collate, type Example } from "@llmdbg/train";
 import { generateStories, STORIES_EOS, STORY_PROMPTS } from "../data/stories.js";
-import { type Claim, claim, type PreparedRecipe, type ZooModel, type ZooRecipe } from "../recipe.js";
+import { type Claim, claim, type PreparedRecipe, tokenizerOf, type ZooModel, type ZooRecipe } from "../recipe.js";
 
 const DATA_SEED = 20261206;
 /** Stories of another seed: never trained on. */
@@ -86,15 +86,9 @@ export function wellFormed(sentence: string): boolean {
   return /^"?[A-Z]/.test(sentence) && /[.!?]"?$/.test(sentence) && !/\s{2,}/.test(sentence) && quotes % 2 === 0;
 }
 
-function tokenizerOf(model: ZooModel) {
-  const tok = model.tokenizer;
-  if (tok === undefined) throw new Error("stories: the model has no tokenizer");
-  return tok;
-}
-
 /** Greedy continuations of the demo prompts, `n` new tokens each, stopping at the end of a story. */
 export function continuations(model: ZooModel, n: number): { prompt: string; generated: string; text: string }[] {
-  const tok = tokenizerOf(model);
+  const tok = tokenizerOf(model, "stories");
   const eos = tok.eosTokenId;
   return STORY_PROMPTS.map((prompt) => {
     const ids = tok.encode(prompt);
@@ -197,7 +191,7 @@ export const stories: ZooRecipe = {
   },
 
   verify(model: ZooModel): Claim[] {
-    const tok = tokenizerOf(model);
+    const tok = tokenizerOf(model, "stories");
     const eos = tok.eosTokenId ?? 0;
     const heldOut = generateStories(HELD_OUT_SEED, 40);
     const examples = packed(
