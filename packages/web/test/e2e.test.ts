@@ -372,6 +372,7 @@ describe.skipIf(!haveChromium)("web UI in Chromium", () => {
     SLOW,
   );
 
+  // ---- steps of newer views go above this line, each its own it(...) on the stories model ----
   it(
     "shows markup in a prompt's tokens as text, never as elements",
     async () => {
