@@ -118,6 +118,26 @@ export const MIGRATIONS: readonly Migration[] = [
         );
       `),
   },
+  {
+    summary: "dataset names and rows, and each evaluation's per-example predictions",
+    up: (db) =>
+      db.exec(`
+        ALTER TABLE datasets ADD COLUMN name TEXT;  -- shown to the user: a file's base name, an upload's name
+        CREATE TABLE dataset_rows (
+          dataset_id INTEGER NOT NULL REFERENCES datasets(id) ON DELETE CASCADE,
+          idx INTEGER NOT NULL,           -- 0-based line among the examples
+          example TEXT NOT NULL,          -- JSON object: text, optional label, any other fields
+          PRIMARY KEY (dataset_id, idx)
+        ) WITHOUT ROWID;
+        CREATE TABLE evaluation_rows (
+          evaluation_id INTEGER NOT NULL REFERENCES evaluations(id) ON DELETE CASCADE,
+          idx INTEGER NOT NULL,           -- the example's idx in its dataset
+          prediction TEXT NOT NULL,       -- JSON: the protocol's RowPrediction
+          PRIMARY KEY (evaluation_id, idx)
+        ) WITHOUT ROWID;
+        CREATE INDEX evaluations_dataset ON evaluations(dataset_id);
+      `),
+  },
 ];
 
 /** The schema version this code writes: the number of migrations. */

@@ -67,7 +67,9 @@ describe("migrations", () => {
     expect(tables(join(dir, "store.db"))).toEqual(
       [
         "blobs",
+        "dataset_rows",
         "datasets",
+        "evaluation_rows",
         "evaluations",
         "events",
         "file_hashes",
