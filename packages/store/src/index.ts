@@ -17,6 +17,19 @@ export {
 export { StoreError } from "./errors.js";
 export { EXPORT_FORMAT, EXPORT_VERSION, exportRun, importRun, type RunExport } from "./export.js";
 export { BLOB_HASH, hardwareInfo, hashFile, hashModel, LLMDBG_VERSION, sha256, storeHome } from "./home.js";
+export {
+  type CheckpointRecord,
+  checkpointsOf,
+  type EventsPage,
+  eventsAfter,
+  LiveRun,
+  type LiveRunEnd,
+  type LiveRunOptions,
+  type RunState,
+  runState,
+  type TrainingSummary,
+  trainingRuns,
+} from "./live.js";
 export { MIGRATIONS, type Migration, migrate, SCHEMA_VERSION } from "./schema.js";
 export {
   type BlobRef,

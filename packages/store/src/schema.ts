@@ -138,6 +138,23 @@ export const MIGRATIONS: readonly Migration[] = [
         CREATE INDEX evaluations_dataset ON evaluations(dataset_id);
       `),
   },
+  {
+    summary: "training runs followed while they run: when a run last changed, and its checkpoints",
+    up: (db) =>
+      db.exec(`
+        -- touched by every batch of events and by the final status, so a reader tells a run that goes on from
+        -- one whose process died (null in older rows: created_at stands in)
+        ALTER TABLE runs ADD COLUMN updated_at TEXT;
+        CREATE TABLE checkpoints (
+          id INTEGER PRIMARY KEY,
+          run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+          step INTEGER NOT NULL,
+          path TEXT NOT NULL,             -- the folder on the machine that trained; never sent to a browser
+          created_at TEXT NOT NULL
+        );
+        CREATE INDEX checkpoints_run ON checkpoints(run_id);
+      `),
+  },
 ];
 
 /** The schema version this code writes: the number of migrations. */

@@ -356,8 +356,8 @@ export class Store {
       if (dup !== undefined) throw new StoreError(this.file, `run ${uid} is already in the store as run ${dup.id}`);
       const r = this.db
         .prepare(
-          `INSERT INTO runs (uid, model_id, kind, prompt, tokens, options, interventions, timings, hardware, version, created_at, status)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          `INSERT INTO runs (uid, model_id, kind, prompt, tokens, options, interventions, timings, hardware, version, created_at, status, updated_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         )
         .run(
           uid,
@@ -372,6 +372,7 @@ export class Store {
           run.version ?? LLMDBG_VERSION,
           run.createdAt ?? now(),
           run.status ?? "done",
+          now(),
         );
       const id = Number(r.lastInsertRowid);
       for (const res of run.results ?? []) this.addResultRow(id, res);
@@ -388,7 +389,9 @@ export class Store {
     this.transaction(() => {
       const r = this.runRow(run);
       const merged = { ...(parseJson(r.timings, this.file, `run ${run} timings`) as object), ...timings };
-      this.db.prepare("UPDATE runs SET status = ?, timings = ? WHERE id = ?").run(status, JSON.stringify(merged), run);
+      this.db
+        .prepare("UPDATE runs SET status = ?, timings = ?, updated_at = ? WHERE id = ?")
+        .run(status, JSON.stringify(merged), now(), run);
     });
   }
 
@@ -425,7 +428,14 @@ export class Store {
       if (typeof e !== "object" || e === null || typeof e.kind !== "string")
         throw new StoreError(this.file, `run ${run}: event ${i} must be an object with a string "kind"`);
       ins.run(run, first + i, e.kind, JSON.stringify(e));
+      // a checkpoint's folder is kept in a row of its own, so a reader can name it by id and never show the path
+      if (e.kind === "checkpoint" && typeof e.path === "string" && Number.isSafeInteger(e.step))
+        this.db
+          .prepare("INSERT INTO checkpoints (run_id, step, path, created_at) VALUES (?, ?, ?, ?)")
+          .run(run, e.step, e.path, now());
     });
+    // a reader tells a live run from a dead one by this time (live.ts)
+    if (events.length > 0) this.db.prepare("UPDATE runs SET updated_at = ? WHERE id = ?").run(now(), run);
     return first;
   }
 

@@ -67,6 +67,7 @@ describe("migrations", () => {
     expect(tables(join(dir, "store.db"))).toEqual(
       [
         "blobs",
+        "checkpoints",
         "dataset_rows",
         "datasets",
         "evaluation_rows",
