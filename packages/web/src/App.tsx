@@ -3,6 +3,7 @@
 import type { ModelInfo } from "@llmdbg/protocol";
 import { useEffect, useState } from "react";
 import { visible } from "./format.js";
+import { type Reopened, servedModel } from "./reopen.js";
 import type { RpcClient } from "./rpc.js";
 import type { Shared, Target } from "./state.js";
 import { AblationView } from "./views/Ablation.js";
@@ -38,8 +39,8 @@ export function App({ rpc }: { rpc: RpcClient }) {
   const [tab, setTab] = useState<Tab>("workbench");
   const [prompt, setPrompt] = useState(DEFAULT_PROMPT);
   const [target, setTarget] = useState<Target | null>(null);
-  /** bumped when a stored run reopens, so the workbench starts afresh on its prompt */
-  const [reopened, setReopened] = useState(0);
+  /** the stored run last reopened (its view shows the stored result); the workbench starts afresh on its prompt */
+  const [reopened, setReopened] = useState<Reopened | null>(null);
 
   useEffect(() => {
     rpc.onClose = () => setConnected(false);
@@ -53,7 +54,7 @@ export function App({ rpc }: { rpc: RpcClient }) {
   }, [rpc]);
 
   const model = models?.find((m) => m.id === modelId);
-  const shared: Shared | null = model === undefined ? null : { model, prompt, target, setTarget };
+  const shared: Shared | null = model === undefined ? null : { model, prompt, target, setTarget, reopened };
 
   return (
     <div className="app">
@@ -67,6 +68,7 @@ export function App({ rpc }: { rpc: RpcClient }) {
             onChange={(e) => {
               setModelId(e.target.value);
               setTarget(null);
+              setReopened(null);
             }}
             disabled={models === null}
           >
@@ -102,7 +104,7 @@ export function App({ rpc }: { rpc: RpcClient }) {
       {shared !== null && (
         <main key={shared.model.id}>
           <section hidden={tab !== "workbench"}>
-            <Workbench key={reopened} rpc={rpc} shared={shared} onPrompt={setPrompt} />
+            <Workbench key={reopened?.n ?? 0} rpc={rpc} shared={shared} onPrompt={setPrompt} />
           </section>
           <section hidden={tab !== "attention"}>
             <AttentionView rpc={rpc} shared={shared} />
@@ -128,9 +130,15 @@ export function App({ rpc }: { rpc: RpcClient }) {
           <section hidden={tab !== "runs"}>
             <RunsView
               active={tab === "runs"}
-              onReopen={(p, t) => {
-                setPrompt(p);
-                setReopened((n) => n + 1);
+              onReopen={(run, t) => {
+                const served = servedModel(run);
+                // a run recorded on another of the server's models reopens on that model
+                if (served !== undefined && served !== modelId && models?.some((m) => m.id === served)) {
+                  setModelId(served);
+                  setTarget(null);
+                }
+                if (run.prompt !== null) setPrompt(run.prompt);
+                setReopened((r) => ({ n: (r?.n ?? 0) + 1, run }));
                 setTab(t as Tab);
               }}
             />

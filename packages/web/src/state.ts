@@ -2,6 +2,7 @@
 // click and the other views read (the lens plots the target token's probability, the attention view marks the
 // target position's query row).
 import type { ModelInfo, TokenRef } from "@llmdbg/protocol";
+import type { Reopened } from "./reopen.js";
 
 export interface Target {
   /** the position the token was picked at (an input token, or a prediction made there) */
@@ -16,6 +17,8 @@ export interface Shared {
   readonly prompt: string;
   readonly target: Target | null;
   setTarget(t: Target | null): void;
+  /** the stored run last reopened from the Runs view, whose kind's view shows its result (reopen.ts) */
+  readonly reopened: Reopened | null;
 }
 
 /**

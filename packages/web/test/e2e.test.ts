@@ -447,6 +447,19 @@ describe.skipIf(!haveChromium)("web UI in Chromium", () => {
       await offline.close();
       await page.getByTestId("run-reopen").click();
       expect(await page.getByTestId("prompt").inputValue()).toBe("hello world");
+      // the stored result is shown at once, not computed again: its tokens and predictions are there
+      await expect.poll(() => page.getByTestId("token-row").count(), WAIT).toBeGreaterThan(0);
+      expect(await page.getByTestId("prediction").count()).toBe(5 * (await page.getByTestId("token-row").count()));
+      // a lens run recorded on `stories` reopens on that model, in the Lens view, as it was stored
+      await page.getByTestId("tab-runs").click();
+      await expect.poll(() => page.getByTestId("run-row").count(), WAIT).toBeGreaterThan(0);
+      await page.getByTestId("runs-kind").selectOption("lens");
+      await page.getByTestId("run-row").first().getByTestId("run-open").click();
+      await expect.poll(() => page.getByTestId("run-detail").locator("h3").innerText(), WAIT).toMatch(/: lens on stories · done/);
+      await page.getByTestId("run-reopen").click();
+      await expect.poll(() => page.getByTestId("model").inputValue(), WAIT).toBe("stories");
+      await expect.poll(() => page.locator("section:not([hidden]) [data-testid=stored-note]").count(), WAIT).toBe(1);
+      expect(await page.getByTestId("lens-cell").count()).toBeGreaterThan(0);
       expect(problems).toEqual([]);
     },
     SLOW,

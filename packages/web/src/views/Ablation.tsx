@@ -7,6 +7,7 @@ import { useState } from "react";
 import { ablationGrid } from "../ablation.js";
 import { num, visible } from "../format.js";
 import { divergingCss } from "../heat.js";
+import { field, useReopened } from "../reopen.js";
 import type { RpcClient } from "../rpc.js";
 import { readPosition, type Shared } from "../state.js";
 import { DownloadLink, progressText, useJob } from "../useJob.js";
@@ -16,11 +17,20 @@ export function AblationView({ rpc, shared }: { rpc: RpcClient; shared: Shared }
   const [components, setComponents] = useState<"heads" | "layers">("heads");
   const [metric, setMetric] = useState<"logprob" | "prob">("logprob");
   const [result, setResult] = useState<{ prompt: string; r: AblationResult } | null>(null);
+  /** the stored run whose result is shown, until the ablation runs again */
+  const [stored, setStored] = useState<number | null>(null);
   const job = useJob();
+  useReopened<AblationResult>(shared.reopened, ["ablate"], (s) => {
+    setComponents(field(s.request, "components", "heads") === "layers" ? "layers" : "heads");
+    setMetric(field(s.request, "metric", "logprob") === "prob" ? "prob" : "logprob");
+    setResult({ prompt: s.prompt ?? prompt, r: s.result });
+    setStored(s.runId);
+  });
 
   const ablate = () => {
     if (target === null) return;
     const text = prompt;
+    setStored(null);
     job.start(
       (o) =>
         rpc.call(
@@ -41,7 +51,7 @@ export function AblationView({ rpc, shared }: { rpc: RpcClient; shared: Shared }
   const r = result?.r ?? null;
   const grid = r === null ? null : ablationGrid(r, model.nLayers, model.nHeads);
   const notLast = target !== null && r !== null && readPosition(target) !== r.tokens.length - 1;
-  const stale = r !== null && (result?.prompt !== prompt || r.answer.id !== target?.token.id);
+  const stale = stored === null && r !== null && (result?.prompt !== prompt || r.answer.id !== target?.token.id);
 
   return (
     <div className="ablation">
@@ -73,6 +83,11 @@ export function AblationView({ rpc, shared }: { rpc: RpcClient; shared: Shared }
           </>
         )}
         {stale && <span className="muted">(the prompt or target changed: run again)</span>}
+        {stored !== null && (
+          <span className="muted" data-testid="stored-note">
+            stored run {stored}, shown as it was recorded
+          </span>
+        )}
         <DownloadLink job={job} testId="download-ablation" />
       </div>
       {target === null && <p className="muted">Pick a target token in the workbench (click a token or a prediction).</p>}

@@ -7,6 +7,7 @@ import { useState } from "react";
 import { maxAbs, spearman } from "../attribution.js";
 import { num, visible } from "../format.js";
 import { divergingCss } from "../heat.js";
+import { field, useReopened } from "../reopen.js";
 import type { RpcClient } from "../rpc.js";
 import { readPosition, type Shared } from "../state.js";
 import { progressText, useJob } from "../useJob.js";
@@ -33,10 +34,26 @@ export function AttributionView({ rpc, shared }: { rpc: RpcClient; shared: Share
   /** integrated gradients' steps and LIME/SHAP's samples (the methods' defaults) */
   const [steps, setSteps] = useState(64);
   const [samples, setSamples] = useState(256);
+  /** the stored run whose result is shown (one method's row), until the view runs again */
+  const [stored, setStored] = useState<number | null>(null);
   const job = useJob();
+  useReopened<GradientAttributionResult | PerturbationAttributionResult>(
+    shared.reopened,
+    ["attribution", "perturbation"],
+    (s) => {
+      const m = METHODS.find((x) => x.id === field(s.request, "method", ""));
+      if (m === undefined) return;
+      if (m.id === "integrated_gradients") setSteps(field(s.request, "steps", 64));
+      if (m.family === "perturbation" && m.id !== "occlusion") setSamples(field(s.request, "samples", 256));
+      setChosen(new Set([m.id]));
+      setRows({ prompt: s.prompt ?? prompt, rows: [{ id: m.id, label: m.label, r: s.result }] });
+      setStored(s.runId);
+    },
+  );
 
   const attribute = () => {
     if (target === null) return;
+    setStored(null);
     const text = prompt;
     const position = readPosition(target);
     const common = { input: { text }, target: target.token.id, position, objective: "logprob" as const };
@@ -63,7 +80,8 @@ export function AttributionView({ rpc, shared }: { rpc: RpcClient; shared: Share
   const first = rows?.rows[0]?.r ?? null;
   const upto = first === null ? 0 : first.position + 1;
   const positions = Array.from({ length: upto }, (_, p) => p);
-  const stale = rows !== null && first !== null && (rows.prompt !== prompt || first.target.id !== target?.token.id);
+  const stale =
+    stored === null && rows !== null && first !== null && (rows.prompt !== prompt || first.target.id !== target?.token.id);
 
   return (
     <div className="attribution">
@@ -122,6 +140,11 @@ export function AttributionView({ rpc, shared }: { rpc: RpcClient; shared: Share
           </>
         )}
         {stale && <span className="muted">(the prompt or target changed: run again)</span>}
+        {stored !== null && (
+          <span className="muted" data-testid="stored-note">
+            stored run {stored}, shown as it was recorded
+          </span>
+        )}
       </div>
       {target === null && <p className="muted">Pick a target token in the workbench (click a token or a prediction).</p>}
       {job.error !== null && <p className="error">attribution: {job.error}</p>}

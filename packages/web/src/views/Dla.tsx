@@ -6,6 +6,7 @@ import { useState } from "react";
 import { dlaGrid, topComponents } from "../dla.js";
 import { num, visible } from "../format.js";
 import { divergingCss } from "../heat.js";
+import { useReopened } from "../reopen.js";
 import type { RpcClient } from "../rpc.js";
 import { readPosition, type Shared } from "../state.js";
 import { DownloadLink, progressText, useJob } from "../useJob.js";
@@ -13,11 +14,18 @@ import { DownloadLink, progressText, useJob } from "../useJob.js";
 export function DlaPanel({ rpc, shared }: { rpc: RpcClient; shared: Shared }) {
   const { model, prompt, target } = shared;
   const [result, setResult] = useState<{ prompt: string; r: DlaResult } | null>(null);
+  /** the stored run whose result is shown, until DLA runs again */
+  const [stored, setStored] = useState<number | null>(null);
   const job = useJob();
+  useReopened<DlaResult>(shared.reopened, ["dla"], (s) => {
+    setResult({ prompt: s.prompt ?? prompt, r: s.result });
+    setStored(s.runId);
+  });
 
   const read = () => {
     if (target === null) return;
     const text = prompt;
+    setStored(null);
     const position = readPosition(target);
     job.start(
       (o) =>
@@ -34,6 +42,7 @@ export function DlaPanel({ rpc, shared }: { rpc: RpcClient; shared: Shared }) {
   const top = r === null ? [] : topComponents(r, 12);
   const topMax = Math.max(1e-12, ...top.map((c) => Math.abs(c.value)));
   const stale =
+    stored === null &&
     r !== null &&
     (result?.prompt !== prompt || target === null || r.target.id !== target.token.id || r.position !== readPosition(target));
 
@@ -46,6 +55,11 @@ export function DlaPanel({ rpc, shared }: { rpc: RpcClient; shared: Shared }) {
         </button>
         {job.running && <span className="status">{progressText(job.progress)}</span>}
         {stale && <span className="muted">(the prompt or target changed: run again)</span>}
+        {stored !== null && (
+          <span className="muted" data-testid="stored-note">
+            stored run {stored}, shown as it was recorded
+          </span>
+        )}
         <DownloadLink job={job} testId="download-dla" />
       </div>
       {job.error !== null && <p className="error">dla: {job.error}</p>}

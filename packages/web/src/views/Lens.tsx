@@ -6,6 +6,7 @@ import { useState } from "react";
 import { pct, visible } from "../format.js";
 import { heatCss } from "../heat.js";
 import { rankShade, streamLabel } from "../lens.js";
+import { useReopened } from "../reopen.js";
 import type { RpcClient } from "../rpc.js";
 import { readPosition, type Shared } from "../state.js";
 import { DownloadLink, progressText, useJob } from "../useJob.js";
@@ -15,11 +16,18 @@ export function LensView({ rpc, shared }: { rpc: RpcClient; shared: Shared }) {
   const { model, prompt, target } = shared;
   const [mode, setMode] = useState<"prob" | "rank">("prob");
   const [result, setResult] = useState<{ prompt: string; r: LensResult } | null>(null);
+  /** the stored run whose result is shown, until the lens runs again */
+  const [stored, setStored] = useState<number | null>(null);
   const job = useJob();
+  useReopened<LensResult>(shared.reopened, ["lens"], (s) => {
+    setResult({ prompt: s.prompt ?? prompt, r: s.result });
+    setStored(s.runId);
+  });
 
   const read = () => {
     if (target === null) return;
     const text = prompt;
+    setStored(null);
     job.start(
       (o) =>
         rpc.call("method", { model: model.id, request: { kind: "lens", input: { text }, target: target.token.id, topK: 1 } }, o),
@@ -32,7 +40,7 @@ export function LensView({ rpc, shared }: { rpc: RpcClient; shared: Shared }) {
 
   const r = result?.r ?? null;
   const marked = target === null ? null : readPosition(target);
-  const stale = result !== null && (result.prompt !== prompt || result.r.target?.id !== target?.token.id);
+  const stale = stored === null && result !== null && (result.prompt !== prompt || result.r.target?.id !== target?.token.id);
 
   return (
     <div className="lens">
@@ -48,6 +56,11 @@ export function LensView({ rpc, shared }: { rpc: RpcClient; shared: Shared }) {
         </label>
         {job.running && <span className="status">{progressText(job.progress)}</span>}
         {stale && <span className="muted">(the prompt or target changed: run again)</span>}
+        {stored !== null && (
+          <span className="muted" data-testid="stored-note">
+            stored run {stored}, shown as it was recorded
+          </span>
+        )}
         <DownloadLink job={job} testId="download-lens" />
       </div>
       {target === null && <p className="muted">Pick a target token in the workbench (click a token or a prediction).</p>}

@@ -7,6 +7,7 @@ import type { PatchGrid, PatchMetric, PatchResult } from "@llmdbg/protocol";
 import { useEffect, useRef, useState } from "react";
 import { num, visible } from "../format.js";
 import { divergingCss } from "../heat.js";
+import { field, useReopened } from "../reopen.js";
 import type { RpcClient } from "../rpc.js";
 import type { Shared } from "../state.js";
 import { DownloadLink, progressText, useJob } from "../useJob.js";
@@ -75,7 +76,26 @@ export function PatchingView({ rpc, shared }: { rpc: RpcClient; shared: Shared }
   const [metric, setMetric] = useState<PatchMetric>("logit_diff");
   const [result, setResult] = useState<PatchResult | null>(null);
   const [picked, setPicked] = useState<{ row: number; col: number } | null>(null);
+  /** the stored run whose result is shown, until the view patches again */
+  const [stored, setStored] = useState<number | null>(null);
   const job = useJob();
+  useReopened<PatchResult>(shared.reopened, ["patch"], (s) => {
+    const text = (v: unknown) =>
+      typeof v === "object" && v !== null && typeof (v as { text?: unknown }).text === "string"
+        ? (v as { text: string }).text
+        : null;
+    const c = text(s.request.clean);
+    const k = text(s.request.corrupted);
+    if (c !== null) setClean(c);
+    if (k !== null) setCorrupted(k);
+    const g = field(s.request, "grid", "resid_pre");
+    setGrid(GRIDS.find((x) => x.id === g)?.id ?? "resid_pre");
+    const m = field(s.request, "metric", "logit_diff");
+    setMetric(METRICS.find((x) => x.id === m)?.id ?? "logit_diff");
+    setResult(s.result);
+    setPicked(null);
+    setStored(s.runId);
+  });
 
   // the clean prompt follows the workbench's; so does the corrupted one until it is edited
   const last = useRef(prompt);
@@ -87,6 +107,7 @@ export function PatchingView({ rpc, shared }: { rpc: RpcClient; shared: Shared }
   }, [prompt]);
 
   const patch = () => {
+    setStored(null);
     const answer = metric !== "kl" && target !== null ? { answer: target.token.id } : {};
     job.start(
       (o) =>
@@ -172,6 +193,11 @@ export function PatchingView({ rpc, shared }: { rpc: RpcClient; shared: Shared }
               Stop
             </button>
           </>
+        )}
+        {stored !== null && (
+          <span className="muted" data-testid="stored-note">
+            stored run {stored}, shown as it was recorded
+          </span>
         )}
         <DownloadLink job={job} testId="download-patch" />
       </div>

@@ -1,8 +1,10 @@
 // Runs: the run store's runs, newest first, filtered by kind; one opened shows its request, result and notes, takes
-// a note, downloads as JSON, and reopens in its view — the stored prompt goes to the shared prompt and that view is
-// shown, to run again (the views compute their results; none takes a stored one). Two `run` runs compare side by
-// side, position by position.
+// a note, downloads as JSON or as a page, and reopens in its view — the stored prompt goes to the shared prompt,
+// the run's model is selected, and that view shows the stored result with the request's settings, not computed
+// again (reopen.ts). Two runs of the same kind compare side by side (compare.ts).
 import { useCallback, useEffect, useState } from "react";
+import { comparable, compareValues, seriesOf } from "../compare.js";
+import { num } from "../format.js";
 import {
   addNote,
   comparePredictions,
@@ -19,7 +21,7 @@ import {
 
 const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
-export function RunsView({ active, onReopen }: { active: boolean; onReopen: (prompt: string, tab: string) => void }) {
+export function RunsView({ active, onReopen }: { active: boolean; onReopen: (run: StoredRun, tab: string) => void }) {
   const [runs, setRuns] = useState<RunRow[] | null>(null);
   const [kind, setKind] = useState("");
   const [open, setOpen] = useState<StoredRun | null>(null);
@@ -84,7 +86,7 @@ export function RunsView({ active, onReopen }: { active: boolean; onReopen: (pro
                 <button type="button" data-testid="run-open" onClick={() => show(r.id)}>
                   open
                 </button>
-                {open !== null && open.id !== r.id && open.kind === "run" && r.kind === "run" && (
+                {open !== null && open.id !== r.id && comparable(open.kind, r.kind) && (
                   <button type="button" data-testid="run-compare" onClick={() => compareWith(r.id)}>
                     compare
                   </button>
@@ -101,9 +103,9 @@ export function RunsView({ active, onReopen }: { active: boolean; onReopen: (pro
             {open.timings.wallMs !== undefined && ` · ${open.timings.wallMs} ms`}
           </h3>
           <div className="controls">
-            {tab !== undefined && open.prompt !== null && (
-              <button type="button" data-testid="run-reopen" onClick={() => onReopen(open.prompt as string, tab)}>
-                reopen in {tab} (runs it again)
+            {tab !== undefined && open.status === "done" && (
+              <button type="button" data-testid="run-reopen" onClick={() => onReopen(open, tab)}>
+                reopen in {tab}
               </button>
             )}
             <a href={runUrl(open.id)} download={`run-${open.id}.json`} data-testid="run-download">
@@ -163,12 +165,67 @@ export function RunsView({ active, onReopen }: { active: boolean; onReopen: (pro
               </tbody>
             </table>
           )}
+          {other !== null && open.kind !== "run" && <Comparison a={open} b={other} />}
           <h4>request</h4>
           <pre data-testid="run-request">{JSON.stringify(open.options, null, 2)}</pre>
           <h4>result</h4>
           <pre data-testid="run-result">{JSON.stringify(open.results, null, 2).slice(0, 20_000)}</pre>
         </div>
       )}
+    </div>
+  );
+}
+
+/** Two runs of one kind (not `run`) read as named values or texts and set side by side (compare.ts). */
+function Comparison({ a, b }: { a: StoredRun; b: StoredRun }) {
+  const sa = seriesOf(a.kind, a.results.find((x) => x.kind !== "error")?.result);
+  const sb = seriesOf(b.kind, b.results.find((x) => x.kind !== "error")?.result);
+  if (sa === undefined || sb === undefined) return <p className="muted">These two runs have no results to compare.</p>;
+  if (sa.kind === "text" || sb.kind === "text")
+    return (
+      <table data-testid="run-comparison">
+        <tbody>
+          <tr data-testid="compare-row">
+            <th>run {a.id}</th>
+            <td>{sa.kind === "text" ? sa.text : ""}</td>
+          </tr>
+          <tr data-testid="compare-row">
+            <th>run {b.id}</th>
+            <td>{sb.kind === "text" ? sb.text : ""}</td>
+          </tr>
+        </tbody>
+      </table>
+    );
+  const c = compareValues(sa.values, sb.values, sa.what);
+  const shown = c.rows.slice(0, 40);
+  return (
+    <div data-testid="run-comparison">
+      <p data-testid="compare-summary">
+        {c.what}: {c.shared} shared {c.shared === 1 ? "entry" : "entries"}
+        {c.pearson !== null && ` · Pearson r ${num(c.pearson, 3)}`}
+        {c.spearman !== null && ` · Spearman ρ ${num(c.spearman, 3)}`}
+        {c.rows.length > shown.length && ` · the ${shown.length} largest differences shown`}
+      </p>
+      <table>
+        <thead>
+          <tr>
+            <th />
+            <th>run {a.id}</th>
+            <th>run {b.id}</th>
+            <th>difference</th>
+          </tr>
+        </thead>
+        <tbody>
+          {shown.map((r) => (
+            <tr key={r.name} data-testid="compare-row">
+              <td>{r.name}</td>
+              <td>{num(r.a)}</td>
+              <td>{num(r.b)}</td>
+              <td>{num(r.diff)}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
     </div>
   );
 }

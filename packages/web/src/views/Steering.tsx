@@ -6,6 +6,7 @@
 import type { SteeringVector, SteerResult } from "@llmdbg/protocol";
 import { useEffect, useRef, useState } from "react";
 import { num, pct, visible } from "../format.js";
+import { field, useReopened } from "../reopen.js";
 import type { RpcClient } from "../rpc.js";
 import type { Shared } from "../state.js";
 import { progressText, useJob } from "../useJob.js";
@@ -45,7 +46,31 @@ export function SteeringView({ rpc, shared }: { rpc: RpcClient; shared: Shared }
   const hook = `blocks.${layer}.hook_resid_post`;
   const key = JSON.stringify([model.id, hook, positive, negative]);
 
+  /** the stored run whose result is shown, until the view steers again */
+  const [stored, setStored] = useState<number | null>(null);
+  /** a coefficient set from a stored run: the live update skips it once (the result for it is the stored one) */
+  const skipCoeff = useRef<number | null>(null);
+  useReopened<SteerResult>(shared.reopened, ["steer"], (s) => {
+    const l = /^blocks\.(\d+)\.hook_resid_post$/.exec(field(s.request, "hook", ""));
+    const at = l === null ? layer : Number(l[1]);
+    const contrast = (s.request.vector as { contrast?: { positive?: unknown; negative?: unknown } } | undefined)?.contrast;
+    const texts = (v: unknown) =>
+      Array.isArray(v) ? v.map((x: { text?: unknown }) => (typeof x?.text === "string" ? x.text : "")).join("\n") : null;
+    const pos = texts(contrast?.positive) ?? positive;
+    const neg = texts(contrast?.negative) ?? negative;
+    setLayer(at);
+    setPositive(pos);
+    setNegative(neg);
+    // the stored vector serves the next moves of the slider, as a computed one would
+    cached.current = { key: JSON.stringify([model.id, `blocks.${at}.hook_resid_post`, pos, neg]), values: s.result.vector };
+    skipCoeff.current = s.result.coeff;
+    setCoeff(s.result.coeff);
+    setResult(s.result);
+    setStored(s.runId);
+  });
+
   const steer = (c: number) => {
+    setStored(null);
     const vector: SteeringVector =
       cached.current?.key === key
         ? { values: cached.current.values }
@@ -75,6 +100,10 @@ export function SteeringView({ rpc, shared }: { rpc: RpcClient; shared: Shared }
   steerRef.current = steer;
   useEffect(() => {
     if (!live) return;
+    if (skipCoeff.current === coeff) {
+      skipCoeff.current = null;
+      return;
+    }
     const t = setTimeout(() => steerRef.current(coeff), 150);
     return () => clearTimeout(t);
   }, [coeff, live]);
@@ -120,6 +149,11 @@ export function SteeringView({ rpc, shared }: { rpc: RpcClient; shared: Shared }
           Steer
         </button>
         {job.running && <span className="status">{progressText(job.progress)}</span>}
+        {stored !== null && (
+          <span className="muted" data-testid="stored-note">
+            stored run {stored}, shown as it was recorded
+          </span>
+        )}
       </div>
       <p className="muted">
         The vector: mean {hook} of the positive prompts minus that of the negative ones, added at every position of the

@@ -1,9 +1,10 @@
 // The workbench: a prompt, its tokens with the model's top-k next-token predictions at every position (`run`), and
 // a streamed continuation (`generate`, each token appended as its partial reply arrives). Clicking a token or a
 // prediction makes it the target the other views read.
-import type { RunResult } from "@llmdbg/protocol";
+import type { GenerateResult, RunResult } from "@llmdbg/protocol";
 import { useState } from "react";
 import { pct, visible } from "../format.js";
+import { field, useReopened } from "../reopen.js";
 import type { RpcClient } from "../rpc.js";
 import type { Shared, Target } from "../state.js";
 import { progressText, useJob } from "../useJob.js";
@@ -23,23 +24,31 @@ export function Workbench({ rpc, shared, onPrompt }: { rpc: RpcClient; shared: S
   const [generated, setGenerated] = useState<{ prompt: string; text: string; finish: string | null } | null>(null);
   const genJob = useJob();
 
-  const run = () => {
-    onPrompt(draft);
-    runJob.start(
-      (o) => rpc.call("run", { model: model.id, input: { text: draft }, topK }, o),
-      (r) => {
-        setResult(r);
-        // a default target: the top prediction after the last token
-        const last = r.positions[r.positions.length - 1];
-        const top = last?.top[0];
-        setTarget(
-          last === undefined || top === undefined
-            ? null
-            : { position: last.position, token: { id: top.id, text: top.display ?? top.text }, from: "prediction" },
-        );
-      },
+  const show = (r: RunResult) => {
+    setResult(r);
+    // a default target: the top prediction after the last token
+    const last = r.positions[r.positions.length - 1];
+    const top = last?.top[0];
+    setTarget(
+      last === undefined || top === undefined
+        ? null
+        : { position: last.position, token: { id: top.id, text: top.display ?? top.text }, from: "prediction" },
     );
   };
+  const run = () => {
+    onPrompt(draft);
+    runJob.start((o) => rpc.call("run", { model: model.id, input: { text: draft }, topK }, o), show);
+  };
+  // a reopened `run` or `generate` run shows what was stored
+  useReopened<RunResult>(shared.reopened, ["run"], (s) => {
+    setTopK(field(s.request, "topK", 5));
+    show(s.result);
+  });
+  useReopened<GenerateResult>(shared.reopened, ["generate"], (s) => {
+    setMaxNew(field(s.request, "maxNewTokens", 20));
+    setTemperature(field(s.request, "temperature", 0));
+    setGenerated({ prompt: s.prompt ?? "", text: s.result.text ?? "", finish: s.result.finishReason });
+  });
 
   const generate = () => {
     const prompt = draft;
