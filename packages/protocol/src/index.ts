@@ -13,6 +13,16 @@ export type {
   CounterfactualResult,
 } from "./adversarial.js";
 export type { AttentionHeadScores, AttentionRequest, AttentionResult, AttentionSink } from "./attention.js";
+export type {
+  DatasetExample,
+  DatasetInfo,
+  DatasetRowsPage,
+  DatasetsListResult,
+  PredictionsPartial,
+  PredictionsResult,
+  PredictParams,
+  RowPrediction,
+} from "./datasets.js";
 export type { WeightEdit, WeightEditKind } from "./edits.js";
 export type { Axis, HookKind, HookPoint } from "./hooks.js";
 export type { Intervention, InterventionKind, Where } from "./interventions.js";
@@ -87,6 +97,7 @@ export type {
   RpcId,
   RpcMethod,
   RpcMethods,
+  RpcPartial,
   RpcReply,
   RpcRequest,
   RpcResult,

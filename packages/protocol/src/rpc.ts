@@ -4,6 +4,7 @@
 // the id to stop): it gets its own result, and the stopped request ends with an `error` of code `cancelled`.
 // Models are named by the ids the server was started with, never by a filesystem path.
 
+import type { DatasetsListResult, PredictionsPartial, PredictionsResult, PredictParams } from "./datasets.js";
 import type { Intervention } from "./interventions.js";
 import type { MethodRequest, MethodResult, TokenInput } from "./methods.js";
 
@@ -123,7 +124,14 @@ export interface RpcMethods {
   readonly generate: { readonly params: GenerateParams; readonly result: GenerateResult };
   readonly method: { readonly params: MethodParams; readonly result: MethodResult };
   readonly cancel: { readonly params: CancelParams; readonly result: CancelResult };
+  /** the datasets the server holds (examples by REST: `GET /api/datasets/<id>/rows`) */
+  readonly "datasets.list": { readonly params: Record<string, never>; readonly result: DatasetsListResult };
+  /** a model's predictions on every example of a dataset, streamed as `predictions` partials; stored as an evaluation */
+  readonly "datasets.predict": { readonly params: PredictParams; readonly result: PredictionsResult };
 }
+
+/** What a `partial` reply carries: a generated token, or a batch of a dataset's predictions. */
+export type RpcPartial = GeneratePartial | PredictionsPartial;
 
 export type RpcMethod = keyof RpcMethods;
 
@@ -161,7 +169,7 @@ export type RpcReply =
       readonly done: number;
       readonly total: number;
     }
-  | { readonly kind: "partial"; readonly id: RpcId; readonly data: GeneratePartial }
+  | { readonly kind: "partial"; readonly id: RpcId; readonly data: RpcPartial }
   | {
       readonly kind: "result";
       readonly id: RpcId;

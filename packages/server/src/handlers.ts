@@ -28,7 +28,6 @@ import { generationOptions, type LoadedModel } from "@llmdbg/models";
 import type {
   Axis,
   GenerateParams,
-  GeneratePartial,
   GenerateResult,
   Intervention,
   MethodParams,
@@ -36,6 +35,7 @@ import type {
   MethodResult,
   ModelInfo,
   RpcErrorCode,
+  RpcPartial,
   RunPrediction,
   RunResult,
 } from "@llmdbg/protocol";
@@ -44,7 +44,7 @@ import { tokenDisplay } from "@llmdbg/tokenizers";
 
 /** Progress, cancellation and streamed pieces of one job. */
 export interface JobContext extends MethodOptions {
-  readonly onPartial?: (p: GeneratePartial) => void;
+  readonly onPartial?: (p: RpcPartial) => void;
 }
 
 /** A request the handlers refuse (not a bug): it becomes an `invalid_params` error reply. */

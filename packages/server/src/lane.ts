@@ -7,7 +7,7 @@
 import { existsSync } from "node:fs";
 import { Worker } from "node:worker_threads";
 import type { LoadedModel } from "@llmdbg/models";
-import type { GeneratePartial, ModelInfo, RpcErrorCode } from "@llmdbg/protocol";
+import type { ModelInfo, RpcErrorCode, RpcPartial } from "@llmdbg/protocol";
 import { executeJob, failureCode, type JobMethod, JobStop, overBudget } from "./handlers.js";
 
 export type { JobMethod };
@@ -39,7 +39,7 @@ export type FromWorker =
   | { readonly type: "loadError"; readonly message: string }
   | { readonly type: "started"; readonly seq: number }
   | { readonly type: "progress"; readonly seq: number; readonly done: number; readonly total: number; readonly what: string }
-  | { readonly type: "partial"; readonly seq: number; readonly data: GeneratePartial }
+  | { readonly type: "partial"; readonly seq: number; readonly data: RpcPartial }
   | { readonly type: "done"; readonly seq: number; readonly result: unknown }
   | { readonly type: "fail"; readonly seq: number; readonly code: RpcErrorCode; readonly message: string };
 
@@ -51,7 +51,7 @@ export interface Job {
   /** when a thread starts running it (the time it waited in the queue ends) */
   onStart?(): void;
   onProgress(p: { done: number; total: number; what: string }): void;
-  onPartial(data: GeneratePartial): void;
+  onPartial(data: RpcPartial): void;
   onDone(result: unknown): void;
   onFail(code: RpcErrorCode, message: string): void;
 }

@@ -154,7 +154,7 @@ describe("rpc", () => {
     const rs = await c.call("g", "generate", { model: "tiny", input: { ids: [3, 17] }, maxNewTokens: 6, temperature: 0 });
     const r = final(rs);
     if (r.kind !== "result" || r.result.kind !== "generate") throw new Error(JSON.stringify(r));
-    const partials = rs.filter((x) => x.kind === "partial").map((x) => (x.kind === "partial" ? x.data : null));
+    const partials = rs.map((x) => (x.kind === "partial" && x.data.kind === "token" ? x.data : null)).filter((x) => x !== null);
     expect(partials.map((p) => p?.id)).toEqual(r.result.newTokens);
     expect(partials.map((p) => p?.index)).toEqual([0, 1, 2, 3, 4, 5]);
     expect(partials.map((p) => p?.text).join("")).toBe(r.result.text);

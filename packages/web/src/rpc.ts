@@ -3,7 +3,7 @@
 // `error` to its promise. Cancelling is a request of its own (`cancel`, naming the id); the cancelled call then
 // ends with the server's `cancelled` error, as any other error. The socket is an interface so the tests drive a
 // fake one; in the page it is the browser's WebSocket.
-import type { GeneratePartial, RpcErrorCode, RpcId, RpcMethod, RpcMethods, RpcReply } from "@llmdbg/protocol";
+import type { GeneratePartial, PredictionsPartial, RpcErrorCode, RpcId, RpcMethod, RpcMethods, RpcReply } from "@llmdbg/protocol";
 
 /** What the client needs of a WebSocket (the browser's satisfies it). */
 export interface SocketLike {
@@ -38,6 +38,8 @@ export interface Progress {
 export interface CallOptions {
   onProgress?: (p: Progress) => void;
   onPartial?: (p: GeneratePartial) => void;
+  /** a batch of `datasets.predict` predictions */
+  onPredictions?: (p: PredictionsPartial) => void;
   /** the server's id for the result, when it keeps it for download (`GET /api/jobs/<job>`); called before it resolves */
   onJob?: (job: string) => void;
   /** aborting sends `cancel` for this call; the call still ends with the server's final reply */
@@ -143,6 +145,7 @@ export class RpcClient {
       case "progress":
         return void p.opts.onProgress?.({ what: reply.what, done: reply.done, total: reply.total });
       case "partial":
+        if (reply.data.kind === "predictions") return void p.opts.onPredictions?.(reply.data);
         return void p.opts.onPartial?.(reply.data);
       case "result":
         this.pending.delete(reply.id);
