@@ -2,7 +2,9 @@
 // from scratch, JSONL data, an output folder and the trainer's options — with a progress bar (loss, ETA) on a
 // terminal or one TrainEvent per line with --json. Every event also goes to <out>/train_log.jsonl; checkpoints
 // are Hugging Face model folders under <out>/checkpoints. Ctrl-C stops between steps, writes a checkpoint and
-// exits 130; `--resume <checkpoint>` continues that run bit for bit.
+// exits 130; `--resume <checkpoint>` continues that run bit for bit. The run store records the run from its start
+// (status running, the events in batches as they happen, each checkpoint) to its end (done, failed with the error,
+// or aborted on Ctrl-C), so `llmdbg serve`'s Training view follows it live (record-live.ts).
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import type { Tokenizer } from "@llmdbg/core";
@@ -13,7 +15,8 @@ import { type Example, folderCheckpoints, JsonlSink, loadCheckpoint, train } fro
 import { UsageError } from "../args.js";
 import { defineFlags, flag } from "../flags.js";
 import { print, progressBar } from "../output.js";
-import { recordRun, storeFlags } from "../record.js";
+import { storeFlags } from "../record.js";
+import { endLiveRun, startLiveRun } from "../record-live.js";
 import type { Command } from "./command.js";
 
 const flags = defineFlags({
@@ -198,9 +201,21 @@ export const trainCommand: Command = {
     process.once("SIGINT", stop);
     const t0 = performance.now();
     let steps0: number | null = null;
-    const events: TrainEvent[] = [];
+    // the store sees the run from its start (status running) and each event soon after it happens
+    const live = startLiveRun(values, run.model === undefined ? null : { path: copyFrom, config }, {
+      kind: "train",
+      options: {
+        runFile: resolve(file),
+        from: copyFrom,
+        data: run.data,
+        training,
+        ...(values.resume !== undefined && { resume: values.resume }),
+      },
+    });
+    let anomaly: string | undefined;
     const onEvent = (e: TrainEvent) => {
-      events.push(e);
+      live?.push(e);
+      if (e.kind === "anomaly" && e.action === "stop") anomaly = e.message;
       if (values.json) process.stdout.write(`${JSON.stringify(e)}\n`);
       else if (e.kind === "start") steps0 = e.resumedFrom ?? 0;
       else if (e.kind === "step" && bar !== undefined) {
@@ -221,34 +236,27 @@ export const trainCommand: Command = {
         checkpoints: folderCheckpoints(join(out, "checkpoints"), { config: configJson, copyFrom }),
         ...(resume !== undefined && { resume }),
       });
+      // the trained model, as a model folder: config, tokenizer files, weights under save_pretrained's names
+      writeFileSync(join(out, "config.json"), `${JSON.stringify(configJson, null, 2)}\n`);
+      for (const f of ["tokenizer.json", "tokenizer_config.json", "generation_config.json", "special_tokens_map.json"])
+        if (existsSync(join(copyFrom, f))) writeFileSync(join(out, f), readFileSync(join(copyFrom, f)));
+      saveModel(config, model.params, join(out, "model.safetensors"));
+    } catch (e) {
+      // a run that fails is never left `running` (only a process that dies is)
+      endLiveRun(live, { status: "failed", error: (e as Error).message, timings: { wallMs: performance.now() - t0 } });
+      throw e;
     } finally {
       bar?.finish();
       process.off("SIGINT", stop);
       sink.close();
     }
-    // the trained model, as a model folder: config, tokenizer files, weights under save_pretrained's names
-    writeFileSync(join(out, "config.json"), `${JSON.stringify(configJson, null, 2)}\n`);
-    for (const f of ["tokenizer.json", "tokenizer_config.json", "generation_config.json", "special_tokens_map.json"])
-      if (existsSync(join(copyFrom, f))) writeFileSync(join(out, f), readFileSync(join(copyFrom, f)));
-    saveModel(config, model.params, join(out, "model.safetensors"));
-    // the store links the run to the model it wrote, with every event the log has
-    recordRun(
-      values,
-      { path: out, config },
-      {
-        kind: "train",
-        options: {
-          runFile: resolve(file),
-          from: copyFrom,
-          data: run.data,
-          training,
-          ...(values.resume !== undefined && { resume: values.resume }),
-        },
-        timings: { wallMs: performance.now() - t0 },
-        events,
-        status: result.reason === "aborted" ? "aborted" : result.reason === "anomaly" ? "failed" : "done",
-      },
-    );
+    // the store links the run to the model it wrote
+    endLiveRun(live, {
+      status: result.reason === "aborted" ? "aborted" : result.reason === "anomaly" ? "failed" : "done",
+      ...(result.reason === "anomaly" && { error: anomaly ?? "a non-finite loss or gradient stopped the run" }),
+      timings: { wallMs: performance.now() - t0 },
+      model: { path: out, config },
+    });
     if (!values.json)
       print(
         `${result.reason === "aborted" ? "stopped" : "done"} after ${result.step} steps` +
