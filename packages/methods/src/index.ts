@@ -13,6 +13,15 @@ export { logitLens } from "./lens.js";
 export * from "./neurons.js";
 export { activationPatching } from "./patching.js";
 export { kernelShap, lime, type MaskValue, occlusion, perturbationAttribution, rng } from "./perturbation.js";
+export { base64, packFloat32, packInt32 } from "./pack.js";
+export { type Pca, pca, type SymmetricEigen, symmetricEigen } from "./pca.js";
 export { fitLogistic, probe } from "./probe.js";
+export {
+  MAX_PCA_POINTS,
+  MAX_PROBE_POINTS,
+  MAX_UMAP_POINTS,
+  projection,
+  projectionProbe,
+} from "./projection.js";
 export { contrastiveVector, steer } from "./steer.js";
 export { lensLayers, type TunedLens, trainTunedLens, translate } from "./tuned-lens.js";

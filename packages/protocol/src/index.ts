@@ -85,6 +85,15 @@ export type {
   NeuronUnit,
 } from "./neurons.js";
 export type {
+  ProjectionExample,
+  ProjectionPoints,
+  ProjectionProbeRequest,
+  ProjectionProbeResult,
+  ProjectionRequest,
+  ProjectionResult,
+  UmapParams,
+} from "./projection.js";
+export type {
   CancelParams,
   CancelResult,
   GenerateParams,

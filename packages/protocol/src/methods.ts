@@ -6,6 +6,7 @@ import type { AdversarialRequest, AdversarialResult, CounterfactualRequest, Coun
 import type { AttentionRequest, AttentionResult } from "./attention.js";
 import type { WeightEdit } from "./edits.js";
 import type { NeuronsRequest, NeuronsResult } from "./neurons.js";
+import type { ProjectionProbeRequest, ProjectionProbeResult, ProjectionRequest, ProjectionResult } from "./projection.js";
 
 /** One kind of weight edit. */
 type WeightEditOf<K extends WeightEdit["kind"]> = Extract<WeightEdit, { kind: K }>;
@@ -577,6 +578,8 @@ export type MethodRequest =
   | PerturbationAttributionRequest
   | PatchRequest
   | ProbeRequest
+  | ProjectionRequest
+  | ProjectionProbeRequest
   | SteerRequest
   | RomeRequest
   | TunedLensTrainRequest;
@@ -593,6 +596,8 @@ export type MethodResult =
   | PerturbationAttributionResult
   | PatchResult
   | ProbeResult
+  | ProjectionResult
+  | ProjectionProbeResult
   | SteerResult
   | RomeResult
   | EditResult

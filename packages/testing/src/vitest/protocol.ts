@@ -17,6 +17,8 @@ import type {
   PatchResult,
   PerturbationAttributionResult,
   ProbeResult,
+  ProjectionProbeResult,
+  ProjectionResult,
   RomeResult,
   SteerResult,
   TokenRef,
@@ -215,6 +217,45 @@ const probe = {
     },
     best: { object: { hook: "string", directions: { array: { array: "number" } } } },
   } satisfies Fields<ProbeResult>,
+};
+
+const projectionPoints = oneOfStrings(["tokens", "last", "mean"]);
+const projection = {
+  object: {
+    kind: { literal: "projection" },
+    hook: "string",
+    method: oneOfStrings(["pca", "umap"]),
+    points: projectionPoints,
+    count: "int",
+    total: "int",
+    dim: "int",
+    xy: "string",
+    example: "string",
+    position: "string",
+    token: "string",
+    prediction: "string",
+    vocab: { array: tokenRef },
+    labels: { array: "string" },
+    label: "string",
+    explainedVariance: { nullable: { array: "number" } },
+    umap: { nullable: { object: { nNeighbors: "int", minDist: "number", seed: "int", epochs: "int" } } },
+  } satisfies Fields<ProjectionResult>,
+};
+
+const projectionProbe = {
+  object: {
+    kind: { literal: "projection_probe" },
+    hook: "string",
+    points: projectionPoints,
+    insideCount: "int",
+    outsideCount: "int",
+    trainSize: "int",
+    validationSize: "int",
+    trainAccuracy: "number",
+    validationAccuracy: "number",
+    direction: { array: "number" },
+    gap: "number",
+  } satisfies Fields<ProjectionProbeResult>,
 };
 
 const steer = {
@@ -487,6 +528,8 @@ const SCHEMAS: { readonly [K in MethodKind]: Schema } = {
   patch,
   ablate,
   probe,
+  projection,
+  projection_probe: projectionProbe,
   steer,
   attention,
   rome,
