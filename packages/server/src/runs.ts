@@ -7,7 +7,9 @@ import { basename } from "node:path";
 import type { RpcErrorCode } from "@llmdbg/protocol";
 import { hardwareInfo, type ModelRecord, openStore, type RunInput, type RunRecord, type Store } from "@llmdbg/store";
 import { runBundle } from "./bundle.js";
+import { figureFile } from "./figures.js";
 import type { JobMethod } from "./lane.js";
+import { trainingEvents } from "./training.js";
 
 /** A finished job, handed to `onRecord` and to the run store. */
 export interface JobRecord {
@@ -102,7 +104,7 @@ export class JobRecorder {
   }
 
   /** The store's id of a served model, hashed once per server (the store remembers file hashes besides). */
-  private modelId(id: string): number | null {
+  modelId(id: string): number | null {
     const known = this.modelIds.get(id);
     if (known !== undefined) return known;
     const m = this.modelOf(id);
@@ -128,9 +130,9 @@ export function openStoreOrWarn(dir: string, warn: (message: string) => void): S
 /** A REST answer: a status and a JSON body, or a download's bytes. */
 export type RunsAnswer =
   | { readonly status: 200; readonly json: unknown; readonly download?: string }
-  | { readonly status: 200; readonly bytes: Uint8Array; readonly download: string }
+  | { readonly status: 200; readonly bytes: Uint8Array; readonly download: string; readonly type?: string }
   | { readonly status: 200; readonly html: string; readonly download: string }
-  | { readonly status: 400 | 404 | 500; readonly text: string };
+  | { readonly status: 400 | 404 | 413 | 500; readonly text: string };
 
 /** A POST's answer: 201 with the stored row, or an error. */
 export type AnnotateAnswer =
@@ -228,8 +230,18 @@ export function runsRoute(store: Store | undefined, path: string, query: URLSear
     const run = Number(id);
     if (!store.hasRun(run)) return { status: 404, text: `no run ${run} in the store` };
     if (what === undefined) return { status: 200, json: runView(store.getRun(run)), download: `run-${run}.json` };
+    if (what === "events" && file === undefined) return trainingEvents(store, run, query);
     if (what === "bundle.html" && file === undefined)
       return { status: 200, html: runBundle(runView(store.getRun(run))), download: `run-${run}.html` };
+    const figure = /^figure\.(svg|png)$/.exec(what)?.[1] as "svg" | "png" | undefined;
+    if (figure !== undefined && file === undefined) {
+      const stored = store.getRun(run);
+      const result = stored.results.find((r) => r.kind !== "error");
+      if (result === undefined) return { status: 404, text: `run ${run} has no result to draw` };
+      const f = figureFile(stored.kind, result.result, figure);
+      if ("error" in f) return { status: f.status, text: f.error };
+      return { status: 200, bytes: f.bytes, type: f.type, download: `run-${run}.${figure}` };
+    }
     if (what !== "tensors" || file === undefined || rest.length > 0) return { status: 404, text: "not found" };
     const name = /^(.*)\.safetensors$/.exec(file)?.[1];
     if (name === undefined || !BLOB_NAME.test(name)) return { status: 400, text: "expected <name>.safetensors" };

@@ -11,12 +11,15 @@ import type { AddressInfo } from "node:net";
 import { extname, resolve } from "node:path";
 import type { Duplex } from "node:stream";
 import type { LoadedModel } from "@llmdbg/models";
-import type { ModelInfo, RpcErrorCode, RpcReply, RpcResult } from "@llmdbg/protocol";
+import type { ModelInfo, PredictionsResult, RpcErrorCode, RpcReply, RpcResult } from "@llmdbg/protocol";
 import type { Store } from "@llmdbg/store";
 import { WebSocketServer } from "ws";
+import { DatasetRegistry, type DatasetSource, datasetsRoute } from "./datasets.js";
 import { isMethodKind, modelInfo, oversizedCount } from "./handlers.js";
 import { type Job, Lane, QueueFullError } from "./lane.js";
+import { figureFile } from "./figures.js";
 import { annotateRoute, type JobRecord, JobRecorder, openStoreOrWarn, runsRoute } from "./runs.js";
+import { trainingList } from "./training.js";
 import {
   allowedHosts,
   authStatus,
@@ -58,6 +61,10 @@ export interface ServerLimits {
   readonly maxCount?: number;
   /** requests in flight on one WebSocket (default 256) */
   readonly inFlightPerConnection?: number;
+  /** the largest dataset upload (`POST /api/datasets`), bytes (default 32 MiB) */
+  readonly datasetBytes?: number;
+  /** the most examples one dataset may hold (default 100,000) */
+  readonly datasetRows?: number;
 }
 
 export type { JobRecord };
@@ -90,6 +97,11 @@ export interface ServerOptions {
    * never a failed job. Default: none, nothing recorded.
    */
   readonly store?: Store | string;
+  /**
+   * dataset id → a JSONL file (one `{ "text", "label"?, … }` per line) or examples in memory; the browser names them
+   * by id. Uploads (`POST /api/datasets`) join them, kept in the store.
+   */
+  readonly datasets?: Readonly<Record<string, DatasetSource>>;
   /** called with every finished job, as the store records them */
   readonly onRecord?: (r: JobRecord) => void;
   /** warnings (binding a non-loopback address); default stderr */
@@ -218,6 +230,15 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     return path === undefined ? undefined : { path, config: infos.find((i) => i.id === id)?.config ?? null };
   };
   const recorder = store === undefined ? undefined : new JobRecorder(store, storeModel, warn);
+  const datasets = new DatasetRegistry(store, warn, L.datasetRows);
+  try {
+    for (const [id, src] of Object.entries(opts.datasets ?? {})) datasets.register(id, src);
+  } catch (e) {
+    await Promise.all(lanes.map((l) => l.close()));
+    ownStore?.close();
+    throw e;
+  }
+  const datasetBytes = L.datasetBytes ?? 32 << 20;
   /** Hands a finished job to onRecord and the store, after its reply has gone out: neither can fail the job. */
   const record = (rec: JobRecord) => {
     setImmediate(() => {
@@ -226,7 +247,12 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       } catch (e) {
         warn(`llmdbg serve: recording job ${rec.job} failed: ${e instanceof Error ? e.message : e}`);
       }
-      recorder?.record(rec);
+      if (rec.method === "predict" && rec.status === "done") {
+        // the run keeps a summary; the predictions go to the dataset's evaluation, one row per example
+        const { rows, ...summary } = rec.result as PredictionsResult;
+        const run = recorder?.record({ ...rec, result: { ...summary, count: rows.length } });
+        datasets.keep(rec.result as PredictionsResult, run);
+      } else recorder?.record(rec);
     });
   };
 
@@ -251,8 +277,14 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     if (conn.inFlight.has(id))
       return void fail(id, "bad_request", `id ${JSON.stringify(id)} is already in flight on this connection`);
     if (method === "models.list") return void conn.send({ kind: "result", id, result: { kind: "models", models: infos } });
-    if (method !== "run" && method !== "generate" && method !== "method")
-      return void fail(id, "unknown_method", `no method ${JSON.stringify(method)} (models.list, run, generate, method, cancel)`);
+    if (method === "datasets.list")
+      return void conn.send({ kind: "result", id, result: { kind: "datasets", datasets: datasets.list() } });
+    if (method !== "run" && method !== "generate" && method !== "method" && method !== "datasets.predict")
+      return void fail(
+        id,
+        "unknown_method",
+        `no method ${JSON.stringify(method)} (models.list, run, generate, method, datasets.list, datasets.predict, cancel)`,
+      );
     const model = p.model;
     if (typeof model !== "string") return void fail(id, "invalid_params", "model: expected a model id");
     if (!modelIds.has(model)) {
@@ -268,9 +300,30 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       const big = oversizedCount(req, maxCount);
       if (big !== undefined) return void fail(id, "invalid_params", `${big}: at most ${maxCount} (the server's limit)`);
     }
+    // a dataset's predictions: answered from the store when kept there, else a job given the examples themselves
+    let jobParams: unknown = p;
+    if (method === "datasets.predict") {
+      const d = p.dataset;
+      if (typeof d !== "string" || !datasets.has(d))
+        return void fail(
+          id,
+          "invalid_params",
+          `dataset: ${typeof d === "string" ? `no dataset ${JSON.stringify(d)}` : "expected a dataset id"} (datasets.list names them)`,
+        );
+      const b = p.batch;
+      if (b !== undefined && !(typeof b === "number" && Number.isInteger(b) && b >= 1 && b <= 1024))
+        return void fail(id, "invalid_params", `batch: expected an integer in [1, 1024], got ${JSON.stringify(b)}`);
+      if (p.recompute !== true) {
+        const hit = datasets.cached(model, recorder?.modelId(model) ?? null, d);
+        if (hit !== undefined) return void conn.send({ kind: "result", id, result: hit });
+      }
+      const classifier = infos.find((i) => i.id === model)?.labels != null;
+      jobParams = datasets.job(d, classifier, b as number | undefined);
+    }
     if (conn.inFlight.size >= inFlightCap)
       return void fail(id, "queue_full", `${inFlightCap} requests in flight on this connection`);
-    const lane = (loaded.has(model) ? inProcess : method === "method" ? heavy : interactive) as Lane;
+    const lane = (loaded.has(model) ? inProcess : method === "run" || method === "generate" ? interactive : heavy) as Lane;
+    const kind = method === "datasets.predict" ? "predict" : method;
     const startedAt = Date.now();
     let ranAt: number | undefined;
     let ended = false;
@@ -280,9 +333,9 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       conn.inFlight.delete(id);
     };
     const job: Job = {
-      method,
+      method: kind,
       model,
-      params: p,
+      params: jobParams,
       onStart: () => {
         ranAt = Date.now();
       },
@@ -299,7 +352,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         end();
         const rec: JobRecord = {
           job: randomUUID(),
-          method,
+          method: kind,
           model,
           params: p,
           result,
@@ -324,7 +377,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         if (code !== "cancelled")
           record({
             job: randomUUID(),
-            method,
+            method: kind,
             model,
             params: p,
             result: null,
@@ -389,7 +442,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   }
 
   /** Reads a body up to the cap; null after answering 413. */
-  function readBody(req: IncomingMessage, res: ServerResponse): Promise<string | null> {
+  function readBody(req: IncomingMessage, res: ServerResponse, cap = bodyBytes): Promise<string | null> {
     return new Promise((done) => {
       const declared = Number(req.headers["content-length"] ?? 0);
       const tooLarge = () => {
@@ -398,14 +451,14 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         req.resume();
         done(null);
       };
-      if (declared > bodyBytes) return void tooLarge();
+      if (declared > cap) return void tooLarge();
       const chunks: Buffer[] = [];
       let n = 0;
       let over = false;
       req.on("data", (c: Buffer) => {
         if (over) return;
         n += c.length;
-        if (n > bodyBytes) {
+        if (n > cap) {
           over = true;
           tooLarge();
         } else chunks.push(c);
@@ -438,6 +491,13 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     if (auth !== undefined) return void text(res, auth, auth === 401 ? "a token is required" : "wrong token");
     // the raw path: URL() would already have resolved an `..` in it
     const raw = (req.url ?? "/").split("?")[0] ?? "/";
+    if (raw === "/api/datasets" || raw.startsWith("/api/datasets/")) {
+      // an upload has its own cap and content type (JSONL); the rest are GETs
+      const body = safe ? "" : await readBody(req, res, datasetBytes);
+      if (body === null) return;
+      const a = datasetsRoute(datasets, req.method ?? "GET", raw, url.searchParams, req.headers["content-type"] ?? "", body);
+      return void ("text" in a ? text(res, a.status, a.text) : json(res, a.status, a.json));
+    }
     if (!safe) {
       const body = await readBody(req, res);
       if (body === null) return;
@@ -452,23 +512,32 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       return void rpcOverHttp(body, res);
     }
     if (url.pathname === "/api/models") return void json(res, 200, { models: infos });
-    if (raw === "/api/runs" || raw.startsWith("/api/runs/")) {
-      const a = runsRoute(store, raw, url.searchParams);
+    if (raw === "/api/runs" || raw.startsWith("/api/runs/") || raw === "/api/training") {
+      const a = raw === "/api/training" ? trainingList(store) : runsRoute(store, raw, url.searchParams);
       if ("text" in a) return void text(res, a.status, a.text);
       if ("json" in a) return void json(res, 200, a.json, a.download);
-      // a bundle is a download too, never a page of this origin
+      // a bundle (or a figure) is a download too, never a page of this origin
       const bytes = "html" in a ? Buffer.from(a.html) : a.bytes;
-      head(res, 200, "html" in a ? "text/html; charset=utf-8" : "application/octet-stream", {
+      head(res, 200, "html" in a ? "text/html; charset=utf-8" : (a.type ?? "application/octet-stream"), {
         "Content-Disposition": `attachment; filename="${a.download}"`,
         "Content-Length": String(bytes.length),
       });
       return void res.end(req.method === "HEAD" ? undefined : bytes);
     }
-    const job = /^\/api\/jobs\/([0-9a-f-]{36})$/.exec(url.pathname)?.[1];
-    if (job !== undefined) {
+    const jobPath = /^\/api\/jobs\/([0-9a-f-]{36})(?:\/figure\.(svg|png))?$/.exec(url.pathname);
+    if (jobPath !== null) {
+      const [, job = "", figure] = jobPath;
       const rec = results.get(job);
       if (rec === undefined) return void text(res, 404, "no such job (finished results are kept for a while only)");
-      return void json(res, 200, rec.result, `${rec.method}-${job}.json`);
+      if (figure === undefined) return void json(res, 200, rec.result, `${rec.method}-${job}.json`);
+      const kind = (rec.result as { kind?: unknown } | undefined)?.kind;
+      const f = figureFile(typeof kind === "string" ? kind : rec.method, rec.result, figure as "svg" | "png");
+      if ("error" in f) return void text(res, f.status, f.error);
+      head(res, 200, f.type, {
+        "Content-Disposition": `attachment; filename="${rec.method}-${job}.${figure}"`,
+        "Content-Length": String(f.bytes.length),
+      });
+      return void res.end(req.method === "HEAD" ? undefined : f.bytes);
     }
     if (url.pathname.startsWith("/api/")) return void text(res, 404, "not found");
     return void serveStatic(url.pathname, req.url ?? "/", res, req.method === "HEAD");

@@ -24,6 +24,8 @@ export interface HttpResult {
   status: number;
   headers: IncomingHttpHeaders;
   body: string;
+  /** the body's bytes (for binary downloads) */
+  raw: Buffer;
 }
 
 /** A raw HTTP request (Host and every header as given; nothing added but what Node adds). */
@@ -39,7 +41,12 @@ export function http(
         const chunks: Buffer[] = [];
         res.on("data", (c: Buffer) => chunks.push(c));
         res.on("end", () =>
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }),
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            body: Buffer.concat(chunks).toString(),
+            raw: Buffer.concat(chunks),
+          }),
         );
       },
     );

@@ -69,12 +69,29 @@ export function progressText(p: Progress | null): string {
   return `${p.what} ${p.done}/${p.total}`;
 }
 
-/** A link to download a finished result as JSON (nothing while there is none). */
-export function DownloadLink({ job, testId }: { job: Job; testId?: string }) {
+/**
+ * Links to download a finished result: as JSON, and with `figure` as the server draws it — SVG (cells, labels,
+ * title, scale) and PNG (the cells alone). Nothing while there is no result.
+ */
+export function DownloadLink({ job, testId, figure = false }: { job: Job; testId?: string; figure?: boolean }) {
   if (job.download === null || job.running) return null;
   return (
-    <a className="download" href={job.download} download data-testid={testId}>
-      download JSON
-    </a>
+    <span className="download">
+      <a href={job.download} download data-testid={testId}>
+        download JSON
+      </a>
+      {figure && (
+        <>
+          {" · "}
+          <a href={`${job.download}/figure.svg`} download data-testid={testId === undefined ? undefined : `${testId}-svg`}>
+            SVG
+          </a>
+          {" · "}
+          <a href={`${job.download}/figure.png`} download data-testid={testId === undefined ? undefined : `${testId}-png`}>
+            PNG
+          </a>
+        </>
+      )}
+    </span>
   );
 }

@@ -456,6 +456,12 @@ describe.skipIf(!haveChromium)("web UI in Chromium", () => {
       await page.getByTestId("runs-kind").selectOption("lens");
       await page.getByTestId("run-row").first().getByTestId("run-open").click();
       await expect.poll(() => page.getByTestId("run-detail").locator("h3").innerText(), WAIT).toMatch(/: lens on stories · done/);
+      // its figure, drawn by the server: an SVG heatmap with the prompt's tokens as labels
+      const svgHref = (await page.getByTestId("run-svg").getAttribute("href")) ?? "";
+      const svg = await page.request.get(new URL(svgHref, page.url()).href);
+      expect(svg.status()).toBe(200);
+      expect(svg.headers()["content-type"]).toBe("image/svg+xml");
+      expect(await svg.text()).toContain("logit lens");
       await page.getByTestId("run-reopen").click();
       await expect.poll(() => page.getByTestId("model").inputValue(), WAIT).toBe("stories");
       await expect.poll(() => page.locator("section:not([hidden]) [data-testid=stored-note]").count(), WAIT).toBe(1);

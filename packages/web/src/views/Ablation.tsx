@@ -88,7 +88,7 @@ export function AblationView({ rpc, shared }: { rpc: RpcClient; shared: Shared }
             stored run {stored}, shown as it was recorded
           </span>
         )}
-        <DownloadLink job={job} testId="download-ablation" />
+        <DownloadLink job={job} testId="download-ablation" figure />
       </div>
       {target === null && <p className="muted">Pick a target token in the workbench (click a token or a prediction).</p>}
       {job.error !== null && <p className="error">ablation: {job.error}</p>}

@@ -60,7 +60,7 @@ export function DlaPanel({ rpc, shared }: { rpc: RpcClient; shared: Shared }) {
             stored run {stored}, shown as it was recorded
           </span>
         )}
-        <DownloadLink job={job} testId="download-dla" />
+        <DownloadLink job={job} testId="download-dla" figure />
       </div>
       {job.error !== null && <p className="error">dla: {job.error}</p>}
       {r !== null && grid !== null && (

@@ -61,7 +61,7 @@ export function LensView({ rpc, shared }: { rpc: RpcClient; shared: Shared }) {
             stored run {stored}, shown as it was recorded
           </span>
         )}
-        <DownloadLink job={job} testId="download-lens" />
+        <DownloadLink job={job} testId="download-lens" figure />
       </div>
       {target === null && <p className="muted">Pick a target token in the workbench (click a token or a prediction).</p>}
       {model.labels !== null && <p className="muted">This model is a classifier; the lens reads a language model's head.</p>}

@@ -199,7 +199,7 @@ export function PatchingView({ rpc, shared }: { rpc: RpcClient; shared: Shared }
             stored run {stored}, shown as it was recorded
           </span>
         )}
-        <DownloadLink job={job} testId="download-patch" />
+        <DownloadLink job={job} testId="download-patch" figure />
       </div>
       <p className="muted">
         {metric === "kl"

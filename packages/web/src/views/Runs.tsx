@@ -19,6 +19,9 @@ import {
   visibleRuns,
 } from "../runs.js";
 
+/** the kinds the server draws as a figure (packages/server/src/figures.ts) */
+const FIGURES: ReadonlySet<string> = new Set(["lens", "dla", "ablate", "patch", "attribution", "perturbation", "attention"]);
+
 const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
 export function RunsView({ active, onReopen }: { active: boolean; onReopen: (run: StoredRun, tab: string) => void }) {
@@ -114,6 +117,16 @@ export function RunsView({ active, onReopen }: { active: boolean; onReopen: (run
             <a href={`${runUrl(open.id)}/bundle.html`} download={`run-${open.id}.html`} data-testid="run-bundle">
               download as a page (opens without a server)
             </a>
+            {FIGURES.has(open.kind) && (
+              <>
+                <a href={`${runUrl(open.id)}/figure.svg`} download={`run-${open.id}.svg`} data-testid="run-svg">
+                  figure as SVG
+                </a>
+                <a href={`${runUrl(open.id)}/figure.png`} download={`run-${open.id}.png`} data-testid="run-png">
+                  PNG
+                </a>
+              </>
+            )}
           </div>
           <h4>notes</h4>
           <ul data-testid="run-notes">
