@@ -41,8 +41,8 @@ export function attentionAnalysis(model: TransformerModel, req: AttentionRequest
   const H = model.axisSizes.head;
   if (H === undefined || !model.hookPoints.some((p) => p.name === "blocks.0.attn.hook_pattern"))
     throw new MethodRequestError("model", "this model declares no attention patterns (blocks.L.attn.hook_pattern)");
-  const layers = indices(req.layers, L, "layers", "layer");
-  const heads = indices(req.heads, H, "heads", "head");
+  const layers = listIndices(req.layers, L, "layers", "layer");
+  const heads = listIndices(req.heads, H, "heads", "head");
   const wantScores = req.scores ?? false;
   const seq = wantScores ? syntheticPlan(model, req) : null;
   const total = L + 1 + (wantScores ? 1 : 0);
@@ -113,7 +113,7 @@ export function attentionAnalysis(model: TransformerModel, req: AttentionRequest
 }
 
 /** The request's layers or heads as non-negative indices (all when absent); negative counts from the end. */
-function indices(list: readonly number[] | undefined, n: number, field: string, what: string): number[] {
+export function listIndices(list: readonly number[] | undefined, n: number, field: string, what: string): number[] {
   if (list === undefined) return Array.from({ length: n }, (_, i) => i);
   if (list.length === 0) throw new MethodRequestError(field, "is empty (leave it out for all)");
   const out: number[] = [];
@@ -128,7 +128,7 @@ function indices(list: readonly number[] | undefined, n: number, field: string, 
 }
 
 /** One head's mean row entropy (nats) and the mean attention each key position receives. */
-function headStats(A: ArrayLike<number>, h: number, P: number): { entropy: number; mass: number[] } {
+export function headStats(A: ArrayLike<number>, h: number, P: number): { entropy: number; mass: number[] } {
   let entropy = 0;
   const mass = new Array<number>(P).fill(0);
   for (let q = 0; q < P; q++) {
@@ -142,7 +142,7 @@ function headStats(A: ArrayLike<number>, h: number, P: number): { entropy: numbe
   return { entropy: entropy / P, mass };
 }
 
-function topSinks(mass: readonly number[]): AttentionSink[] {
+export function topSinks(mass: readonly number[]): AttentionSink[] {
   return mass
     .map((m, position) => ({ position, mass: m }))
     .sort((a, b) => b.mass - a.mass || a.position - b.position)
@@ -307,7 +307,7 @@ export function attentionFlow(layers: readonly Matrix[], residual = 0.5, target?
 // ——— head scores ———
 
 /** The synthetic batch: `batch` rows of [BOS?] + r + r, r being N tokens drawn uniformly by `seed`. */
-interface SyntheticPlan {
+export interface SyntheticPlan {
   readonly seed: number;
   readonly N: number;
   readonly batch: number;
@@ -316,7 +316,10 @@ interface SyntheticPlan {
   readonly rows: readonly (readonly number[])[];
 }
 
-function syntheticPlan(model: TransformerModel, req: AttentionRequest): SyntheticPlan {
+export function syntheticPlan(
+  model: TransformerModel,
+  req: Pick<AttentionRequest, "seed" | "batch" | "repeatLength">,
+): SyntheticPlan {
   const seed = req.seed ?? 0;
   if (!Number.isSafeInteger(seed)) throw new MethodRequestError("seed", `expected an integer, got ${seed}`);
   const batch = req.batch ?? 4;
@@ -356,7 +359,7 @@ function draw(pool: readonly number[], n: number, rand: () => number): number[] 
   return a.slice(0, n);
 }
 
-function headScores(
+export function headScores(
   model: TransformerModel,
   plan: SyntheticPlan,
   layers: readonly number[],

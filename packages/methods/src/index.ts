@@ -4,6 +4,7 @@
 export { ablate } from "./ablation.js";
 export * from "./adversarial.js";
 export * from "./attention.js";
+export { attentionHead, attentionOverview, dequantizeSqrt8, FLOW_MAX_POSITIONS, quantizeSqrt8 } from "./attention-view.js";
 export { checkToken, inputIds, type MethodOptions, MethodRequestError, resolvePosition, tokenRef, vocabSize } from "./common.js";
 export * from "./counterfactual.js";
 export { directLogitAttribution } from "./dla.js";

@@ -78,3 +78,73 @@ export interface AttentionResult {
   readonly repeatLength: number | null;
   readonly batch: number | null;
 }
+
+// ——— attention at long inputs ———
+//
+// At 1,024 tokens a 12 × 12 model's patterns are 151 M numbers: no JSON reply can carry them. The UI asks instead
+// for an overview (every head's pattern pooled to a thumbnail, the head statistics, the rollout) and then for one
+// head's full pattern when it is opened. Both come quantized, for display.
+
+/**
+ * A matrix of values in [0, 1] (attention weights, rollout) in 8 bits on the square root: byte q stands for
+ * (q / 255)², row-major, base64. The square root spends the levels where a long prompt's weights live: the
+ * smallest non-zero value is 1.5e-5 (a linear byte would round everything below 0.002 to zero, which at 1,024
+ * tokens is most of a diffuse head); the error of a value v is at most (√v + 0.001) / 255, 0.4 % near 1.
+ */
+export interface QuantizedMatrix {
+  readonly rows: number;
+  readonly cols: number;
+  readonly encoding: "sqrt8";
+  /** rows × cols bytes, base64 */
+  readonly data: string;
+}
+
+/**
+ * The attention view's first request: the attention method's statistics with each head's pattern as a thumbnail.
+ * Rollout comes quantized at full size; flow only up to `flowMaxPositions` positions (it is one maximum-flow
+ * computation per position over a graph of layers × positions² edges: hours at 1,024 tokens).
+ */
+export interface AttentionOverviewRequest extends Omit<AttentionRequest, "kind" | "includePatterns"> {
+  readonly kind: "attention_overview";
+  /** a thumbnail's largest side (default 64, at most 256): each head's pattern max-pooled in square blocks */
+  readonly thumbnail?: number;
+}
+
+export interface AttentionOverviewResult extends Omit<AttentionResult, "kind" | "patterns" | "rollout" | "flow"> {
+  readonly kind: "attention_overview";
+  /**
+   * [layer][head]: the pattern max-pooled over blocks of `pool` × `pool` entries (the last block of a row or column
+   * may be smaller). Max, not mean: a sharp head's one strong entry per row (a previous-token diagonal, an
+   * induction stripe) keeps its weight and stays visible; a mean over a 16 × 16 block would divide it by 16.
+   */
+  readonly thumbnails: readonly (readonly QuantizedMatrix[])[];
+  /** the side of a pooled block (1: the thumbnails are the patterns, only quantized) */
+  readonly pool: number;
+  /** the rollout (as AttentionResult's), positions × positions */
+  readonly rollout: QuantizedMatrix;
+  /** as AttentionResult's flow; null when the input has more positions than flowMaxPositions */
+  readonly flow: readonly number[] | null;
+  readonly flowMaxPositions: number;
+}
+
+/**
+ * One head's full pattern on the input, for the enlarged view. The server keeps no state between requests: it
+ * runs the model again up to that layer (a forward pass's worth of work at most; caching every pattern of the
+ * overview per connection would hold 151 M floats, 604 MB, per open view at 1,024 tokens).
+ */
+export interface AttentionHeadRequest {
+  readonly kind: "attention_head";
+  readonly input: TokenInput;
+  /** negative counts from the end */
+  readonly layer: number;
+  readonly head: number;
+}
+
+export interface AttentionHeadResult {
+  readonly kind: "attention_head";
+  readonly tokens: readonly TokenRef[];
+  readonly layer: number;
+  readonly head: number;
+  /** [query][key], positions × positions */
+  readonly pattern: QuantizedMatrix;
+}

@@ -12,7 +12,17 @@ export type {
   CounterfactualRequest,
   CounterfactualResult,
 } from "./adversarial.js";
-export type { AttentionHeadScores, AttentionRequest, AttentionResult, AttentionSink } from "./attention.js";
+export type {
+  AttentionHeadRequest,
+  AttentionHeadResult,
+  AttentionHeadScores,
+  AttentionOverviewRequest,
+  AttentionOverviewResult,
+  AttentionRequest,
+  AttentionResult,
+  AttentionSink,
+  QuantizedMatrix,
+} from "./attention.js";
 export type {
   DatasetExample,
   DatasetInfo,

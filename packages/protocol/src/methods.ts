@@ -3,7 +3,14 @@
 // along for display only.
 
 import type { AdversarialRequest, AdversarialResult, CounterfactualRequest, CounterfactualResult } from "./adversarial.js";
-import type { AttentionRequest, AttentionResult } from "./attention.js";
+import type {
+  AttentionHeadRequest,
+  AttentionHeadResult,
+  AttentionOverviewRequest,
+  AttentionOverviewResult,
+  AttentionRequest,
+  AttentionResult,
+} from "./attention.js";
 import type { WeightEdit } from "./edits.js";
 import type { NeuronsRequest, NeuronsResult } from "./neurons.js";
 import type { ProjectionProbeRequest, ProjectionProbeResult, ProjectionRequest, ProjectionResult } from "./projection.js";
@@ -571,6 +578,8 @@ export type MethodRequest =
   | CounterfactualRequest
   | NeuronsRequest
   | AttentionRequest
+  | AttentionOverviewRequest
+  | AttentionHeadRequest
   | LensRequest
   | DlaRequest
   | GradientAttributionRequest
@@ -589,6 +598,8 @@ export type MethodResult =
   | CounterfactualResult
   | NeuronsResult
   | AttentionResult
+  | AttentionOverviewResult
+  | AttentionHeadResult
   | LensResult
   | DlaResult
   | GradientAttributionResult

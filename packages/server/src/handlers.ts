@@ -9,6 +9,8 @@ import {
   activationPatching,
   adversarialAttack,
   attentionAnalysis,
+  attentionHead,
+  attentionOverview,
   counterfactuals,
   directLogitAttribution,
   generationAttribution,
@@ -350,6 +352,8 @@ const methods: { readonly [K in MethodRequest["kind"]]: Runner<K> } = {
   steer: (m, req, ctx) => steer(m.model, req, ctx),
   rome: (m, req, ctx) => romeEdit(m.model, req, ctx),
   attention: (m, req, ctx) => attentionAnalysis(m.model, req, ctx),
+  attention_overview: (m, req, ctx) => attentionOverview(m.model, req, ctx),
+  attention_head: (m, req, ctx) => attentionHead(m.model, req, ctx),
   counterfactual: (m, req, ctx) => counterfactuals(m.model, req, ctx),
   adversarial: (m, req, ctx) => adversarialAttack(m.model, req, ctx),
   neurons: (m, req, ctx, params) => {

@@ -5,6 +5,8 @@
 import type {
   AblationResult,
   AdversarialResult,
+  AttentionHeadResult,
+  AttentionOverviewResult,
   AttentionResult,
   CounterfactualResult,
   DlaResult,
@@ -312,6 +314,32 @@ const attention = {
   } satisfies Fields<AttentionResult>,
 };
 
+const quantized = {
+  object: { rows: "int", cols: "int", encoding: { literal: "sqrt8" }, data: "string" },
+} satisfies Schema;
+// the attention result's fields but its patterns, with thumbnails and a quantized rollout
+const { patterns: _patterns, ...attentionFields } = attention.object;
+const attentionOverview = {
+  object: {
+    ...attentionFields,
+    kind: { literal: "attention_overview" },
+    thumbnails: { array: { array: quantized } },
+    pool: "int",
+    rollout: quantized,
+    flow: { nullable: { array: "number" } },
+    flowMaxPositions: "int",
+  } satisfies Fields<AttentionOverviewResult>,
+};
+const attentionHead = {
+  object: {
+    kind: { literal: "attention_head" },
+    tokens: { array: tokenRef },
+    layer: "int",
+    head: "int",
+    pattern: quantized,
+  } satisfies Fields<AttentionHeadResult>,
+};
+
 const rome = {
   object: {
     kind: { literal: "rome" },
@@ -532,6 +560,8 @@ const SCHEMAS: { readonly [K in MethodKind]: Schema } = {
   projection_probe: projectionProbe,
   steer,
   attention,
+  attention_overview: attentionOverview,
+  attention_head: attentionHead,
   rome,
   tuned_lens: tunedLens,
   adversarial,
