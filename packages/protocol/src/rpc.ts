@@ -155,6 +155,8 @@ export type RpcErrorCode =
   | "cancelled"
   /** the job ran past its time budget */
   | "timeout"
+  /** the job's memory grew past its budget (the server's limits set it) */
+  | "memory"
   /** the computation failed (a bad token, a model error) */
   | "failed"
   | "internal";

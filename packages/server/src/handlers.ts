@@ -45,6 +45,7 @@ import type {
 } from "@llmdbg/protocol";
 import * as T from "@llmdbg/tensor";
 import { tokenDisplay } from "@llmdbg/tokenizers";
+import { type PredictJob, predictHandler } from "./predict.js";
 
 /** Progress, cancellation and streamed pieces of one job. */
 export interface JobContext extends MethodOptions {
@@ -59,13 +60,18 @@ export class ParamsError extends Error {
 /** The error message of a job stopped at its time budget. */
 export const overBudget = (ms: number) => `the job ran past its time budget (${ms / 1000} s; the server's limits set it)`;
 
+/** The error message of a job stopped at its memory budget. */
+export const overMemory = (mib: number) =>
+  `the job used more memory than its budget (${mib} MiB beyond the loaded model; the server's limits set it)`;
+
 /** Why a job was stopped: the reason its AbortSignal carries. */
 export class JobStop extends Error {
   constructor(
-    readonly code: "cancelled" | "timeout",
-    budgetMs = 0,
+    readonly code: "cancelled" | "timeout" | "memory",
+    /** the time budget (ms) of a timeout, the memory budget (MiB) of a memory stop */
+    budget = 0,
   ) {
-    super(code === "cancelled" ? "cancelled" : overBudget(budgetMs));
+    super(code === "cancelled" ? "cancelled" : code === "timeout" ? overBudget(budget) : overMemory(budget));
   }
 }
 
@@ -76,7 +82,7 @@ export function failureCode(e: unknown): RpcErrorCode {
 }
 
 /** The jobs a lane runs. */
-export type JobMethod = "run" | "generate" | "method";
+export type JobMethod = "run" | "generate" | "method" | "predict";
 
 /** Runs one job on a loaded model (in a worker thread, or in-process for a model handed over loaded). */
 export async function executeJob(
@@ -88,6 +94,7 @@ export async function executeJob(
 ): Promise<unknown> {
   if (method === "run") return runHandler(m, id, params as Parameters<typeof runHandler>[2]);
   if (method === "generate") return generateHandler(m, id, params as Parameters<typeof generateHandler>[2], ctx);
+  if (method === "predict") return predictHandler(m, id, params as PredictJob, ctx);
   return methodHandler(m, params as MethodParams, ctx);
 }
 

@@ -32,6 +32,8 @@ export type ToWorker = {
   readonly params: unknown;
   /** the job's time budget, ms, counted from when the thread starts it */
   readonly budgetMs: number;
+  /** the job's memory budget, MiB beyond what the thread held when it started the job (null: none) */
+  readonly memoryMb: number | null;
 };
 
 export type FromWorker =
@@ -67,6 +69,11 @@ export interface LaneOptions {
 
 export interface WorkerLaneOptions extends LaneOptions {
   readonly setup: Omit<WorkerSetup, "cancel">;
+  /**
+   * each job's memory, MiB: what the thread's tensors (array buffers) and JavaScript heap grow by while it runs,
+   * checked at every progress report; past it the job stops with `memory` (worker.ts)
+   */
+  readonly memoryMb?: number;
   /** the JavaScript heap of each thread, MiB: past it the thread alone stops (its job fails, a new one starts) */
   readonly heapMb?: number;
 }
@@ -192,6 +199,7 @@ export class WorkerSlot implements Slot {
       model: job.model,
       params: job.params,
       budgetMs: this.opts.timeoutMs,
+      memoryMb: this.opts.memoryMb ?? null,
     } satisfies ToWorker);
   }
 

@@ -8,6 +8,7 @@ import { randomUUID } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { totalmem } from "node:os";
 import { extname, resolve } from "node:path";
 import type { Duplex } from "node:stream";
 import type { LoadedModel } from "@llmdbg/models";
@@ -15,11 +16,10 @@ import type { ModelInfo, PredictionsResult, RpcErrorCode, RpcReply, RpcResult } 
 import type { Store } from "@llmdbg/store";
 import { WebSocketServer } from "ws";
 import { DatasetRegistry, type DatasetSource, datasetsRoute } from "./datasets.js";
+import { figureFile } from "./figures.js";
 import { isMethodKind, modelInfo, oversizedCount } from "./handlers.js";
 import { type Job, Lane, QueueFullError } from "./lane.js";
-import { figureFile } from "./figures.js";
 import { annotateRoute, type JobRecord, JobRecorder, openStoreOrWarn, runsRoute } from "./runs.js";
-import { trainingList } from "./training.js";
 import {
   allowedHosts,
   authStatus,
@@ -31,6 +31,7 @@ import {
   staticFile,
   tokenMatches,
 } from "./security.js";
+import { trainingList } from "./training.js";
 
 /** Caps and budgets; every field has a default. */
 export interface ServerLimits {
@@ -57,6 +58,12 @@ export interface ServerLimits {
    * `maxCount` guards against.
    */
   readonly workerHeapMb?: number;
+  /**
+   * each job's memory budget, MiB (default half the machine's memory, at most 8,192): what a worker thread's
+   * tensors and heap grow by while the job runs, checked at each of its progress reports; past it the job stops
+   * with `memory` and the thread goes on serving. Models handed over loaded run on the main thread, unmetered.
+   */
+  readonly jobMemoryMb?: number;
   /** the largest count a method request may ask for: steps, samples, batch, top-k, … (default 1,000,000) */
   readonly maxCount?: number;
   /** requests in flight on one WebSocket (default 256) */
@@ -186,7 +193,10 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   };
   const graceMs = L.graceMs ?? 2000;
   // a limit of its own makes a thread's heap exhaustion end that thread, not the server
-  const heap = { heapMb: L.workerHeapMb ?? 4096 };
+  const heap = {
+    heapMb: L.workerHeapMb ?? 4096,
+    memoryMb: L.jobMemoryMb ?? Math.min(8192, Math.floor(totalmem() / 2 / 2 ** 20)),
+  };
   const interactiveLimits = { queueCap: L.interactiveQueue ?? 256, timeoutMs: L.interactiveTimeoutMs ?? 120_000, graceMs };
   const heavyLimits = { queueCap: L.heavyQueue ?? 64, timeoutMs: L.heavyTimeoutMs ?? 600_000, graceMs };
   // models given by path run in worker threads; the lanes start only when there are some
@@ -381,7 +391,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
             model,
             params: p,
             result: null,
-            status: code === "timeout" ? "aborted" : "failed",
+            status: code === "timeout" || code === "memory" ? "aborted" : "failed",
             error: { code, message },
             startedAt,
             ...(ranAt !== undefined && { ranAt }),

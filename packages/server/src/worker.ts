@@ -2,7 +2,14 @@
 // server learns their configs and refuses a bad file before it listens; the heavy lane's load meanwhile) and
 // runs one job at a time. The methods are synchronous, so the thread cannot read messages while one runs: the
 // main thread asks it to stop through a shared flag, which the job's progress callback polls, turning it into
-// the AbortSignal the methods check between layers. The job's deadline is polled the same way.
+// the AbortSignal the methods check between layers. The job's deadline is polled the same way, and so is its
+// memory budget: what this thread's isolate holds — array buffers (every tensor) and the JavaScript heap — above
+// what it held when the job started (the loaded model included there), read from V8's heap statistics, which
+// count this isolate alone. Past the budget the thread collects garbage once (freed tensors count until then)
+// and measures again before it stops the job. A single allocation larger than the memory left fails the job
+// where it is made, before any poll.
+import { getHeapStatistics, setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { parentPort, workerData } from "node:worker_threads";
 import { type LoadedModel, loadModel } from "@llmdbg/models";
 import * as T from "@llmdbg/tensor";
@@ -15,6 +22,15 @@ const port = parentPort;
 if (port === null) throw new Error("worker.ts runs as a worker thread");
 const post = (m: FromWorker) => port.postMessage(m);
 const flag = new Int32Array(setup.cancel);
+
+// `gc` for the memory check, from a context made after the flag is set (the flag itself changes nothing else)
+setFlagsFromString("--expose-gc");
+const collect = runInNewContext("gc") as () => void;
+/** bytes this isolate holds: external memory (array buffers) and the used heap */
+const held = () => {
+  const h = getHeapStatistics();
+  return h.external_memory + h.used_heap_size;
+};
 
 const loaded = new Map<string, LoadedModel>();
 function model(id: string): LoadedModel {
@@ -33,10 +49,18 @@ async function runJob(job: Extract<ToWorker, { type: "job" }>): Promise<void> {
   const deadline = Date.now() + job.budgetMs;
   const ctl = new AbortController();
   let lastPost = 0;
+  let base = 0;
+  const budget = job.memoryMb === null ? Number.POSITIVE_INFINITY : job.memoryMb * 1024 * 1024;
+  const overMemory = () => {
+    if (held() - base <= budget) return false;
+    collect();
+    return held() - base > budget;
+  };
   const poll = () => {
     if (ctl.signal.aborted) return;
     if (Atomics.load(flag, 0) === job.seq) ctl.abort(new JobStop("cancelled"));
     else if (Date.now() > deadline) ctl.abort(new JobStop("timeout", job.budgetMs));
+    else if (overMemory()) ctl.abort(new JobStop("memory", job.memoryMb ?? 0));
   };
   const ctx: JobContext = {
     signal: ctl.signal,
@@ -55,9 +79,11 @@ async function runJob(job: Extract<ToWorker, { type: "job" }>): Promise<void> {
     },
   };
   try {
+    const m = model(job.model);
+    base = held();
     poll();
     if (ctl.signal.aborted) throw ctl.signal.reason;
-    const result = await executeJob(model(job.model), job.model, job.method, job.params, ctx);
+    const result = await executeJob(m, job.model, job.method, job.params, ctx);
     post({ type: "done", seq: job.seq, result });
   } catch (e) {
     const reason = ctl.signal.aborted ? ctl.signal.reason : e;
