@@ -1,5 +1,5 @@
 #!/bin/sh
-# `npm run demo`: a tour of llmdbg on the zoo's stories model (a 4-layer GPT-2 that llmdbg trained itself on
+# `npm run example`: a terminal tour of llmdbg on the zoo's stories model (a 4-layer GPT-2 that llmdbg trained itself on
 # generated children's stories; zoo/stories/README.md is its card). Each step is one llmdbg command, printed
 # before it runs, so that it can be rerun, changed or pointed at another model.
 set -e
@@ -15,7 +15,7 @@ step() {
   printf "\n${B}%s${N}\n" "$line"
   "$@"
 }
-printf "${B}llmdbg demo${N}: the stories model (%s), what it writes and why.\n" "$M"
+printf "${B}llmdbg tour${N}: the stories model (%s), what it writes and why.\n" "$M"
 step llmdbg generate "$M" --text 'Once upon a time, there was a little' --max-new 60 --temperature 0
 step llmdbg run "$M" --text "$PROMPT" --top-k 3
 step llmdbg attention "$M" --text "$PROMPT" --layers 0,-1

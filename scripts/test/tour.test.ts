@@ -1,4 +1,4 @@
-// The README's main command: `npm run demo` (scripts/demo.sh) runs on the committed stories model, writes a
+// The README's terminal tour: `npm run example` (scripts/tour.sh) runs on the committed stories model, writes a
 // story, and its attribution shows the pronoun " he" as what makes the model prefer " his" to " her" — the claim
 // the README makes about it.
 import { execFile } from "node:child_process";
@@ -7,11 +7,11 @@ import { describe, expect, it } from "vitest";
 
 const root = new URL("../../", import.meta.url).pathname;
 
-describe("npm run demo", () => {
+describe("npm run example", () => {
   it("runs every step on zoo/stories and its attribution names the pronoun", async () => {
     const env = { ...process.env, PATH: `${join(root, "node_modules/.bin")}:${process.env.PATH ?? ""}` };
     const { code, stdout } = await new Promise<{ code: number; stdout: string }>((resolve) => {
-      execFile("sh", [join(root, "scripts/demo.sh")], { cwd: root, env, maxBuffer: 16 << 20 }, (err, out) =>
+      execFile("sh", [join(root, "scripts/tour.sh")], { cwd: root, env, maxBuffer: 16 << 20 }, (err, out) =>
         resolve({ code: err === null ? 0 : typeof err.code === "number" ? err.code : 1, stdout: out }),
       );
     });
