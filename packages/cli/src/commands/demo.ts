@@ -10,6 +10,7 @@ import { UsageError } from "../args.js";
 import { defineFlags, flag } from "../flags.js";
 import { print } from "../output.js";
 import { storeFlags } from "../record.js";
+import { zooDatasets } from "../zoo-datasets.js";
 import type { Command } from "./command.js";
 import { serveUntilStopped, storeOf } from "./serve.js";
 import { zooDir } from "./zoo.js";
@@ -119,6 +120,8 @@ export const demoCommand: Command = {
       "demo",
       {
         models,
+        // held-out sets generated from the zoo's own generators (the Datasets view)
+        datasets: zooDatasets(models),
         ...(values.port !== undefined && { port: values.port }),
         ...(built && { staticDir: join(web, "dist") }),
         ...(store !== undefined && { store }),

@@ -19,6 +19,10 @@ const flags = defineFlags({
     "[ID=]PATH",
     "a model folder or .gguf file, as often as needed; its id is the file name unless ID= is given (default: zoo/stories)",
   ),
+  dataset: flag.list(
+    "[ID=]PATH",
+    'a JSONL dataset (one {"text", "label"?, "target"?, …} per line), as often as needed; its id is the file name unless ID= is given',
+  ),
   port: flag.int("N", "the port (default 0: any free port)", 0, 65535),
   host: flag.text("H", "the address to bind (default 127.0.0.1); another needs --allow-remote"),
   "allow-remote": flag.bool("bind an address other than loopback (anyone who gets the token can use the server)"),
@@ -65,6 +69,30 @@ export function modelTable(values: readonly string[]): Record<string, string> {
   return out;
 }
 
+/** `--dataset` values → id → path; an id is the file's name without its extension, made unique with -2, -3, … */
+export function datasetTable(values: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const v of values) {
+    const eq = v.indexOf("=");
+    const given = eq > 0 && ID.test(v.slice(0, eq)) ? v.slice(0, eq) : undefined;
+    const path = given === undefined ? v : v.slice(eq + 1);
+    if (!existsSync(path)) throw new UsageError(`--dataset ${v}: ${path} does not exist`);
+    if (given !== undefined && Object.hasOwn(out, given)) throw new UsageError(`--dataset ${v}: the id ${given} is taken`);
+    const base =
+      given ??
+      (basename(resolve(path))
+        .replace(/\.(jsonl|ndjson|json)$/i, "")
+        .replace(/[^A-Za-z0-9._-]/g, "-")
+        .replace(/^[^A-Za-z0-9]+/, "")
+        .slice(0, 60) ||
+        "dataset");
+    let id = base;
+    for (let i = 2; Object.hasOwn(out, id); i++) id = `${base}-${i}`;
+    out[id] = path;
+  }
+  return out;
+}
+
 /** The store folder the server records into: `--store DIR`, else $LLMDBG_HOME's; none with `--no-store`. */
 export function storeOf(values: StoreValues): string | undefined {
   return values["no-store"] ? undefined : resolve(values.store ?? storeHome());
@@ -81,6 +109,8 @@ export async function serveUntilStopped(
 ): Promise<number> {
   const server = await startServer(opts);
   print(`llmdbg ${name}: ${server.models.map((m) => m.id).join(", ")}`);
+  const datasets = Object.keys(opts.datasets ?? {});
+  if (datasets.length > 0) print(`datasets: ${datasets.join(", ")}`);
   print(`open ${server.url}${opts.staticDir === undefined ? "   (the web UI is not built: npm run build -w @llmdbg/web)" : ""}`);
   print("(the token in the URL is this launch's password; Ctrl-C stops the server)");
   print(
@@ -105,7 +135,8 @@ export async function serveUntilStopped(
 
 export const serveCommand: Command = {
   summary: "the local server: the models over a token-guarded HTTP + WebSocket API (and the web UI with --static)",
-  usage: "llmdbg serve [--model [ID=]PATH ...] [--port N] [--host H --allow-remote] [--static DIR] [--store DIR | --no-store]",
+  usage:
+    "llmdbg serve [--model [ID=]PATH ...] [--dataset [ID=]PATH ...] [--port N] [--host H --allow-remote] [--static DIR] [--store DIR | --no-store]",
   help: flags.help,
   async run(argv) {
     const { values, positionals } = flags.parse(argv);
@@ -118,10 +149,12 @@ export const serveCommand: Command = {
     if (values.static !== undefined && !existsSync(values.static))
       throw new UsageError(`--static ${values.static}: the folder does not exist`);
     const models = modelTable(values.model.length > 0 ? values.model : [`stories=${join(zooDir(undefined), "stories")}`]);
+    const datasets = datasetTable(values.dataset);
     const staticDir = values.static ?? builtUi();
     const store = storeOf(values);
     return serveUntilStopped("serve", {
       models,
+      datasets,
       host,
       ...(values.port !== undefined && { port: values.port }),
       allowHost: values["allow-remote"],
