@@ -4,7 +4,15 @@
 export { ablate } from "./ablation.js";
 export * from "./adversarial.js";
 export * from "./attention.js";
-export { attentionHead, attentionOverview, dequantizeSqrt8, FLOW_MAX_POSITIONS, quantizeSqrt8 } from "./attention-view.js";
+export {
+  type AttentionViewOptions,
+  attentionHead,
+  attentionOverview,
+  dequantizeSqrt8,
+  FLOW_MAX_POSITIONS,
+  type PatternShelf,
+  quantizeSqrt8,
+} from "./attention-view.js";
 export { checkToken, inputIds, type MethodOptions, MethodRequestError, resolvePosition, tokenRef, vocabSize } from "./common.js";
 export * from "./counterfactual.js";
 export { directLogitAttribution } from "./dla.js";
@@ -12,10 +20,10 @@ export { romeEdit, zeroHeadEdits } from "./edit.js";
 export { generationAttribution, gradientAttribution, quadrature } from "./gradient.js";
 export { logitLens } from "./lens.js";
 export * from "./neurons.js";
-export { activationPatching } from "./patching.js";
-export { kernelShap, lime, type MaskValue, occlusion, perturbationAttribution, rng } from "./perturbation.js";
 export { base64, packFloat32, packInt32 } from "./pack.js";
+export { activationPatching } from "./patching.js";
 export { type Pca, pca, type SymmetricEigen, symmetricEigen } from "./pca.js";
+export { kernelShap, lime, type MaskValue, occlusion, perturbationAttribution, rng } from "./perturbation.js";
 export { fitLogistic, probe } from "./probe.js";
 export {
   MAX_PCA_POINTS,

@@ -101,6 +101,28 @@ describe("attention at long inputs", () => {
     }
   });
 
+  it("the overview leaves every layer's patterns on a shelf, and a head request takes its head from there", () => {
+    const kept = new Map<string, Uint8Array>();
+    const shelf = {
+      put: (at: readonly number[], layer: number, bytes: Uint8Array) => kept.set(`${at.join(",")}/${layer}`, bytes),
+      get: (at: readonly number[], layer: number) => kept.get(`${at.join(",")}/${layer}`),
+    };
+    attentionOverview(model, { kind: "attention_overview", input: { ids }, layers: [1] }, { shelf });
+    expect([...kept.keys()]).toEqual([`${ids.join(",")}/0`, `${ids.join(",")}/1`]); // every layer, all heads
+    expect(kept.get(`${ids.join(",")}/1`)?.length).toBe(4 * P * P);
+    const fresh = attentionHead(model, { kind: "attention_head", input: { ids }, layer: 1, head: 2 });
+    const shelved = attentionHead(model, { kind: "attention_head", input: { ids }, layer: 1, head: 2 }, { shelf });
+    expect(shelved).toEqual(fresh);
+    // it is read, not recomputed: a planted layer comes back
+    kept.set(`${ids.join(",")}/1`, new Uint8Array(4 * P * P).fill(7));
+    const planted = attentionHead(model, { kind: "attention_head", input: { ids }, layer: 1, head: 2 }, { shelf });
+    expect([...new Set(dequantizeSqrt8(planted.pattern))]).toEqual([Math.fround((7 / 255) ** 2)]);
+    // another input misses the shelf and is computed
+    const other = attentionHead(model, { kind: "attention_head", input: { ids: ids.slice(1) }, layer: 1, head: 2 }, { shelf });
+    expect(other.pattern.rows).toBe(P - 1);
+    expect(dequantizeSqrt8(other.pattern)[0]).toBe(1);
+  });
+
   it("skips flow beyond its limit only: a short input has it", () => {
     const o = attentionOverview(model, { kind: "attention_overview", input: { ids: ids.slice(0, 5) } });
     expect(o.pool).toBe(1);

@@ -46,9 +46,12 @@ import type {
 import * as T from "@llmdbg/tensor";
 import { tokenDisplay } from "@llmdbg/tokenizers";
 import { type PredictJob, predictHandler } from "./predict.js";
+import type { PatternShelves } from "./shelf.js";
 
 /** Progress, cancellation and streamed pieces of one job. */
 export interface JobContext extends MethodOptions {
+  /** the worker thread's kept attention patterns (shelf.ts), for the attention view's requests */
+  readonly patterns?: PatternShelves;
   readonly onPartial?: (p: RpcPartial) => void;
 }
 
@@ -359,8 +362,8 @@ const methods: { readonly [K in MethodRequest["kind"]]: Runner<K> } = {
   steer: (m, req, ctx) => steer(m.model, req, ctx),
   rome: (m, req, ctx) => romeEdit(m.model, req, ctx),
   attention: (m, req, ctx) => attentionAnalysis(m.model, req, ctx),
-  attention_overview: (m, req, ctx) => attentionOverview(m.model, req, ctx),
-  attention_head: (m, req, ctx) => attentionHead(m.model, req, ctx),
+  attention_overview: (m, req, ctx, params) => attentionOverview(m.model, req, { ...ctx, shelf: ctx.patterns?.of(params.model) }),
+  attention_head: (m, req, ctx, params) => attentionHead(m.model, req, { ...ctx, shelf: ctx.patterns?.of(params.model) }),
   counterfactual: (m, req, ctx) => counterfactuals(m.model, req, ctx),
   adversarial: (m, req, ctx) => adversarialAttack(m.model, req, ctx),
   neurons: (m, req, ctx, params) => {

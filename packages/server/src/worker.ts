@@ -15,6 +15,7 @@ import { type LoadedModel, loadModel } from "@llmdbg/models";
 import * as T from "@llmdbg/tensor";
 import { executeJob, failureCode, type JobContext, JobStop, modelInfo, ParamsError } from "./handlers.js";
 import type { FromWorker, ToWorker, WorkerSetup } from "./lane.js";
+import { PatternShelves } from "./shelf.js";
 
 const setup = workerData as WorkerSetup;
 if (setup.backend !== undefined) T.useBackend(setup.backend);
@@ -33,6 +34,8 @@ const held = () => {
 };
 
 const loaded = new Map<string, LoadedModel>();
+// the attention view's patterns of the last overview per model, for the head requests after it (shelf.ts)
+const patterns = new PatternShelves();
 function model(id: string): LoadedModel {
   let m = loaded.get(id);
   if (m === undefined) {
@@ -63,6 +66,7 @@ async function runJob(job: Extract<ToWorker, { type: "job" }>): Promise<void> {
     else if (overMemory()) ctl.abort(new JobStop("memory", job.memoryMb ?? 0));
   };
   const ctx: JobContext = {
+    patterns,
     signal: ctl.signal,
     onProgress: (p) => {
       // the main thread passes on one in 100 ms; posting each of 10,000 steps would only cost here

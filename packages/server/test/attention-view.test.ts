@@ -6,6 +6,7 @@ import { loadModel } from "@llmdbg/models";
 import type { MethodRequest, RpcReply } from "@llmdbg/protocol";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningServer } from "../src/index.js";
+import { PatternShelves } from "../src/shelf.js";
 import { Client, final, serve, tinyFolder } from "./helpers.js";
 
 const step = (v: number) => (Math.sqrt(Math.max(v, 0)) + 0.001) / 255 + 1e-7;
@@ -79,5 +80,33 @@ describe("attention view requests", () => {
     expect(bad.message).toMatch(/^request\.head: /);
     const ok = await method("ok", { kind: "attention_head", input: { ids: [1, 2, 3] }, layer: -1, head: 0 });
     expect(ok.kind).toBe("result");
+  });
+});
+
+describe("the pattern shelves", () => {
+  it("keep the newest input per model within the byte budget; a new input replaces the old", () => {
+    const s = new PatternShelves(100);
+    const a = s.of("a");
+    a.put([1, 2], 0, new Uint8Array(30));
+    a.put([1, 2], 1, new Uint8Array(30));
+    expect(a.get([1, 2], 1)?.length).toBe(30);
+    expect(a.get([1, 3], 1)).toBeUndefined();
+    s.of("b").put([5], 0, new Uint8Array(30));
+    expect(s.bytes).toBe(90);
+    // over budget: the other model's input goes first
+    a.put([1, 2], 2, new Uint8Array(30));
+    expect(s.of("b").get([5], 0)).toBeUndefined();
+    expect(s.bytes).toBe(90);
+    // a new input of the same model replaces its old one
+    a.put([9], 0, new Uint8Array(10));
+    expect(a.get([1, 2], 0)).toBeUndefined();
+    expect(s.bytes).toBe(10);
+    // one input larger than the budget is dropped whole, never half kept
+    a.put([7], 0, new Uint8Array(60));
+    a.put([7], 1, new Uint8Array(60));
+    expect(a.get([7], 0)).toBeUndefined();
+    expect(s.bytes).toBe(0);
+    a.put([8], 0, new Uint8Array(101));
+    expect(a.get([8], 0)).toBeUndefined();
   });
 });
