@@ -167,3 +167,11 @@ export type {
   TuneTrial,
   WordSwapAugment,
 } from "./train.js";
+export type {
+  TrainingCheckpointEvent,
+  TrainingEvent,
+  TrainingEventsPage,
+  TrainingRunSummary,
+  TrainingRunsPage,
+  TrainingStatus,
+} from "./training.js";
