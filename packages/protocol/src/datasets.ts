@@ -63,10 +63,18 @@ export interface PredictParams {
  */
 export interface RowPrediction {
   readonly index: number;
+  /** the position whose prediction this is: the text's last token (0 for a classifier) */
+  readonly position: number;
   /** the top next token (its id, decoded text and probability), or the top label */
   readonly top: { readonly id: number; readonly text: string | null; readonly prob: number };
   /** the gold's probability; null when the example has none (or a label the classifier does not know) */
-  readonly gold: { readonly text: string; readonly prob: number; readonly tokens: number } | null;
+  readonly gold: {
+    readonly text: string;
+    /** its first token (a classifier: the label's index), the token an attribution of it targets */
+    readonly id: number;
+    readonly prob: number;
+    readonly tokens: number;
+  } | null;
   /** whether the model's prediction is the gold; null without a gold */
   readonly correct: boolean | null;
 }

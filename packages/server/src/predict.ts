@@ -136,10 +136,10 @@ export function predictHandler(m: LoadedModel, id: string, job: PredictJob, ctx:
           logp += (row[t] as number) - st.logZ;
           if (st.argmax !== t) greedy = false;
         }
-        gold = { text: r.gold.text, prob: Math.exp(logp), tokens: r.gold.ids.length };
+        gold = { text: r.gold.text, id: r.gold.ids[0] as number, prob: Math.exp(logp), tokens: r.gold.ids.length };
         correct = greedy;
       }
-      const p: RowPrediction = { index: r.index, top, gold, correct };
+      const p: RowPrediction = { index: r.index, position: at, top, gold, correct };
       out[r.index] = p;
       made.push(p);
     }

@@ -165,6 +165,9 @@ describe("datasets.predict", () => {
       expect(row.top.prob).toBeCloseTo(want.prob, 6);
       expect(row.gold?.prob ?? null).toBeCloseTo(want.gold ?? Number.NaN, 6);
       expect(row.correct).toBe(want.greedy);
+      expect(row.position).toBe((m.tokenizer?.encode(l.text) ?? []).length - 1);
+      const gold = l.target ?? l.label;
+      if (gold !== undefined) expect(row.gold?.id).toBe(m.tokenizer?.encode(gold, { addSpecialTokens: false })[0]);
     }
     expect(res.rows[3]?.gold).toMatchObject({
       text: " f g",
