@@ -12,6 +12,7 @@ import { AttributionView } from "./views/Attribution.js";
 import { LensView } from "./views/Lens.js";
 import { LiveView } from "./views/Live.js";
 import { PatchingView } from "./views/Patching.js";
+import { ProjectorView } from "./views/Projector.js";
 import { RunsView } from "./views/Runs.js";
 import { SteeringView } from "./views/Steering.js";
 import { Workbench } from "./views/Workbench.js";
@@ -25,6 +26,7 @@ const TABS = [
   { id: "patching", label: "Patching" },
   { id: "steering", label: "Steering" },
   { id: "live", label: "Live" },
+  { id: "projector", label: "Projector" },
   { id: "runs", label: "Runs" },
 ] as const;
 type Tab = (typeof TABS)[number]["id"];
@@ -126,6 +128,9 @@ export function App({ rpc }: { rpc: RpcClient }) {
           </section>
           <section hidden={tab !== "live"}>
             <LiveView rpc={rpc} shared={shared} />
+          </section>
+          <section hidden={tab !== "projector"}>
+            <ProjectorView rpc={rpc} shared={shared} />
           </section>
           <section hidden={tab !== "runs"}>
             <RunsView
