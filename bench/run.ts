@@ -9,6 +9,8 @@
 //            hooks on the same weights (methods.ts; about 15–20 minutes on 2 cores)
 //   train    training throughput: one full step (forward, causal-LM loss, backward, clipping, AdamW) on 4 × 128
 //            tokens, our train() against a PyTorch training loop on the same weights (train.ts)
+//   projector the web UI's Projector plot panning and zooming 100,000 points in headless Chromium (software
+//            rendering): the mean frame interval against a 30 frames/s budget (projector.ts)
 // Prints one table and writes bench/out/latest.json: an array of rows { section, name, unit, ours, peer,
 // peer_value, ratio, target, met, verified, refused, note } where ratio > 1 means ours is worse (ours / peer for
 // times and sizes, peer / ours for tokens/s) and target, when set, bounds the ratio.
@@ -34,6 +36,7 @@ import { gpt2Section } from "./gpt2.js";
 import { kernelsSection } from "./kernels.js";
 import { loadSection } from "./load.js";
 import { methodsSection } from "./methods.js";
+import { projectorSection } from "./projector.js";
 import { trainSection } from "./train.js";
 
 const sections: { readonly [name: string]: (env: BenchEnv) => SectionResult | Promise<SectionResult> } = {
@@ -42,6 +45,7 @@ const sections: { readonly [name: string]: (env: BenchEnv) => SectionResult | Pr
   load: loadSection,
   methods: methodsSection,
   train: trainSection,
+  projector: projectorSection,
 };
 
 async function main(): Promise<void> {
