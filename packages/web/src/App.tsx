@@ -2,6 +2,7 @@
 // Views stay mounted when hidden, so switching tabs keeps their results.
 import type { ModelInfo } from "@llmdbg/protocol";
 import { useEffect, useState } from "react";
+import { exampleTarget, type OpenedExample } from "./datasets.js";
 import { visible } from "./format.js";
 import { type Reopened, servedModel } from "./reopen.js";
 import type { RpcClient } from "./rpc.js";
@@ -9,6 +10,8 @@ import type { Shared, Target } from "./state.js";
 import { AblationView } from "./views/Ablation.js";
 import { AttentionView } from "./views/Attention.js";
 import { AttributionView } from "./views/Attribution.js";
+import { DatasetExampleCard } from "./views/DatasetExample.js";
+import { DatasetsView } from "./views/Datasets.js";
 import { LensView } from "./views/Lens.js";
 import { LiveView } from "./views/Live.js";
 import { PatchingView } from "./views/Patching.js";
@@ -27,6 +30,7 @@ const TABS = [
   { id: "steering", label: "Steering" },
   { id: "live", label: "Live" },
   { id: "projector", label: "Projector" },
+  { id: "datasets", label: "Datasets" },
   { id: "runs", label: "Runs" },
 ] as const;
 type Tab = (typeof TABS)[number]["id"];
@@ -43,6 +47,8 @@ export function App({ rpc }: { rpc: RpcClient }) {
   const [target, setTarget] = useState<Target | null>(null);
   /** the stored run last reopened (its view shows the stored result); the workbench starts afresh on its prompt */
   const [reopened, setReopened] = useState<Reopened | null>(null);
+  /** an example opened from the Datasets table: shown above the workbench with its attribution */
+  const [example, setExample] = useState<OpenedExample | null>(null);
 
   useEffect(() => {
     rpc.onClose = () => setConnected(false);
@@ -71,6 +77,7 @@ export function App({ rpc }: { rpc: RpcClient }) {
               setModelId(e.target.value);
               setTarget(null);
               setReopened(null);
+              setExample(null);
             }}
             disabled={models === null}
           >
@@ -106,7 +113,16 @@ export function App({ rpc }: { rpc: RpcClient }) {
       {shared !== null && (
         <main key={shared.model.id}>
           <section hidden={tab !== "workbench"}>
-            <Workbench key={reopened?.n ?? 0} rpc={rpc} shared={shared} onPrompt={setPrompt} />
+            {example !== null && (
+              <DatasetExampleCard
+                rpc={rpc}
+                shared={shared}
+                opened={example}
+                onAttribution={() => setTab("attribution")}
+                onClose={() => setExample(null)}
+              />
+            )}
+            <Workbench key={`${reopened?.n ?? 0}:${example?.n ?? 0}`} rpc={rpc} shared={shared} onPrompt={setPrompt} />
           </section>
           <section hidden={tab !== "attention"}>
             <AttentionView rpc={rpc} shared={shared} />
@@ -131,6 +147,20 @@ export function App({ rpc }: { rpc: RpcClient }) {
           </section>
           <section hidden={tab !== "projector"}>
             <ProjectorView rpc={rpc} shared={shared} />
+          </section>
+          <section hidden={tab !== "datasets"}>
+            <DatasetsView
+              rpc={rpc}
+              shared={shared}
+              active={tab === "datasets"}
+              onOpen={(row, dataset) => {
+                // the example becomes the prompt, its gold (or top prediction) the target, shown in the workbench
+                setPrompt(row.example.text);
+                setTarget(exampleTarget(row) ?? null);
+                setExample((e) => ({ n: (e?.n ?? 0) + 1, dataset, row }));
+                setTab("workbench");
+              }}
+            />
           </section>
           <section hidden={tab !== "runs"}>
             <RunsView
