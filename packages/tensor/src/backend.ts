@@ -1,5 +1,7 @@
 // Backends supply the heavy kernels. `ref` is plain TypeScript (f32 and f64, the oracle and the fallback);
-// `ort` runs matmuls on onnxruntime-node's MLAS. Every other op runs the shared TypeScript kernels.
+// `ort` runs matmuls on onnxruntime-node's MLAS, and the GELU of large f32 tensors (vectorized, on every thread:
+// the costliest elementwise op of a batched forward pass, ~25 ns an element in JavaScript). Every other op runs
+// the shared TypeScript kernels.
 import { type MatmulPlan, matmulRef } from "./kernels/matmul.js";
 import type { Tensor } from "./tensor.js";
 import { empty } from "./tensor.js";
@@ -15,6 +17,11 @@ export interface Backend {
    * fixed cost (`ort`: one worker round trip each) runs them as one.
    */
   matmuls(a: Tensor, bs: readonly Tensor[], transA: boolean, transB: boolean, plans: readonly MatmulPlan[]): Tensor[];
+  /**
+   * GELU of `x` ("tanh": GPT-2's gelu_new; "none": the erf form), or null where the backend leaves it to the
+   * TypeScript kernel (a dtype or a size it does not take). Within a few float32 ulps of that kernel.
+   */
+  gelu?(x: Tensor, approximate: "tanh" | "none"): Tensor | null;
 }
 
 export const refBackend: Backend = {

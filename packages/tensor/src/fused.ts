@@ -325,6 +325,8 @@ const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
 /** GELU: "tanh" is GPT-2's gelu_new, "none" is the exact erf form (BERT, GPT-NeoX). */
 export function gelu(x: Tensor, approximate: "tanh" | "none" = "tanh"): Tensor {
   needFloat("gelu", x);
+  const fast = getBackend().gelu?.(x, approximate) ?? null; // same as x, or null: the kernel below
+  if (fast !== null) return record("gelu", { approximate, rounded: false }, [x], fast);
   const out = empty(x.shape, x.dtype); // same as x
   const X = x.data;
   const O = out.data;
@@ -340,18 +342,34 @@ export function gelu(x: Tensor, approximate: "tanh" | "none" = "tanh"): Tensor {
       O[i] = 0.5 * v * (1 + erfScalar(v * INV_SQRT_2));
     }
   }
-  return record("gelu", { approximate }, [x], out);
+  return record("gelu", { approximate, rounded: true }, [x], out);
 }
 
-export function geluBackward(x: Tensor, g: Tensor, approximate: "tanh" | "none"): Tensor {
+/**
+ * dGELU/dx · g. With the forward's output `y` (= x·s, s the sigmoid of the tanh form or Φ(x) of the erf form),
+ * s is read back as y / x — one division instead of an exp (or an erf) per element, the cost that dominated this
+ * kernel — wherever y is a normal float, so that the quotient keeps float32's relative precision; elsewhere
+ * (x = 0, tails where y underflows, and x ≥ 2 in the tanh form, where s(1 − s) would cancel) s is computed. Only a `y` rounded once from float64 will do (the tape says
+ * which): a backend's GELU is close in absolute terms, but its relative error grows in the tails.
+ */
+export function geluBackward(x: Tensor, g: Tensor, approximate: "tanh" | "none", y?: Tensor): Tensor {
   const dx = empty(x.shape, x.dtype); // same as x
   const X = x.data;
   const G = g.data;
   const D = dx.data;
+  const Y = y === undefined || y.disposed ? null : y.data;
   for (let i = 0; i < X.length; i++) {
     const v = X[i] as number;
     let d: number;
-    if (approximate === "tanh") {
+    const yi = Y === null ? 0 : (Y[i] as number);
+    // the tanh form's s(1 − s) cancels where s → 1: read s back below x = 2 only (most of any activation)
+    if (Y !== null && Math.abs(yi) >= 1e-30 && Number.isFinite(yi) && (approximate === "none" || v < 2)) {
+      const s = yi / v;
+      d =
+        approximate === "tanh"
+          ? s + v * s * (1 - s) * 2 * SQRT_2_OVER_PI * (1 + 3 * 0.044715 * v * v)
+          : s + v * Math.exp(-0.5 * v * v) * INV_SQRT_2PI;
+    } else if (approximate === "tanh") {
       // gelu = v·s with s = sigmoid(2u), u = √(2/π)(v + 0.044715 v³): d = s + v·s(1 − s)·2u'
       const s = 1 / (1 + Math.exp(-2 * SQRT_2_OVER_PI * (v + 0.044715 * v * v * v)));
       d = s + v * s * (1 - s) * 2 * SQRT_2_OVER_PI * (1 + 3 * 0.044715 * v * v);

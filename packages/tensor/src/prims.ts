@@ -48,7 +48,9 @@ export interface PrimAttrs {
   rmsNorm: { eps: number; hasWeight: boolean; rstd: Float64Array };
   /** inputs: x [n, classes]; Σᵢ wᵢ·(logsumexp(x[i]) − x[i, tᵢ]); `lse` is the per-row log-sum-exp saved for backward. */
   crossEntropy: { targets: Int32Array; weights: Float32Array | Float64Array; lse: Float64Array };
-  gelu: { approximate: "tanh" | "none" };
+  /** `rounded`: the output is the float64 value rounded once (the TypeScript kernel), so the backward pass can
+   * read the sigmoid back from it; a backend's kernel is close in absolute terms only (its tails cancel) */
+  gelu: { approximate: "tanh" | "none"; rounded: boolean };
   silu: Record<string, never>;
   /** inputs: x [..., T, D], cos [T, R/2], sin [T, R/2]; rotates the first R = rotaryDim features. */
   rope: { rotaryDim: number; interleaved: boolean };

@@ -234,7 +234,7 @@ const rules: { [P in Prim]: Rule<P> } = {
     return w ? [r.dx, r.dw] : [r.dx];
   },
   crossEntropy: (n, g) => [crossEntropyBackward(inp(n, 0), g, n.attrs.targets, n.attrs.weights, n.attrs.lse)],
-  gelu: (n, g) => [geluBackward(inp(n, 0), g, n.attrs.approximate)],
+  gelu: (n, g) => [geluBackward(inp(n, 0), g, n.attrs.approximate, n.attrs.rounded ? n.out : undefined)],
   silu: (n, g) => [siluBackward(inp(n, 0), g)],
   rope: (n, g) => {
     const x = inp(n, 0);

@@ -1,6 +1,7 @@
 // The onnxruntime backend against the plain-TS oracle on random inputs, for every op it implements
-// (matmul in all its forms, and the fused attention that runs on it). Prints the max difference.
+// (matmul in all its forms, the fused attention that runs on it, and GELU). Prints the max difference.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { geluBackward } from "../src/fused.js";
 import type { Tensor } from "../src/node.js";
 import * as T from "../src/node.js";
 
@@ -149,5 +150,71 @@ describe("ort buffer hand-over", () => {
     let s = 0;
     for (let k = 0; k < 16; k++) s += (before[k] as number) * (before[16 + k] as number);
     expect(y.data[1] as number).toBeCloseTo(s, 4);
+  });
+});
+
+describe("ort GELU", () => {
+  // inputs over the range activations take (±6 around a few outliers), at a size the backend takes
+  const x = T.mul(T.randn([64, 300], 11), 2.5);
+  const y0 = () => {
+    T.useBackend("ref");
+    const r = { tanh: T.gelu(x, "tanh"), none: T.gelu(x, "none") };
+    T.useBackend("ort");
+    return r;
+  };
+
+  it("runs large f32 tensors on onnxruntime within a few float32 ulps of the TypeScript kernel's scale", () => {
+    const ref = y0();
+    const calls = ort.stats.calls;
+    for (const approx of ["tanh", "none"] as const) {
+      const y = T.gelu(x, approx);
+      let worst = 0;
+      for (let i = 0; i < y.size; i++) {
+        const r = ref[approx].data[i] as number;
+        // in float32 ulps of max(|value|, 1) (one ulp at 1 is 2^-23 ≈ 1.2e-7): absolute near 0 and in the negative
+        // tail, where 1 + tanh(u) cancels (as in PyTorch's tanh GELU) and only an absolute bound means anything
+        worst = Math.max(worst, Math.abs((y.data[i] as number) - r) / (Math.max(Math.abs(r), 1) * 2 ** -23));
+      }
+      console.log(`ort vs ref gelu ${approx}: worst ${worst.toFixed(1)} ulps`);
+      expect(worst).toBeLessThan(16);
+      expect(worst).toBeGreaterThan(0); // it did run elsewhere: the kernels differ in their last bits
+    }
+    expect(ort.stats.calls - calls).toBe(2);
+  });
+
+  it("leaves f64 and small tensors to the TypeScript kernel, bit for bit", () => {
+    const calls = ort.stats.calls;
+    const small = T.randn([4, 8], 2);
+    const big64 = T.cast(x, "f64");
+    T.useBackend("ref");
+    const want = [T.gelu(small), T.gelu(big64)];
+    T.useBackend("ort");
+    const got = [T.gelu(small), T.gelu(big64)];
+    expect(got[0]?.toArray()).toEqual(want[0]?.toArray());
+    expect(got[1]?.toArray()).toEqual(want[1]?.toArray());
+    expect(ort.stats.calls).toBe(calls);
+  });
+
+  it("its gradient read back from a once-rounded output equals the one computed from x alone", () => {
+    for (const approx of ["tanh", "none"] as const) {
+      T.useBackend("ref");
+      const y = T.gelu(x, approx); // the TypeScript kernel's: rounded once from float64
+      T.useBackend("ort");
+      const g = T.randn(x.shape, 5);
+      const fromY = geluBackward(x, g, approx, y);
+      const fromX = geluBackward(x, g, approx);
+      // relative to the gradient's scale (max |dx|): the derivative crosses zero near x = −0.75, where any
+      // relative measure is meaningless
+      let diff = 0;
+      let scale = 0;
+      for (let i = 0; i < x.size; i++) {
+        const a = fromY.data[i] as number;
+        const b = fromX.data[i] as number;
+        diff = Math.max(diff, Math.abs(a - b));
+        scale = Math.max(scale, Math.abs(b));
+      }
+      console.log(`gelu backward ${approx} from y vs from x: max diff ${(diff / scale).toExponential(2)} of the scale`);
+      expect(diff / scale).toBeLessThan(2e-7);
+    }
   });
 });

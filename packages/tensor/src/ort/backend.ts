@@ -25,6 +25,11 @@ export interface OrtOptions {
   minMacs?: number;
   /** milliseconds to wait for one op before giving up (LLMDBG_ORT_TIMEOUT_MS overrides). */
   timeoutMs?: number;
+  /**
+   * the fewest elements an elementwise op (GELU) runs here with: below it the TypeScript kernel is quicker than
+   * the round trip (~50 µs against ~25 ns an element)
+   */
+  minElements?: number;
 }
 
 interface Reply {
@@ -67,6 +72,7 @@ export class OrtBackend implements Backend, StorageHome {
   readonly name = "ort" as const;
   readonly threads: number;
   minMacs: number;
+  minElements: number;
   readonly version: string;
   private readonly worker: Worker;
   private readonly port: MessagePort;
@@ -89,6 +95,7 @@ export class OrtBackend implements Backend, StorageHome {
     const env = globalThis.process?.env ?? {};
     this.threads = opts.threads ?? (Number(env.LLMDBG_THREADS) || availableParallelism());
     this.minMacs = opts.minMacs ?? 32 * 1024;
+    this.minElements = opts.minElements ?? 16 * 1024;
     this.timeoutMs = opts.timeoutMs ?? (Number(env.LLMDBG_ORT_TIMEOUT_MS) || 300_000);
     const { port1, port2 } = new MessageChannel();
     this.port = port1;
@@ -282,6 +289,23 @@ export class OrtBackend implements Backend, StorageHome {
       outs.map((t, i) => ({ name: `out${i}`, t })),
     );
     return outs;
+  }
+
+  /**
+   * GELU on onnxruntime's contrib kernels (FastGelu is gelu_new's tanh form, Gelu the erf form), f32 only (they
+   * take no f64): within ~4 float32 ulps of the TypeScript kernel, which computes in float64 and rounds once.
+   */
+  gelu(x: Tensor, approximate: "tanh" | "none"): Tensor | null {
+    if (x.dtype !== "f32" || x.size < this.minElements) return null;
+    const out = empty(x.shape, x.dtype); // same as x; onnxruntime writes every element
+    const op = approximate === "tanh" ? "FastGelu" : "Gelu";
+    this.run(
+      `gelu ${approximate} ${x.dtype} rank ${x.rank}`,
+      [{ op, domain: "com.microsoft", inputs: ["x"], outputs: ["out"] }],
+      [{ name: "x", t: x }],
+      [{ name: "out", t: out }],
+    );
+    return out;
   }
 
   /** Whether onnxruntime should run this product: a float type and enough work to pay for the round trip. */
