@@ -18,6 +18,7 @@ import { PatchingView } from "./views/Patching.js";
 import { ProjectorView } from "./views/Projector.js";
 import { RunsView } from "./views/Runs.js";
 import { SteeringView } from "./views/Steering.js";
+import { TrainingView } from "./views/Training.js";
 import { Workbench } from "./views/Workbench.js";
 
 const TABS = [
@@ -31,6 +32,7 @@ const TABS = [
   { id: "live", label: "Live" },
   { id: "projector", label: "Projector" },
   { id: "datasets", label: "Datasets" },
+  { id: "training", label: "Training" },
   { id: "runs", label: "Runs" },
 ] as const;
 type Tab = (typeof TABS)[number]["id"];
@@ -161,6 +163,9 @@ export function App({ rpc }: { rpc: RpcClient }) {
                 setTab("workbench");
               }}
             />
+          </section>
+          <section hidden={tab !== "training"}>
+            <TrainingView active={tab === "training"} />
           </section>
           <section hidden={tab !== "runs"}>
             <RunsView

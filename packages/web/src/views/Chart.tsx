@@ -38,6 +38,14 @@ const fmt = (v: number | null | undefined): string =>
       ? v.toExponential(2)
       : v.toPrecision(4);
 
+/** An axis label: three significant digits, exponent form below 0.01 and from 10,000. */
+const tick = (v: number | null): string =>
+  v === null || !Number.isFinite(v)
+    ? ""
+    : v !== 0 && (Math.abs(v) < 1e-2 || Math.abs(v) >= 1e4)
+      ? v.toExponential(0)
+      : String(Number(v.toPrecision(3)));
+
 export function Chart({ title, data, lines, log = false, markers = [], testId, height = 180 }: ChartProps) {
   const box = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
@@ -61,7 +69,8 @@ export function Chart({ title, data, lines, log = false, markers = [], testId, h
       scales: { x: { time: false }, y: log ? { distr: 3 } : {} },
       axes: [
         { stroke: "#57606a", grid: { stroke: "#eaeef2" } },
-        { stroke: "#57606a", grid: { stroke: "#eaeef2" }, size: 60 },
+        // uPlot's own labels print 1e-4 as "0" on a log axis: small and large values in exponent form
+        { stroke: "#57606a", grid: { stroke: "#eaeef2" }, size: 60, values: (_u, splits) => splits.map(tick) },
       ],
       series: [
         { label: "step" },
@@ -124,7 +133,8 @@ export function Chart({ title, data, lines, log = false, markers = [], testId, h
     u.setData(data as uPlot.AlignedData, full);
   }, [data]);
 
-  const points = data.slice(1).reduce((n, ys) => n + ys.filter((v) => v !== null).length, 0);
+  // the points drawn, the faded raw copies apart (for the browser test: a live curve's count grows)
+  const points = data.slice(1).reduce((n, ys, i) => n + (lines[i]?.faded ? 0 : ys.filter((v) => v !== null).length), 0);
   const step = hover === null ? undefined : data[0][hover];
   return (
     <figure className="chart" data-testid={testId} data-points={points}>

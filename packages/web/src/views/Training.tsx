@@ -165,6 +165,8 @@ export function TrainingView({ active }: { active: boolean }) {
           metric: { kind, layer: l },
           label: single ? `layer ${l}` : `${runLabel(r)} · ${l}`,
           color: single || layer !== "" ? colorOf(single ? i : selected.indexOf(r.run)) : colorOfRun(r),
+          // several runs' layers share a run's colour: every other layer dashed
+          ...(!single && layer === "" && i % 2 === 1 && { dashed: true }),
           smooth: true,
         })),
       );
@@ -175,6 +177,7 @@ export function TrainingView({ active }: { active: boolean }) {
           metric: { kind: "activation", hook: h, stat },
           label: single ? h : `${runLabel(r)} · ${h}`,
           color: single ? colorOf(i) : colorOfRun(r),
+          ...(!single && hook === "" && i % 2 === 1 && { dashed: true }),
           points: true,
         })),
       );
