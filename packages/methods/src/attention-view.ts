@@ -275,27 +275,34 @@ export function dequantizeSqrt8(m: QuantizedMatrix): Float32Array {
 
 const B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-/** Standard base64 with padding (no Buffer: this package also runs in a browser). */
+const B64_CODES = Uint8Array.from(B64, (c) => c.charCodeAt(0));
+const PAD = "=".charCodeAt(0);
+
+/**
+ * Standard base64 with padding (no Buffer: this package also runs in a browser). Written as ASCII codes into one
+ * byte array and decoded once: building the string by concatenation took ~150 ms per 1,024-token head.
+ */
 export function base64(bytes: Uint8Array): string {
-  const parts: string[] = [];
-  let s = "";
-  for (let i = 0; i < bytes.length; i += 3) {
-    const a = bytes[i] as number;
-    const b = bytes[i + 1];
-    const c = bytes[i + 2];
-    const n = (a << 16) | ((b ?? 0) << 8) | (c ?? 0);
-    s +=
-      B64.charAt(n >> 18) +
-      B64.charAt((n >> 12) & 63) +
-      (b === undefined ? "=" : B64.charAt((n >> 6) & 63)) +
-      (c === undefined ? "=" : B64.charAt(n & 63));
-    if (s.length >= 8192) {
-      parts.push(s);
-      s = "";
-    }
+  const n = bytes.length;
+  const out = new Uint8Array(4 * Math.ceil(n / 3));
+  let o = 0;
+  let i = 0;
+  for (; i + 2 < n; i += 3) {
+    const v = ((bytes[i] as number) << 16) | ((bytes[i + 1] as number) << 8) | (bytes[i + 2] as number);
+    out[o++] = B64_CODES[v >> 18] as number;
+    out[o++] = B64_CODES[(v >> 12) & 63] as number;
+    out[o++] = B64_CODES[(v >> 6) & 63] as number;
+    out[o++] = B64_CODES[v & 63] as number;
   }
-  parts.push(s);
-  return parts.join("");
+  if (i < n) {
+    const two = i + 1 < n;
+    const v = ((bytes[i] as number) << 16) | (two ? (bytes[i + 1] as number) << 8 : 0);
+    out[o++] = B64_CODES[v >> 18] as number;
+    out[o++] = B64_CODES[(v >> 12) & 63] as number;
+    out[o++] = two ? (B64_CODES[(v >> 6) & 63] as number) : PAD;
+    out[o++] = PAD;
+  }
+  return new TextDecoder("latin1").decode(out);
 }
 
 function unbase64(text: string): Uint8Array {
