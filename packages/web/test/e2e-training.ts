@@ -80,6 +80,7 @@ export async function trainingStep(page: Page, o: TrainingStepOptions): Promise<
     await expect.poll(() => page.getByTestId("training-status").first().innerText(), o.wait).toBe("done");
     // the one run is selected on first sight and drawn
     await expect.poll(() => lossPoints(page), o.wait).toBeGreaterThanOrEqual(50);
+    const basePoints = await lossPoints(page);
 
     // the live run: listed first while it runs, its curve growing
     const live = train(
@@ -96,8 +97,8 @@ export async function trainingStep(page: Page, o: TrainingStepOptions): Promise<
     const first = rows.first();
     await expect.poll(() => first.getByTestId("training-status").innerText(), o.wait).toBe("running");
     await first.getByTestId("training-select").check();
-    // two readings of the curve while the run is still running: the second has more points
-    await expect.poll(() => lossPoints(page), o.wait).toBeGreaterThan(50);
+    // two readings of the curve while the run goes on: part of it drawn, then more (checked against the total below)
+    await expect.poll(() => lossPoints(page), o.wait).toBeGreaterThan(basePoints);
     const p1 = await lossPoints(page);
     await expect.poll(() => lossPoints(page), o.wait).toBeGreaterThan(p1);
     const p2 = await lossPoints(page);
@@ -118,6 +119,8 @@ export async function trainingStep(page: Page, o: TrainingStepOptions): Promise<
     }
     expect(evals).toBeGreaterThanOrEqual(2 + 9);
     await expect.poll(() => lossPoints(page), o.wait).toBe(50 + 240 + evals);
+    // the first reading was a part of the live run's curve, not all of it
+    expect(p1).toBeLessThan(50 + 240 + evals);
     const legend = await page.getByTestId("chart-loss").locator(".chart-legend li").allInnerTexts();
     expect(legend.map((t) => t.trim())).toEqual([
       `run ${ids[1]} train`,
