@@ -188,7 +188,8 @@ export interface RasterOptions {
 
 /**
  * Clears `pixels` (a w × h ImageData's words) and draws each point as a size × size square in its colour, in
- * order, then the selected points on top. Returns the number of points drawn (inside the canvas).
+ * order, then the selected points on top, ringed in the highlight. Returns the squares drawn inside the canvas
+ * (a selected point counts twice).
  */
 export function rasterize(
   pixels: Uint32Array,
@@ -207,12 +208,11 @@ export function rasterize(
   const bx = w / 2 - v.cx * v.scale - half;
   const ay = -v.scale;
   const by = h / 2 + v.cy * v.scale - half;
-  const size = o.size;
   let drawn = 0;
-  const draw = (i: number, color: number) => {
-    const sx = Math.round(ax * (xy[2 * i] as number) + bx);
-    const sy = Math.round(ay * (xy[2 * i + 1] as number) + by);
-    if (sx <= -size || sy <= -size || sx >= w || sy >= h) return;
+  const draw = (i: number, color: number, size: number, grow: number) => {
+    const sx = Math.round(ax * (xy[2 * i] as number) + bx) - grow;
+    const sy = Math.round(ay * (xy[2 * i + 1] as number) + by) - grow;
+    if (sx <= -size || sy <= -size || sx >= w || sy >= h) return false;
     const xa = sx < 0 ? 0 : sx;
     const xb = sx + size > w ? w : sx + size;
     const ya = sy < 0 ? 0 : sy;
@@ -221,9 +221,15 @@ export function rasterize(
       const row = yy * w;
       for (let k = row + xa; k < row + xb; k++) pixels[k] = color;
     }
-    drawn++;
+    return true;
   };
-  for (let i = 0; i < n; i++) draw(i, colors[i] as number);
-  if (o.selected !== null) for (let i = 0; i < n; i++) if (o.selected[i] === 1) draw(i, o.highlight);
+  for (let i = 0; i < n; i++) if (draw(i, colors[i] as number, o.size, 0)) drawn++;
+  // the selection on top: each selected point ringed in the highlight, a pixel wider on every side
+  if (o.selected !== null)
+    for (let i = 0; i < n; i++)
+      if (o.selected[i] === 1 && draw(i, o.highlight, o.size + 2, 1)) {
+        draw(i, colors[i] as number, o.size, 0);
+        drawn++;
+      }
   return drawn;
 }

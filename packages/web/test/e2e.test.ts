@@ -376,16 +376,33 @@ describe.skipIf(!haveChromium)("web UI in Chromium", () => {
     "projects a pasted dataset by PCA, lassos a region, trains a probe on it and steers the workbench prompt with it",
     async () => {
       await page.getByTestId("tab-projector").click();
+      // 20 short lines, two labels
       const happy = [
         "Lily was happy and she smiled",
         "Tom laughed and played with his ball",
         "The sun was warm and the girl was glad",
+        "Mom gave Ben a big hug and he felt good",
+        "The bird sang a happy song in the tree",
+        "Sue found a pretty flower and danced",
+        "They ate cake and had fun at the park",
+        "The puppy wagged its tail with joy",
+        "Max won the race and cheered",
+        "Anna loved her new red dress",
       ];
-      const sad = ["Lily was sad and she cried", "Tom was scared of the dark", "The dog was lost and the boy was sad"];
-      const lines = Array.from({ length: 20 }, (_, i) =>
-        JSON.stringify(
-          i % 2 === 0 ? { text: happy[(i / 2) % 3], label: "happy" } : { text: sad[((i - 1) / 2) % 3], label: "sad" },
-        ),
+      const sad = [
+        "Lily was sad and she cried",
+        "Tom was scared of the dark",
+        "The dog was lost and the boy was sad",
+        "Ben broke his toy and felt bad",
+        "The bird was hurt and could not fly",
+        "Sue lost her doll and wept",
+        "It rained all day and they were bored",
+        "The cat was sick and very tired",
+        "Max fell down and hurt his knee",
+        "Anna missed her mom and was lonely",
+      ];
+      const lines = [...happy.map((text) => ({ text, label: "happy" })), ...sad.map((text) => ({ text, label: "sad" }))].map(
+        (o) => JSON.stringify(o),
       );
       await page.getByTestId("projector-data").fill(lines.join("\n"));
       await page.getByTestId("projector-hook").selectOption("blocks.1.hook_resid_post");
@@ -452,7 +469,6 @@ describe.skipIf(!haveChromium)("web UI in Chromium", () => {
     SLOW,
   );
 
-  // ---- steps of newer views go above this line, each its own it(...) on the stories model ----
   it(
     "shows markup in a prompt's tokens as text, never as elements",
     async () => {

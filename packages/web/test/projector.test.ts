@@ -216,11 +216,12 @@ describe("view and rendering", () => {
       highlight: 7,
     });
     expect(drawn).toBe(4); // 3 in the canvas + the selected one again; (100, 100) is off-canvas
-    // (0, 0) → screen (0, 8): its square's top-left at (−1, 7): one pixel survives the clip, and the selected point
-    // (index 0) is drawn over index 1 at the same place
-    expect(px[7 * w + 0]).toBe(7);
+    // (0, 0) → screen (0, 8): its square's top-left at (−1, 7), one pixel left by the clip; the selected point
+    // (index 0) is drawn over index 1 at the same place, ringed in the highlight a pixel wider on every side
+    expect(px[7 * w + 0]).toBe(1);
+    expect([px[6 * w + 0], px[6 * w + 1], px[7 * w + 1]]).toEqual([7, 7, 7]);
     // (4.6, 3.6) → screen (4.6, 4.4), top-left rounded to (4, 3): a 2 × 2 square
     expect([px[3 * w + 4], px[3 * w + 5], px[4 * w + 4], px[4 * w + 5]]).toEqual([4, 4, 4, 4]);
-    expect(px.filter((c) => c !== bg).length).toBe(5);
+    expect(px.filter((c) => c !== bg).length).toBe(8);
   });
 });
