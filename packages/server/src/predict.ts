@@ -99,9 +99,21 @@ export function predictHandler(m: LoadedModel, id: string, job: PredictJob, ctx:
   const batch = job.batch ?? DEFAULT_BATCH;
   if (!Number.isInteger(batch) || batch < 1 || batch > MAX_BATCH)
     throw new ParamsError(`batch: expected an integer in [1, ${MAX_BATCH}], got ${JSON.stringify(job.batch)}`);
-  const rows = encodeRows(m, job);
+  const all = encodeRows(m, job);
   const classifier = m.config.classifier?.labels !== undefined;
-  const out: RowPrediction[] = new Array(rows.length);
+  // examples whose tokens (with their gold) are the same are computed once: templated datasets repeat themselves
+  const twins = new Map<string, number[]>();
+  const rows: Encoded[] = [];
+  for (const r of all) {
+    const key = `${r.textLen}:${r.ids.join(",")}`;
+    const same = twins.get(key);
+    if (same !== undefined) same.push(r.index);
+    else {
+      twins.set(key, [r.index]);
+      rows.push(r);
+    }
+  }
+  const out: RowPrediction[] = new Array(all.length);
   let done = 0;
   for (const group of batchesByLength(
     rows.map((r) => r.ids.length),
@@ -140,12 +152,15 @@ export function predictHandler(m: LoadedModel, id: string, job: PredictJob, ctx:
         correct = greedy;
       }
       const p: RowPrediction = { index: r.index, position: at, top, gold, correct };
-      out[r.index] = p;
-      made.push(p);
+      for (const index of twins.get(`${r.textLen}:${r.ids.join(",")}`) ?? [r.index]) {
+        const q = index === r.index ? p : { ...p, index };
+        out[index] = q;
+        made.push(q);
+      }
     }
-    done += group.length;
+    done += made.length;
     ctx.onPartial?.({ kind: "predictions", rows: made });
-    ctx.onProgress?.({ done, total: rows.length, what: "examples" });
+    ctx.onProgress?.({ done, total: all.length, what: "examples" });
   }
   return { kind: "predictions", model: id, dataset: job.dataset, rows: out, metrics: metricsOf(out), cached: false };
 }

@@ -26,6 +26,8 @@ const lines = [
   { text: "hello there", label: "b" },
   { text: "the cat sat", target: " on" },
   { text: "a b c d e", target: " f g" },
+  // the first again (another column): computed once, answered for both
+  { text: "hello world", label: "a", source: "y" },
 ];
 writeFileSync(file, `${lines.map((l) => JSON.stringify(l)).join("\n")}\n`);
 
@@ -85,15 +87,15 @@ describe("datasets over REST", () => {
     expect(r.status).toBe(200);
     const list = (JSON.parse(r.body) as { datasets: DatasetInfo[] }).datasets;
     expect(list).toEqual([
-      { id: "greetings", name: "greetings", count: 4, source: "file", labels: ["a", "b"], columns: ["source", "target"] },
+      { id: "greetings", name: "greetings", count: 5, source: "file", labels: ["a", "b"], columns: ["source", "target"] },
     ]);
     const p = JSON.parse((await get(s, "/api/datasets/greetings/rows?offset=1&limit=2")).body) as DatasetRowsPage;
-    expect(p).toMatchObject({ dataset: "greetings", offset: 1, total: 4 });
+    expect(p).toMatchObject({ dataset: "greetings", offset: 1, total: 5 });
     expect(p.rows).toEqual([
       { index: 1, text: "hello there", label: "b", fields: {} },
       { index: 2, text: "the cat sat", label: null, fields: { target: " on" } },
     ]);
-    expect(JSON.parse((await get(s, "/api/datasets/greetings/rows?offset=3")).body).rows).toHaveLength(1);
+    expect(JSON.parse((await get(s, "/api/datasets/greetings/rows?offset=3")).body).rows).toHaveLength(2);
     expect((await get(s, "/api/datasets/greetings/rows?limit=5001")).status).toBe(400);
     expect((await get(s, "/api/datasets/greetings/rows?offset=-1")).status).toBe(400);
     expect((await get(s, "/api/datasets/nope/rows")).status).toBe(404);
@@ -153,10 +155,11 @@ describe("datasets.predict", () => {
     if (r.kind !== "result" || r.result.kind !== "predictions") throw new Error(JSON.stringify(r));
     const res = r.result as PredictionsResult;
     expect(res.cached).toBe(false);
-    expect(res.rows.map((x) => x.index)).toEqual([0, 1, 2, 3]);
+    expect(res.rows.map((x) => x.index)).toEqual([0, 1, 2, 3, 4]);
     // the partial replies carry every example once
     const streamed = rs.flatMap((x) => (x.kind === "partial" && x.data.kind === "predictions" ? x.data.rows : []));
-    expect(streamed.map((x) => x.index).sort()).toEqual([0, 1, 2, 3]);
+    expect(streamed.map((x) => x.index).sort()).toEqual([0, 1, 2, 3, 4]);
+    expect(res.rows[4]).toEqual({ ...res.rows[0], index: 4 });
     expect(rs.some((x) => x.kind === "progress" && x.what === "examples")).toBe(true);
     for (const [i, l] of lines.entries()) {
       const row = res.rows[i] as RowPrediction;
@@ -173,7 +176,7 @@ describe("datasets.predict", () => {
       text: " f g",
       tokens: (m.tokenizer?.encode(" f g", { addSpecialTokens: false }) ?? []).length,
     });
-    const acc = res.rows.filter((x) => x.correct === true).length / 4;
+    const acc = res.rows.filter((x) => x.correct === true).length / 5;
     expect(res.metrics.accuracy).toBeCloseTo(acc, 12);
   });
 
