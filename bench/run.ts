@@ -11,6 +11,8 @@
 //            tokens, our train() against a PyTorch training loop on the same weights (train.ts)
 //   projector the web UI's Projector plot panning and zooming 100,000 points in headless Chromium (software
 //            rendering): the mean frame interval against a 30 frames/s budget (projector.ts)
+//   ui       the web UI's latency in headless Chromium against issue 11's targets: page load to workbench
+//            interactive, a live toggle, attention at 12 × 12 × 1,024 tokens (head, zoom, scroll) (ui.ts)
 // Prints one table and writes bench/out/latest.json: an array of rows { section, name, unit, ours, peer,
 // peer_value, ratio, target, met, verified, refused, note } where ratio > 1 means ours is worse (ours / peer for
 // times and sizes, peer / ours for tokens/s) and target, when set, bounds the ratio.
@@ -38,6 +40,7 @@ import { loadSection } from "./load.js";
 import { methodsSection } from "./methods.js";
 import { projectorSection } from "./projector.js";
 import { trainSection } from "./train.js";
+import { uiSection } from "./ui.js";
 
 const sections: { readonly [name: string]: (env: BenchEnv) => SectionResult | Promise<SectionResult> } = {
   kernels: kernelsSection,
@@ -46,6 +49,7 @@ const sections: { readonly [name: string]: (env: BenchEnv) => SectionResult | Pr
   methods: methodsSection,
   train: trainSection,
   projector: projectorSection,
+  ui: uiSection,
 };
 
 async function main(): Promise<void> {

@@ -1,5 +1,6 @@
 // Node entry: everything in index.ts plus writing tiny models to disk.
 export * from "./index.js";
+export { type RandomGpt2Options, writeRandomGpt2 } from "./random-gpt2-node.js";
 export {
   broadTexts,
   llamaCppTokenize,

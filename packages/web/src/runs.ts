@@ -28,6 +28,7 @@ const REOPEN: Readonly<Record<string, string>> = {
   run: "workbench",
   generate: "workbench",
   attention: "attention",
+  attention_overview: "attention",
   lens: "lens",
   dla: "lens",
   ablate: "ablation",

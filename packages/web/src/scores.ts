@@ -33,7 +33,7 @@ export const HEAD_COLUMNS: readonly { readonly key: HeadColumn; readonly label: 
 const at = (m: readonly (readonly number[])[] | null | undefined, li: number, hi: number): number | null => m?.[li]?.[hi] ?? null;
 
 /** The rows, layer by layer, head by head. */
-export function headRows(r: AttentionResult): HeadRow[] {
+export function headRows(r: Pick<AttentionResult, "layers" | "heads" | "entropy" | "firstToken" | "scores">): HeadRow[] {
   const rows: HeadRow[] = [];
   r.layers.forEach((layer, li) => {
     r.heads.forEach((head, hi) => {

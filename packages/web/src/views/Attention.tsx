@@ -1,9 +1,16 @@
 // Attention: every head's pattern on the prompt as a layer × head grid of canvas thumbnails, one head enlarged on
-// click (the target's query row outlined, the cell under the pointer read out), and the head table — entropy,
-// first-token share and, when asked, the previous-token, induction, duplicate-token and copying scores — from the
-// `attention` method.
-import type { AttentionResult } from "@llmdbg/protocol";
-import { useMemo, useState } from "react";
+// click (zoom and scroll with windowing, the target's query row outlined, the cell under the pointer read out),
+// its token-to-token line view, rollout and flow, and the head table — entropy, first-token share and, when asked,
+// the previous-token, induction, duplicate-token and copying scores.
+//
+// Built for 1,024 tokens: one `attention_overview` request brings the statistics, each head's pattern max-pooled
+// to a 64 × 64 thumbnail and the rollout, all as sqrt8 bytes; opening a head whose thumbnail is pooled asks for
+// that head alone (`attention_head`, about 1 MiB at 1,024 tokens), kept in the page for the prompt's lifetime.
+// Until it arrives the enlarged view shows the thumbnail stretched. A prompt of at most 64 tokens needs no second
+// request: its thumbnails are its patterns.
+import type { AttentionOverviewResult } from "@llmdbg/protocol";
+import { useEffect, useMemo, useRef, useState } from "react";
+import { type Bytes, clampWindow, decodeSqrt8, fullWindow, sqrt8Value, type Win } from "../attn-window.js";
 import { num, pct, visible } from "../format.js";
 import type { RpcClient } from "../rpc.js";
 import { HEAD_COLUMNS, type HeadColumn, headRows, sortRows } from "../scores.js";
@@ -11,18 +18,33 @@ import { readPosition, type Shared } from "../state.js";
 import { DownloadLink, progressText, useJob } from "../useJob.js";
 import { LineView, RolloutPanel } from "./Flow.js";
 import { PatternCanvas } from "./PatternCanvas.js";
+import { ZoomPattern } from "./ZoomPattern.js";
 
-const THUMB = 72;
-const LARGE = 420;
+const LARGE = 480;
+/** each head's pattern is pooled to at most this many rows and columns */
+const THUMBNAIL = 64;
+/** heads fetched at full size are kept for the prompt (at 1,024 tokens, 1 MiB each) up to this many */
+const KEEP_HEADS = 32;
+
+/** The enlarged head: its bytes, and whether they are the full pattern or its stretched thumbnail. */
+interface Enlarged {
+  readonly key: string;
+  readonly m: Bytes;
+  readonly full: boolean;
+}
 
 export function AttentionView({ rpc, shared }: { rpc: RpcClient; shared: Shared }) {
   const { model, prompt, target } = shared;
   const [withScores, setWithScores] = useState(true);
-  const [result, setResult] = useState<{ prompt: string; r: AttentionResult } | null>(null);
+  const [result, setResult] = useState<{ prompt: string; r: AttentionOverviewResult } | null>(null);
   const [sel, setSel] = useState<{ li: number; hi: number }>({ li: 0, hi: 0 });
   const [hover, setHover] = useState<{ row: number; col: number } | null>(null);
   const [sort, setSort] = useState<{ key: HeadColumn; desc: boolean }>({ key: "layer", desc: false });
+  const [win, setWin] = useState<Win>(fullWindow(0));
+  const [heads, setHeads] = useState<ReadonlyMap<string, Bytes>>(new Map());
   const job = useJob();
+  const headJob = useJob();
+  const asked = useRef<string | null>(null);
 
   const analyze = () => {
     const text = prompt;
@@ -30,24 +52,77 @@ export function AttentionView({ rpc, shared }: { rpc: RpcClient; shared: Shared 
       (o) =>
         rpc.call(
           "method",
-          { model: model.id, request: { kind: "attention", input: { text }, includePatterns: true, scores: withScores } },
+          {
+            model: model.id,
+            request: { kind: "attention_overview", input: { text }, scores: withScores, thumbnail: THUMBNAIL },
+          },
           o,
         ),
       (r) => {
-        if (r.kind !== "attention") throw new Error(`expected an attention result, got ${r.kind}`);
+        if (r.kind !== "attention_overview") throw new Error(`expected an attention overview, got ${r.kind}`);
         setResult({ prompt: text, r });
+        setHeads(new Map());
+        asked.current = null;
         setSel({ li: 0, hi: 0 });
+        setWin(fullWindow(r.tokens.length));
       },
     );
   };
 
   const r = result?.r ?? null;
+  const n = r?.tokens.length ?? 0;
+  const thumbs = useMemo(() => r?.thumbnails.map((row) => row.map(decodeSqrt8)) ?? [], [r]);
   const rows = useMemo(() => (r === null ? [] : sortRows(headRows(r), sort.key, sort.desc)), [r, sort]);
-  const tokenText = (i: number) => (r === null ? "" : visible(r.tokens[i]?.text ?? null, r.tokens[i]?.id));
-  const large = r?.patterns?.[sel.li]?.[sel.hi] ?? null;
+  const labels = useMemo(() => r?.tokens.map((t) => visible(t.text, t.id)) ?? [], [r]);
   const layerOf = (li: number) => r?.layers[li] ?? li;
   const headOf = (hi: number) => r?.heads[hi] ?? hi;
-  const markRow = target !== null && r !== null && readPosition(target) < r.tokens.length ? readPosition(target) : null;
+  const headKey = `L${layerOf(sel.li)}H${headOf(sel.hi)}`;
+  const markRow = target !== null && r !== null && readPosition(target) < n ? readPosition(target) : null;
+
+  // the enlarged head: the thumbnail when it is the pattern, else the fetched pattern or, meanwhile, the thumbnail
+  const thumb = thumbs[sel.li]?.[sel.hi] ?? null;
+  const fetched = heads.get(headKey);
+  const enlarged: Enlarged | null =
+    r === null || thumb === null
+      ? null
+      : r.pool === 1
+        ? { key: headKey, m: thumb, full: true }
+        : fetched !== undefined
+          ? { key: headKey, m: fetched, full: true }
+          : { key: headKey, m: thumb, full: false };
+
+  useEffect(() => {
+    if (r === null || result === null || r.pool === 1 || heads.has(headKey) || asked.current === headKey) return;
+    asked.current = headKey;
+    const layer = layerOf(sel.li);
+    const head = headOf(sel.hi);
+    headJob.start(
+      (o) =>
+        rpc.call(
+          "method",
+          { model: model.id, request: { kind: "attention_head", input: { text: result.prompt }, layer, head } },
+          o,
+        ),
+      (h) => {
+        if (h.kind !== "attention_head") throw new Error(`expected one head's pattern, got ${h.kind}`);
+        setHeads((prev) => {
+          const next = new Map(prev);
+          next.set(`L${h.layer}H${h.head}`, decodeSqrt8(h.pattern));
+          while (next.size > KEEP_HEADS) next.delete(next.keys().next().value as string);
+          return next;
+        });
+      },
+    );
+  });
+
+  // a thumbnail stands for pool × pool entries: the enlarged drawing maps the window onto its rows and columns
+  const shownWin: Win =
+    enlarged === null || enlarged.full || r === null
+      ? win
+      : clampWindow({ row0: win.row0 / r.pool, col0: win.col0 / r.pool, size: win.size / r.pool }, enlarged.m.rows);
+  const value = (row: number, col: number) =>
+    enlarged === null || !enlarged.full ? Number.NaN : sqrt8Value(enlarged.m.bytes[row * n + col] as number);
+  const focus = hover?.row ?? markRow ?? n - 1;
 
   return (
     <div className="attention">
@@ -72,13 +147,16 @@ export function AttentionView({ rpc, shared }: { rpc: RpcClient; shared: Shared 
       </div>
       {job.error !== null && <p className="error">attention: {job.error}</p>}
       {result === null && !job.running && <p className="muted">Analyzes the workbench's prompt: “{prompt}”.</p>}
-      {r?.patterns != null && (
+      {r !== null && (
         <div className="attn-layout">
           <div>
+            <p className="muted">
+              {n} tokens{r.pool > 1 ? ` · thumbnails: the maximum over ${r.pool} × ${r.pool} blocks` : ""}
+            </p>
             <div
               className="thumbs"
               data-testid="attention-grid"
-              style={{ gridTemplateColumns: `auto repeat(${r.heads.length}, ${THUMB + 6}px)` }}
+              style={{ gridTemplateColumns: `auto repeat(${r.heads.length}, ${thumbSize(r.heads.length) + 6}px)` }}
             >
               <span />
               {r.heads.map((h) => (
@@ -86,59 +164,77 @@ export function AttentionView({ rpc, shared }: { rpc: RpcClient; shared: Shared 
                   H{h}
                 </span>
               ))}
-              {r.patterns.map((heads, li) => (
+              {thumbs.map((row, li) => (
                 <div key={r.layers[li]} className="thumb-row">
                   <span className="axis">L{layerOf(li)}</span>
-                  {heads.map((p, hi) => (
+                  {row.map((t, hi) => (
                     <button
                       type="button"
                       key={headOf(hi)}
                       data-testid="thumb"
+                      data-head={`L${layerOf(li)}H${headOf(hi)}`}
                       className={sel.li === li && sel.hi === hi ? "thumb selected" : "thumb"}
                       title={`L${layerOf(li)}H${headOf(hi)}: entropy ${num(r.entropy[li]?.[hi], 2)} nats`}
                       onClick={() => setSel({ li, hi })}
                     >
-                      <PatternCanvas pattern={p} size={THUMB} label={`L${layerOf(li)}H${headOf(hi)}`} />
+                      <PatternCanvas bytes={t} size={thumbSize(r.heads.length)} label={`L${layerOf(li)}H${headOf(hi)}`} />
                     </button>
                   ))}
                 </div>
               ))}
             </div>
           </div>
-          {large !== null && (
-            <div className="enlarged" data-testid="attention-enlarged">
-              <h3>
-                L{layerOf(sel.li)}H{headOf(sel.hi)}
-              </h3>
-              <PatternCanvas pattern={large} size={LARGE} max={1} markRow={markRow} onHover={setHover} />
+          {enlarged !== null && (
+            <div
+              className="enlarged"
+              data-testid="attention-enlarged"
+              data-head={enlarged.key}
+              data-full={enlarged.full ? "yes" : "no"}
+            >
+              <h3>{headKey}</h3>
+              <ZoomPattern
+                bytes={enlarged.m.bytes}
+                n={enlarged.m.rows}
+                win={shownWin}
+                setWin={(w) =>
+                  setWin(
+                    enlarged.full ? w : clampWindow({ row0: w.row0 * r.pool, col0: w.col0 * r.pool, size: w.size * r.pool }, n),
+                  )
+                }
+                size={LARGE}
+                labels={enlarged.full ? labels : []}
+                markRow={enlarged.full ? markRow : null}
+                onHover={setHover}
+                label={`${headKey} attention pattern`}
+                drawKey={`${enlarged.key}:${enlarged.full ? "full" : "thumbnail"}`}
+              />
               <p className="readout" data-testid="attention-readout">
-                {hover === null
-                  ? "rows: queries, columns: keys — point at a cell"
-                  : `query ${hover.row} “${tokenText(hover.row)}” → key ${hover.col} “${tokenText(hover.col)}”: ${pct(
-                      large[hover.row]?.[hover.col] ?? Number.NaN,
-                    )}`}
+                {!enlarged.full
+                  ? `loading the full pattern (${headJob.running ? progressText(headJob.progress) || "asked" : "…"})`
+                  : hover === null
+                    ? "rows: queries, columns: keys — point at a cell, scroll to zoom, drag to move"
+                    : `query ${hover.row} “${labels[hover.row] ?? ""}” → key ${hover.col} “${labels[hover.col] ?? ""}”: ${pct(
+                        value(hover.row, hover.col),
+                      )}`}
               </p>
+              {headJob.error !== null && (
+                <p className="error">
+                  {headKey}: {headJob.error}
+                </p>
+              )}
               <p className="muted">
                 entropy {num(r.entropy[sel.li]?.[sel.hi], 2)} nats · first token{" "}
                 {pct(r.firstToken[sel.li]?.[sel.hi] ?? Number.NaN)} · sinks{" "}
                 {(r.sinks[sel.li]?.[sel.hi] ?? [])
-                  .map((s) => `${s.position} “${tokenText(s.position)}” ${pct(s.mass)}`)
+                  .map((s) => `${s.position} “${labels[s.position] ?? ""}” ${pct(s.mass)}`)
                   .join(", ")}
               </p>
-              {markRow !== null && (
-                <p className="muted">
-                  target query {markRow} “{tokenText(markRow)}” attends most to{" "}
-                  {topKeys(large[markRow] ?? [], 3)
-                    .map((k) => `${k} “${tokenText(k)}” ${pct(large[markRow]?.[k] ?? 0)}`)
-                    .join(", ")}
-                </p>
-              )}
-              <LineView pattern={large} labels={r.tokens.map((t) => visible(t.text, t.id))} focus={hover?.row ?? markRow} />
+              {enlarged.full && <LineView bytes={enlarged.m.bytes} n={n} win={win} labels={labels} focus={focus} />}
             </div>
           )}
         </div>
       )}
-      {r !== null && <RolloutPanel r={r} />}
+      {r !== null && <RolloutPanel r={r} labels={labels} />}
       {r !== null && (
         <table className="scores" data-testid="head-scores">
           <thead>
@@ -178,11 +274,5 @@ export function AttentionView({ rpc, shared }: { rpc: RpcClient; shared: Shared 
   );
 }
 
-/** The indices of the k largest values, largest first. */
-function topKeys(row: readonly number[], k: number): number[] {
-  return row
-    .map((v, i) => [v, i] as const)
-    .sort((a, b) => b[0] - a[0])
-    .slice(0, k)
-    .map(([, i]) => i);
-}
+/** Thumbnails shrink as heads multiply, so a 12-head row fits beside the enlarged head. */
+const thumbSize = (heads: number) => (heads <= 4 ? 72 : heads <= 8 ? 56 : 40);
