@@ -4,3 +4,4 @@ export { isMethodKind, modelInfo, ParamsError, predictionsOf, runPredictions } f
 export { QueueFullError } from "./lane.js";
 export { runOfJob } from "./runs.js";
 export { type JobRecord, type RunningServer, type ServerLimits, type ServerOptions, startServer } from "./server.js";
+export { EVENTS_PAGE, trainingEvents, trainingList } from "./training.js";
