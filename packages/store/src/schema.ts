@@ -153,6 +153,9 @@ export const MIGRATIONS: readonly Migration[] = [
           created_at TEXT NOT NULL
         );
         CREATE INDEX checkpoints_run ON checkpoints(run_id);
+        -- a run's newest event of a kind (its last step, its last evaluation) and its checkpoints before a
+        -- sequence number, without reading every event of a long run
+        CREATE INDEX events_kind ON events(run_id, kind, seq);
       `),
   },
 ];
