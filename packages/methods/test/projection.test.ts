@@ -97,6 +97,33 @@ describe("PCA", () => {
     }
   });
 
+  it("symmetricEigen: A v = λ v with orthonormal vectors on a larger matrix with repeated eigenvalues, and a zero matrix", () => {
+    const d = 60;
+    const Q = orthonormal(d, 2);
+    const lambda = Array.from({ length: d }, (_, i) => (i < 3 ? 7 : i < 10 ? -1.5 : (i % 5) * 0.3));
+    const A = new Float64Array(d * d);
+    for (let i = 0; i < d; i++)
+      for (let j = 0; j < d; j++)
+        A[i * d + j] = Q.reduce((s, q, k) => s + (lambda[k] as number) * (q[i] as number) * (q[j] as number), 0);
+    const { values, vectors } = symmetricEigen(A, d);
+    const sorted = [...lambda].sort((a, b) => b - a);
+    values.forEach((v, i) => {
+      expect(v).toBeCloseTo(sorted[i] as number, 10);
+    });
+    for (let k = 0; k < d; k++) {
+      const v = vectors.subarray(k * d, (k + 1) * d);
+      for (let i = 0; i < d; i++) {
+        let av = 0;
+        for (let j = 0; j < d; j++) av += (A[i * d + j] as number) * (v[j] as number);
+        expect(av).toBeCloseTo((values[k] as number) * (v[i] as number), 10);
+      }
+      for (let l = 0; l <= k; l++) expect(cosine(v, vectors.subarray(l * d, (l + 1) * d))).toBeCloseTo(l === k ? 1 : 0, 10);
+    }
+    const zero = symmetricEigen(new Float64Array(9), 3);
+    expect([...zero.values]).toEqual([0, 0, 0]);
+    expect(Math.abs(cosine(zero.vectors.subarray(0, 3), zero.vectors.subarray(3, 6)))).toBeLessThan(1e-12);
+  });
+
   it("finds the two planted directions of a rank-2 set and their variances", () => {
     const [n, d] = [2000, 16];
     const [u1, u2] = orthonormal(d, 7) as [Float64Array, Float64Array];
