@@ -41,7 +41,9 @@ import {
   globalNorm,
   type Optimizer,
   type ParamAccess,
+  stepHelper,
   train,
+  type WorkerStepHelper,
 } from "@llmdbg/train";
 import {
   allOf,
@@ -323,6 +325,7 @@ export async function trainSection(env: BenchEnv, opts: TrainBenchOptions = {}):
   const reps = opts.reps ?? 3;
   const tokens = STEP.batch * STEP.seq;
   const tmp = tempFolder("llmdbg-bench-train-");
+  let helper: WorkerStepHelper | undefined;
   try {
     let t0 = performance.now();
     const weightsFile = join(tmp.dir, "model.safetensors");
@@ -337,7 +340,9 @@ export async function trainSection(env: BenchEnv, opts: TrainBenchOptions = {}):
     const rowsIds = batchIds(STEP.batch, STEP.seq, cfg.vocab_size);
     const data = { train: rowsIds.map((ids): Example => ({ ids })) };
     const config = oneStepConfig();
-    const opt = new AdamW(ADAMW);
+    // the optimizer's second thread, as llmdbg train gives it (the same update, bit for bit: helper.test.ts)
+    helper = stepHelper();
+    const opt = new AdamW({ ...ADAMW, helper });
     let stepMs = Number.NaN;
     const onEvent = (e: TrainEvent) => {
       if (e.kind === "step") stepMs = e.wallMs;
@@ -454,6 +459,7 @@ export async function trainSection(env: BenchEnv, opts: TrainBenchOptions = {}):
     ];
     return { rows };
   } finally {
+    await helper?.close();
     tmp.dispose();
   }
 }

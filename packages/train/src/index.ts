@@ -47,12 +47,17 @@ export {
 } from "./loss.js";
 export {
   AdamW,
+  type AdamWDone,
+  type AdamWJob,
   type AdamWOptions,
+  type AdamWScalars,
+  adamwKernel,
   type Optimizer,
   type OptimizerState,
   type ParamAccess,
   Sgd,
   type SgdOptions,
+  type StepHelper,
   type UpdateNorms,
 } from "./optim.js";
 export {

@@ -52,6 +52,47 @@ export interface Optimizer {
   loadState(state: OptimizerState): void;
 }
 
+/** One parameter's AdamW update, handed to a helper thread: its values and gradient (copies), its moments. */
+export interface AdamWJob {
+  readonly name: string;
+  readonly p: Float32Array;
+  readonly g: Float32Array;
+  readonly m: Float32Array;
+  readonly v: Float32Array;
+  readonly decay: number;
+}
+
+/** A job's answer: the new values, the moments (the same numbers the job's arrays now hold), the update norms. */
+export interface AdamWDone {
+  readonly name: string;
+  readonly out: Float32Array;
+  readonly m: Float32Array;
+  readonly v: Float32Array;
+  readonly delta2: number;
+  readonly norm2: number;
+}
+
+/** The step's constants, the same for every parameter. */
+export interface AdamWScalars {
+  readonly gradScale: number;
+  readonly c1: number;
+  readonly b2: number;
+  readonly c2: number;
+  readonly num: number;
+  readonly epsHat: number;
+}
+
+/**
+ * A second thread for the update (Node: `stepHelper()` of the package's Node entry). `start` hands it jobs that
+ * it runs while this thread runs the others; `finish` waits for them. The arrays of a started job belong to the
+ * helper until `finish` returns them (moments included, as the answer's arrays). An error `finish` throws after
+ * a failed update carries the moments back (`moments`), so the optimizer's state survives it.
+ */
+export interface StepHelper {
+  start(jobs: readonly AdamWJob[], scalars: AdamWScalars): void;
+  finish(): AdamWDone[];
+}
+
 export interface AdamWOptions {
   /** default [0.9, 0.999] */
   readonly betas?: readonly [number, number];
@@ -61,6 +102,67 @@ export interface AdamWOptions {
   readonly weightDecay?: number;
   /** leave 1-D parameters (biases, norm weights) undecayed, as the Hugging Face Trainer does; default false (torch) */
   readonly noDecay1d?: boolean;
+  /**
+   * a second thread that updates about half of the parameters (by size) while this one updates the rest — the
+   * same numbers, bit for bit, since each parameter is updated whole by one thread with the same code; used
+   * when the parameters hold at least `parallelFrom` elements (default 4 Mi: below it copying the helper's
+   * share and the hand-off cost more than they save)
+   */
+  readonly helper?: StepHelper;
+  readonly parallelFrom?: number;
+}
+
+/**
+ * The AdamW update of one parameter (see AdamW), a function of arrays and numbers alone so that a helper thread
+ * runs this very code (from its source text): returns [‖Δw‖², ‖w‖²].
+ */
+export function adamwKernel(
+  p: Float32Array,
+  g: Float32Array,
+  m: Float32Array,
+  v: Float32Array,
+  out: Float32Array,
+  decay: number,
+  gradScale: number,
+  c1: number,
+  b2: number,
+  c2: number,
+  num: number,
+  epsHat: number,
+): [number, number] {
+  const n = p.length;
+  let delta2 = 0;
+  let norm2 = 0;
+  for (let i = 0; i < n; i++) {
+    const w0 = p[i] as number;
+    const gi = Math.fround((g[i] as number) * gradScale);
+    const m0 = m[i] as number;
+    const mi = Math.fround(m0 + (gi - m0) * c1);
+    const vi = Math.fround((v[i] as number) * b2 + c2 * gi * gi);
+    m[i] = mi;
+    v[i] = vi;
+    const w1 = Math.fround(Math.fround(w0 * decay) - (num * mi) / (Math.sqrt(vi) + epsHat));
+    out[i] = w1;
+    const d = w1 - w0;
+    delta2 += d * d;
+    norm2 += w0 * w0;
+  }
+  return [delta2, norm2];
+}
+
+/** Splits sizes into two bins of about equal total (largest first, each to the lighter bin): the second bin's indices. */
+export function helperShare(sizes: readonly number[]): Set<number> {
+  const order = sizes.map((n, i) => [n, i] as const).sort((a, b) => b[0] - a[0] || a[1] - b[1]);
+  let mine = 0;
+  let theirs = 0;
+  const out = new Set<number>();
+  for (const [n, i] of order) {
+    if (theirs < mine) {
+      out.add(i);
+      theirs += n;
+    } else mine += n;
+  }
+  return out;
 }
 
 export interface SgdOptions {
@@ -127,12 +229,16 @@ export class AdamW implements Optimizer {
   private readonly eps: number;
   private readonly wd: number;
   private readonly noDecay1d: boolean;
+  private readonly helper: StepHelper | null;
+  private readonly parallelFrom: number;
 
   constructor(opts: AdamWOptions = {}) {
     [this.b1, this.b2] = opts.betas ?? [0.9, 0.999];
     this.eps = opts.eps ?? 1e-8;
     this.wd = opts.weightDecay ?? 0.01;
     this.noDecay1d = opts.noDecay1d ?? false;
+    this.helper = opts.helper ?? null;
+    this.parallelFrom = opts.parallelFrom ?? 4 * 1024 * 1024;
     for (const b of [this.b1, this.b2])
       if (!(b >= 0 && b < 1)) throw new RangeError(`AdamW: betas must be in [0, 1), got ${opts.betas?.join(", ")}`);
   }
@@ -150,37 +256,58 @@ export class AdamW implements Optimizer {
     // (in float64, rounded to f32 as before: equal to the two-division form to within float64 rounding)
     const num = stepSize * bc2Sqrt;
     const epsHat = eps * bc2Sqrt;
-    const c1 = 1 - b1;
-    const c2 = 1 - b2;
-    const norms = new Map<string, UpdateNorms>();
-    for (const [name, g] of grads) {
+    const sc: AdamWScalars = { gradScale, c1: 1 - b1, b2, c2: 1 - b2, num, epsHat };
+    // every parameter checked (and its moments made) before any is updated or handed over
+    const work = [...grads].map(([name, g]) => {
       const { old, p } = f32Param(params, name, g);
       this.shapes.set(name, old.shape);
       const n = p.length;
-      const m = stateArray(this.m, name, n);
-      const v = stateArray(this.v, name, n);
       const decay = this.noDecay1d && old.rank <= 1 ? 1 : 1 - lr * this.wd;
-      const out = new Float32Array(n);
-      let delta2 = 0;
-      let norm2 = 0;
-      for (let i = 0; i < n; i++) {
-        const w0 = p[i] as number;
-        const gi = Math.fround((g[i] as number) * gradScale);
-        const m0 = m[i] as number;
-        const mi = Math.fround(m0 + (gi - m0) * c1);
-        const vi = Math.fround((v[i] as number) * b2 + c2 * gi * gi);
-        m[i] = mi;
-        v[i] = vi;
-        const w1 = Math.fround(Math.fround(w0 * decay) - (num * mi) / (Math.sqrt(vi) + epsHat));
-        out[i] = w1;
-        const d = w1 - w0;
-        delta2 += d * d;
-        norm2 += w0 * w0;
-      }
-      params.set(name, fromTyped(out, old.shape, "f32")); // [param shape]
-      norms.set(name, { delta2, norm2 });
+      return { name, g, old, p, m: stateArray(this.m, name, n), v: stateArray(this.v, name, n), decay };
+    });
+    const total = work.reduce((s, w) => s + w.p.length, 0);
+    const theirs =
+      this.helper !== null && total >= this.parallelFrom ? helperShare(work.map((w) => w.p.length)) : new Set<number>();
+    if (theirs.size > 0) {
+      // copies of the values and gradients (the caller keeps its arrays); the moments themselves travel
+      const jobs = [...theirs].map((i) => {
+        const w = work[i] as (typeof work)[number];
+        return { name: w.name, p: w.p.slice(), g: w.g.slice(), m: w.m, v: w.v, decay: w.decay };
+      });
+      this.helper?.start(jobs, sc);
     }
-    return norms;
+    const norms = new Map<string, UpdateNorms>();
+    work.forEach((w, i) => {
+      if (theirs.has(i)) return;
+      const out = new Float32Array(w.p.length);
+      const [delta2, norm2] = adamwKernel(w.p, w.g, w.m, w.v, out, w.decay, sc.gradScale, sc.c1, sc.b2, sc.c2, sc.num, sc.epsHat);
+      params.set(w.name, fromTyped(out, w.old.shape, "f32")); // [param shape]
+      norms.set(w.name, { delta2, norm2 });
+    });
+    if (theirs.size > 0) {
+      let done: AdamWDone[];
+      try {
+        done = this.helper?.finish() ?? [];
+      } catch (e) {
+        const back = (e as { moments?: readonly { name: string; m: Float32Array; v: Float32Array }[] }).moments;
+        for (const k of back ?? []) {
+          this.m.set(k.name, k.m);
+          this.v.set(k.name, k.v);
+        }
+        throw e;
+      }
+      for (const d of done) {
+        const w = work.find((x) => x.name === d.name);
+        if (w === undefined) throw new Error(`AdamW: the helper answered for an unknown parameter ${d.name}`);
+        // the moments come back in the arrays the helper returned (those handed over are detached now)
+        this.m.set(d.name, d.m);
+        this.v.set(d.name, d.v);
+        params.set(d.name, fromTyped(d.out, w.old.shape, "f32")); // [param shape]
+        norms.set(d.name, { delta2: d.delta2, norm2: d.norm2 });
+      }
+    }
+    // in the gradients' order, as the single-threaded loop gives them
+    return new Map(work.map((w) => [w.name, norms.get(w.name) as UpdateNorms]));
   }
 
   state(): OptimizerState {

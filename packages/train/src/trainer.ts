@@ -20,7 +20,7 @@ import {
   type Objective,
   runParams,
 } from "./loss.js";
-import { AdamW, type Optimizer, Sgd } from "./optim.js";
+import { AdamW, type Optimizer, Sgd, type StepHelper } from "./optim.js";
 import { Rng, type RngState } from "./rng.js";
 import { clipCoef, clipGradNorm, lrFactor, sumSquares } from "./schedule.js";
 import type { TelemetrySink } from "./sinks.js";
@@ -61,6 +61,11 @@ export interface TrainOptions {
   readonly runOptions?: (step: number) => ExtraRunOptions;
   /** an optimizer instead of the config's (its state is checkpointed through the same interface) */
   readonly optimizer?: Optimizer;
+  /**
+   * a second thread for the config's AdamW (Node: `stepHelper()`, which the caller closes): it updates about half
+   * the parameters, bit for bit as this thread would, once they hold 4 Mi elements or more
+   */
+  readonly stepHelper?: StepHelper;
 }
 
 export interface TrainResult {
@@ -166,8 +171,8 @@ const TRAJECTORY: readonly (keyof ResolvedTrainConfig)[] = [
   "onAnomaly",
 ];
 
-function makeOptimizer(o: ResolvedTrainConfig["optimizer"]): Optimizer {
-  return o.kind === "adamw" ? new AdamW(o) : new Sgd(o);
+function makeOptimizer(o: ResolvedTrainConfig["optimizer"], helper: StepHelper | undefined): Optimizer {
+  return o.kind === "adamw" ? new AdamW({ ...o, ...(helper !== undefined && { helper }) }) : new Sgd(o);
 }
 
 /** The order examples are read in: one permutation per epoch, drawn from the run's generator. */
@@ -253,7 +258,7 @@ export async function train(
     );
   const names = model.params.names();
   const trainable = cfg.trainable === null ? names : selectNames(cfg.trainable, names, "trainable");
-  const optimizer = opts.optimizer ?? makeOptimizer(cfg.optimizer);
+  const optimizer = opts.optimizer ?? makeOptimizer(cfg.optimizer, opts.stepHelper);
   const accum = cfg.gradientAccumulation;
   const stream = new DataStream(N, cfg.batchSize, cfg.shuffle, Rng.seeded(cfg.seed));
   const totalSteps = cfg.maxSteps ?? Math.max(1, Math.ceil(((cfg.epochs ?? 1) * stream.perEpoch) / accum));

@@ -4,7 +4,9 @@
 // term between an example and its counterfactual (--consistency λ). The data, the progress bar, --json events, the
 // JSONL log, Ctrl-C (a checkpoint, exit 130) and the exit codes are those of `llmdbg train`; the options used are
 // written to <out>/finetune.json.
+
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { join, resolve } from "node:path";
 import { type HookedModel, run } from "@llmdbg/core";
 import { saveModel } from "@llmdbg/models";
@@ -36,6 +38,7 @@ import {
   type Repair,
   repairTraining,
   saveAdapter,
+  stepHelper,
   train,
 } from "@llmdbg/train";
 import { modelPath, UsageError } from "../args.js";
@@ -405,11 +408,14 @@ export const finetuneCommand: Command = {
       }
     };
     let result: Awaited<ReturnType<typeof train>>;
+    // the optimizer's second thread (a full fine-tune of a model of 4 Mi parameters or more uses it)
+    const helper = availableParallelism() > 1 ? stepHelper() : undefined;
     try {
       result = await train(model, { train: examples, ...(validation !== undefined && { validation }) }, training, {
         sink,
         onEvent,
         signal: controller.signal,
+        ...(helper !== undefined && { stepHelper: helper }),
         // a LoRA run's checkpoints hold the adapter's tensors; a full run's are model folders
         checkpoints: folderCheckpoints(
           join(out, "checkpoints"),
@@ -423,6 +429,7 @@ export const finetuneCommand: Command = {
       bar?.finish();
       process.off("SIGINT", stop);
       sink.close();
+      await helper?.close();
     }
     const modelFolder = (dir: string) => {
       mkdirSync(dir, { recursive: true });

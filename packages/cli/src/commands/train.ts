@@ -5,13 +5,15 @@
 // exits 130; `--resume <checkpoint>` continues that run bit for bit. The run store records the run from its start
 // (status running, the events in batches as they happen, each checkpoint) to its end (done, failed with the error,
 // or aborted on Ctrl-C), so `llmdbg serve`'s Training view follows it live (record-live.ts).
+
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import type { Tokenizer } from "@llmdbg/core";
 import { initModel, load, normalizeHfConfig, saveModel } from "@llmdbg/models";
 import type { TrainConfig, TrainEvent } from "@llmdbg/protocol";
 import { loadTokenizerFromFolder } from "@llmdbg/tokenizers";
-import { type Example, folderCheckpoints, JsonlSink, loadCheckpoint, train } from "@llmdbg/train";
+import { type Example, folderCheckpoints, JsonlSink, loadCheckpoint, stepHelper, train } from "@llmdbg/train";
 import { UsageError } from "../args.js";
 import { defineFlags, flag } from "../flags.js";
 import { print, progressBar } from "../output.js";
@@ -228,11 +230,14 @@ export const trainCommand: Command = {
       }
     };
     let result: Awaited<ReturnType<typeof train>>;
+    // the optimizer's second thread (used from 4 Mi parameters on; the zoo's models stay on one)
+    const helper = availableParallelism() > 1 ? stepHelper() : undefined;
     try {
       result = await train(model, data, training, {
         sink,
         onEvent,
         signal: controller.signal,
+        ...(helper !== undefined && { stepHelper: helper }),
         checkpoints: folderCheckpoints(join(out, "checkpoints"), { config: configJson, copyFrom }),
         ...(resume !== undefined && { resume }),
       });
@@ -249,6 +254,7 @@ export const trainCommand: Command = {
       bar?.finish();
       process.off("SIGINT", stop);
       sink.close();
+      await helper?.close();
     }
     // the store links the run to the model it wrote
     endLiveRun(live, {
