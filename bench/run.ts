@@ -11,6 +11,8 @@
 //            tokens, our train() against a PyTorch training loop on the same weights (train.ts)
 //   projector the web UI's Projector plot panning and zooming 100,000 points in headless Chromium (software
 //            rendering): the mean frame interval against a 30 frames/s budget (projector.ts)
+//   datasets the web UI's Datasets table: 10,000 rows with predictions scrolled in headless Chromium, the mean frame
+//            interval against a 60 frames/s budget (datasets.ts)
 //   ui       the web UI's latency in headless Chromium against issue 11's targets: page load to workbench
 //            interactive, a live toggle, attention at 12 × 12 × 1,024 tokens (head, zoom, scroll) (ui.ts)
 // Prints one table and writes bench/out/latest.json: an array of rows { section, name, unit, ours, peer,
@@ -34,6 +36,7 @@ import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
 import { OrtBackend, useBackend } from "@llmdbg/tensor";
 import { type BenchEnv, outDir, printTable, type Row, type SectionResult } from "./common.js";
+import { datasetsSection } from "./datasets.js";
 import { gpt2Section } from "./gpt2.js";
 import { kernelsSection } from "./kernels.js";
 import { loadSection } from "./load.js";
@@ -49,6 +52,7 @@ const sections: { readonly [name: string]: (env: BenchEnv) => SectionResult | Pr
   methods: methodsSection,
   train: trainSection,
   projector: projectorSection,
+  datasets: datasetsSection,
   ui: uiSection,
 };
 
