@@ -227,6 +227,7 @@ export function projection(model: TransformerModel, req: ProjectionRequest, opts
       xy[2 * i + 1] = k > 1 ? (p.coords[i * k + 1] as number) : 0;
     }
   } else {
+    if (count < 4) throw new MethodRequestError("dataset", `gives ${count} points; UMAP needs four or more`);
     const u = req.umap ?? {};
     const uSeed = intIn(u.seed, "umap.seed", 0, 2 ** 31 - 1, 0);
     // umap-js needs fewer neighbours than points; a small dataset gets all of them

@@ -290,6 +290,7 @@ describe("projection", () => {
     bad(() => projection(m, { ...base, dataset: [...data, { text: "" }] }), "dataset[10].text");
     bad(() => projection(m, { ...base, dataset: [{ text: "a", label: 1 as unknown as string }] }), "dataset[0].label");
     bad(() => projection(m, { ...base, method: "umap", umap: { minDist: 2 } }), "umap.minDist");
+    bad(() => projection(m, { ...base, method: "umap", points: "last", dataset: data.slice(0, 3) }), "dataset", /four or more/);
   });
 });
 

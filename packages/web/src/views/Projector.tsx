@@ -26,6 +26,8 @@ import { type PlotStats, type ScatterHandle, ScatterPlot } from "./ScatterPlot.j
 /** points per side of a probe (a seeded sample beyond it) */
 const PROBE_SIDE = 2000;
 const W = 760;
+/** what one WebSocket message may hold (the server's default cap is 4 MiB; room left for the envelope) */
+const MAX_REQUEST_BYTES = 3.5 * 2 ** 20;
 const H = 480;
 
 /** The hook points offered: the embedding and each block's residual stream, in and out. */
@@ -128,6 +130,12 @@ export function ProjectorView({ rpc, shared }: { rpc: RpcClient; shared: Shared 
       maxPoints: method === "umap" ? Math.min(maxPoints, 5000) : maxPoints,
       ...(method === "umap" && { umap: { nNeighbors, minDist, seed } }),
     } as const;
+    // the server closes a socket whose message passes its cap (4 MiB by default): refuse here, with the reason
+    const bytes = new TextEncoder().encode(JSON.stringify(request)).length;
+    if (bytes > MAX_REQUEST_BYTES)
+      return setInputError(
+        `the request would be ${(bytes / 2 ** 20).toFixed(1)} MiB, over the ${MAX_REQUEST_BYTES / 2 ** 20} MiB a message may hold: use fewer or shorter lines`,
+      );
     projJob.start(
       (o) => rpc.call("method", { model: model.id, request }, o),
       (r) => {
