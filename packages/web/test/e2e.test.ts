@@ -465,6 +465,16 @@ describe.skipIf(!haveChromium)("web UI in Chromium", () => {
         .locator("tbody tr")
         .evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll("td")].map((td) => td.textContent)));
       for (const r of rows) expect([r[2], r[3]]).toEqual([r[0], r[1]]);
+      // coloured by the model's top prediction: the legend names tokens
+      await page.getByTestId("projector-color").selectOption("prediction");
+      expect(await page.getByTestId("projector-legend").innerText()).toMatch(/^\s*"[^"\n]*" \d+\n/);
+      // the same dataset by UMAP (umap-js on the server)
+      await page.getByTestId("projector-method").selectOption("umap");
+      await page.getByTestId("run-projector").click();
+      await page.getByTestId("projector-summary").filter({ hasText: "UMAP" }).waitFor(WAIT);
+      expect(await page.getByTestId("projector-summary").innerText()).toMatch(
+        /^\d+ points · blocks\.1\.hook_resid_post \(d = \d+\) · UMAP · 15 neighbours, min dist 0\.1, seed 0, \d+ epochs$/,
+      );
     },
     SLOW,
   );
