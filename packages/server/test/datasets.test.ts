@@ -10,7 +10,9 @@ import { run } from "@llmdbg/core";
 import { loadModel } from "@llmdbg/models";
 import type { DatasetInfo, DatasetRowsPage, PredictionsResult, RowPrediction, RpcReply } from "@llmdbg/protocol";
 import * as T from "@llmdbg/tensor";
+import { writeTinyModel } from "@llmdbg/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runHandler } from "../src/handlers.js";
 import type { RunningServer } from "../src/index.js";
 import { bearer, Client, final, http, serve, tinyFolder } from "./helpers.js";
 
@@ -30,11 +32,28 @@ const lines = [
   { text: "hello world", label: "a", source: "y" },
 ];
 writeFileSync(file, `${lines.map((l) => JSON.stringify(l)).join("\n")}\n`);
+// a classifier: its gold is the label, by name or by index; a label it does not know is no gold
+const bert = join(tmp, "bert");
+writeTinyModel(bert, "bert", { seed: 3 });
+const cls = loadModel(bert);
+const labels = cls.config.classifier?.labels ?? [];
+const clsFile = join(tmp, "cls.jsonl");
+const clsLines = [
+  { text: "hello world", label: labels[1] },
+  { text: "the cat sat", label: 0 },
+  { text: "a b c", label: "no such label" },
+];
+writeFileSync(clsFile, clsLines.map((l) => JSON.stringify(l)).join("\n"));
 
 let s: RunningServer;
 let c: Client;
 beforeAll(async () => {
-  s = await serve(tiny.model, { store: storeDir, datasets: { greetings: file }, limits: { datasetBytes: 64 * 1024 } });
+  s = await serve(tiny.model, {
+    models: { tiny: tiny.model, cls: bert },
+    store: storeDir,
+    datasets: { greetings: file, cls: clsFile },
+    limits: { datasetBytes: 64 * 1024 },
+  });
   c = await Client.open(s);
 });
 afterAll(async () => {
@@ -86,7 +105,8 @@ describe("datasets over REST", () => {
     const r = await get(s, "/api/datasets");
     expect(r.status).toBe(200);
     const list = (JSON.parse(r.body) as { datasets: DatasetInfo[] }).datasets;
-    expect(list).toEqual([
+    expect(list.map((d) => d.id)).toEqual(["greetings", "cls"]);
+    expect(list.slice(0, 1)).toEqual([
       { id: "greetings", name: "greetings", count: 5, source: "file", labels: ["a", "b"], columns: ["source", "target"] },
     ]);
     const p = JSON.parse((await get(s, "/api/datasets/greetings/rows?offset=1&limit=2")).body) as DatasetRowsPage;
@@ -144,7 +164,7 @@ describe("datasets over REST", () => {
     });
     expect(foreign.status).toBe(403);
     const list = JSON.parse((await get(s, "/api/datasets")).body).datasets as DatasetInfo[];
-    expect(list.map((d) => d.id)).toEqual(["greetings", "my-set"]);
+    expect(list.map((d) => d.id)).toEqual(["greetings", "cls", "my-set"]);
   });
 });
 
@@ -178,6 +198,28 @@ describe("datasets.predict", () => {
     });
     const acc = res.rows.filter((x) => x.correct === true).length / 5;
     expect(res.metrics.accuracy).toBeCloseTo(acc, 12);
+  });
+
+  it("a classifier predicts a label: its top label and the gold label's probability equal run's", async () => {
+    const r = final(await c.call("pc", "datasets.predict", { model: "cls", dataset: "cls" }));
+    if (r.kind !== "result") throw new Error(JSON.stringify(r));
+    const res = r.result as PredictionsResult;
+    for (const [i, l] of clsLines.entries()) {
+      const row = res.rows[i] as RowPrediction;
+      const top = runHandler(cls, "cls", { input: { text: l.text }, topK: labels.length }).positions[0]?.top ?? [];
+      expect(row.position).toBe(0);
+      expect(row.top.id).toBe(top[0]?.id);
+      expect(row.top.text).toBe(labels[top[0]?.id ?? -1]);
+      expect(row.top.prob).toBeCloseTo(top[0]?.prob ?? Number.NaN, 6);
+      const gold = i === 0 ? 1 : i === 1 ? 0 : -1;
+      if (gold < 0) expect(row.gold).toBeNull();
+      else {
+        expect(row.gold).toMatchObject({ text: labels[gold], id: gold, tokens: 1 });
+        expect(row.gold?.prob).toBeCloseTo(top.find((t) => t.id === gold)?.prob ?? Number.NaN, 6);
+        expect(row.correct).toBe(top[0]?.id === gold);
+      }
+    }
+    expect(res.rows[2]?.correct).toBeNull();
   });
 
   it("a second request is read back from the run store, and so after a restart, where the upload is still served", async () => {
@@ -238,6 +280,6 @@ describe("datasets.predict", () => {
     expect(await err({ model: "tiny" })).toMatch(/^invalid_params: dataset: expected a dataset id/);
     expect(await err({ model: "tiny", dataset: "greetings", batch: 0 })).toMatch(/^invalid_params: batch:/);
     const list = final(await c.call("l", "datasets.list"));
-    expect(list.kind === "result" && list.result.kind === "datasets" && list.result.datasets.length).toBe(3);
+    expect(list.kind === "result" && list.result.kind === "datasets" && list.result.datasets.length).toBe(4);
   });
 });
