@@ -33,6 +33,15 @@ const TARGETS = { workbench: 1000, live: 150, attention: 100 } as const;
 
 /** In-page timing helpers (a string: the root tsconfig has no DOM types, and the page's CSP forbids eval). */
 const HELPERS = `
+// when a large reply (a head's pattern) arrives, before the page parses it: how much of an interaction was waiting
+window.__bigAt = 0;
+const NativeWebSocket = window.WebSocket;
+window.WebSocket = class extends NativeWebSocket {
+  constructor(...args) {
+    super(...args);
+    this.addEventListener("message", (e) => { if (typeof e.data === "string" && e.data.length > 500000) window.__bigAt = performance.now(); });
+  }
+};
 window.__ui = {
   read(sel, attr) { const e = document.querySelector(sel); return e === null ? null : e.getAttribute(attr); },
   // clicks sel; resolves with the ms until every check holds ([selector, attribute, "eq", value] or
@@ -44,6 +53,7 @@ window.__ui = {
       const el = document.querySelector(sel);
       if (el === null) return reject(new Error("nothing matches " + sel));
       const t0 = performance.now();
+      window.__t0 = t0;
       const timer = setTimeout(() => { obs.disconnect(); reject(new Error("timed out after " + sel)); }, 120000);
       const obs = new MutationObserver(() => {
         if (!ok()) return;
@@ -293,6 +303,8 @@ export async function uiSection(_env: BenchEnv): Promise<SectionResult> {
     );
     const headMs: number[] = [];
     const headsDrawn: string[] = [];
+    /** click → the head's reply arriving (before the page parses and draws it) */
+    const waitMs: number[] = [];
     for (let i = 1; i <= 12; i++) {
       const key = `L${i % 12}H${(5 * i) % 12}`;
       headMs.push(
@@ -302,6 +314,7 @@ export async function uiSection(_env: BenchEnv): Promise<SectionResult> {
         ]),
       );
       headsDrawn.push((await read(page, canvas, "data-key")) ?? "");
+      waitMs.push((await page.evaluate("window.__bigAt - window.__t0")) as number);
     }
     const zoomMs: number[] = [];
     const changedDrawn: Checks = [[canvas, "data-drawn", "changed"]];
@@ -335,7 +348,7 @@ export async function uiSection(_env: BenchEnv): Promise<SectionResult> {
         ...target(names.head, TARGETS.attention),
         check: attnOk,
         ours: median(headMs),
-        note: `${spread(headMs)}; the analysis itself (overview request → 144 thumbnails) took ${overviewMs} ms`,
+        note: `${spread(headMs)}; of which waiting for the reply ${median(waitMs.filter((w) => w > 0)).toFixed(0)} ms (median); the analysis itself (overview request → 144 thumbnails) took ${overviewMs} ms`,
       }),
       row({ ...target(names.zoom, TARGETS.attention), check: attnOk, ours: median(zoomMs), note: spread(zoomMs) }),
       row({

@@ -480,7 +480,7 @@ describe.skipIf(!haveChromium)("web UI in Chromium", () => {
   );
 
   it(
-    "the Attention view at 630 tokens: thumbnails pooled, a head enlarged at full size, zoomed, scrolled and hovered",
+    "the Attention view past 512 tokens: thumbnails pooled, a head enlarged at full size, zoomed, scrolled and hovered",
     async () => {
       // stories has 128 positions, so this step serves a random-init GPT-2 over 1,024 positions with stories'
       // tokenizer from a second server, in a browser profile of its own (cookies are per host, not per port)

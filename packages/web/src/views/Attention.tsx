@@ -9,15 +9,15 @@
 // Until it arrives the enlarged view shows the thumbnail stretched. A prompt of at most 64 tokens needs no second
 // request: its thumbnails are its patterns.
 import type { AttentionOverviewResult } from "@llmdbg/protocol";
-import { useEffect, useMemo, useRef, useState } from "react";
+import { useCallback, useMemo, useRef, useState } from "react";
 import { type Bytes, clampWindow, decodeSqrt8, fullWindow, sqrt8Value, type Win } from "../attn-window.js";
 import { num, pct, visible } from "../format.js";
 import type { RpcClient } from "../rpc.js";
-import { HEAD_COLUMNS, type HeadColumn, headRows, sortRows } from "../scores.js";
+import { type HeadColumn, headRows, sortRows } from "../scores.js";
 import { readPosition, type Shared } from "../state.js";
 import { DownloadLink, progressText, useJob } from "../useJob.js";
+import { HeadTable, ThumbGrid } from "./AttentionParts.js";
 import { LineView, RolloutPanel } from "./Flow.js";
-import { PatternCanvas } from "./PatternCanvas.js";
 import { ZoomPattern } from "./ZoomPattern.js";
 
 const LARGE = 480;
@@ -65,6 +65,7 @@ export function AttentionView({ rpc, shared }: { rpc: RpcClient; shared: Shared 
         asked.current = null;
         setSel({ li: 0, hi: 0 });
         setWin(fullWindow(r.tokens.length));
+        fetchHead({ prompt: text, r }, 0, 0, new Map());
       },
     );
   };
@@ -91,18 +92,21 @@ export function AttentionView({ rpc, shared }: { rpc: RpcClient; shared: Shared 
           ? { key: headKey, m: fetched, full: true }
           : { key: headKey, m: thumb, full: false };
 
-  useEffect(() => {
-    if (r === null || result === null || r.pool === 1 || heads.has(headKey) || asked.current === headKey) return;
-    asked.current = headKey;
-    const layer = layerOf(sel.li);
-    const head = headOf(sel.hi);
+  // the head's full pattern is asked for in the click itself (an effect would wait for the next frame)
+  const fetchHead = (
+    res: { prompt: string; r: AttentionOverviewResult },
+    li: number,
+    hi: number,
+    have: ReadonlyMap<string, Bytes>,
+  ) => {
+    const layer = res.r.layers[li] ?? li;
+    const head = res.r.heads[hi] ?? hi;
+    const key = `L${layer}H${head}`;
+    if (res.r.pool === 1 || have.has(key) || asked.current === key) return;
+    asked.current = key;
     headJob.start(
       (o) =>
-        rpc.call(
-          "method",
-          { model: model.id, request: { kind: "attention_head", input: { text: result.prompt }, layer, head } },
-          o,
-        ),
+        rpc.call("method", { model: model.id, request: { kind: "attention_head", input: { text: res.prompt }, layer, head } }, o),
       (h) => {
         if (h.kind !== "attention_head") throw new Error(`expected one head's pattern, got ${h.kind}`);
         setHeads((prev) => {
@@ -113,7 +117,15 @@ export function AttentionView({ rpc, shared }: { rpc: RpcClient; shared: Shared 
         });
       },
     );
-  });
+  };
+  const latest = useRef({ result, heads, fetchHead });
+  latest.current = { result, heads, fetchHead };
+  /** selects a head (stable across renders, so the memoized grid and table keep their props) */
+  const select = useCallback((li: number, hi: number) => {
+    setSel({ li, hi });
+    const { result: res, heads: have, fetchHead: fetch } = latest.current;
+    if (res !== null) fetch(res, li, hi, have);
+  }, []);
 
   // a thumbnail stands for pool × pool entries: the enlarged drawing maps the window onto its rows and columns
   const shownWin: Win =
@@ -153,36 +165,7 @@ export function AttentionView({ rpc, shared }: { rpc: RpcClient; shared: Shared 
             <p className="muted">
               {n} tokens{r.pool > 1 ? ` · thumbnails: the maximum over ${r.pool} × ${r.pool} blocks` : ""}
             </p>
-            <div
-              className="thumbs"
-              data-testid="attention-grid"
-              style={{ gridTemplateColumns: `auto repeat(${r.heads.length}, ${thumbSize(r.heads.length) + 6}px)` }}
-            >
-              <span />
-              {r.heads.map((h) => (
-                <span key={h} className="axis">
-                  H{h}
-                </span>
-              ))}
-              {thumbs.map((row, li) => (
-                <div key={r.layers[li]} className="thumb-row">
-                  <span className="axis">L{layerOf(li)}</span>
-                  {row.map((t, hi) => (
-                    <button
-                      type="button"
-                      key={headOf(hi)}
-                      data-testid="thumb"
-                      data-head={`L${layerOf(li)}H${headOf(hi)}`}
-                      className={sel.li === li && sel.hi === hi ? "thumb selected" : "thumb"}
-                      title={`L${layerOf(li)}H${headOf(hi)}: entropy ${num(r.entropy[li]?.[hi], 2)} nats`}
-                      onClick={() => setSel({ li, hi })}
-                    >
-                      <PatternCanvas bytes={t} size={thumbSize(r.heads.length)} label={`L${layerOf(li)}H${headOf(hi)}`} />
-                    </button>
-                  ))}
-                </div>
-              ))}
-            </div>
+            <ThumbGrid r={r} thumbs={thumbs} sel={sel} select={select} />
           </div>
           {enlarged !== null && (
             <div
@@ -235,44 +218,7 @@ export function AttentionView({ rpc, shared }: { rpc: RpcClient; shared: Shared 
         </div>
       )}
       {r !== null && <RolloutPanel r={r} labels={labels} />}
-      {r !== null && (
-        <table className="scores" data-testid="head-scores">
-          <thead>
-            <tr>
-              {HEAD_COLUMNS.map((c) => (
-                <th key={c.key} title={c.title}>
-                  <button
-                    type="button"
-                    className="sort"
-                    onClick={() =>
-                      setSort((s) => ({ key: c.key, desc: s.key === c.key ? !s.desc : c.key !== "layer" && c.key !== "head" }))
-                    }
-                  >
-                    {c.label}
-                    {sort.key === c.key ? (sort.desc ? " ▼" : " ▲") : ""}
-                  </button>
-                </th>
-              ))}
-            </tr>
-          </thead>
-          <tbody>
-            {rows.map((row) => (
-              <tr
-                key={`${row.layer}.${row.head}`}
-                className={row.li === sel.li && row.hi === sel.hi ? "selected" : ""}
-                onClick={() => setSel({ li: row.li, hi: row.hi })}
-              >
-                {HEAD_COLUMNS.map((c) => (
-                  <td key={c.key}>{c.key === "layer" || c.key === "head" ? row[c.key] : num(row[c.key])}</td>
-                ))}
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
+      {r !== null && <HeadTable rows={rows} sel={sel} sort={sort} setSort={setSort} select={select} />}
     </div>
   );
 }
-
-/** Thumbnails shrink as heads multiply, so a 12-head row fits beside the enlarged head. */
-const thumbSize = (heads: number) => (heads <= 4 ? 72 : heads <= 8 ? 56 : 40);
