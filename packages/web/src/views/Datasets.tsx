@@ -67,7 +67,10 @@ export function DatasetsView({
   const [file, setFile] = useState<{ name: string; text: string; check: ReturnType<typeof checkJsonl> } | null>(null);
   const [uploadName, setUploadName] = useState("");
   const job = useJob();
+  const stopJob = job.stop;
   const scroller = useRef<HTMLDivElement>(null);
+  /** the dataset whose predictions are streaming in: batches still in flight for another are dropped */
+  const predicting = useRef("");
 
   const refresh = useCallback(
     (pick?: string) => {
@@ -88,6 +91,8 @@ export function DatasetsView({
   // the examples of the selected dataset, a page at a time; predictions start afresh
   useEffect(() => {
     if (selected === "") return;
+    stopJob();
+    predicting.current = "";
     const ctl = new AbortController();
     setExamples({ id: selected, rows: [], total: 0 });
     setPreds([]);
@@ -105,7 +110,7 @@ export function DatasetsView({
       if (!ctl.signal.aborted) setError(message(e));
     });
     return () => ctl.abort();
-  }, [selected]);
+  }, [selected, stopJob]);
 
   const info = datasets?.find((d) => d.id === selected);
   const all = useMemo(() => tableRows(examples?.rows ?? [], preds, classifier), [examples, preds, classifier]);
@@ -123,6 +128,7 @@ export function DatasetsView({
   const predict = (recompute: boolean) => {
     if (info === undefined) return;
     const dataset = info.id;
+    predicting.current = dataset;
     setPreds([]);
     setSummary(null);
     job.start(
@@ -131,7 +137,11 @@ export function DatasetsView({
         setPreds(r.rows.slice());
         setSummary(r);
       },
-      { onPredictions: (p) => setPreds((cur) => mergePredictions(cur, p.rows)) },
+      {
+        onPredictions: (p) => {
+          if (predicting.current === dataset) setPreds((cur) => mergePredictions(cur, p.rows));
+        },
+      },
     );
   };
 
