@@ -15,6 +15,7 @@ import { writeRandomGpt2, writeTinyModel } from "@llmdbg/testing";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
 import { build } from "vite";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { trainingStep } from "./e2e-training.js";
 
 const CHROMIUM = "/usr/bin/chromium";
 const here = dirname(fileURLToPath(import.meta.url));
@@ -584,6 +585,15 @@ describe.skipIf(!haveChromium)("web UI in Chromium", () => {
     },
     SLOW,
   );
+
+  it("follows a training run live: listed running, its loss curve growing, then done; two runs overlaid", async () => {
+    // real `llmdbg train` processes write into this server's store while the page is open (e2e-training.ts);
+    // the page is opened here when this step runs alone (-t training)
+    if (!page.url().startsWith("http")) await page.goto(server.url);
+    await trainingStep(page, { tmp, store: join(tmp, "store"), model: join(tmp, "tiny"), shots, wait: WAIT });
+    expect(problems).toEqual([]);
+  }, 240_000);
+
   it(
     "Datasets: uploads 1,200 examples, fills the virtualized table with predictions, scrolls to the end, filters, opens a row",
     async () => {
