@@ -15,6 +15,8 @@
 //            interval against a 60 frames/s budget (datasets.ts)
 //   ui       the web UI's latency in headless Chromium against issue 11's targets: page load to workbench
 //            interactive, a live toggle, attention at 12 × 12 × 1,024 tokens (head, zoom, scroll) (ui.ts)
+//   training-live what following a training run costs: recording its events live against the JSONL log, and a
+//            page of a 100,000-step run's events as the server builds it (training-live.ts)
 // Prints one table and writes bench/out/latest.json: an array of rows { section, name, unit, ours, peer,
 // peer_value, ratio, target, met, verified, refused, note } where ratio > 1 means ours is worse (ours / peer for
 // times and sizes, peer / ours for tokens/s) and target, when set, bounds the ratio.
@@ -43,6 +45,7 @@ import { loadSection } from "./load.js";
 import { methodsSection } from "./methods.js";
 import { projectorSection } from "./projector.js";
 import { trainSection } from "./train.js";
+import { trainingLiveSection } from "./training-live.js";
 import { uiSection } from "./ui.js";
 
 const sections: { readonly [name: string]: (env: BenchEnv) => SectionResult | Promise<SectionResult> } = {
@@ -51,6 +54,7 @@ const sections: { readonly [name: string]: (env: BenchEnv) => SectionResult | Pr
   load: loadSection,
   methods: methodsSection,
   train: trainSection,
+  "training-live": trainingLiveSection,
   projector: projectorSection,
   datasets: datasetsSection,
   ui: uiSection,
