@@ -1,7 +1,8 @@
 // `llmdbg train` records its run while it runs, through the real bin: a second store handle (as `llmdbg serve`
 // holds) sees the run `running` with step events while the process still trains; Ctrl-C ends it `aborted` with
-// every event the log has; a run that fails after it started (its checkpoint folder cannot be made) ends `failed`
-// with the error, never left `running`; a finished run is `done` with the model it wrote and its checkpoints.
+// every event the log has; a process killed with SIGKILL leaves its run `running` with a whole prefix of its events;
+// a run that fails after it started (its checkpoint folder cannot be made) ends `failed` with the error, never left
+// `running`; a finished run is `done` with the model it wrote and its checkpoints.
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -100,6 +101,33 @@ describe("llmdbg train records its run live", () => {
         join(dir, "long", "checkpoints", `checkpoint-${(events.at(-1) as { step: number }).step}`),
       ]);
       expect(reader.getRun(id).model?.path).toBe(join(dir, "long"));
+    } finally {
+      reader.close();
+    }
+  });
+
+  it("a process killed mid-run leaves its run running, with a whole prefix of its events (what the view calls silent)", async () => {
+    const store = join(dir, "store-killed");
+    const { child, done } = start(["train", runFile("killed", { maxSteps: 100_000 }), "--json"], store);
+    mkdirSync(store, { recursive: true });
+    const reader = openStore(store);
+    try {
+      let step = 0;
+      for (let i = 0; i < 600 && step < 5; i++) {
+        step = trainingRuns(reader)[0]?.step ?? 0;
+        if (step < 5) await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(step).toBeGreaterThanOrEqual(5);
+      child.kill("SIGKILL");
+      await done;
+      const [run] = trainingRuns(reader);
+      expect(run?.status).toBe("running");
+      // every stored event is the log's event at that position: batches land whole or not at all
+      const stored = reader.getRun(run?.id as number).events;
+      const logged = logOf("killed");
+      expect(stored.length).toBeGreaterThanOrEqual(6);
+      expect(stored).toEqual(logged.slice(0, stored.length));
+      expect(reader.integrityCheck()).toBe("ok");
     } finally {
       reader.close();
     }
