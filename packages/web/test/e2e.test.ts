@@ -476,6 +476,28 @@ describe.skipIf(!haveChromium)("web UI in Chromium", () => {
       expect(await page.getByTestId("projector-summary").innerText()).toMatch(
         /^\d+ points · blocks\.1\.hook_resid_post \(d = \d+\) · UMAP · 15 neighbours, min dist 0\.1, seed 0, \d+ epochs$/,
       );
+      // a dataset the server holds loads into the box (its examples then go inline like pasted ones)
+      const status = await page.evaluate(async () => {
+        const body =
+          '{"text": "Lily had a red ball", "label": "toy"}\n{"text": "Tom ate an apple", "label": "food"}\n{"text": "The end"}\n';
+        const res = await fetch("/api/datasets?name=projector-mini", {
+          method: "POST",
+          credentials: "same-origin",
+          headers: { "Content-Type": "application/x-ndjson" },
+          body,
+        });
+        return res.status;
+      });
+      expect(status).toBe(201);
+      const served = page.getByTestId("projector-served");
+      await served.focus();
+      const option = served.locator("option", { hasText: "projector-mini" });
+      await option.waitFor({ state: "attached", ...WAIT });
+      await served.selectOption((await option.getAttribute("value")) as string);
+      await page.getByTestId("projector-load").click();
+      await expect
+        .poll(() => page.getByTestId("projector-data").inputValue(), WAIT)
+        .toBe('{"text":"Lily had a red ball","label":"toy"}\n{"text":"Tom ate an apple","label":"food"}\n{"text":"The end"}');
     },
     SLOW,
   );

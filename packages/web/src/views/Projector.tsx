@@ -3,8 +3,16 @@
 // (`projection`), a scatter plot coloured by label, prediction or example, a lasso whose points against the rest
 // train a probe (`projection_probe`), and that probe's direction exported (JSON, safetensors) or added at once to
 // the workbench's prompt with a coefficient slider (`run` with an `add` intervention).
-import type { ModelInfo, ProjectionExample, ProjectionProbeResult, ProjectionResult, RunResult } from "@llmdbg/protocol";
+import type {
+  DatasetInfo,
+  ModelInfo,
+  ProjectionExample,
+  ProjectionProbeResult,
+  ProjectionResult,
+  RunResult,
+} from "@llmdbg/protocol";
 import { useEffect, useMemo, useRef, useState } from "react";
+import { fetchExamples } from "../datasets.js";
 import { num, pct, visible } from "../format.js";
 import {
   type ColorBy,
@@ -92,6 +100,9 @@ export function ProjectorView({ rpc, shared }: { rpc: RpcClient; shared: Shared 
   const [coeff, setCoeff] = useState(1);
   const [steered, setSteered] = useState<{ clean: RunResult; steered: RunResult; coeff: number; slider: number } | null>(null);
   const [inputError, setInputError] = useState<string | null>(null);
+  const [served, setServed] = useState<readonly DatasetInfo[]>([]);
+  const [servedId, setServedId] = useState("");
+  const [loading, setLoading] = useState(false);
   const projJob = useJob();
   const probeJob = useJob();
   const steerJob = useJob();
@@ -116,6 +127,36 @@ export function ProjectorView({ rpc, shared }: { rpc: RpcClient; shared: Shared 
       delete window.__llmdbgProjectorBench;
     };
   }, []);
+
+  // the datasets the server holds (the demo's held-out sets, --dataset files, uploads): loaded into the box, so the
+  // request still carries its examples inline like a pasted one
+  // listed at mount and again whenever the picker gets focus (an upload in the Datasets view shows up)
+  const listServed = () => {
+    rpc.call("datasets.list", {}).then(
+      (r) => setServed(r.datasets),
+      () => setServed([]),
+    );
+  };
+  const listRef = useRef(listServed);
+  listRef.current = listServed;
+  useEffect(() => listRef.current(), []);
+  const loadServed = () => {
+    if (servedId === "") return;
+    setLoading(true);
+    setInputError(null);
+    fetchExamples(servedId, () => {}).then(
+      (rows) => {
+        setLoading(false);
+        setSource(
+          rows.map((r) => JSON.stringify(r.label === null ? { text: r.text } : { text: r.text, label: r.label })).join("\n"),
+        );
+      },
+      (e: unknown) => {
+        setLoading(false);
+        setInputError(e instanceof Error ? e.message : String(e));
+      },
+    );
+  };
 
   const project = () => {
     if ("error" in parsed) return setInputError(parsed.error);
@@ -231,6 +272,24 @@ export function ProjectorView({ rpc, shared }: { rpc: RpcClient; shared: Shared 
             if (f !== undefined) void f.text().then(setSource);
           }}
         />
+        <span>
+          <select
+            data-testid="projector-served"
+            value={servedId}
+            onFocus={listServed}
+            onChange={(e) => setServedId(e.target.value)}
+          >
+            <option value="">{served.length === 0 ? "no dataset on the server" : "a dataset the server holds…"}</option>
+            {served.map((d) => (
+              <option key={d.id} value={d.id}>
+                {d.id} ({d.count.toLocaleString()} examples)
+              </option>
+            ))}
+          </select>{" "}
+          <button type="button" data-testid="projector-load" disabled={servedId === "" || loading} onClick={loadServed}>
+            {loading ? "loading…" : "load"}
+          </button>
+        </span>
         <span className="muted">
           {"error" in parsed ? (source === "" ? "" : parsed.error) : `${parsed.examples.length} examples`}
         </span>
