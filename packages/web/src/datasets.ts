@@ -138,7 +138,7 @@ export interface SliceCounts {
 }
 
 /** The counts per slice of some rows (the table shows them for the filtered rows). */
-export function sliceCounts(rows: readonly TableRow[], maxGolds = 12): SliceCounts {
+export function sliceCounts(rows: readonly TableRow[], maxGolds = 50): SliceCounts {
   const golds = new Map<string, number>();
   const n = { correct: 0, wrong: 0, "no gold": 0, pending: 0 };
   let probs = 0;
