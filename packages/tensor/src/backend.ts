@@ -18,6 +18,11 @@ export interface Backend {
    */
   matmuls(a: Tensor, bs: readonly Tensor[], transA: boolean, transB: boolean, plans: readonly MatmulPlan[]): Tensor[];
   /**
+   * x·op(w) + bias in one call (the bias added to each product once, as a separate add would), or null where the
+   * backend leaves it to `matmul` and an add (too small a product).
+   */
+  linear?(x: Tensor, w: Tensor, bias: Tensor, transB: boolean, plan: MatmulPlan): Tensor | null;
+  /**
    * GELU of `x` ("tanh": GPT-2's gelu_new; "none": the erf form), or null where the backend leaves it to the
    * TypeScript kernel (a dtype or a size it does not take). Within a few float32 ulps of that kernel.
    */

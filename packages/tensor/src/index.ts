@@ -52,6 +52,7 @@ export {
   ge,
   gt,
   le,
+  linear,
   log,
   logsumexp,
   lt,

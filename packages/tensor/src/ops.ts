@@ -371,6 +371,33 @@ export function matmul(a: Tensor, b: Tensor, opts: { transA?: boolean; transB?: 
 }
 
 /**
+ * A linear layer, x·w + bias: the same numbers as `add(matmul(x, w), bias)` — the bias added to each f32 product
+ * once, as add would — but in one backend call and without a second tensor of the output's size, where a batch's
+ * bias adds had cost as much as a third of its matmuls' time in JavaScript.
+ * @example linear(x, w, b, { transB: true }) // [batch, pos, d_in] · [d_out, d_in]ᵀ + [d_out] -> [batch, pos, d_out]
+ */
+export function linear(x: Tensor, w: Tensor, bias: Tensor, opts: { transB?: boolean } = {}): Tensor {
+  sameDtype("linear", x, w);
+  sameDtype("linear", x, bias);
+  needFloat("linear", x);
+  const transB = opts.transB ?? false;
+  if (w.rank !== 2) throw new ShapeError(`linear: the weight must be a matrix, got ${fmt(w.shape)}`);
+  const plan = planMatmul(x.shape, w.shape, false, transB);
+  if (bias.rank !== 1 || bias.shape[0] !== plan.N)
+    throw new ShapeError(`linear: the bias must be [${plan.N}] for weight ${fmt(w.shape)}, got ${fmt(bias.shape)}`);
+  const be = getBackend();
+  let out = be.linear?.(x, w, bias, transB, plan) ?? null; // [..., N], or null: the product here and the bias below
+  if (out === null) {
+    out = be.matmul(x, w, false, transB, plan); // [..., N], a fresh tensor: the bias goes in place
+    const O = out.data;
+    const B = bias.data;
+    const N = plan.N;
+    for (let i = 0; i < O.length; i += N) for (let j = 0; j < N; j++) O[i + j] = (O[i + j] as number) + (B[j] as number);
+  }
+  return record("linear", { transB }, [x, w, bias], out);
+}
+
+/**
  * `a` times each of `bs`: the same numbers and gradients as one `matmul` per weight, in one backend call where
  * the backend has a cost per call (three projections of one input cost the `ort` backend one worker round
  * trip instead of three). A profile sees each product as a matmul, the shared call's time on the first.

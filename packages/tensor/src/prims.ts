@@ -39,6 +39,8 @@ export interface PrimAttrs {
   pad: { before: number[]; after: number[]; value: number };
   /** inputs: a [..., M, K] (or [..., K, M] if transA), b [..., K, N] (or [..., N, K] if transB); batch dims broadcast. */
   matmul: { transA: boolean; transB: boolean };
+  /** inputs: x [..., K], w [K, N] (or [N, K] if transB), bias [N]: x·w + bias, the product and the bias in one call. */
+  linear: { transB: boolean };
   cast: { dtype: DType };
   softmax: { axis: number };
   logSoftmax: { axis: number };

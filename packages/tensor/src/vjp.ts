@@ -184,6 +184,18 @@ const rules: { [P in Prim]: Rule<P> } = {
       ),
     ];
   },
+  // the matmul's rule on (x, w), and the bias's gradient summed over every row
+  linear: (n, g) => {
+    const mm: TapeNode<"matmul"> = {
+      prim: "matmul",
+      attrs: { transA: false, transB: n.attrs.transB },
+      inputs: [inp(n, 0), inp(n, 1)],
+      out: n.out,
+      label: n.label,
+    };
+    const [dx = null, dw = null] = rules.matmul(mm, g);
+    return [dx, dw, needs(n, 2) ? sumTo(g, inp(n, 2).shape) : null];
+  },
   matmul: (n, g) => {
     const a = inp(n, 0);
     const b = inp(n, 1);

@@ -92,6 +92,14 @@ const cases: { [P in Prim]: Case[] } = {
   ],
   scatterAdd: [{ name: "repeats", inputs: () => [r([2, 4, 3], 1)], f: (u) => T.scatterAdd(u, idx([0, 2, 2, 1]), 1, 5) }],
   pad: [{ name: "both sides", inputs: () => [r([2, 3], 1)], f: (x) => T.pad(x, [1, 0], [2, 3], 0.5) }],
+  linear: [
+    { name: "2-d", inputs: () => [r([3, 4], 1), r([4, 5], 2), r([5], 3)], f: (x, w, b) => T.linear(x, w, b) },
+    {
+      name: "batched, transB",
+      inputs: () => [r([2, 3, 4], 1), r([5, 4], 2), r([5], 3)],
+      f: (x, w, b) => T.linear(x, w, b, { transB: true }),
+    },
+  ],
   matmul: [
     { name: "2-d", inputs: () => [r([3, 4], 1), r([4, 5], 2)], f: (a, b) => T.matmul(a, b) },
     { name: "transA", inputs: () => [r([4, 3], 1), r([4, 5], 2)], f: (a, b) => T.matmul(a, b, { transA: true }) },

@@ -218,3 +218,27 @@ describe("ort GELU", () => {
     }
   });
 });
+
+describe("ort linear", () => {
+  it("is the product and a separate bias add bit for bit, in one call", () => {
+    ort.minMacs = 0;
+    for (const transB of [false, true]) {
+      const x = T.randn([3, 7, 32], 21);
+      const w = transB ? T.randn([48, 32], 22) : T.randn([32, 48], 22);
+      const b = T.randn([48], 23);
+      const calls = ort.stats.calls;
+      const fused = T.linear(x, w, b, { transB });
+      expect(ort.stats.calls - calls).toBe(1);
+      const apart = T.add(T.matmul(x, w, { transB }), b);
+      expect(fused.shape).toEqual([3, 7, 48]);
+      expect(fused.toArray()).toEqual(apart.toArray());
+      compare(`linear${transB ? " transB" : ""}`, () => T.linear(x, w, b, { transB }), F32_TOL);
+    }
+  });
+
+  it("refuses a bias of the wrong size, naming both shapes", () => {
+    expect(() => T.linear(T.randn([2, 4], 1), T.randn([4, 3], 2), T.randn([4], 3))).toThrow(
+      "linear: the bias must be [3] for weight [4,3], got [4]",
+    );
+  });
+});

@@ -36,7 +36,7 @@ describe("anomalies", () => {
     expect(anomalies).toHaveLength(1);
     expect(anomalies[0]).toMatchObject({
       step: 1,
-      op: "matmul",
+      op: "linear", // the MLP's first layer: its product and bias in one op
       phase: "forward",
       label: "blocks.0.ln2.hook_normalized",
       param: "h.0.mlp.c_fc.weight",

@@ -330,8 +330,7 @@ export const activations: { readonly [A in Activation]: (x: Tensor) => Tensor } 
 
 /** x [..., in] @ w (+ b) [..., out], with w in the checkpoint's layout. */
 export function linear(x: Tensor, w: Tensor, b: Tensor | undefined, transB: boolean): Tensor {
-  const y = T.matmul(x, w, { transB }); // [..., out]
-  return b === undefined ? y : T.add(y, b);
+  return b === undefined ? T.matmul(x, w, { transB }) : T.linear(x, w, b, { transB }); // [..., out]
 }
 
 /** A linear layer's parameters, named as in checkpoints; `L` is a tensor, or a name (see Leaf). */

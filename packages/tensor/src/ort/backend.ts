@@ -274,6 +274,24 @@ export class OrtBackend implements Backend, StorageHome {
     return out;
   }
 
+  /** The product and the bias in one session: MatMul (or FusedMatMul) then Add, the same two roundings as apart. */
+  linear(x: Tensor, w: Tensor, bias: Tensor, transB: boolean, plan: MatmulPlan): Tensor | null {
+    if (!this.worthIt(x, plan)) return null;
+    const out = empty(plan.outShape, x.dtype); // [..., N]; onnxruntime writes every element
+    const nodes = [...matmulNodes("a", "b", "mm", x, w, false, transB), { op: "Add", inputs: ["mm", "bias"], outputs: ["out"] }];
+    this.run(
+      `linear ${x.dtype} rank ${x.rank} x rank 2${transB ? "T" : ""} + bias`,
+      nodes,
+      [
+        { name: "a", t: x },
+        { name: "b", t: w },
+        { name: "bias", t: bias },
+      ],
+      [{ name: "out", t: out }],
+    );
+    return out;
+  }
+
   /** One session with a MatMul node per weight: one round trip, and per product the kernel `matmul` would use. */
   matmuls(a: Tensor, bs: readonly Tensor[], transA: boolean, transB: boolean, plans: readonly MatmulPlan[]): Tensor[] {
     if (bs.length < 2 || !plans.every((p) => this.worthIt(a, p))) {
