@@ -312,10 +312,10 @@ export const PALETTE = [
   "#1a7f37",
   "#8250df",
   "#bc4c00",
-  "#0550ae",
+  "#1b7c83",
   "#bf3989",
   "#4d2d00",
-  "#116329",
+  "#9a6700",
   "#6e7781",
 ];
 export const colorOf = (i: number): string => PALETTE[((i % PALETTE.length) + PALETTE.length) % PALETTE.length] as string;

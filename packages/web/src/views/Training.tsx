@@ -160,26 +160,31 @@ export function TrainingView({ active }: { active: boolean }) {
     // per layer: one layer, run against run; all layers: one line per layer (and run), coloured by layer when one run
     const perLayer = (kind: "layerGradNorm" | "updateRatio"): Curve[] =>
       shown.flatMap((r) =>
-        (layer === "" ? layers : [layer]).map((l, i) => ({
-          run: r,
-          metric: { kind, layer: l },
-          label: single ? `layer ${l}` : `${runLabel(r)} · ${l}`,
-          color: single || layer !== "" ? colorOf(single ? i : selected.indexOf(r.run)) : colorOfRun(r),
-          // several runs' layers share a run's colour: every other layer dashed
-          ...(!single && layer === "" && i % 2 === 1 && { dashed: true }),
-          smooth: true,
-        })),
+        // a run's own layers only: runs of different models need not share them
+        (layer === "" ? layers : [layer])
+          .filter((l) => Object.hasOwn(kind === "layerGradNorm" ? r.layerGradNorms : r.updateRatio, l))
+          .map((l, i) => ({
+            run: r,
+            metric: { kind, layer: l },
+            label: single ? `layer ${l}` : `${runLabel(r)} · ${l}`,
+            color: single || layer !== "" ? colorOf(single ? i : selected.indexOf(r.run)) : colorOfRun(r),
+            // several runs' layers share a run's colour: every other layer dashed
+            ...(!single && layer === "" && i % 2 === 1 && { dashed: true }),
+            smooth: true,
+          })),
       );
     const perHook = (stat: "mean" | "std" | "maxAbs"): Curve[] =>
       shown.flatMap((r) =>
-        (hook === "" ? hooks : [hook]).map((h, i) => ({
-          run: r,
-          metric: { kind: "activation", hook: h, stat },
-          label: single ? h : `${runLabel(r)} · ${h}`,
-          color: single ? colorOf(i) : colorOfRun(r),
-          ...(!single && hook === "" && i % 2 === 1 && { dashed: true }),
-          points: true,
-        })),
+        (hook === "" ? hooks : [hook])
+          .filter((h) => Object.hasOwn(r.activations, h))
+          .map((h, i) => ({
+            run: r,
+            metric: { kind: "activation", hook: h, stat },
+            label: single ? h : `${runLabel(r)} · ${h}`,
+            color: single ? colorOf(i) : colorOfRun(r),
+            ...(!single && hook === "" && i % 2 === 1 && { dashed: true }),
+            points: true,
+          })),
       );
     const otherEvals = evalNames.filter((n) => n !== "loss");
     return {
