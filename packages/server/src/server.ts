@@ -249,6 +249,12 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     throw e;
   }
   const datasetBytes = L.datasetBytes ?? 32 << 20;
+  /**
+   * An attention head fetched for the attention view's enlarged pattern (1 MiB at 1,024 tokens, one per click) is
+   * a piece of the overview run it belongs to, which the store keeps; storing each would fill it with display bytes.
+   */
+  const viewFetch = (rec: JobRecord) =>
+    rec.method === "method" && (rec.params as { request?: { kind?: unknown } } | undefined)?.request?.kind === "attention_head";
   /** Hands a finished job to onRecord and the store, after its reply has gone out: neither can fail the job. */
   const record = (rec: JobRecord) => {
     setImmediate(() => {
@@ -262,7 +268,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         const { rows, ...summary } = rec.result as PredictionsResult;
         const run = recorder?.record({ ...rec, result: { ...summary, count: rows.length } });
         datasets.keep(rec.result as PredictionsResult, run);
-      } else recorder?.record(rec);
+      } else if (!viewFetch(rec)) recorder?.record(rec);
     });
   };
 

@@ -1,13 +1,15 @@
 // The attention view's two requests over the WebSocket: the overview's thumbnails and the single-head pattern,
 // decoded, equal the attention method's full patterns computed in-process within the sqrt8 quantization step;
 // a head out of range is an invalid_params reply naming request.head on a connection that stays usable.
+
+import { join } from "node:path";
 import { attentionAnalysis, dequantizeSqrt8 } from "@llmdbg/methods";
 import { loadModel } from "@llmdbg/models";
 import type { MethodRequest, RpcReply } from "@llmdbg/protocol";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningServer } from "../src/index.js";
 import { PatternShelves } from "../src/shelf.js";
-import { Client, final, serve, tinyFolder } from "./helpers.js";
+import { bearer, Client, final, http, serve, tinyFolder } from "./helpers.js";
 
 const step = (v: number) => (Math.sqrt(Math.max(v, 0)) + 0.001) / 255 + 1e-7;
 
@@ -22,7 +24,7 @@ describe("attention view requests", () => {
   const P = ids.length;
 
   beforeAll(async () => {
-    s = await serve(f.model);
+    s = await serve(f.model, { store: join(f.dir, "store") });
     c = await Client.open(s);
   });
   afterAll(async () => {
@@ -80,6 +82,18 @@ describe("attention view requests", () => {
     expect(bad.message).toMatch(/^request\.head: /);
     const ok = await method("ok", { kind: "attention_head", input: { ids: [1, 2, 3] }, layer: -1, head: 0 });
     expect(ok.kind).toBe("result");
+  });
+
+  it("stores the overviews as runs but not the heads fetched for display", async () => {
+    // recording happens just after each reply: wait until the overview of the first test is listed
+    let kinds: string[] = [];
+    for (let i = 0; i < 100 && !kinds.includes("attention_overview"); i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      const r = await http(s.port, "/api/runs", { headers: bearer(s) });
+      kinds = (JSON.parse(r.body) as { runs: { kind: string }[] }).runs.map((x) => x.kind);
+    }
+    expect(kinds).toContain("attention_overview");
+    expect(kinds).not.toContain("attention_head");
   });
 });
 
