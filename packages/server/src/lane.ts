@@ -18,6 +18,8 @@ export interface WorkerSetup {
   readonly models: Readonly<Record<string, string>>;
   /** load every model at start and report their infos (else on first use) */
   readonly preload: boolean;
+  /** after loading, run one token through each model before reporting ready (ServerOptions.warmUp) */
+  readonly warm?: boolean;
   readonly allowUnread: boolean;
   readonly backend?: "ref" | "ort";
   /** an Int32Array(1): the seq of the job the main thread wants stopped */

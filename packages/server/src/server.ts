@@ -98,6 +98,12 @@ export interface ServerOptions {
   readonly backend?: "ref" | "ort";
   readonly allowUnread?: boolean;
   /**
+   * run one token through each model in the interactive thread before listening, so that the first page's run is
+   * not a cold thread's (its first forward pass takes 0.6–2 s, the next 15–50 ms). `llmdbg serve` and `demo` set
+   * it; the default is off, since tests start many servers and would each pay it.
+   */
+  readonly warmUp?: boolean;
+  /**
    * the run store that records every finished job (a `run`, `generate` or `method` that ended in a result, an
    * error or its time budget; not a cancelled one) and that `GET /api/runs…` reads: a Store (the caller closes
    * it) or its folder (opened here, closed with the server). One that cannot be opened or written is a warning,
@@ -203,7 +209,13 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const interactive =
     paths.length === 0
       ? undefined
-      : Lane.ofWorkers({ name: "interactive", workers: 1, ...interactiveLimits, ...heap, setup: { ...setup, preload: true } });
+      : Lane.ofWorkers({
+          name: "interactive",
+          workers: 1,
+          ...interactiveLimits,
+          ...heap,
+          setup: { ...setup, preload: true, ...(opts.warmUp === true && { warm: true }) },
+        });
   let infos: ModelInfo[];
   try {
     const byPath = (await interactive?.ready()) ?? [];

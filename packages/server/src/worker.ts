@@ -103,6 +103,10 @@ async function runJob(job: Extract<ToWorker, { type: "job" }>): Promise<void> {
 if (setup.preload) {
   try {
     const infos = Object.keys(setup.models).map((id) => modelInfo(id, model(id)));
+    // a cold thread's first forward pass costs 0.6–2 s; paid here, before the server listens, when asked
+    if (setup.warm === true)
+      for (const id of Object.keys(setup.models))
+        await executeJob(model(id), id, "run", { model: id, input: { ids: [0] }, topK: 1 }, {}).catch(() => {});
     post({ type: "ready", infos });
   } catch (e) {
     post({ type: "loadError", message: e instanceof Error ? e.message : String(e) });

@@ -107,7 +107,8 @@ export async function serveUntilStopped(
   opts: ServerOptions,
   ready?: (server: RunningServer) => void,
 ): Promise<number> {
-  const server = await startServer(opts);
+  // warm: the page a user opens first should not wait for a cold thread's first forward pass
+  const server = await startServer({ warmUp: true, ...opts });
   print(`llmdbg ${name}: ${server.models.map((m) => m.id).join(", ")}`);
   const datasets = Object.keys(opts.datasets ?? {});
   if (datasets.length > 0) print(`datasets: ${datasets.join(", ")}`);
