@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { run } from "@llmdbg/core";
 import { loadModel } from "@llmdbg/models";
+import { eventsAfter, openStore } from "@llmdbg/store";
 import * as T from "@llmdbg/tensor";
 import { writeTinyModel } from "@llmdbg/testing";
 import { expectTrainEvent } from "@llmdbg/testing/vitest";
@@ -268,6 +269,45 @@ describe("llmdbg finetune", () => {
     expect(rev[0]).toMatchObject({ kind: "start", resumedFrom: cp.step });
     expect(rev.at(-1)).toMatchObject({ kind: "end", reason: "done", step: 150 });
   }, 120_000);
+
+  it("records the run in the store as a training run, live, done with its events and the model it wrote", async () => {
+    const out = join(dir, "stored");
+    const store = join(dir, "store");
+    const r = await cli(["finetune", gpt2, "--data", train, "--out", out, "--max-steps", "3", "--batch", "4", "--store", store]);
+    expect(r.code, r.stderr).toBe(0);
+    const st = openStore(store);
+    try {
+      const [summary] = st.listRuns({ kind: "train" });
+      expect(summary).toMatchObject({ kind: "train", status: "done" });
+      const runRec = st.getRun(summary?.id as number);
+      expect(runRec.options).toMatchObject({ command: "finetune", from: gpt2 });
+      expect(runRec.model?.path).toBe(out);
+      const kinds = eventsAfter(st, runRec.id, -1).events.map((e) => e.event.kind);
+      expect(kinds.filter((k) => k === "step")).toHaveLength(3);
+      expect(kinds.at(-1)).toBe("end");
+    } finally {
+      st.close();
+    }
+    // --no-store records nothing
+    const none = join(dir, "store-none");
+    const r2 = await cli([
+      "finetune",
+      gpt2,
+      "--data",
+      train,
+      "--out",
+      join(dir, "nostore"),
+      "--max-steps",
+      "1",
+      "--batch",
+      "4",
+      "--store",
+      none,
+      "--no-store",
+    ]);
+    expect(r2.code, r2.stderr).toBe(0);
+    expect(existsSync(join(none, "store.db"))).toBe(false);
+  });
 
   it("bad data exits 1 naming the file, line and field; a bad command line exits 2", async () => {
     const broken = join(dir, "broken.jsonl");

@@ -45,6 +45,8 @@ import { modelPath, UsageError } from "../args.js";
 import { defineFlags, flag } from "../flags.js";
 import { type LoadedModel, load, loadFlags, tokenFlag } from "../load.js";
 import { print, progressBar } from "../output.js";
+import { storeFlags } from "../record.js";
+import { endLiveRun, startLiveRun } from "../record-live.js";
 import type { Command } from "./command.js";
 import { readWordLists } from "./counterfactual.js";
 import { type DataRecord, describeEvent, encodeRecord, readRecords } from "./train.js";
@@ -106,6 +108,7 @@ const flags = defineFlags(
     resume: flag.text("DIR", "continue from a checkpoint of the same command (<out>/checkpoints/checkpoint-N)"),
     json: flag.bool("one TrainEvent per line on stdout"),
     ...loadFlags,
+    ...storeFlags,
   },
   { "<model>": "a Hugging Face model folder" },
 );
@@ -387,7 +390,29 @@ export const finetuneCommand: Command = {
     const t0 = performance.now();
     let steps0 = 0;
     let total = totalSteps;
+    // recorded live as `llmdbg train` is (a training run of the base model), so the Training view follows it
+    const live = startLiveRun(
+      values,
+      { path: m.path, config: m.config },
+      {
+        kind: "train",
+        options: {
+          command: "finetune",
+          from: m.path,
+          data: resolve(values.data),
+          validation: values.validation === undefined ? null : resolve(values.validation),
+          training,
+          lora,
+          repair: repairConfig,
+          augment,
+          ...(values.resume !== undefined && { resume: values.resume }),
+        },
+      },
+    );
+    let anomaly: string | undefined;
     const onEvent = (e: TrainEvent) => {
+      live?.push(e);
+      if (e.kind === "anomaly") anomaly = e.message;
       if (values.json) process.stdout.write(`${JSON.stringify(e)}\n`);
       else if (e.kind === "start") {
         steps0 = e.resumedFrom ?? 0;
@@ -425,33 +450,49 @@ export const finetuneCommand: Command = {
         ...(repair !== null && { objective: repair.objective, runOptions: repair.runOptions }),
         ...(repaired && validation !== undefined && { metrics: { clean_loss: cleanLoss(model, classify, batchSize) } }),
       });
+    } catch (e) {
+      // a run that fails is never left `running` (only a process that dies is)
+      endLiveRun(live, { status: "failed", error: (e as Error).message, timings: { wallMs: performance.now() - t0 } });
+      throw e;
     } finally {
       bar?.finish();
       process.off("SIGINT", stop);
       sink.close();
       await helper?.close();
     }
-    const modelFolder = (dir: string) => {
-      mkdirSync(dir, { recursive: true });
-      writeFileSync(join(dir, "config.json"), `${JSON.stringify(configJson, null, 2)}\n`);
-      for (const f of ["tokenizer.json", "tokenizer_config.json", "generation_config.json", "special_tokens_map.json"])
-        if (existsSync(join(m.path, f))) writeFileSync(join(dir, f), readFileSync(join(m.path, f)));
-      saveModel(m.config, m.model.params, join(dir, "model.safetensors"));
-    };
-    let wrote: string;
-    if (adapter === null) {
-      modelFolder(out);
-      wrote = `model in ${out}`;
-    } else {
-      saveAdapter(adapter, out, { baseModel: m.path, taskType: classify ? "SEQ_CLS" : "CAUSAL_LM" });
-      wrote = `adapter in ${out}`;
-      if (values.merge) {
-        adapter.merge(m.model);
-        modelFolder(join(out, "merged"));
-        adapter.unmerge(m.model);
-        wrote += `, merged model in ${join(out, "merged")}`;
+    let wrote = "";
+    try {
+      const modelFolder = (dir: string) => {
+        mkdirSync(dir, { recursive: true });
+        writeFileSync(join(dir, "config.json"), `${JSON.stringify(configJson, null, 2)}\n`);
+        for (const f of ["tokenizer.json", "tokenizer_config.json", "generation_config.json", "special_tokens_map.json"])
+          if (existsSync(join(m.path, f))) writeFileSync(join(dir, f), readFileSync(join(m.path, f)));
+        saveModel(m.config, m.model.params, join(dir, "model.safetensors"));
+      };
+      if (adapter === null) {
+        modelFolder(out);
+        wrote = `model in ${out}`;
+      } else {
+        saveAdapter(adapter, out, { baseModel: m.path, taskType: classify ? "SEQ_CLS" : "CAUSAL_LM" });
+        wrote = `adapter in ${out}`;
+        if (values.merge) {
+          adapter.merge(m.model);
+          modelFolder(join(out, "merged"));
+          adapter.unmerge(m.model);
+          wrote += `, merged model in ${join(out, "merged")}`;
+        }
       }
+    } catch (e) {
+      endLiveRun(live, { status: "failed", error: (e as Error).message, timings: { wallMs: performance.now() - t0 } });
+      throw e;
     }
+    // a full fine-tune's run is linked to the model it wrote; an adapter's stays with its base model
+    endLiveRun(live, {
+      status: result.reason === "aborted" ? "aborted" : result.reason === "anomaly" ? "failed" : "done",
+      ...(result.reason === "anomaly" && { error: anomaly ?? "a non-finite loss or gradient stopped the run" }),
+      timings: { wallMs: performance.now() - t0 },
+      ...(adapter === null && { model: { path: out, config: m.config } }),
+    });
     if (!values.json)
       print(
         `${result.reason === "aborted" ? "stopped" : "done"} after ${result.step} steps` +
