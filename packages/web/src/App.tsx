@@ -165,7 +165,7 @@ export function App({ rpc }: { rpc: RpcClient }) {
             />
           </section>
           <section hidden={tab !== "training"}>
-            <TrainingView active={tab === "training"} />
+            <TrainingView active={tab === "training"} reopened={reopened} />
           </section>
           <section hidden={tab !== "runs"}>
             <RunsView

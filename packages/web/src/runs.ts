@@ -35,6 +35,7 @@ const REOPEN: Readonly<Record<string, string>> = {
   attribution: "attribution",
   patch: "patching",
   steer: "steering",
+  train: "training",
 };
 
 /** The tab a run of this kind reopens in, if any. */

@@ -46,6 +46,7 @@ describe("runs list", () => {
     expect(reopenTab("ablate")).toBe("ablation");
     expect(reopenTab("patch")).toBe("patching");
     expect(reopenTab("steer")).toBe("steering");
+    expect(reopenTab("train")).toBe("training");
     expect(reopenTab("rome")).toBeUndefined();
     expect(reopenTab("toString")).toBeUndefined();
   });

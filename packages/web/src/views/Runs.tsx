@@ -106,7 +106,7 @@ export function RunsView({ active, onReopen }: { active: boolean; onReopen: (run
             {open.timings.wallMs !== undefined && ` · ${open.timings.wallMs} ms`}
           </h3>
           <div className="controls">
-            {tab !== undefined && open.status === "done" && (
+            {tab !== undefined && (open.status === "done" || open.kind === "train") && (
               <button type="button" data-testid="run-reopen" onClick={() => onReopen(open, tab)}>
                 reopen in {tab}
               </button>

@@ -9,6 +9,7 @@
 import type { TrainingRunSummary } from "@llmdbg/protocol";
 import { useEffect, useRef, useState } from "react";
 import { num } from "../format.js";
+import type { Reopened } from "../reopen.js";
 import {
   align,
   catchUp,
@@ -63,7 +64,7 @@ function chartOf(curves: readonly Curve[], smoothing: number, log: boolean): Pic
   return { data: align(series, log), lines };
 }
 
-export function TrainingView({ active }: { active: boolean }) {
+export function TrainingView({ active, reopened = null }: { active: boolean; reopened?: Reopened | null }) {
   const [runs, setRuns] = useState<readonly TrainingRunSummary[] | null>(null);
   const [now, setNow] = useState(new Date().toISOString());
   const [selected, setSelected] = useState<readonly number[]>([]);
@@ -74,6 +75,12 @@ export function TrainingView({ active }: { active: boolean }) {
   const [hook, setHook] = useState("");
   const [error, setError] = useState<string | null>(null);
   const polling = useRef(false);
+  // a training run reopened from the Runs view is selected (alone), and its curves load with the next poll
+  const reopenedN = reopened?.n;
+  // biome-ignore lint/correctness/useExhaustiveDependencies: once per reopening
+  useEffect(() => {
+    if (reopened !== null && reopened.run.kind === "train") setSelected([reopened.run.id]);
+  }, [reopenedN]);
   const state = useRef({ selected, series });
   state.current = { selected, series };
 
