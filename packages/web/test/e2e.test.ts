@@ -571,6 +571,11 @@ describe.skipIf(!haveChromium)("web UI in Chromium", () => {
         expect(await enlarged.getByTestId("query-label").count()).toBe(size);
         expect(await enlarged.getByTestId("key-label").count()).toBe(size);
         expect(await enlarged.getByTestId("attention-lines").locator("text").count()).toBe(2 * size);
+        // the screenshot while zoomed in: the window's labels, a hovered cell and every pair's lines
+        const zoomed = await canvas.boundingBox();
+        if (zoomed !== null) await p.mouse.move(zoomed.x + zoomed.width * 0.6, zoomed.y + zoomed.height * 0.7);
+        await expect.poll(() => p.getByTestId("attention-readout").innerText(), WAIT).toMatch(/^query \d+ /);
+        await p.screenshot({ path: join(shots, "attention-long.png"), fullPage: true });
         // drag to scroll up and left by a quarter of the drawing, then the wheel zooms out about the pointer
         const box = await canvas.boundingBox();
         if (box === null) throw new Error("the enlarged pattern is not drawn");
@@ -598,7 +603,6 @@ describe.skipIf(!haveChromium)("web UI in Chromium", () => {
         // (±1: the box includes the canvas's border)
         expect(Math.abs(Number(m[1]) - (r2 + Math.floor(0.9 * s2size)))).toBeLessThanOrEqual(1);
         expect(Math.abs(Number(m[2]) - (c2 + Math.floor(0.8 * s2size)))).toBeLessThanOrEqual(1);
-        await p.screenshot({ path: join(shots, "attention-long.png"), fullPage: true });
         expect(problems).toEqual([]);
       } finally {
         await ctx2.close();
