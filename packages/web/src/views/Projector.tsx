@@ -128,9 +128,9 @@ export function ProjectorView({ rpc, shared }: { rpc: RpcClient; shared: Shared 
     };
   }, []);
 
-  // the datasets the server holds (the demo's held-out sets, --dataset files, uploads): loaded into the box, so the
+  // the datasets the server holds (the demo's held-out sets, --dataset files, uploads), listed at mount and again
+  // whenever the picker gets focus (an upload in the Datasets view shows up); one loads into the box, so the
   // request still carries its examples inline like a pasted one
-  // listed at mount and again whenever the picker gets focus (an upload in the Datasets view shows up)
   const listServed = () => {
     rpc.call("datasets.list", {}).then(
       (r) => setServed(r.datasets),
