@@ -9,7 +9,8 @@
 //                 where the request asked for it alone)
 //   attribution,
 //   perturbation  one row of token scores
-//   attention     the rollout, position × position
+//   attention,
+//   attention_overview  the rollout, position × position (the overview's comes as sqrt8 bytes: (b / 255)²)
 // Values are drawn on a sequential scale from 0 to the largest (probabilities, rollout) or a diverging one
 // symmetric about 0 (everything signed); a missing cell (null, not finite) is grey.
 import { crc32, deflateSync } from "node:zlib";
@@ -125,16 +126,25 @@ function scoresFigure(r: Obj): Figure {
   };
 }
 
-function attentionFigure(r: Obj): Figure {
+/** A protocol QuantizedMatrix (sqrt8: each byte b the value (b / 255)², base64) as rows of numbers. */
+function sqrt8Rows(m: Obj): (number | null)[][] | undefined {
+  const rows = Number(m.rows);
+  const cols = Number(m.cols);
+  if (m.encoding !== "sqrt8" || typeof m.data !== "string" || !Number.isSafeInteger(rows) || !Number.isSafeInteger(cols))
+    return undefined;
+  const bytes = Buffer.from(m.data, "base64");
+  if (bytes.length !== rows * cols) return undefined;
+  return Array.from({ length: rows }, (_, i) =>
+    Array.from({ length: cols }, (_, j) => ((bytes[i * cols + j] as number) / 255) ** 2),
+  );
+}
+
+function attentionFigure(r: Obj): Figure | undefined {
   const tokens = arr(r.tokens);
   const labels = tokens.map(labelOf);
-  return {
-    title: "attention rollout (query × key)",
-    rows: labels,
-    cols: labels,
-    values: arr(r.rollout).map((row) => arr(row).map(numOrNull)),
-    scale: "sequential",
-  };
+  const values = isObj(r.rollout) ? sqrt8Rows(r.rollout) : arr(r.rollout).map((row) => arr(row).map(numOrNull));
+  if (values === undefined) return undefined;
+  return { title: "attention rollout (query × key)", rows: labels, cols: labels, values, scale: "sequential" };
 }
 
 /** The figure of a result of this kind, or undefined when the kind has none (or the result has no cells). */
@@ -151,7 +161,7 @@ export function figureOf(kind: string, result: unknown): Figure | undefined {
             ? patchFigure(result)
             : kind === "attribution" || kind === "perturbation"
               ? scoresFigure(result)
-              : kind === "attention"
+              : kind === "attention" || kind === "attention_overview"
                 ? attentionFigure(result)
                 : undefined;
   return f === undefined || f.values.length === 0 || f.cols.length === 0 ? undefined : f;
@@ -283,7 +293,7 @@ export function figureFile(
   if (f === undefined)
     return {
       status: 404,
-      error: `a ${kind} result has no figure (lens, dla, ablate, patch, attribution, perturbation, attention have)`,
+      error: `a ${kind} result has no figure (lens, dla, ablate, patch, attribution, perturbation, attention, attention_overview have)`,
     };
   const cells = f.rows.length * f.cols.length;
   const cap = format === "svg" ? MAX_SVG_CELLS : MAX_CELLS;

@@ -110,6 +110,22 @@ describe("figures of results", () => {
     expect(abl?.scale).toBe("diverging");
   });
 
+  it("decodes an attention overview's quantized rollout (sqrt8: (b / 255)²)", () => {
+    const bytes = Uint8Array.of(255, 0, 128, 51);
+    const f = figureOf("attention_overview", {
+      kind: "attention_overview",
+      tokens: [tok(1, "a"), tok(2, "b")],
+      rollout: { rows: 2, cols: 2, encoding: "sqrt8", data: Buffer.from(bytes).toString("base64") },
+    });
+    expect(f?.rows).toEqual(["0 a", "1 b"]);
+    expect(f?.values).toEqual([
+      [1, 0],
+      [(128 / 255) ** 2, (51 / 255) ** 2],
+    ]);
+    const bad = { rows: 2, cols: 3, encoding: "sqrt8", data: Buffer.from(bytes).toString("base64") };
+    expect(figureOf("attention_overview", { kind: "attention_overview", tokens: [], rollout: bad })).toBeUndefined();
+  });
+
   it("has none for kinds without a heatmap or results without cells", () => {
     expect(figureOf("run", { kind: "run" })).toBeUndefined();
     expect(figureOf("probe", { kind: "probe" })).toBeUndefined();

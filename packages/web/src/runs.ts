@@ -23,7 +23,7 @@ export interface StoredRun extends Omit<RunRow, "model"> {
   readonly timings: { readonly wallMs?: number };
 }
 
-/** The tabs a stored run's kind reopens in: its prompt goes to the shared prompt, and that view runs it again. */
+/** The tabs a stored run's kind reopens in: its prompt goes to the shared prompt, and that view shows its result. */
 const REOPEN: Readonly<Record<string, string>> = {
   run: "workbench",
   generate: "workbench",

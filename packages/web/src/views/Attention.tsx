@@ -12,6 +12,7 @@ import type { AttentionOverviewResult } from "@llmdbg/protocol";
 import { useCallback, useMemo, useRef, useState } from "react";
 import { type Bytes, clampWindow, decodeSqrt8, fullWindow, sqrt8Value, type Win } from "../attn-window.js";
 import { num, pct, visible } from "../format.js";
+import { useReopened } from "../reopen.js";
 import type { RpcClient } from "../rpc.js";
 import { type HeadColumn, headRows, sortRows } from "../scores.js";
 import { readPosition, type Shared } from "../state.js";
@@ -48,6 +49,7 @@ export function AttentionView({ rpc, shared }: { rpc: RpcClient; shared: Shared 
 
   const analyze = () => {
     const text = prompt;
+    setStored(null);
     job.start(
       (o) =>
         rpc.call(
@@ -69,6 +71,20 @@ export function AttentionView({ rpc, shared }: { rpc: RpcClient; shared: Shared 
       },
     );
   };
+
+  // a reopened overview is shown as stored (only the opened head's full pattern, never stored, is asked for again)
+  const [stored, setStored] = useState<number | null>(null);
+  useReopened<AttentionOverviewResult>(shared.reopened, ["attention_overview"], (s) => {
+    if (typeof s.request.scores === "boolean") setWithScores(s.request.scores);
+    const shown = { prompt: s.prompt ?? prompt, r: s.result };
+    setResult(shown);
+    setStored(s.runId);
+    setHeads(new Map());
+    asked.current = null;
+    setSel({ li: 0, hi: 0 });
+    setWin(fullWindow(s.result.tokens.length));
+    fetchHead(shown, 0, 0, new Map());
+  });
 
   const r = result?.r ?? null;
   const n = r?.tokens.length ?? 0;
@@ -154,8 +170,15 @@ export function AttentionView({ rpc, shared }: { rpc: RpcClient; shared: Shared 
             </button>
           </>
         )}
-        {result !== null && result.prompt !== prompt && <span className="muted">(the prompt changed: analyze again)</span>}
-        <DownloadLink job={job} testId="download-attention" />
+        {stored === null && result !== null && result.prompt !== prompt && (
+          <span className="muted">(the prompt changed: analyze again)</span>
+        )}
+        {stored !== null && (
+          <span className="muted" data-testid="stored-note">
+            stored run {stored}, shown as it was recorded
+          </span>
+        )}
+        <DownloadLink job={job} testId="download-attention" figure />
       </div>
       {job.error !== null && <p className="error">attention: {job.error}</p>}
       {result === null && !job.running && <p className="muted">Analyzes the workbench's prompt: “{prompt}”.</p>}

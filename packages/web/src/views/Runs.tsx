@@ -20,7 +20,16 @@ import {
 } from "../runs.js";
 
 /** the kinds the server draws as a figure (packages/server/src/figures.ts) */
-const FIGURES: ReadonlySet<string> = new Set(["lens", "dla", "ablate", "patch", "attribution", "perturbation", "attention"]);
+const FIGURES: ReadonlySet<string> = new Set([
+  "lens",
+  "dla",
+  "ablate",
+  "patch",
+  "attribution",
+  "perturbation",
+  "attention",
+  "attention_overview",
+]);
 
 const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
