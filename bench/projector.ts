@@ -12,11 +12,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startServer } from "@llmdbg/server";
 import { writeTinyModel } from "@llmdbg/testing";
-import { chromium } from "playwright-core";
-import { build } from "vite";
-import { type BenchEnv, notRun, repoRoot, row, type SectionResult, within } from "./common.js";
+import type { BrowserContext } from "playwright-core";
+import { buildUi, CHROMIUM, launchChromium } from "../packages/web/test/browser.js";
+import { type BenchEnv, notRun, row, type SectionResult, within } from "./common.js";
 
-const CHROMIUM = "/usr/bin/chromium";
 const POINTS = 100_000;
 const MS = 3000;
 const BUDGET_MS = 1000 / 30;
@@ -49,29 +48,14 @@ export async function projectorSection(_env: BenchEnv): Promise<SectionResult> {
     return { rows: [row({ ...base, check: notRun(`${CHROMIUM} is missing (apt-get install chromium)`) })] };
   const tmp = mkdtempSync(join(tmpdir(), "llmdbg-bench-projector-"));
   const server = { close: async () => {} } as { close(): Promise<void> };
-  let context: Awaited<ReturnType<typeof chromium.launchPersistentContext>> | null = null;
+  let context: BrowserContext | null = null;
   try {
-    const webRoot = join(repoRoot, "packages/web");
     const dist = join(tmp, "dist");
-    await build({ root: webRoot, configFile: join(webRoot, "vite.config.ts"), logLevel: "warn", build: { outDir: dist } });
+    await buildUi(dist);
     writeTinyModel(join(tmp, "tiny"), "gpt2", { seed: 3 });
     const running = await startServer({ models: { tiny: join(tmp, "tiny") }, backend: "ref", staticDir: dist, warn: () => {} });
     server.close = () => running.close();
-    context = await chromium.launchPersistentContext(join(tmp, "profile"), {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-      viewport: { width: 1280, height: 900 },
-    });
+    context = await launchChromium(join(tmp, "profile"));
     const page = context.pages()[0] ?? (await context.newPage());
     const errors: string[] = [];
     page.on("pageerror", (e) => errors.push(e.message));

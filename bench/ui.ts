@@ -23,11 +23,10 @@ import { join } from "node:path";
 import { loadModel } from "@llmdbg/models";
 import { startServer } from "@llmdbg/server";
 import { writeRandomGpt2 } from "@llmdbg/testing";
-import { chromium, type Page } from "playwright-core";
-import { build } from "vite";
+import type { BrowserContext, Page } from "playwright-core";
+import { buildUi, CHROMIUM, launchChromium } from "../packages/web/test/browser.js";
 import { type BenchEnv, type Check, median, notRun, type Row, repoRoot, row, type SectionResult, spread } from "./common.js";
 
-const CHROMIUM = "/usr/bin/chromium";
 const STORIES = join(repoRoot, "zoo/stories");
 const SENTENCE = "Once upon a time, there was a little girl named Lily. She liked to play in the park with her dog.";
 const TARGETS = { workbench: 1000, live: 150, attention: 100 } as const;
@@ -172,12 +171,11 @@ export async function uiSection(_env: BenchEnv): Promise<SectionResult> {
   }
   const tmp = mkdtempSync(join(tmpdir(), "llmdbg-bench-ui-"));
   let close = async () => {};
-  let context: Awaited<ReturnType<typeof chromium.launchPersistentContext>> | null = null;
+  let context: BrowserContext | null = null;
   const rows: Row[] = [];
   try {
-    const webRoot = join(repoRoot, "packages/web");
     const dist = join(tmp, "dist");
-    await build({ root: webRoot, configFile: join(webRoot, "vite.config.ts"), logLevel: "warn", build: { outDir: dist } });
+    await buildUi(dist);
     const long = join(tmp, "long");
     writeRandomGpt2(long, {
       ...{ nLayers: 12, nHeads: 12, dModel: 96, nPositions: 1024, tokenizerFrom: STORIES, vocabSize: 1024 },
@@ -187,15 +185,7 @@ export async function uiSection(_env: BenchEnv): Promise<SectionResult> {
     // warmUp as `llmdbg serve` and `demo` start it: "after the server is up" means what a user gets
     const server = await startServer({ models: { stories: STORIES, long }, staticDir: dist, warmUp: true, warn: () => {} });
     close = () => server.close();
-    context = await chromium.launchPersistentContext(join(tmp, "profile"), {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        ...["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run"],
-        ...["--disable-background-networking", "--disable-component-update", "--disable-sync"],
-      ],
-      viewport: { width: 1400, height: 1000 },
-    });
+    context = await launchChromium(join(tmp, "profile"), { width: 1400, height: 1000 });
     const errors: string[] = [];
 
     // ---- workbench interactive: fresh loads of the page

@@ -6,30 +6,29 @@
 // (LLMDBG_SCREENSHOTS names another). Any console error or page error — a CSP violation among them — fails it.
 // Skipped where /usr/bin/chromium is missing, unless LLMDBG_REQUIRE_CHROMIUM is set (CI sets it after installing
 // the package).
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type RunningServer, startServer } from "@llmdbg/server";
-import { writeRandomGpt2, writeTinyModel } from "@llmdbg/testing";
-import { type BrowserContext, chromium, type Page } from "playwright-core";
-import { build } from "vite";
+import { writeTinyModel } from "@llmdbg/testing";
+import type { BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildUi, CHROMIUM, haveChromium, openBrowser } from "./browser.js";
+import { longAttentionStep } from "./e2e-attention-long.js";
+import { projectorStep } from "./e2e-projector.js";
 import { trainingStep } from "./e2e-training.js";
 
-const CHROMIUM = "/usr/bin/chromium";
 const here = dirname(fileURLToPath(import.meta.url));
-const webRoot = join(here, "..");
 const stories = join(here, "../../../zoo/stories");
-const haveChromium = existsSync(CHROMIUM);
-if (!haveChromium && process.env.LLMDBG_REQUIRE_CHROMIUM) throw new Error(`${CHROMIUM} is missing: apt-get install chromium`);
+if (!haveChromium() && process.env.LLMDBG_REQUIRE_CHROMIUM) throw new Error(`${CHROMIUM} is missing: apt-get install chromium`);
 
 // generous: in CI this file shares two cores with the rest of the suite
 const WAIT = { timeout: 90_000 };
 const SLOW = 120_000;
 const PROMPT = "Once upon a time, there was a little girl named Lily. She";
 
-describe.skipIf(!haveChromium)("web UI in Chromium", () => {
+describe.skipIf(!haveChromium())("web UI in Chromium", () => {
   const tmp = mkdtempSync(join(tmpdir(), "llmdbg-web-e2e-"));
   const shots = process.env.LLMDBG_SCREENSHOTS ?? join(tmp, "screenshots");
   let server: RunningServer;
@@ -40,7 +39,7 @@ describe.skipIf(!haveChromium)("web UI in Chromium", () => {
   beforeAll(async () => {
     mkdirSync(shots, { recursive: true });
     const dist = join(tmp, "dist");
-    await build({ root: webRoot, configFile: join(webRoot, "vite.config.ts"), logLevel: "warn", build: { outDir: dist } });
+    await buildUi(dist);
     writeTinyModel(join(tmp, "tiny"), "gpt2", { seed: 3 });
     server = await startServer({
       models: { tiny: join(tmp, "tiny"), stories },
@@ -49,27 +48,7 @@ describe.skipIf(!haveChromium)("web UI in Chromium", () => {
       store: join(tmp, "store"),
       warn: () => {},
     });
-    context = await chromium.launchPersistentContext(join(tmp, "profile"), {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-      viewport: { width: 1280, height: 900 },
-    });
-    page = context.pages()[0] ?? (await context.newPage());
-    context.setDefaultTimeout(WAIT.timeout);
-    page.on("console", (m) => {
-      if (m.type() === "error") problems.push(`console: ${m.text()}`);
-    });
-    page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
+    ({ context, page } = await openBrowser(join(tmp, "profile"), problems, { timeoutMs: WAIT.timeout }));
   }, 120_000);
 
   afterAll(async () => {
@@ -375,240 +354,13 @@ describe.skipIf(!haveChromium)("web UI in Chromium", () => {
 
   it(
     "projects a pasted dataset by PCA, lassos a region, trains a probe on it and steers the workbench prompt with it",
-    async () => {
-      await page.getByTestId("tab-projector").click();
-      // 20 short lines, two labels
-      const happy = [
-        "Lily was happy and she smiled",
-        "Tom laughed and played with his ball",
-        "The sun was warm and the girl was glad",
-        "Mom gave Ben a big hug and he felt good",
-        "The bird sang a happy song in the tree",
-        "Sue found a pretty flower and danced",
-        "They ate cake and had fun at the park",
-        "The puppy wagged its tail with joy",
-        "Max won the race and cheered",
-        "Anna loved her new red dress",
-      ];
-      const sad = [
-        "Lily was sad and she cried",
-        "Tom was scared of the dark",
-        "The dog was lost and the boy was sad",
-        "Ben broke his toy and felt bad",
-        "The bird was hurt and could not fly",
-        "Sue lost her doll and wept",
-        "It rained all day and they were bored",
-        "The cat was sick and very tired",
-        "Max fell down and hurt his knee",
-        "Anna missed her mom and was lonely",
-      ];
-      const lines = [...happy.map((text) => ({ text, label: "happy" })), ...sad.map((text) => ({ text, label: "sad" }))].map(
-        (o) => JSON.stringify(o),
-      );
-      await page.getByTestId("projector-data").fill(lines.join("\n"));
-      await page.getByTestId("projector-hook").selectOption("blocks.1.hook_resid_post");
-      await page.getByTestId("run-projector").click();
-      await page.locator('[data-testid="projector-summary"], .projector .error').first().waitFor(WAIT);
-      expect(await page.locator(".projector .error").allInnerTexts()).toEqual([]);
-      expect(await page.getByTestId("projector-summary").innerText()).toMatch(
-        /^\d+ points · blocks\.1\.hook_resid_post \(d = \d+\) · PCA · explained variance PC1 [\d.]+%, PC2 [\d.]+%$/,
-      );
-      expect(await page.getByTestId("projector-legend").innerText()).toMatch(/happy[\s\S]*sad/);
-      const canvas = page.getByTestId("projector-canvas");
-      // the plot has ink: pixels other than the white background
-      const inked = await canvas.evaluate((c: HTMLCanvasElement) => {
-        const d = (c.getContext("2d") as CanvasRenderingContext2D).getImageData(0, 0, c.width, c.height).data;
-        let n = 0;
-        for (let i = 0; i < d.length; i += 4) if (d[i] !== 255 || d[i + 1] !== 255 || d[i + 2] !== 255) n++;
-        return n;
-      });
-      expect(inked).toBeGreaterThan(100);
-      const box = (await canvas.boundingBox()) as { x: number; y: number; width: number; height: number };
-      // hovering near a point shows its token in a tooltip (the pointer sweeps the plot until one is under it)
-      let tip = false;
-      for (let y = 20; y < box.height && !tip; y += 16)
-        for (let x = 20; x < box.width && !tip; x += 16) {
-          await page.mouse.move(box.x + x, box.y + y);
-          tip = await page.getByTestId("projector-tip").isVisible();
-        }
-      expect(tip).toBe(true);
-      expect(await page.getByTestId("projector-tip").innerText()).toMatch(/example \d+, position \d+/);
-      // a lasso around the left half of the plot (PCA centres the points, so some fall on each side)
-      await page.getByTestId("projector-tool").click();
-      const corners = [
-        [4, 4],
-        [box.width / 2, 4],
-        [box.width / 2, box.height - 4],
-        [4, box.height - 4],
-      ] as const;
-      await page.mouse.move(box.x + corners[0][0], box.y + corners[0][1]);
-      await page.mouse.down();
-      for (const [x, y] of corners.slice(1)) await page.mouse.move(box.x + x, box.y + y, { steps: 8 });
-      await page.mouse.up();
-      await expect.poll(() => page.getByTestId("projector-selected").innerText(), WAIT).toMatch(/^\d+ of \d+ points selected$/);
-      await page.getByTestId("projector-probe").click();
-      await page.locator('[data-testid="projector-accuracy"], .projector-side .error').first().waitFor(WAIT);
-      expect(await page.locator(".projector-side .error").allInnerTexts()).toEqual([]);
-      expect(await page.getByTestId("projector-accuracy").innerText()).toMatch(
-        /^accuracy: train [\d.]+%, validation [\d.]+% \(\d+ inside, \d+ outside\) · gap along the direction [\d.-]+$/,
-      );
-      // the direction added to the workbench prompt: the next-token predictions without and with it
-      await page.getByTestId("projector-coeff").fill("3");
-      await page.getByTestId("projector-apply").click();
-      const steered = page.getByTestId("projector-steered");
-      await steered.filter({ hasText: "+ " }).waitFor(WAIT);
-      expect(await steered.locator("tbody tr").count()).toBe(5);
-      await page.screenshot({ path: join(shots, "projector.png"), fullPage: true });
-      // at coefficient 0 the vector adds nothing: both columns agree
-      await page.getByTestId("projector-coeff").fill("0");
-      await steered.filter({ hasText: /\+ 0\.00 ×/ }).waitFor(WAIT);
-      const rows = await steered
-        .locator("tbody tr")
-        .evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll("td")].map((td) => td.textContent)));
-      for (const r of rows) expect([r[2], r[3]]).toEqual([r[0], r[1]]);
-      // coloured by the model's top prediction: the legend names tokens
-      await page.getByTestId("projector-color").selectOption("prediction");
-      expect(await page.getByTestId("projector-legend").innerText()).toMatch(/^\s*"[^"\n]*" \d+\n/);
-      // the same dataset by UMAP (umap-js on the server)
-      await page.getByTestId("projector-method").selectOption("umap");
-      await page.getByTestId("run-projector").click();
-      await page.getByTestId("projector-summary").filter({ hasText: "UMAP" }).waitFor(WAIT);
-      expect(await page.getByTestId("projector-summary").innerText()).toMatch(
-        /^\d+ points · blocks\.1\.hook_resid_post \(d = \d+\) · UMAP · 15 neighbours, min dist 0\.1, seed 0, \d+ epochs$/,
-      );
-      // a dataset the server holds loads into the box (its examples then go inline like pasted ones)
-      const status = await page.evaluate(async () => {
-        const body =
-          '{"text": "Lily had a red ball", "label": "toy"}\n{"text": "Tom ate an apple", "label": "food"}\n{"text": "The end"}\n';
-        const res = await fetch("/api/datasets?name=projector-mini", {
-          method: "POST",
-          credentials: "same-origin",
-          headers: { "Content-Type": "application/x-ndjson" },
-          body,
-        });
-        return res.status;
-      });
-      expect(status).toBe(201);
-      const served = page.getByTestId("projector-served");
-      await served.focus();
-      const option = served.locator("option", { hasText: "projector-mini" });
-      await option.waitFor({ state: "attached", ...WAIT });
-      await served.selectOption((await option.getAttribute("value")) as string);
-      await page.getByTestId("projector-load").click();
-      await expect
-        .poll(() => page.getByTestId("projector-data").inputValue(), WAIT)
-        .toBe('{"text":"Lily had a red ball","label":"toy"}\n{"text":"Tom ate an apple","label":"food"}\n{"text":"The end"}');
-    },
+    () => projectorStep(page, { shots, wait: WAIT }),
     SLOW,
   );
 
   it(
     "the Attention view past 512 tokens: thumbnails pooled, a head enlarged at full size, zoomed, scrolled and hovered",
-    async () => {
-      // stories has 128 positions, so this step serves a random-init GPT-2 over 1,024 positions with stories'
-      // tokenizer from a second server, in a browser profile of its own (cookies are per host, not per port)
-      const long = join(tmp, "long");
-      writeRandomGpt2(long, {
-        ...{ nLayers: 2, nHeads: 4, dModel: 64, nPositions: 1024, tokenizerFrom: stories, vocabSize: 1024 },
-        ...{ bosTokenId: 1023, eosTokenId: 1023, std: 0.3, seed: 1 },
-      });
-      const s2 = await startServer({ models: { long }, backend: "ref", staticDir: join(tmp, "dist"), warn: () => {} });
-      const ctx2 = await chromium.launchPersistentContext(join(tmp, "profile-long"), {
-        executablePath: CHROMIUM,
-        headless: true,
-        args: [
-          ...["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run"],
-          ...["--disable-background-networking", "--disable-component-update", "--disable-sync"],
-        ],
-        viewport: { width: 1280, height: 900 },
-      });
-      try {
-        ctx2.setDefaultTimeout(WAIT.timeout);
-        const p = ctx2.pages()[0] ?? (await ctx2.newPage());
-        p.on("console", (m) => {
-          if (m.type() === "error") problems.push(`long console: ${m.text()}`);
-        });
-        p.on("pageerror", (e) => problems.push(`long page error: ${e.message}`));
-        await p.goto(s2.url);
-        await expect.poll(() => p.getByTestId("model").locator("option").count(), WAIT).toBe(1);
-        await p.getByTestId("prompt").fill(Array.from({ length: 45 }, () => PROMPT).join(" "));
-        await p.getByTestId("run").click();
-        await p.getByTestId("token-row").first().waitFor(WAIT);
-        const tokens = await p.getByTestId("token-row").count();
-        expect(tokens).toBeGreaterThanOrEqual(512);
-        await p.getByTestId("tab-attention").click();
-        await p.getByTestId("analyze-attention").click();
-        await p.getByTestId("thumb").first().waitFor(WAIT);
-        expect(await p.getByTestId("thumb").count()).toBe(2 * 4);
-        const pool = Math.ceil(tokens / 64);
-        await expect
-          .poll(() => p.locator(".attention").innerText(), WAIT)
-          .toContain(`${tokens} tokens · thumbnails: the maximum over ${pool} × ${pool} blocks`);
-        // flow is left out at this length, and said so
-        expect(await p.getByTestId("flow-skipped").innerText()).toContain(`this prompt has ${tokens}`);
-        // open L1H2: its thumbnail at once, then its full pattern from the server; time it in the page
-        const enlarged = p.getByTestId("attention-enlarged");
-        await expect.poll(() => enlarged.getAttribute("data-full"), WAIT).toBe("yes"); // L0H0, the first shown
-        const canvas = enlarged.locator("canvas");
-        const before = Number(await canvas.getAttribute("data-drawn"));
-        const t0 = await p.evaluate(() => performance.now());
-        await p.locator('[data-testid="thumb"][data-head="L1H2"]').click();
-        await expect.poll(() => enlarged.getAttribute("data-head"), WAIT).toBe("L1H2");
-        await expect.poll(() => enlarged.getAttribute("data-full"), WAIT).toBe("yes");
-        const t1 = await p.evaluate(() => performance.now());
-        expect(Number(await canvas.getAttribute("data-drawn"))).toBeGreaterThan(before);
-        console.log(`web e2e: ${tokens}-token attention, another head to its full pattern drawn ${(t1 - t0).toFixed(0)} ms`);
-        expect(await canvas.getAttribute("data-window")).toBe(`0,0,${tokens}`);
-        expect(await p.getByTestId("query-label").count()).toBe(0); // too many rows for labels
-        // zoom in four times (halving the window) to at most 48 positions: the window's labels and every pair's lines
-        for (let i = 0; i < 4; i++) await enlarged.getByTestId("zoom-in").click();
-        const [r0, c0, size] = ((await canvas.getAttribute("data-window")) ?? "").split(",").map(Number) as [
-          number,
-          number,
-          number,
-        ];
-        expect(size).toBeLessThanOrEqual(48);
-        expect(await enlarged.getByTestId("query-label").count()).toBe(size);
-        expect(await enlarged.getByTestId("key-label").count()).toBe(size);
-        expect(await enlarged.getByTestId("attention-lines").locator("text").count()).toBe(2 * size);
-        // the screenshot while zoomed in: the window's labels, a hovered cell and every pair's lines
-        const zoomed = await canvas.boundingBox();
-        if (zoomed !== null) await p.mouse.move(zoomed.x + zoomed.width * 0.6, zoomed.y + zoomed.height * 0.7);
-        await expect.poll(() => p.getByTestId("attention-readout").innerText(), WAIT).toMatch(/^query \d+ /);
-        await p.screenshot({ path: join(shots, "attention-long.png"), fullPage: true });
-        // drag to scroll up and left by a quarter of the drawing, then the wheel zooms out about the pointer
-        const box = await canvas.boundingBox();
-        if (box === null) throw new Error("the enlarged pattern is not drawn");
-        await p.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
-        await p.mouse.down();
-        await p.mouse.move(box.x + (3 * box.width) / 4, box.y + (3 * box.height) / 4, { steps: 4 });
-        await p.mouse.up();
-        const [r1, c1] = ((await canvas.getAttribute("data-window")) ?? "").split(",").map(Number) as [number, number];
-        expect(r1).toBeLessThan(r0);
-        expect(c1).toBeLessThan(c0);
-        await p.mouse.wheel(0, 200);
-        await expect
-          .poll(async () => Number(((await canvas.getAttribute("data-window")) ?? "").split(",")[2]), WAIT)
-          .toBe(2 * size);
-        // hover: the query and key under the pointer, inside the window, with their tokens and weight
-        await p.mouse.move(box.x + box.width * 0.8, box.y + box.height * 0.9);
-        const readout = await p.getByTestId("attention-readout").innerText();
-        const m = /^query (\d+) “.*” → key (\d+) “.*”: ([\d.<]+%|0%)$/.exec(readout);
-        if (m === null) throw new Error(`unexpected readout: ${readout}`);
-        const [r2, c2, s2size] = ((await canvas.getAttribute("data-window")) ?? "").split(",").map(Number) as [
-          number,
-          number,
-          number,
-        ];
-        // (±1: the box includes the canvas's border)
-        expect(Math.abs(Number(m[1]) - (r2 + Math.floor(0.9 * s2size)))).toBeLessThanOrEqual(1);
-        expect(Math.abs(Number(m[2]) - (c2 + Math.floor(0.8 * s2size)))).toBeLessThanOrEqual(1);
-        expect(problems).toEqual([]);
-      } finally {
-        await ctx2.close();
-        await s2.close();
-      }
-    },
+    () => longAttentionStep({ tmp, dist: join(tmp, "dist"), stories, shots, prompt: PROMPT, wait: WAIT, problems }),
     SLOW,
   );
 
