@@ -69,6 +69,9 @@ export interface CompareRow {
 const tokenAt = (r: RunResult, i: number): string =>
   i < r.tokens.length ? visible(r.tokenDisplays[i] ?? r.tokenStrings[i] ?? null, r.tokens[i] as number) : "";
 
+/** Predictions shown per position in a comparison (a run may have kept up to 50). */
+export const COMPARE_TOP = 5;
+
 /** Two `run` results side by side, position by position (the longer one's extra positions against blanks). */
 export function comparePredictions(a: RunResult, b: RunResult): CompareRow[] {
   const n = Math.max(a.positions.length, b.positions.length);
@@ -82,8 +85,8 @@ export function comparePredictions(a: RunResult, b: RunResult): CompareRow[] {
       position: a.positions[i]?.position ?? b.positions[i]?.position ?? i,
       tokenA: tokenAt(a, i),
       tokenB: tokenAt(b, i),
-      topA: pa.map(show),
-      topB: pb.map(show),
+      topA: pa.slice(0, COMPARE_TOP).map(show),
+      topB: pb.slice(0, COMPARE_TOP).map(show),
       sameTop: pa[0] !== undefined && pa[0].id === pb[0]?.id,
     });
   }

@@ -495,7 +495,8 @@ describe.skipIf(!haveChromium())("web UI in Chromium", () => {
       await page.getByTestId("run-note").fill("tiny model, random weights");
       await page.getByTestId("run-add-note").click();
       await expect.poll(() => page.getByTestId("run-notes").innerText(), WAIT).toContain("tiny model, random weights");
-      await page.screenshot({ path: join(shots, "runs.png"), fullPage: true });
+      // the top of the page: the list, the opened run, its note and the start of the comparison
+      await page.screenshot({ path: join(shots, "runs.png"), fullPage: true, clip: { x: 0, y: 0, width: 1280, height: 1400 } });
       // the run as a page of its own, opened from a file: no server, no console error (a CSP violation among them)
       const href = (await page.getByTestId("run-bundle").getAttribute("href")) ?? "";
       const bundle = await page.request.get(new URL(href, page.url()).href);

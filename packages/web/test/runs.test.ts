@@ -2,7 +2,16 @@
 // a stored run's `run` result, and two `run` results compared position by position.
 import type { RunResult } from "@llmdbg/protocol";
 import { describe, expect, it } from "vitest";
-import { comparePredictions, kindsOf, type RunRow, reopenTab, runResultOf, type StoredRun, visibleRuns } from "../src/runs.js";
+import {
+  COMPARE_TOP,
+  comparePredictions,
+  kindsOf,
+  type RunRow,
+  reopenTab,
+  runResultOf,
+  type StoredRun,
+  visibleRuns,
+} from "../src/runs.js";
 
 const row = (id: number, kind: string, createdAt: string): RunRow => ({
   id,
@@ -77,6 +86,13 @@ describe("comparing two runs", () => {
     });
     expect(rows[1]).toMatchObject({ tokenA: "·cat", tokenB: "·dog", sameTop: true });
     expect(rows[2]).toMatchObject({ position: 2, tokenA: "", topA: [], tokenB: "·ran", sameTop: false });
+  });
+  it("shows at most COMPARE_TOP predictions a position, however many the run kept", () => {
+    const many = result(["The"], [Array.from({ length: 8 }, (_, i) => [i, `t${i}`, 0.1] as [number, string, number])]);
+    const [r] = comparePredictions(many, many);
+    expect(r?.topA).toHaveLength(COMPARE_TOP);
+    expect(r?.topA[0]).toBe("t0 10.0%");
+    expect(r?.topB).toHaveLength(5);
   });
   it("finds a stored run's run result, and none in a failed one", () => {
     const stored = (results: StoredRun["results"]): StoredRun => ({
