@@ -17,7 +17,7 @@ port.on("message", ({ jobs, sc }) => {
   const transfer = [];
   try {
     const done = jobs.map((j) => {
-      const out = new Float32Array(j.p.length);
+      const out = j.intoG ? j.g : new Float32Array(j.p.length);
       const [delta2, norm2] = adamwKernel(j.p, j.g, j.m, j.v, out, j.decay, sc.gradScale, sc.c1, sc.b2, sc.c2, sc.num, sc.epsHat);
       transfer.push(out.buffer, j.m.buffer, j.v.buffer);
       return { name: j.name, out, m: j.m, v: j.v, delta2, norm2 };

@@ -45,8 +45,18 @@ export interface Optimizer {
    * Applies one update at learning rate `lr` to every parameter named in `grads` (gradients as f32 arrays of the
    * parameters' sizes); returns each parameter's update norms. `gradScale` (default 1) multiplies every gradient
    * element as it is read, rounded to f32 as clipGradNorm would store it (bit-identical to clipping first).
+   * `consume` says the gradient arrays are the caller's to give up (the trainer's, discarded after the step): an
+   * optimizer may then write the new values into them rather than into fresh buffers, which on a large model is
+   * hundreds of megabytes of new pages a step, or hand them to a helper thread (they are left detached). The
+   * numbers are the same either way.
    */
-  step(params: ParamAccess, grads: ReadonlyMap<string, Float32Array>, lr: number, gradScale?: number): Map<string, UpdateNorms>;
+  step(
+    params: ParamAccess,
+    grads: ReadonlyMap<string, Float32Array>,
+    lr: number,
+    gradScale?: number,
+    consume?: boolean,
+  ): Map<string, UpdateNorms>;
   state(): OptimizerState;
   /** Restores a state that `state()` returned (from this kind of optimizer); replaces any state held. */
   loadState(state: OptimizerState): void;
@@ -60,6 +70,8 @@ export interface AdamWJob {
   readonly m: Float32Array;
   readonly v: Float32Array;
   readonly decay: number;
+  /** write the new values into `g` (given up by the caller) instead of a fresh array */
+  readonly intoG: boolean;
 }
 
 /** A job's answer: the new values, the moments (the same numbers the job's arrays now hold), the update norms. */
@@ -247,7 +259,13 @@ export class AdamW implements Optimizer {
     return this.t;
   }
 
-  step(params: ParamAccess, grads: ReadonlyMap<string, Float32Array>, lr: number, gradScale = 1): Map<string, UpdateNorms> {
+  step(
+    params: ParamAccess,
+    grads: ReadonlyMap<string, Float32Array>,
+    lr: number,
+    gradScale = 1,
+    consume = false,
+  ): Map<string, UpdateNorms> {
     const t = ++this.t;
     const { b1, b2, eps } = this;
     const stepSize = lr / (1 - b1 ** t);
@@ -272,14 +290,18 @@ export class AdamW implements Optimizer {
       // copies of the values and gradients (the caller keeps its arrays); the moments themselves travel
       const jobs = [...theirs].map((i) => {
         const w = work[i] as (typeof work)[number];
-        return { name: w.name, p: w.p.slice(), g: w.g.slice(), m: w.m, v: w.v, decay: w.decay };
+        // a consumed gradient that is a whole buffer travels itself and comes back as the new values
+        const whole = w.g.byteOffset === 0 && w.g.byteLength === w.g.buffer.byteLength;
+        const intoG = consume && whole;
+        return { name: w.name, p: w.p.slice(), g: intoG ? w.g : w.g.slice(), m: w.m, v: w.v, decay: w.decay, intoG };
       });
       this.helper?.start(jobs, sc);
     }
     const norms = new Map<string, UpdateNorms>();
     work.forEach((w, i) => {
       if (theirs.has(i)) return;
-      const out = new Float32Array(w.p.length);
+      // the kernel reads g[i] before it writes out[i]: the gradient can be its own output
+      const out = consume ? w.g : new Float32Array(w.p.length);
       const [delta2, norm2] = adamwKernel(w.p, w.g, w.m, w.v, out, w.decay, sc.gradScale, sc.c1, sc.b2, sc.c2, sc.num, sc.epsHat);
       params.set(w.name, fromTyped(out, w.old.shape, "f32")); // [param shape]
       norms.set(w.name, { delta2, norm2 });

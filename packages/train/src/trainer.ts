@@ -490,7 +490,7 @@ export async function train(
       if (coef < 1 && optimizer.scalesGradients !== true) clipGradNorm(grads.values(), cfg.clipNorm ?? 0, gradNorm);
       const norms =
         optimizer.scalesGradients === true
-          ? optimizer.step(model.params, grads, lr, coef)
+          ? optimizer.step(model.params, grads, lr, coef, true) // the gradients are this step's alone
           : optimizer.step(model.params, grads, lr);
       step++;
       const loss = lossSum / accum;

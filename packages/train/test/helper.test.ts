@@ -77,6 +77,36 @@ describe("AdamW with a helper thread", () => {
     for (const [k, t] of Object.entries(sa.tensors)) expect(sb.tensors[k]?.toArray()).toEqual(t.toArray());
   });
 
+  it("writes into consumed gradients the same values, on one thread and with the helper", () => {
+    for (const [label, opt] of [
+      ["one thread", new AdamW({ weightDecay: 0.1 })],
+      ["helper", new AdamW({ weightDecay: 0.1, helper, parallelFrom: 0 })],
+    ] as const) {
+      const s = store(4);
+      const r = store(4);
+      const fresh = new AdamW({ weightDecay: 0.1 });
+      let detached = 0;
+      for (let step = 0; step < 3; step++) {
+        const g = s.grads(step);
+        const norms = opt.step(s.access, g, 1e-2, 0.7, true);
+        const want = fresh.step(r.access, r.grads(step), 1e-2, 0.7);
+        expect([...norms.entries()], label).toEqual([...want.entries()]);
+        for (const [name, t] of r.params) {
+          expect(s.params.get(name)?.toArray(), `${label} ${name}`).toEqual(t.toArray());
+          // a gradient given up now holds the new values, or traveled to the helper and came back as them
+          const given = g.get(name) as Float32Array;
+          if (given.length === 0) detached++;
+          else expect(Array.from(given), `${label} ${name}`).toEqual(t.toArray());
+        }
+      }
+      if (label === "helper") expect(detached).toBeGreaterThan(0);
+      else expect(detached).toBe(0);
+      const sa = fresh.state();
+      const sb = opt.state();
+      for (const [k, t] of Object.entries(sa.tensors)) expect(sb.tensors[k]?.toArray(), label).toEqual(t.toArray());
+    }
+  });
+
   it("keeps to one thread below parallelFrom", () => {
     let started = 0;
     const counting: StepHelper = {
