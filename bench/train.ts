@@ -211,7 +211,7 @@ export function profiledStep(model: HookedModel, ids: Tensor, opt: Optimizer): B
   const norm = globalNorm(grads.values());
   const t2 = performance.now();
   // clipping is AdamW's gradient scale, as in train(): no pass of its own
-  opt.step(model.params, grads, STEP.lr, clipCoef(norm, STEP.clip));
+  opt.step(model.params, grads, STEP.lr, clipCoef(norm, STEP.clip), true); // the gradients given up, as train() does
   const t4 = performance.now();
   const sum = (phase: "forward" | "backward") => profile.rows.filter((x) => x.phase === phase).reduce((a, x) => a + x.ms, 0);
   return {

@@ -80,7 +80,10 @@ export function crossEntropy(x: Tensor, targets: Int32Array, weights: Float32Arr
   if (targets.length !== n || weights.length !== n)
     throw new ShapeError(`crossEntropy: ${n} rows but ${targets.length} targets and ${weights.length} weights`);
   const X = x.data;
-  const lse = new Float64Array(n); // [n]
+  const invSum = new Float64Array(n); // [n]
+  // the exps of every row read, kept for backward: computed here anyway, keeping them spares the backward pass an
+  // exp per logit (a pass over [tokens, vocab]) for one write of x's size, as torch keeps its log-softmax
+  const P = empty(x.shape, x.dtype).data; // [n, classes]
   let loss = 0;
   for (let i = 0; i < n; i++) {
     const w = weights[i] as number;
@@ -92,26 +95,31 @@ export function crossEntropy(x: Tensor, targets: Int32Array, weights: Float32Arr
     let max = Number.NEGATIVE_INFINITY;
     for (let c = 0; c < C; c++) max = Math.max(max, X[base + c] as number);
     let s = 0;
-    for (let c = 0; c < C; c++) s += Math.exp((X[base + c] as number) - max);
-    lse[i] = max + Math.log(s);
-    loss += w * ((lse[i] as number) - (X[base + t] as number));
+    for (let c = 0; c < C; c++) {
+      const e = Math.exp((X[base + c] as number) - max);
+      P[base + c] = e;
+      s += e;
+    }
+    invSum[i] = 1 / s;
+    loss += w * (max + Math.log(s) - (X[base + t] as number));
   }
   const out = empty([], x.dtype); // []
   out.data[0] = loss;
-  return record("crossEntropy", { targets, weights, lse }, [x], out);
+  return record("crossEntropy", { targets, weights, exps: P, invSum }, [x], out);
 }
 
-/** dx[i, c] = g·wᵢ·(softmax(x[i])[c] − [c = tᵢ]); rows of weight 0 get 0. */
+/** dx[i, c] = g·wᵢ·(softmax(x[i])[c] − [c = tᵢ]), the softmax from the forward's exps; rows of weight 0 get 0. */
 export function crossEntropyBackward(
   x: Tensor,
   g: Tensor,
   targets: Int32Array,
   weights: Float32Array | Float64Array,
-  lse: Float64Array,
+  exps: TypedArray,
+  invSum: Float64Array,
 ): Tensor {
   const [n, C] = x.shape as [number, number];
   const dx = empty(x.shape, x.dtype); // [n, classes]
-  const X = x.data;
+  const E = exps;
   const D = dx.data;
   const G = g.data[0] as number;
   for (let i = 0; i < n; i++) {
@@ -121,8 +129,8 @@ export function crossEntropyBackward(
       D.fill(0, base, base + C);
       continue;
     }
-    const l = lse[i] as number;
-    for (let c = 0; c < C; c++) D[base + c] = s * Math.exp((X[base + c] as number) - l);
+    const k = s * (invSum[i] as number);
+    for (let c = 0; c < C; c++) D[base + c] = k * (E[base + c] as number);
     D[base + (targets[i] as number)] = (D[base + (targets[i] as number)] as number) - s;
   }
   return dx;

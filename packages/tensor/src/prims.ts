@@ -1,4 +1,4 @@
-import type { DType } from "./dtype.js";
+import type { DType, TypedArray } from "./dtype.js";
 import type { Tensor } from "./tensor.js";
 
 /**
@@ -49,7 +49,11 @@ export interface PrimAttrs {
   /** inputs: x [..., D], weight [D] | none. `offset` adds a constant to the weight (Gemma-style 1 + w). */
   rmsNorm: { eps: number; hasWeight: boolean; rstd: Float64Array };
   /** inputs: x [n, classes]; Σᵢ wᵢ·(logsumexp(x[i]) − x[i, tᵢ]); `lse` is the per-row log-sum-exp saved for backward. */
-  crossEntropy: { targets: Int32Array; weights: Float32Array | Float64Array; lse: Float64Array };
+  /**
+   * `exps`: exp(x − the row's max) for every row read (x's dtype; weight-0 rows left 0) and `invSum` each row's
+   * 1 / Σ exps, kept from the forward pass: the backward pass's softmax without an exp of its own
+   */
+  crossEntropy: { targets: Int32Array; weights: Float32Array | Float64Array; exps: TypedArray; invSum: Float64Array };
   /** `rounded`: the output is the float64 value rounded once (the TypeScript kernel), so the backward pass can
    * read the sigmoid back from it; a backend's kernel is close in absolute terms only (its tails cancel) */
   gelu: { approximate: "tanh" | "none"; rounded: boolean };

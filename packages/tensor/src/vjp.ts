@@ -245,7 +245,7 @@ const rules: { [P in Prim]: Rule<P> } = {
     const r = rmsNormBackward(inp(n, 0), w, g, n.attrs.rstd);
     return w ? [r.dx, r.dw] : [r.dx];
   },
-  crossEntropy: (n, g) => [crossEntropyBackward(inp(n, 0), g, n.attrs.targets, n.attrs.weights, n.attrs.lse)],
+  crossEntropy: (n, g) => [crossEntropyBackward(inp(n, 0), g, n.attrs.targets, n.attrs.weights, n.attrs.exps, n.attrs.invSum)],
   gelu: (n, g) => [geluBackward(inp(n, 0), g, n.attrs.approximate, n.attrs.rounded ? n.out : undefined)],
   silu: (n, g) => [siluBackward(inp(n, 0), g)],
   rope: (n, g) => {
