@@ -179,6 +179,13 @@ describe("schedules (transformers' LambdaLR multipliers)", () => {
 });
 
 describe("clip_grad_norm_", () => {
+  it("sums squares over every element, whatever the length's remainder by four", () => {
+    for (let n = 0; n <= 9; n++) {
+      const a = Float32Array.from({ length: n }, (_, i) => i + 1); // integers: every partial sum is exact
+      expect(globalNorm([a]) ** 2, `n = ${n}`).toBeCloseTo((n * (n + 1) * (2 * n + 1)) / 6, 9);
+    }
+    expect(globalNorm([Float32Array.from([3]), Float32Array.from([4, 12])])).toBe(13);
+  });
   it("scales by max / (total + 1e-6) when above the limit, leaves the gradients alone below it", () => {
     const a = Float32Array.from([3, 4]);
     const b = Float32Array.from([12]);
