@@ -287,7 +287,8 @@ export class AdamW implements Optimizer {
     const theirs =
       this.helper !== null && total >= this.parallelFrom ? helperShare(work.map((w) => w.p.length)) : new Set<number>();
     if (theirs.size > 0) {
-      // copies of the values and gradients (the caller keeps its arrays); the moments themselves travel
+      // copies of the values (the old parameter tensors stay intact) and of gradients the caller keeps; the
+      // moments themselves travel
       const jobs = [...theirs].map((i) => {
         const w = work[i] as (typeof work)[number];
         // a consumed gradient that is a whole buffer travels itself and comes back as the new values
@@ -298,14 +299,33 @@ export class AdamW implements Optimizer {
       this.helper?.start(jobs, sc);
     }
     const norms = new Map<string, UpdateNorms>();
-    work.forEach((w, i) => {
-      if (theirs.has(i)) return;
-      // the kernel reads g[i] before it writes out[i]: the gradient can be its own output
-      const out = consume ? w.g : new Float32Array(w.p.length);
-      const [delta2, norm2] = adamwKernel(w.p, w.g, w.m, w.v, out, w.decay, sc.gradScale, sc.c1, sc.b2, sc.c2, sc.num, sc.epsHat);
-      params.set(w.name, fromTyped(out, w.old.shape, "f32")); // [param shape]
-      norms.set(w.name, { delta2, norm2 });
-    });
+    // this thread's share; an error here still collects the helper's answer below, so the moments come back
+    let mine: { error: unknown } | null = null;
+    try {
+      work.forEach((w, i) => {
+        if (theirs.has(i)) return;
+        // the kernel reads g[i] before it writes out[i]: the gradient can be its own output
+        const out = consume ? w.g : new Float32Array(w.p.length);
+        const [delta2, norm2] = adamwKernel(
+          w.p,
+          w.g,
+          w.m,
+          w.v,
+          out,
+          w.decay,
+          sc.gradScale,
+          sc.c1,
+          sc.b2,
+          sc.c2,
+          sc.num,
+          sc.epsHat,
+        );
+        params.set(w.name, fromTyped(out, w.old.shape, "f32")); // [param shape]
+        norms.set(w.name, { delta2, norm2 });
+      });
+    } catch (e) {
+      mine = { error: e };
+    }
     if (theirs.size > 0) {
       let done: AdamWDone[];
       try {
@@ -328,6 +348,7 @@ export class AdamW implements Optimizer {
         norms.set(d.name, { delta2: d.delta2, norm2: d.norm2 });
       }
     }
+    if (mine !== null) throw mine.error;
     // in the gradients' order, as the single-threaded loop gives them
     return new Map(work.map((w) => [w.name, norms.get(w.name) as UpdateNorms]));
   }

@@ -107,6 +107,22 @@ describe("AdamW with a helper thread", () => {
     }
   });
 
+  it("collects the helper's share when this thread's share fails, so the helper is free and the moments whole", () => {
+    const s = store(5);
+    const opt = new AdamW({ helper, parallelFrom: 0 });
+    // the largest parameter is this thread's (helperShare); its update cannot be set
+    const failing = { get: s.access.get, set: (name: string, t: Tensor) => (name === "w.a" ? fail() : s.access.set(name, t)) };
+    const fail = (): never => {
+      throw new Error("read-only");
+    };
+    expect(() => opt.step(failing, s.grads(0), 1e-3)).toThrow("read-only");
+    // the next step runs (the helper was answered), and every parameter has its moments
+    opt.step(s.access, s.grads(1), 1e-3);
+    const names = Object.keys(opt.state().tensors).filter((k) => k.startsWith("exp_avg."));
+    expect(names.sort()).toEqual(["exp_avg.w.a", "exp_avg.w.b", "exp_avg.w.c", "exp_avg.w.d", "exp_avg.w.e"]);
+    for (const t of Object.values(opt.state().tensors)) expect(t.size).toBeGreaterThan(0);
+  });
+
   it("keeps to one thread below parallelFrom", () => {
     let started = 0;
     const counting: StepHelper = {
