@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { readSafetensors } from "@llmdbg/formats";
 import { loadModel } from "@llmdbg/models";
+import { eventsAfter, openStore } from "@llmdbg/store";
 import { writeTinyModel } from "@llmdbg/testing";
 import { expectTrainEvent } from "@llmdbg/testing/vitest";
 import { afterAll, describe, expect, it } from "vitest";
@@ -146,7 +147,14 @@ describe("llmdbg tune", () => {
   };
 
   it("runs every trial with its own log and reports the best, as tune.json and --json", async () => {
-    const r = await cli(["tune", tuneFile("t", { method: "grid", space: { lr: [1e-4, 1e-2] }, budget: { steps: 8 } }), "--json"]);
+    const store = join(dir, "tune-store");
+    const r = await cli([
+      "tune",
+      tuneFile("t", { method: "grid", space: { lr: [1e-4, 1e-2] }, budget: { steps: 8 } }),
+      "--json",
+      "--store",
+      store,
+    ]);
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
     const result = JSON.parse(r.stdout);
@@ -162,6 +170,20 @@ describe("llmdbg tune", () => {
     const best = result.trials.reduce((a: { value: number }, b: { value: number }) => (b.value < a.value ? b : a));
     expect(result.best).toEqual(best);
     expect(result.bestConfig).toMatchObject({ lr: best.params.lr, maxSteps: 4 });
+    // each trial is a training run in the store, done, with its events (the Training view lists and compares them)
+    const st = openStore(store);
+    try {
+      const runs = st.listRuns({ kind: "train" }).map((s) => st.getRun(s.id));
+      expect(runs.map((x) => x.options.trial).sort()).toEqual(result.trials.map((t: { id: number }) => t.id).sort());
+      for (const x of runs) {
+        expect(x).toMatchObject({ status: "done", options: { command: "tune" } });
+        const kinds = eventsAfter(st, x.id, -1).events.map((e) => e.event.kind);
+        expect(kinds.filter((k) => k === "step")).toHaveLength(4);
+        expect(kinds.at(-1)).toBe("end");
+      }
+    } finally {
+      st.close();
+    }
   });
 
   it("a bad search exits 1 naming the file and field", async () => {

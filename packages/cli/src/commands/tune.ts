@@ -1,7 +1,9 @@
 // `llmdbg tune <tune.json>`: a hyperparameter search (grid, random, successive halving) over a run file's
 // training — the run file of `llmdbg train` plus "search" (the space, method, trials, metric and budget) and,
-// for LoRA ranks, "lora". Each trial's events go to <out>/trial-<id>/train_log.jsonl; the summary table and the
-// best config are printed and written to <out>/tune.json (a TuneResult; --json prints it).
+// for LoRA ranks, "lora". Each trial's events go to <out>/trial-<id>/train_log.jsonl and, as `llmdbg train`
+// records its run, live into the run store as a training run of its own (options: command tune, trial, rung,
+// params), so the Training view follows and compares the trials; the summary table and the best config are
+// printed and written to <out>/tune.json (a TuneResult; --json prints it).
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { normalizeHfConfig } from "@llmdbg/models";
@@ -10,6 +12,8 @@ import { JsonlSink, type TelemetrySink, tune } from "@llmdbg/train";
 import { UsageError } from "../args.js";
 import { defineFlags, flag } from "../flags.js";
 import { print, printJson, progressBar, table } from "../output.js";
+import { storeFlags } from "../record.js";
+import { endLiveRun, startLiveRun } from "../record-live.js";
 import type { Command } from "./command.js";
 import { readExamples, readRunFile, runModel } from "./train.js";
 
@@ -17,6 +21,7 @@ const flags = defineFlags({
   budget: flag.int("N", "the step budget over all trials (overrides search.budget.steps)", 1),
   out: flag.text("DIR", 'the output folder (overrides the file\'s "out")'),
   json: flag.bool("one JSON object (a TuneResult) on stdout"),
+  ...storeFlags,
 });
 
 const fmt = (v: number | undefined) => (v === undefined ? "-" : Number.isInteger(v) ? String(v) : v.toPrecision(3));
@@ -75,10 +80,38 @@ export const tuneCommand: Command = {
         base: run.training ?? {},
         ...(raw.lora !== undefined && { lora: raw.lora as LoraConfig }),
         signal: controller.signal,
-        sinkFor: ({ id }) => {
+        sinkFor: ({ id, rung, params }) => {
           const dir = join(out, `trial-${id}`);
           mkdirSync(dir, { recursive: true });
-          const s = new JsonlSink(join(dir, "train_log.jsonl"));
+          const log = new JsonlSink(join(dir, "train_log.jsonl"));
+          // each trial a training run in the store, live (its base model, or none for a fresh one)
+          const live = startLiveRun(values, run.model === undefined ? null : { path: first.copyFrom, config: first.configJson }, {
+            kind: "train",
+            options: { command: "tune", tuneFile: resolve(file), trial: id, rung, params },
+          });
+          let ended = false;
+          const s: TelemetrySink = {
+            emit(e) {
+              log.emit(e);
+              live?.push(e);
+              if (e.kind === "end" && !ended) {
+                ended = true;
+                const status = e.reason === "aborted" ? "aborted" : e.reason === "anomaly" ? "failed" : "done";
+                endLiveRun(live, {
+                  status,
+                  ...(status === "failed" && { error: "a non-finite loss or gradient stopped the trial" }),
+                });
+              }
+            },
+            close() {
+              // a trial that threw never sent its end: it is not left running
+              if (!ended) {
+                ended = true;
+                endLiveRun(live, { status: "failed", error: "the trial ended without finishing" });
+              }
+              return log.close();
+            },
+          };
           sinks.push(s);
           return s;
         },
