@@ -95,3 +95,13 @@ export function DownloadLink({ job, testId, figure = false }: { job: Job; testId
     </span>
   );
 }
+
+/** Says that a view shows a stored run's result as recorded (reopen.ts), until the view computes anew. */
+export function StoredNote({ run }: { run: number | null }) {
+  if (run === null) return null;
+  return (
+    <span className="muted" data-testid="stored-note">
+      stored run {run}, shown as it was recorded
+    </span>
+  );
+}

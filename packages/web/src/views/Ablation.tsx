@@ -10,7 +10,7 @@ import { divergingCss } from "../heat.js";
 import { field, useReopened } from "../reopen.js";
 import type { RpcClient } from "../rpc.js";
 import { readPosition, type Shared } from "../state.js";
-import { DownloadLink, progressText, useJob } from "../useJob.js";
+import { DownloadLink, progressText, StoredNote, useJob } from "../useJob.js";
 
 export function AblationView({ rpc, shared }: { rpc: RpcClient; shared: Shared }) {
   const { model, prompt, target } = shared;
@@ -83,11 +83,7 @@ export function AblationView({ rpc, shared }: { rpc: RpcClient; shared: Shared }
           </>
         )}
         {stale && <span className="muted">(the prompt or target changed: run again)</span>}
-        {stored !== null && (
-          <span className="muted" data-testid="stored-note">
-            stored run {stored}, shown as it was recorded
-          </span>
-        )}
+        <StoredNote run={stored} />
         <DownloadLink job={job} testId="download-ablation" figure />
       </div>
       {target === null && <p className="muted">Pick a target token in the workbench (click a token or a prediction).</p>}

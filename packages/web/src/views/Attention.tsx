@@ -16,7 +16,7 @@ import { useReopened } from "../reopen.js";
 import type { RpcClient } from "../rpc.js";
 import { type HeadColumn, headRows, sortRows } from "../scores.js";
 import { readPosition, type Shared } from "../state.js";
-import { DownloadLink, progressText, useJob } from "../useJob.js";
+import { DownloadLink, progressText, StoredNote, useJob } from "../useJob.js";
 import { HeadTable, ThumbGrid } from "./AttentionParts.js";
 import { LineView, RolloutPanel } from "./Flow.js";
 import { ZoomPattern } from "./ZoomPattern.js";
@@ -173,11 +173,7 @@ export function AttentionView({ rpc, shared }: { rpc: RpcClient; shared: Shared 
         {stored === null && result !== null && result.prompt !== prompt && (
           <span className="muted">(the prompt changed: analyze again)</span>
         )}
-        {stored !== null && (
-          <span className="muted" data-testid="stored-note">
-            stored run {stored}, shown as it was recorded
-          </span>
-        )}
+        <StoredNote run={stored} />
         <DownloadLink job={job} testId="download-attention" figure />
       </div>
       {job.error !== null && <p className="error">attention: {job.error}</p>}

@@ -10,7 +10,7 @@ import { divergingCss } from "../heat.js";
 import { field, useReopened } from "../reopen.js";
 import type { RpcClient } from "../rpc.js";
 import { readPosition, type Shared } from "../state.js";
-import { progressText, useJob } from "../useJob.js";
+import { progressText, StoredNote, useJob } from "../useJob.js";
 
 const METHODS = [
   { id: "saliency", label: "saliency", family: "attribution" },
@@ -140,11 +140,7 @@ export function AttributionView({ rpc, shared }: { rpc: RpcClient; shared: Share
           </>
         )}
         {stale && <span className="muted">(the prompt or target changed: run again)</span>}
-        {stored !== null && (
-          <span className="muted" data-testid="stored-note">
-            stored run {stored}, shown as it was recorded
-          </span>
-        )}
+        <StoredNote run={stored} />
       </div>
       {target === null && <p className="muted">Pick a target token in the workbench (click a token or a prediction).</p>}
       {job.error !== null && <p className="error">attribution: {job.error}</p>}

@@ -9,7 +9,7 @@ import { divergingCss } from "../heat.js";
 import { useReopened } from "../reopen.js";
 import type { RpcClient } from "../rpc.js";
 import { readPosition, type Shared } from "../state.js";
-import { DownloadLink, progressText, useJob } from "../useJob.js";
+import { DownloadLink, progressText, StoredNote, useJob } from "../useJob.js";
 
 export function DlaPanel({ rpc, shared }: { rpc: RpcClient; shared: Shared }) {
   const { model, prompt, target } = shared;
@@ -55,11 +55,7 @@ export function DlaPanel({ rpc, shared }: { rpc: RpcClient; shared: Shared }) {
         </button>
         {job.running && <span className="status">{progressText(job.progress)}</span>}
         {stale && <span className="muted">(the prompt or target changed: run again)</span>}
-        {stored !== null && (
-          <span className="muted" data-testid="stored-note">
-            stored run {stored}, shown as it was recorded
-          </span>
-        )}
+        <StoredNote run={stored} />
         <DownloadLink job={job} testId="download-dla" figure />
       </div>
       {job.error !== null && <p className="error">dla: {job.error}</p>}

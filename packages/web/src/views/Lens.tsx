@@ -9,7 +9,7 @@ import { rankShade, streamLabel } from "../lens.js";
 import { useReopened } from "../reopen.js";
 import type { RpcClient } from "../rpc.js";
 import { readPosition, type Shared } from "../state.js";
-import { DownloadLink, progressText, useJob } from "../useJob.js";
+import { DownloadLink, progressText, StoredNote, useJob } from "../useJob.js";
 import { DlaPanel } from "./Dla.js";
 
 export function LensView({ rpc, shared }: { rpc: RpcClient; shared: Shared }) {
@@ -56,11 +56,7 @@ export function LensView({ rpc, shared }: { rpc: RpcClient; shared: Shared }) {
         </label>
         {job.running && <span className="status">{progressText(job.progress)}</span>}
         {stale && <span className="muted">(the prompt or target changed: run again)</span>}
-        {stored !== null && (
-          <span className="muted" data-testid="stored-note">
-            stored run {stored}, shown as it was recorded
-          </span>
-        )}
+        <StoredNote run={stored} />
         <DownloadLink job={job} testId="download-lens" figure />
       </div>
       {target === null && <p className="muted">Pick a target token in the workbench (click a token or a prediction).</p>}

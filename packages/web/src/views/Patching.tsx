@@ -10,7 +10,7 @@ import { divergingCss } from "../heat.js";
 import { field, useReopened } from "../reopen.js";
 import type { RpcClient } from "../rpc.js";
 import type { Shared } from "../state.js";
-import { DownloadLink, progressText, useJob } from "../useJob.js";
+import { DownloadLink, progressText, StoredNote, useJob } from "../useJob.js";
 
 const GRIDS: readonly { readonly id: PatchGrid; readonly label: string }[] = [
   { id: "resid_pre", label: "residual stream (layer × position)" },
@@ -194,11 +194,7 @@ export function PatchingView({ rpc, shared }: { rpc: RpcClient; shared: Shared }
             </button>
           </>
         )}
-        {stored !== null && (
-          <span className="muted" data-testid="stored-note">
-            stored run {stored}, shown as it was recorded
-          </span>
-        )}
+        <StoredNote run={stored} />
         <DownloadLink job={job} testId="download-patch" figure />
       </div>
       <p className="muted">

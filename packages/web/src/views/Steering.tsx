@@ -9,7 +9,7 @@ import { num, pct, visible } from "../format.js";
 import { field, useReopened } from "../reopen.js";
 import type { RpcClient } from "../rpc.js";
 import type { Shared } from "../state.js";
-import { progressText, useJob } from "../useJob.js";
+import { progressText, StoredNote, useJob } from "../useJob.js";
 
 const lines = (s: string) =>
   s
@@ -149,11 +149,7 @@ export function SteeringView({ rpc, shared }: { rpc: RpcClient; shared: Shared }
           Steer
         </button>
         {job.running && <span className="status">{progressText(job.progress)}</span>}
-        {stored !== null && (
-          <span className="muted" data-testid="stored-note">
-            stored run {stored}, shown as it was recorded
-          </span>
-        )}
+        <StoredNote run={stored} />
       </div>
       <p className="muted">
         The vector: mean {hook} of the positive prompts minus that of the negative ones, added at every position of the
