@@ -356,6 +356,9 @@ export function gelu(x: Tensor, approximate: "tanh" | "none" = "tanh"): Tensor {
 /** The tanh form's derivative at v from s = sigmoid(2u), u = √(2/π)(v + 0.044715 v³): s + v·s(1 − s)·2u'. */
 const tanhGeluSlope = (v: number, s: number): number => s + v * s * (1 - s) * 2 * SQRT_2_OVER_PI * (1 + 3 * 0.044715 * v * v);
 
+/** The erf form's derivative at v from Φ(v): Φ + v·φ(v). */
+const erfGeluSlope = (v: number, phi: number): number => phi + v * Math.exp(-0.5 * v * v) * INV_SQRT_2PI;
+
 /**
  * dGELU/dx · g. With the forward's output `y` (= x·s, s the sigmoid of the tanh form or Φ(x) of the erf form),
  * s is read back as y / x — one division instead of an exp (or an erf) per element, the cost that dominated this
@@ -376,11 +379,11 @@ export function geluBackward(x: Tensor, g: Tensor, approximate: "tanh" | "none",
     // the tanh form's s(1 − s) cancels where s → 1: read s back below x = 2 only (most of any activation)
     if (Y !== null && Math.abs(yi) >= 1e-30 && Number.isFinite(yi) && (approximate === "none" || v < 2)) {
       const s = yi / v;
-      d = approximate === "tanh" ? tanhGeluSlope(v, s) : s + v * Math.exp(-0.5 * v * v) * INV_SQRT_2PI;
+      d = approximate === "tanh" ? tanhGeluSlope(v, s) : erfGeluSlope(v, s);
     } else if (approximate === "tanh") {
       d = tanhGeluSlope(v, 1 / (1 + Math.exp(-2 * SQRT_2_OVER_PI * (v + 0.044715 * v * v * v))));
     } else {
-      d = 0.5 * (1 + erfScalar(v * INV_SQRT_2)) + v * Math.exp(-0.5 * v * v) * INV_SQRT_2PI;
+      d = erfGeluSlope(v, 0.5 * (1 + erfScalar(v * INV_SQRT_2)));
     }
     D[i] = (G[i] as number) * d;
   }
