@@ -112,7 +112,7 @@ export function normalizeGrid(flat: ArrayLike<number>): Float64Array {
 
 /** One method: our result (flat, as the peer writes it), the peer's spec, and how the two are compared. */
 interface MethodBench {
-  key: "ig" | "patch" | "shap" | "attr";
+  key: MethodBenchKey;
   name: string;
   spec: Record<string, unknown>;
   ours: () => Float64Array;
@@ -123,11 +123,15 @@ interface MethodBench {
   note: string;
 }
 
+/** The methods section's rows, by key. */
+export const METHOD_BENCH_KEYS = ["ig", "patch", "shap", "attr"] as const;
+export type MethodBenchKey = (typeof METHOD_BENCH_KEYS)[number];
+
 export interface MethodsOptions {
   /** the model's shape (default GPT-2 small); the bench's own development runs use a smaller one */
   shape?: Gpt2Shape & { readonly n_head: number };
   /** only these methods */
-  only?: readonly MethodBench["key"][];
+  only?: readonly MethodBenchKey[];
 }
 
 export function methodsSection(env: BenchEnv, opts: MethodsOptions = {}): SectionResult {

@@ -30,6 +30,7 @@
 //   npm run bench:setup           # once: installs PyTorch (Debian python3-torch)
 //   npm run bench                 # every section (about 20–25 minutes on 2 cores, most of it methods)
 //   npm run bench -- gpt2 load    # only these sections
+//   npm run bench -- methods:shap,attr   # only these rows of the methods section
 //
 // Each timing is the median of many repetitions after warm-up, in `rounds` rounds alternating ours and the
 // peer (samples pooled), so that a burst of load on a noisy machine hits both sides.
@@ -42,7 +43,7 @@ import { datasetsSection } from "./datasets.js";
 import { gpt2Section } from "./gpt2.js";
 import { kernelsSection } from "./kernels.js";
 import { loadSection } from "./load.js";
-import { methodsSection } from "./methods.js";
+import { METHOD_BENCH_KEYS, type MethodBenchKey, type MethodsOptions, methodsSection } from "./methods.js";
 import { projectorSection } from "./projector.js";
 import { trainSection } from "./train.js";
 import { trainingLiveSection } from "./training-live.js";
@@ -61,7 +62,17 @@ const sections: { readonly [name: string]: (env: BenchEnv) => SectionResult | Pr
 };
 
 async function main(): Promise<void> {
-  const args = process.argv.slice(2);
+  // `methods:shap,attr` runs only those rows of the methods section (ig | patch | shap | attr)
+  const parts = new Map<string, MethodsOptions>();
+  const args = process.argv.slice(2).map((a) => {
+    const m = /^methods:(.+)$/.exec(a);
+    if (m === null) return a;
+    const only = (m[1] as string).split(",") as MethodBenchKey[];
+    const bad = only.filter((k) => !METHOD_BENCH_KEYS.includes(k));
+    if (bad.length > 0) throw new Error(`unknown methods row(s) ${bad.join(", ")}: one of ${METHOD_BENCH_KEYS.join(", ")}`);
+    parts.set("methods", { only });
+    return "methods";
+  });
   const unknown = args.filter((a) => !Object.hasOwn(sections, a));
   if (unknown.length > 0) {
     console.error(`unknown section(s) ${unknown.join(", ")}; usage: npm run bench [-- ${Object.keys(sections).join(" | ")} ...]`);
@@ -90,7 +101,11 @@ async function main(): Promise<void> {
   for (const name of chosen) {
     const t0 = performance.now();
     console.log(`== ${name} (load average ${loadavg()[0]?.toFixed(2)})`);
-    const r = await (sections[name] as (env: BenchEnv) => SectionResult | Promise<SectionResult>)(env);
+    const opts = parts.get(name);
+    const r =
+      opts !== undefined
+        ? methodsSection(env, opts)
+        : await (sections[name] as (env: BenchEnv) => SectionResult | Promise<SectionResult>)(env);
     rows.push(...r.rows);
     console.log(
       `== ${name} done in ${((performance.now() - t0) / 1000).toFixed(1)} s (load average ${loadavg()[0]?.toFixed(2)})\n`,

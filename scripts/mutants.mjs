@@ -84,8 +84,8 @@ export const mutations = [
     id: "tensor-layernorm-eps",
     what: "the fused LayerNorm kernel (the models' path when no norm hook is observed) drops its epsilon",
     file: "packages/tensor/src/fused.ts",
-    find: "const rs = 1 / Math.sqrt(v / D + eps);",
-    replace: "const rs = 1 / Math.sqrt(v / D);",
+    find: "const rs = 1 / Math.sqrt((v0 + v1 + v2 + v3) / D + eps);",
+    replace: "const rs = 1 / Math.sqrt((v0 + v1 + v2 + v3) / D);",
     tests: [...tensorTests, arch("gpt2")],
   },
   {

@@ -1,7 +1,7 @@
 // Backends supply the heavy kernels. `ref` is plain TypeScript (f32 and f64, the oracle and the fallback);
-// `ort` runs matmuls on onnxruntime-node's MLAS, and the GELU of large f32 tensors (vectorized, on every thread:
-// the costliest elementwise op of a batched forward pass, ~25 ns an element in JavaScript). Every other op runs
-// the shared TypeScript kernels.
+// `ort` runs matmuls on onnxruntime-node's MLAS, and, for large f32 tensors, the GELU, the softmax of attention
+// and of the cross-entropy (vectorized, on every thread: the costliest elementwise work of a batched forward pass,
+// ~10–25 ns an element in JavaScript). Every other op runs the shared TypeScript kernels.
 import { type MatmulPlan, matmulRef } from "./kernels/matmul.js";
 import type { Tensor } from "./tensor.js";
 import { empty } from "./tensor.js";
@@ -24,9 +24,39 @@ export interface Backend {
   linear?(x: Tensor, w: Tensor, bias: Tensor, transB: boolean, plan: MatmulPlan): Tensor | null;
   /**
    * GELU of `x` ("tanh": GPT-2's gelu_new; "none": the erf form), or null where the backend leaves it to the
-   * TypeScript kernel (a dtype or a size it does not take). Within a few float32 ulps of that kernel.
+   * TypeScript kernel (a dtype or a size it does not take). Within a few float32 ulps of that kernel. With
+   * `withGate` also the gate g, out = x·g (σ(2u) of the tanh form, Φ(x) of the erf form), which the backward
+   * pass reads instead of computing an exp or an erf per element.
    */
-  gelu?(x: Tensor, approximate: "tanh" | "none"): Tensor | null;
+  gelu?(x: Tensor, approximate: "tanh" | "none", withGate: boolean): { out: Tensor; gate: Tensor | null } | null;
+  /**
+   * Softmax over the last axis, or null (the TypeScript kernel then runs). Within a few float32 ulps of that
+   * kernel; a row whose every entry is −∞ comes back NaN, so callers that can meet one check first.
+   */
+  softmax?(x: Tensor): Tensor | null;
+  /**
+   * softmax(q·kᵀ·scale + mask)·v and the pattern, q [batch, head, T, d], k and v [batch, head, S, ·] (token-major:
+   * [batch, pos, head, ·], the output too), the mask broadcasting to [batch, head, T, S] and hiding no row whole;
+   * or null (the TypeScript kernel then runs).
+   */
+  attention?(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    mask: Tensor,
+    scale: number,
+    tokenMajor: boolean,
+  ): { out: Tensor; pattern: Tensor } | null;
+  /** The gradients (dq, dk, dv) of `attention` from its saved pattern and the output's cotangent g, or null. */
+  attentionBackward?(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    pattern: Tensor,
+    g: Tensor,
+    scale: number,
+    tokenMajor: boolean,
+  ): [Tensor, Tensor, Tensor] | null;
 }
 
 export const refBackend: Backend = {

@@ -1,10 +1,11 @@
 // Fused composites: one loop per op instead of a chain of primitives, each with its own backward kernel
 // (used by vjp.ts). These are where transformer time goes outside the matmuls.
-import { record } from "./autodiff.js";
+import { activeTape, record } from "./autodiff.js";
 import { getBackend } from "./backend.js";
 import type { DType, TypedArray } from "./dtype.js";
 import { erf as erfScalar } from "./kernels/elementwise.js";
 import { planMatmul } from "./kernels/matmul.js";
+import { permute as permuteKernel } from "./kernels/movement.js";
 import * as rd from "./kernels/reduce.js";
 import { needFloat, sameDtype } from "./ops.js";
 import { broadcastShapes, fmt, normAxis, ShapeError, sizeOf } from "./shape.js";
@@ -79,19 +80,34 @@ export function crossEntropy(x: Tensor, targets: Int32Array, weights: Float32Arr
   const [n, C] = x.shape as [number, number];
   if (targets.length !== n || weights.length !== n)
     throw new ShapeError(`crossEntropy: ${n} rows but ${targets.length} targets and ${weights.length} weights`);
-  const X = x.data;
+  for (let i = 0; i < n; i++) {
+    const t = targets[i] as number;
+    if (weights[i] !== 0 && !(Number.isInteger(t) && t >= 0 && t < C))
+      throw new RangeError(`crossEntropy: target ${t} of row ${i} is not in [0, ${C})`);
+  }
   const invSum = new Float64Array(n); // [n]
   // the exps of every row read, kept for backward: computed here anyway, keeping them spares the backward pass an
-  // exp per logit (a pass over [tokens, vocab]) for one write of x's size, as torch keeps its log-softmax
-  const P = empty(x.shape, x.dtype).data; // [n, classes]
+  // exp per logit (a pass over [tokens, vocab]) for one write of x's size, as torch keeps its log-softmax. A
+  // backend's softmax (vectorized, every thread: the exps are most of this op's time on a language model's logits)
+  // gives them normalized, so invSum is 1 there; the row's loss is then −log P[t], exact to P's rounding
+  // (~6e-8 nats), except where P[t] is too small for that (or the row is not finite): such rows are redone below.
+  const fast = getBackend().softmax?.(x) ?? null; // [n, classes] softmax rows, or null
+  const P = fast === null ? empty(x.shape, x.dtype).data : fast.data; // [n, classes]
+  const X = x.data; // (read after the backend's call, which hands x's buffer over and back)
   let loss = 0;
   for (let i = 0; i < n; i++) {
     const w = weights[i] as number;
     if (w === 0) continue;
     const t = targets[i] as number;
-    if (!Number.isInteger(t) || t < 0 || t >= C)
-      throw new RangeError(`crossEntropy: target ${t} of row ${i} is not in [0, ${C})`);
     const base = i * C;
+    if (fast !== null) {
+      const pt = P[base + t] as number;
+      if (pt >= 1e-30 && pt <= 1) {
+        invSum[i] = 1;
+        loss += w * -Math.log(pt);
+        continue;
+      }
+    }
     let max = Number.NEGATIVE_INFINITY;
     for (let c = 0; c < C; c++) max = Math.max(max, X[base + c] as number);
     let s = 0;
@@ -189,25 +205,52 @@ export function layerNorm(x: Tensor, weight?: Tensor, bias?: Tensor, eps = 1e-5)
   const O = out.data;
   const W = weight?.data;
   const B = bias?.data;
+  // the two sums run in four interleaved accumulators: one chain of dependent adds per row was most of the time
+  const D4 = D - (D % 4);
   for (let r = 0; r < rows; r++) {
     const o = r * D;
-    let m = 0;
-    for (let j = 0; j < D; j++) m += X[o + j] as number;
-    m /= D;
-    let v = 0;
-    for (let j = 0; j < D; j++) {
-      const d = (X[o + j] as number) - m;
-      v += d * d;
+    let m0 = 0;
+    let m1 = 0;
+    let m2 = 0;
+    let m3 = 0;
+    let j = 0;
+    for (; j < D4; j += 4) {
+      m0 += X[o + j] as number;
+      m1 += X[o + j + 1] as number;
+      m2 += X[o + j + 2] as number;
+      m3 += X[o + j + 3] as number;
     }
-    const rs = 1 / Math.sqrt(v / D + eps);
+    for (; j < D; j++) m0 += X[o + j] as number;
+    const m = (m0 + m1 + m2 + m3) / D;
+    let v0 = 0;
+    let v1 = 0;
+    let v2 = 0;
+    let v3 = 0;
+    for (j = 0; j < D4; j += 4) {
+      const d0 = (X[o + j] as number) - m;
+      const d1 = (X[o + j + 1] as number) - m;
+      const d2 = (X[o + j + 2] as number) - m;
+      const d3 = (X[o + j + 3] as number) - m;
+      v0 += d0 * d0;
+      v1 += d1 * d1;
+      v2 += d2 * d2;
+      v3 += d3 * d3;
+    }
+    for (; j < D; j++) {
+      const d = (X[o + j] as number) - m;
+      v0 += d * d;
+    }
+    const rs = 1 / Math.sqrt((v0 + v1 + v2 + v3) / D + eps);
     mean[r] = m;
     rstd[r] = rs;
-    for (let j = 0; j < D; j++) {
-      let y = ((X[o + j] as number) - m) * rs;
-      if (W) y *= W[j] as number;
-      if (B) y += B[j] as number;
-      O[o + j] = y;
-    }
+    if (W && B) for (j = 0; j < D; j++) O[o + j] = ((X[o + j] as number) - m) * rs * (W[j] as number) + (B[j] as number);
+    else
+      for (j = 0; j < D; j++) {
+        let y = ((X[o + j] as number) - m) * rs;
+        if (W) y *= W[j] as number;
+        if (B) y += B[j] as number;
+        O[o + j] = y;
+      }
   }
   const inputs = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
   return record("layerNorm", { eps, hasWeight: !!weight, hasBias: !!bias, mean, rstd }, inputs, out);
@@ -333,8 +376,10 @@ const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
 /** GELU: "tanh" is GPT-2's gelu_new, "none" is the exact erf form (BERT, GPT-NeoX). */
 export function gelu(x: Tensor, approximate: "tanh" | "none" = "tanh"): Tensor {
   needFloat("gelu", x);
-  const fast = getBackend().gelu?.(x, approximate) ?? null; // same as x, or null: the kernel below
-  if (fast !== null) return record("gelu", { approximate, rounded: false }, [x], fast);
+  // the gate is worth its extra output only when a backward pass will read it
+  const taped = x.tape !== null && x.tape === activeTape();
+  const fast = getBackend().gelu?.(x, approximate, taped) ?? null; // each same as x, or null: the kernel below
+  if (fast !== null) return record("gelu", { approximate, rounded: false, gate: fast.gate }, [x], fast.out);
   const out = empty(x.shape, x.dtype); // same as x
   const X = x.data;
   const O = out.data;
@@ -350,7 +395,7 @@ export function gelu(x: Tensor, approximate: "tanh" | "none" = "tanh"): Tensor {
       O[i] = 0.5 * v * (1 + erfScalar(v * INV_SQRT_2));
     }
   }
-  return record("gelu", { approximate, rounded: true }, [x], out);
+  return record("gelu", { approximate, rounded: true, gate: null }, [x], out);
 }
 
 /** The tanh form's derivative at v from s = sigmoid(2u), u = √(2/π)(v + 0.044715 v³): s + v·s(1 − s)·2u'. */
@@ -366,11 +411,25 @@ const erfGeluSlope = (v: number, phi: number): number => phi + v * Math.exp(-0.5
  * (x = 0, tails where y underflows, and x ≥ 2 in the tanh form, where s(1 − s) would cancel) s is computed. Only a `y` rounded once from float64 will do (the tape says
  * which): a backend's GELU is close in absolute terms, but its relative error grows in the tails.
  */
-export function geluBackward(x: Tensor, g: Tensor, approximate: "tanh" | "none", y?: Tensor): Tensor {
+export function geluBackward(x: Tensor, g: Tensor, approximate: "tanh" | "none", y?: Tensor, gate?: Tensor): Tensor {
   const dx = empty(x.shape, x.dtype); // same as x
   const X = x.data;
   const G = g.data;
   const D = dx.data;
+  if (gate !== undefined && !gate.disposed) {
+    // the forward pass's gate (σ(2u) or Φ(x)) as the backend computed it: the slope straight from it
+    const S = gate.data;
+    if (approximate === "tanh")
+      for (let i = 0; i < X.length; i++) {
+        const v = X[i] as number;
+        // s(1 − s) cancels as s → 1 (its float32 rounding, relative to 1 − s, grows like e^(2u)): from x = 2 on,
+        // a rare tail of any activation, s is computed here
+        const si = v < 2 ? (S[i] as number) : 1 / (1 + Math.exp(-2 * SQRT_2_OVER_PI * (v + 0.044715 * v * v * v)));
+        D[i] = (G[i] as number) * tanhGeluSlope(v, si);
+      }
+    else for (let i = 0; i < X.length; i++) D[i] = (G[i] as number) * erfGeluSlope(X[i] as number, S[i] as number);
+    return dx;
+  }
   const Y = y === undefined || y.disposed ? null : y.data;
   for (let i = 0; i < X.length; i++) {
     const v = X[i] as number;
@@ -504,6 +563,21 @@ export interface AttentionOptions {
   mask?: Tensor;
   /** Also return the scaled, masked scores (-inf where masked) before the softmax; costs one extra copy. */
   returnScores?: boolean;
+  /**
+   * q, k, v and the output are token-major, [batch, pos, head, d] (as a linear layer's output splits into heads),
+   * instead of [batch, head, pos, d]: the layout change happens inside the op (on the backend in one session with
+   * the product), which spares a model four copies of its activations per layer. The pattern stays
+   * [batch, head, T, S].
+   */
+  tokenMajor?: boolean;
+}
+
+/** [a, b, c, d] → [a, c, b, d], off the tape (the attention op's own layout change). */
+function swap12(x: Tensor): Tensor {
+  const [a, b, c, d] = x.shape as [number, number, number, number];
+  const out = empty([a, c, b, d], x.dtype); // [a, c, b, d]
+  permuteKernel(x.data, x.shape, [0, 2, 1, 3], out.data);
+  return out;
 }
 
 /**
@@ -521,15 +595,23 @@ export function attention(
   needFloat("attention", q);
   sameDtype("attention", q, k);
   sameDtype("attention", q, v);
+  const tokenMajor = opts.tokenMajor ?? false;
+  const layout = tokenMajor ? "[batch, pos, head, d]" : "[batch, head, pos, d]";
   if (q.rank !== 4 || k.rank !== 4 || v.rank !== 4) {
-    throw new ShapeError(
-      `attention: q, k, v must be [batch, head, pos, d]; got ${fmt(q.shape)}, ${fmt(k.shape)}, ${fmt(v.shape)}`,
-    );
+    throw new ShapeError(`attention: q, k, v must be ${layout}; got ${fmt(q.shape)}, ${fmt(k.shape)}, ${fmt(v.shape)}`);
   }
-  const [B, H, T, Dh] = q.shape as [number, number, number, number];
-  const S = k.shape[2] as number;
-  if (k.shape[0] !== B || k.shape[1] !== H || k.shape[3] !== Dh || v.shape[0] !== B || v.shape[1] !== H || v.shape[2] !== S) {
-    throw new ShapeError(`attention: incompatible q ${fmt(q.shape)}, k ${fmt(k.shape)}, v ${fmt(v.shape)}`);
+  const [hAx, pAx] = tokenMajor ? [2, 1] : [1, 2];
+  const [B, H, T, Dh] = [q.shape[0], q.shape[hAx], q.shape[pAx], q.shape[3]] as [number, number, number, number];
+  const S = k.shape[pAx] as number;
+  if (
+    k.shape[0] !== B ||
+    k.shape[hAx] !== H ||
+    k.shape[3] !== Dh ||
+    v.shape[0] !== B ||
+    v.shape[hAx] !== H ||
+    v.shape[pAx] !== S
+  ) {
+    throw new ShapeError(`attention: incompatible q ${fmt(q.shape)}, k ${fmt(k.shape)}, v ${fmt(v.shape)} (${layout})`);
   }
   const scale = opts.scale ?? 1 / Math.sqrt(Dh);
   const causal = opts.causal ?? false;
@@ -542,14 +624,44 @@ export function attention(
     }
   }
   const be = getBackend();
-  const scores = be.matmul(q, k, false, true, planMatmul(q.shape, k.shape, false, true)); // [batch, head, T, S]
+  const inputs = mask ? [q, k, v, mask] : [q, k, v];
+  if (mask && !causal && !opts.returnScores && be.attention && !hidesRow(mask)) {
+    // out [batch, head, T, Dv] (token-major: [batch, T, head, Dv]), pattern [batch, head, T, S]; or null
+    const fast = be.attention(q, k, v, mask, scale, tokenMajor);
+    if (fast !== null) {
+      record("attention", { scale, causal, hasMask: true, pattern: fast.pattern, tokenMajor }, inputs, fast.out);
+      return fast;
+    }
+  }
+  const [qh, kh, vh] = tokenMajor ? [swap12(q), swap12(k), swap12(v)] : [q, k, v]; // [batch, head, pos, d]
+  const scores = be.matmul(qh, kh, false, true, planMatmul(qh.shape, kh.shape, false, true)); // [batch, head, T, S]
   const pre = opts.returnScores ? empty(scores.shape, scores.dtype) : undefined; // [batch, head, T, S]
   maskedSoftmaxInPlace(scores.data, B, H, T, S, scale, causal, mask, pre?.data);
   const pattern = scores; // [batch, head, T, S]
-  const out = be.matmul(pattern, v, false, false, planMatmul(pattern.shape, v.shape, false, false)); // [batch, head, T, Dv]
-  const inputs = mask ? [q, k, v, mask] : [q, k, v];
-  record("attention", { scale, causal, hasMask: !!mask, pattern }, inputs, out);
+  const oh = be.matmul(pattern, vh, false, false, planMatmul(pattern.shape, vh.shape, false, false)); // [batch, head, T, Dv]
+  const out = tokenMajor ? swap12(oh) : oh; // [batch, head, T, Dv] or [batch, T, head, Dv]
+  record("attention", { scale, causal, hasMask: !!mask, pattern, tokenMajor }, inputs, out);
   return pre ? { out, pattern, scores: pre } : { out, pattern };
+}
+
+// whether a mask hides some row whole (every entry −∞), by mask tensor: a model reuses one mask in every layer
+const rowHidden = new WeakMap<Tensor, boolean>();
+
+/** Whether some row of `mask` (its last axis; broadcasting repeats rows, never makes new ones) is −∞ throughout. */
+function hidesRow(mask: Tensor): boolean {
+  let hidden = rowHidden.get(mask);
+  if (hidden === undefined) {
+    const M = mask.data;
+    const S = mask.rank === 0 ? 1 : (mask.shape[mask.rank - 1] as number);
+    hidden = false;
+    for (let r = 0; r < M.length && !hidden; r += S) {
+      let all = S > 0;
+      for (let s = 0; s < S && all; s++) all = M[r + s] === Number.NEGATIVE_INFINITY;
+      hidden = all;
+    }
+    rowHidden.set(mask, hidden);
+  }
+  return hidden;
 }
 
 function maskedSoftmaxInPlace(

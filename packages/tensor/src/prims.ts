@@ -56,7 +56,7 @@ export interface PrimAttrs {
   crossEntropy: { targets: Int32Array; weights: Float32Array | Float64Array; exps: TypedArray; invSum: Float64Array };
   /** `rounded`: the output is the float64 value rounded once (the TypeScript kernel), so the backward pass can
    * read the sigmoid back from it; a backend's kernel is close in absolute terms only (its tails cancel) */
-  gelu: { approximate: "tanh" | "none"; rounded: boolean };
+  gelu: { approximate: "tanh" | "none"; rounded: boolean; gate: Tensor | null };
   silu: Record<string, never>;
   /** inputs: x [..., T, D], cos [T, R/2], sin [T, R/2]; rotates the first R = rotaryDim features. */
   rope: { rotaryDim: number; interleaved: boolean };
@@ -64,7 +64,7 @@ export interface PrimAttrs {
    * inputs: q [B, H, T, D], k [B, H, S, D], v [B, H, S, Dv], optional additive mask broadcastable to [B, H, T, S].
    * `pattern` is the softmax saved for backward and exposed to hooks.
    */
-  attention: { scale: number; causal: boolean; hasMask: boolean; pattern: Tensor | null };
+  attention: { scale: number; causal: boolean; hasMask: boolean; pattern: Tensor | null; tokenMajor: boolean };
 }
 
 export type Prim = keyof PrimAttrs;

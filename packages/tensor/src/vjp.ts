@@ -1,6 +1,7 @@
 // The backward rules: one per primitive, in one exhaustive table. A primitive added to PrimAttrs without a
 // rule here is a compile error. Rules run under noGrad and may use any op.
 import type { TapeNode } from "./autodiff.js";
+import { getBackend } from "./backend.js";
 import { isFloat } from "./dtype.js";
 import {
   attentionScoresBackward,
@@ -246,7 +247,9 @@ const rules: { [P in Prim]: Rule<P> } = {
     return w ? [r.dx, r.dw] : [r.dx];
   },
   crossEntropy: (n, g) => [crossEntropyBackward(inp(n, 0), g, n.attrs.targets, n.attrs.weights, n.attrs.exps, n.attrs.invSum)],
-  gelu: (n, g) => [geluBackward(inp(n, 0), g, n.attrs.approximate, n.attrs.rounded ? n.out : undefined)],
+  gelu: (n, g) => [
+    geluBackward(inp(n, 0), g, n.attrs.approximate, n.attrs.rounded ? n.out : undefined, n.attrs.gate ?? undefined),
+  ],
   silu: (n, g) => [siluBackward(inp(n, 0), g)],
   rope: (n, g) => {
     const x = inp(n, 0);
@@ -258,14 +261,20 @@ const rules: { [P in Prim]: Rule<P> } = {
     return [dx, null, null];
   },
   attention: (n, g) => {
-    const [q, k, v] = [inp(n, 0), inp(n, 1), inp(n, 2)];
     const p = n.attrs.pattern as Tensor; // [batch, head, T, S]
-    const dv = matmul(p, g, { transA: true }); // [batch, head, S, Dv]
-    const dp = matmul(g, v, { transB: true }); // [batch, head, T, S]
-    const ds = attentionScoresBackward(p, dp, n.attrs.scale); // [batch, head, T, S]
+    const { scale, tokenMajor, hasMask } = n.attrs;
+    const fast = getBackend().attentionBackward?.(inp(n, 0), inp(n, 1), inp(n, 2), p, g, scale, tokenMajor) ?? null;
+    if (fast !== null) return hasMask ? [...fast, null] : fast;
+    // token-major operands ([batch, pos, head, d]) are made head-major for the products, and their gradients back
+    const hm = (t: Tensor) => (n.attrs.tokenMajor ? permute(t, [0, 2, 1, 3]) : t); // swaps pos and head
+    const [q, k, v, gh] = [hm(inp(n, 0)), hm(inp(n, 1)), hm(inp(n, 2)), hm(g)]; // [batch, head, pos, d]
+    const dv = matmul(p, gh, { transA: true }); // [batch, head, S, Dv]
+    const dp = matmul(gh, v, { transB: true }); // [batch, head, T, S]
+    const ds = attentionScoresBackward(p, dp, scale); // [batch, head, T, S]
     const dq = matmul(ds, k); // [batch, head, T, D]
     const dk = matmul(ds, q, { transA: true }); // [batch, head, S, D]
-    return n.attrs.hasMask ? [dq, dk, dv, null] : [dq, dk, dv];
+    const grads = [hm(dq), hm(dk), hm(dv)]; // the operands' layout
+    return hasMask ? [...grads, null] : grads;
   },
 };
 

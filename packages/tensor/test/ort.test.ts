@@ -242,3 +242,126 @@ describe("ort linear", () => {
     );
   });
 });
+
+/** max |a − b| / max |b| over two tensors of one shape. */
+function relDiff(a: Tensor, b: Tensor): number {
+  expect(a.shape).toEqual(b.shape);
+  let d = 0;
+  let m = 0;
+  for (let i = 0; i < a.size; i++) {
+    d = Math.max(d, Math.abs((a.data[i] as number) - (b.data[i] as number)));
+    m = Math.max(m, Math.abs(b.data[i] as number));
+  }
+  return d / Math.max(m, 1e-30);
+}
+
+/** `f` on the ref backend, then on ort (counting the calls it makes there). */
+function bothBackends<R>(f: () => R): { ref: R; ort: R; calls: number } {
+  T.useBackend("ref");
+  const ref = f();
+  T.useBackend("ort");
+  const calls = ort.stats.calls;
+  const got = f();
+  return { ref, ort: got, calls: ort.stats.calls - calls };
+}
+
+describe("ort GELU with its gate (taped)", () => {
+  const x = T.mul(T.randn([64, 300], 31), 2.5); // ±6 and beyond: the tails and the x ≥ 2 branch are both met
+  const g = T.randn(x.shape, 32);
+  it("the forward value and the gradient match the TypeScript kernels, in one call", () => {
+    for (const approx of ["tanh", "none"] as const) {
+      const f = () => T.vjp((x) => [T.gelu(x, approx)], [x]);
+      const r = bothBackends(() => {
+        const { out, backward } = f();
+        return { y: out[0] as Tensor, dx: backward([g]).grads[0] as Tensor };
+      });
+      expect(r.calls).toBe(1); // the output and the gate in one session; the backward runs here
+      const dy = relDiff(r.ort.y, r.ref.y);
+      const ddx = relDiff(r.ort.dx, r.ref.dx);
+      console.log(`ort gelu ${approx} with gate: y ${dy.toExponential(2)}, dx ${ddx.toExponential(2)} of the scale`);
+      // float32 rounding of each of the graph's nodes against one rounding from float64
+      expect(dy).toBeLessThan(2e-6);
+      expect(ddx).toBeLessThan(2e-6);
+      expect(ddx).toBeGreaterThan(0); // the gate was read: it differs from the kernel's own in the last bits
+    }
+  });
+});
+
+describe("ort softmax in the cross-entropy", () => {
+  it("the loss and its gradient match the TypeScript kernel; a row whose target probability underflows is redone", () => {
+    const n = 40;
+    const C = 1000; // n·C ≥ minElements: the backend's softmax
+    const x = T.mul(T.randn([n, C], 41), 3);
+    x.data[5 * C + 7] = -300; // row 5's target: e^-300 underflows float32, so −log P[t] would be +∞
+    const targets = Int32Array.from({ length: n }, (_, i) => (i === 5 ? 7 : (i * 37) % C));
+    const w = new Float32Array(n).fill(1 / n);
+    w[3] = 0; // a skipped row
+    const r = bothBackends(() => {
+      const { out, backward } = T.vjp((x) => [T.crossEntropy(x, targets, w)], [x]);
+      return { loss: out[0] as Tensor, dx: backward([T.ones([])]).grads[0] as Tensor };
+    });
+    expect(r.calls).toBe(1);
+    const dl = Math.abs((r.ort.loss.data[0] as number) - (r.ref.loss.data[0] as number));
+    const ddx = relDiff(r.ort.dx, r.ref.dx);
+    console.log(`ort cross-entropy: loss |Δ| ${dl.toExponential(2)} nats, dx ${ddx.toExponential(2)} of the scale`);
+    expect(r.ref.loss.data[0]).toBeGreaterThan(300 / n); // row 5 alone adds ~300/n
+    expect(dl).toBeLessThan(1e-5);
+    expect(ddx).toBeLessThan(1e-5);
+    for (let c = 0; c < C; c++) expect(r.ort.dx.data[3 * C + c]).toBe(0);
+  });
+});
+
+describe("ort attention (one session each way: scores, mask, softmax, weighted sum; and the gradients)", () => {
+  const [B, H, P, D] = [2, 4, 48, 16]; // B·H·P² ≥ minElements
+  const mask = T.causalMask(P); // [pos, pos]
+  const qkv = [51, 52, 53].map((s) => T.randn([B, P, H, D], s)); // token-major
+  const g = T.randn([B, P, H, D], 54);
+  const headMajor = (t: Tensor) => T.permute(t, [0, 2, 1, 3]);
+
+  it("token-major and head-major, forward and gradients, match the TypeScript kernel", () => {
+    for (const tokenMajor of [true, false]) {
+      const r = bothBackends(() => {
+        const { out, backward } = T.vjp((q, k, v) => {
+          const [a, b, c] = tokenMajor ? [q, k, v] : [q, k, v].map(headMajor);
+          const o = T.attention(a as Tensor, b as Tensor, c as Tensor, { mask, tokenMajor }).out;
+          return [tokenMajor ? o : headMajor(o)]; // [batch, pos, head, d]
+        }, qkv);
+        return { out: out[0] as Tensor, grads: backward([g]).grads };
+      });
+      expect(r.calls).toBe(2); // the forward in one session, the three gradients in another
+      const diffs = [relDiff(r.ort.out, r.ref.out), ...r.ort.grads.map((d, i) => relDiff(d, r.ref.grads[i] as Tensor))];
+      console.log(
+        `ort attention ${tokenMajor ? "token" : "head"}-major: out, dq, dk, dv ${diffs.map((d) => d.toExponential(2))}`,
+      );
+      for (const d of diffs) expect(d).toBeLessThan(F32_TOL);
+    }
+  });
+
+  it("token-major is head-major with the layout changed, bit for bit (TypeScript kernel)", () => {
+    T.useBackend("ref");
+    const tm = T.vjp((q, k, v) => [T.attention(q, k, v, { mask, tokenMajor: true }).out], qkv);
+    const hm = T.vjp((q, k, v) => [headMajor(T.attention(headMajor(q), headMajor(k), headMajor(v), { mask }).out)], qkv);
+    expect(tm.out[0]?.toArray()).toEqual(hm.out[0]?.toArray());
+    const [a, b] = [tm.backward([g]).grads, hm.backward([g]).grads];
+    for (const i of [0, 1, 2]) expect(a[i]?.toArray()).toEqual(b[i]?.toArray());
+    T.useBackend("ort");
+  });
+
+  it("a mask that hides a whole row leaves it to the TypeScript kernel: zeros, not NaN", () => {
+    const hidden = T.causalMask(P); // [pos, pos]
+    hidden.data.fill(Number.NEGATIVE_INFINITY, 0, P); // query 0 may see nothing
+    const calls = ort.stats.calls;
+    const { out, pattern } = T.attention(qkv[0] as Tensor, qkv[1] as Tensor, qkv[2] as Tensor, {
+      mask: hidden,
+      tokenMajor: true,
+    });
+    expect(ort.stats.calls - calls).toBe(2); // the two products alone
+    for (let s = 0; s < P; s++) expect(pattern.data[s]).toBe(0);
+    expect(
+      out
+        .toArray()
+        .flat(3)
+        .every((v) => Number.isFinite(v)),
+    ).toBe(true);
+  });
+});

@@ -520,6 +520,12 @@ export function attend(
 ): Tensor {
   const [B, , H, Dh] = q.shape as [number, number, number, number];
   const Hkv = k.shape[2] as number;
+  const fused = !seen("attn.hook_attn_scores") && !seen("attn.hook_pattern");
+  if (fused && plan.kvCache === undefined && Hkv === H) {
+    // nothing looks inside, no cache, a key per head: the fused kernel straight on the token-major heads
+    const z = T.attention(q, k, v, { scale, mask: bias, tokenMajor: true }).out; // [batch, pos, head, d_head]
+    return h("attn.hook_z", z);
+  }
   let kh = T.permute(k, [0, 2, 1, 3]); // [batch, kv_head, pos, d_head]
   let vh = T.permute(v, [0, 2, 1, 3]); // [batch, kv_head, pos, d_head]
   if (plan.kvCache !== undefined) ({ k: kh, v: vh } = plan.kvCache.extend(layer, kh, vh)); // [batch, kv_head, key_pos, d_head]
@@ -531,7 +537,7 @@ export function attend(
     vh = repeat(vh); // [batch, head, key_pos, d_head]
   }
   const qh = T.permute(q, [0, 2, 1, 3]); // [batch, head, pos, d_head]
-  if (!seen("attn.hook_attn_scores") && !seen("attn.hook_pattern")) {
+  if (fused) {
     // nothing looks inside: the fused kernel (scores, masked softmax and the weighted sum, one backward rule)
     const out = T.attention(qh, kh, vh, { scale, mask: bias }).out; // [batch, head, pos, d_head]
     return h("attn.hook_z", T.permute(out, [0, 2, 1, 3])); // [batch, pos, head, d_head]

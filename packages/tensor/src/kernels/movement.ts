@@ -1,4 +1,9 @@
 // Data movement kernels. All tensors are contiguous row-major, so every movement op is one copy loop.
+// A contiguous run of at least RUN elements is copied with TypedArray.set (a memcpy): these kernels see every
+// dtype, so V8's element accesses in the loops are polymorphic, ~2 ns an element against ~0.3 for the memcpy
+// (a head split of a 32 × 64-token batch: 3.3 ms against 0.5).
+const RUN = 16;
+
 import type { TypedArray } from "../dtype.js";
 import type { Shape } from "../shape.js";
 import { sizeOf, stridesOf } from "../shape.js";
@@ -17,8 +22,10 @@ export function stridedCopy(x: TypedArray, xStrides: readonly number[], offset: 
   const ls = xStrides[r - 1] as number;
   const idx = new Array<number>(r).fill(0);
   let base = offset;
+  const run = ls === 1 && last >= RUN && x.constructor === out.constructor;
   for (let o = 0; o < n; o += last) {
-    if (ls === 1) for (let j = 0; j < last; j++) out[o + j] = x[base + j] as number;
+    if (run) out.set(x.subarray(base, base + last), o);
+    else if (ls === 1) for (let j = 0; j < last; j++) out[o + j] = x[base + j] as number;
     else for (let j = 0, p = base; j < last; j++, p += ls) out[o + j] = x[p] as number;
     for (let d = r - 2; d >= 0; d--) {
       idx[d] = (idx[d] as number) + 1;
@@ -82,8 +89,10 @@ export function place(x: TypedArray, shape: Shape, out: TypedArray, outShape: Sh
   for (let d = 0; d < r; d++) base += (begin[d] as number) * (ost[d] as number);
   const last = shape[r - 1] as number;
   const idx = new Array<number>(r).fill(0);
+  const run = last >= RUN && x.constructor === out.constructor;
   for (let i = 0; i < n; i += last) {
-    for (let j = 0; j < last; j++) out[base + j] = x[i + j] as number;
+    if (run) out.set(x.subarray(i, i + last), base);
+    else for (let j = 0; j < last; j++) out[base + j] = x[i + j] as number;
     for (let d = r - 2; d >= 0; d--) {
       idx[d] = (idx[d] as number) + 1;
       base += ost[d] as number;
@@ -100,12 +109,16 @@ export function gather(x: TypedArray, shape: Shape, axis: number, idx: Int32Arra
   const dim = shape[axis] as number;
   const inner = sizeOf(shape.slice(axis + 1));
   const m = idx.length;
+  const run = inner >= RUN && x.constructor === out.constructor;
   let p = 0;
   for (let o = 0; o < outer; o++) {
     const base = o * dim * inner;
     for (let i = 0; i < m; i++) {
       const src = base + (idx[i] as number) * inner;
-      for (let k = 0; k < inner; k++) out[p++] = x[src + k] as number;
+      if (run) {
+        out.set(x.subarray(src, src + inner), p);
+        p += inner;
+      } else for (let k = 0; k < inner; k++) out[p++] = x[src + k] as number;
     }
   }
 }

@@ -12,7 +12,7 @@ import { type Backend, refBackend } from "../backend.js";
 import { type DType, dtypes, type TypedArray } from "../dtype.js";
 import type { MatmulPlan } from "../kernels/matmul.js";
 import { type Shape, sizeOf } from "../shape.js";
-import { empty, type Storage, type StorageHome, type Tensor } from "../tensor.js";
+import { empty, fromTyped, type Storage, type StorageHome, type Tensor } from "../tensor.js";
 import { encodeModel, type NodeSpec, ONNX_DOUBLE, ONNX_FLOAT } from "./onnx.js";
 
 export interface OrtOptions {
@@ -310,20 +310,205 @@ export class OrtBackend implements Backend, StorageHome {
   }
 
   /**
-   * GELU on onnxruntime's contrib kernels (FastGelu is gelu_new's tanh form, Gelu the erf form), f32 only (they
-   * take no f64): within ~4 float32 ulps of the TypeScript kernel, which computes in float64 and rounds once.
+   * GELU on onnxruntime (f32 only): the contrib kernels when only the output is wanted (FastGelu is gelu_new's
+   * tanh form, Gelu the erf form; within ~4 float32 ulps of the TypeScript kernel, which computes in float64 and
+   * rounds once); with `withGate`, a graph of vectorized elementwise nodes that also returns the gate g (the
+   * sigmoid σ(2u) of the tanh form, Φ(x) of the erf form; out = x·g), so that the backward pass needs no exp or
+   * erf per element.
    */
-  gelu(x: Tensor, approximate: "tanh" | "none"): Tensor | null {
+  gelu(x: Tensor, approximate: "tanh" | "none", withGate: boolean): { out: Tensor; gate: Tensor | null } | null {
     if (x.dtype !== "f32" || x.size < this.minElements) return null;
     const out = empty(x.shape, x.dtype); // same as x; onnxruntime writes every element
-    const op = approximate === "tanh" ? "FastGelu" : "Gelu";
+    if (!withGate) {
+      const op = approximate === "tanh" ? "FastGelu" : "Gelu";
+      this.run(
+        `gelu ${approximate} ${x.dtype} rank ${x.rank}`,
+        [{ op, domain: "com.microsoft", inputs: ["x"], outputs: ["out"] }],
+        [{ name: "x", t: x }],
+        [{ name: "out", t: out }],
+      );
+      return { out, gate: null };
+    }
+    const gate = empty(x.shape, x.dtype); // same as x
+    const c = (v: number) => fromTyped(Float32Array.of(v), [], "f32"); // [] a constant of the graph
+    const nodes: NodeSpec[] =
+      approximate === "tanh"
+        ? [
+            { op: "Mul", inputs: ["x", "x"], outputs: ["x2"] },
+            { op: "Mul", inputs: ["x2", "k"], outputs: ["kx2"] },
+            { op: "Add", inputs: ["kx2", "one"], outputs: ["f"] },
+            { op: "Mul", inputs: ["x", "f"], outputs: ["u"] }, // x + 0.044715·x³
+            { op: "Mul", inputs: ["u", "a"], outputs: ["u2"] }, // 2u = 2·√(2/π)·(x + 0.044715·x³)
+            { op: "Sigmoid", inputs: ["u2"], outputs: ["gate"] }, // ½(1 + tanh(u)) = σ(2u)
+            { op: "Mul", inputs: ["x", "gate"], outputs: ["out"] },
+          ]
+        : [
+            { op: "Mul", inputs: ["x", "a"], outputs: ["h"] }, // x/√2
+            { op: "Erf", inputs: ["h"], outputs: ["e"] },
+            { op: "Add", inputs: ["e", "one"], outputs: ["f"] },
+            { op: "Mul", inputs: ["f", "k"], outputs: ["gate"] }, // Φ(x) = ½(1 + erf(x/√2))
+            { op: "Mul", inputs: ["x", "gate"], outputs: ["out"] },
+          ];
+    const [a, k] = approximate === "tanh" ? [2 * Math.sqrt(2 / Math.PI), 0.044715] : [Math.SQRT1_2, 0.5];
     this.run(
-      `gelu ${approximate} ${x.dtype} rank ${x.rank}`,
-      [{ op, domain: "com.microsoft", inputs: ["x"], outputs: ["out"] }],
+      `gelu ${approximate} with gate ${x.dtype} rank ${x.rank}`,
+      nodes,
+      [
+        { name: "x", t: x },
+        { name: "a", t: c(a) },
+        { name: "k", t: c(k) },
+        { name: "one", t: c(1) },
+      ],
+      [
+        { name: "out", t: out },
+        { name: "gate", t: gate },
+      ],
+    );
+    return { out, gate };
+  }
+
+  /**
+   * Softmax over the last axis of a large f32 tensor (MLAS's vectorized kernel on every thread), or null. A row
+   * whose every entry is −∞ comes back NaN here (the TypeScript kernel gives zeros): callers that can meet such
+   * rows check for them.
+   */
+  softmax(x: Tensor): Tensor | null {
+    if (x.dtype !== "f32" || x.size < this.minElements || x.rank < 1) return null;
+    const out = empty(x.shape, x.dtype); // same as x; onnxruntime writes every element
+    this.run(
+      `softmax ${x.dtype} rank ${x.rank}`,
+      [{ op: "Softmax", inputs: ["x"], outputs: ["out"], int: { axis: x.rank - 1 } }], // (the encoder takes no negative ints)
       [{ name: "x", t: x }],
       [{ name: "out", t: out }],
     );
     return out;
+  }
+
+  /**
+   * Masked scaled-dot-product attention in one session: q·kᵀ scaled inside the product (FusedMatMul's alpha),
+   * plus the additive mask, softmax over keys, times v; the pattern comes back too (the backward pass reads it).
+   * q [batch, head, T, d], k [batch, head, S, d], v [batch, head, S, dv], mask broadcasting to [batch, head, T, S];
+   * f32 only, and null below `minElements` scores. The caller makes sure no row is masked whole (NaN here).
+   */
+  attention(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    mask: Tensor,
+    scale: number,
+    tokenMajor: boolean,
+  ): { out: Tensor; pattern: Tensor } | null {
+    if (q.dtype !== "f32") return null;
+    const [hAx, pAx] = tokenMajor ? [2, 1] : [1, 2];
+    const [B, H, T] = [q.shape[0], q.shape[hAx], q.shape[pAx]] as [number, number, number];
+    const S = k.shape[pAx] as number;
+    const Dv = v.shape[3] as number;
+    if (B * H * T * S < this.minElements) return null;
+    const pattern = empty([B, H, T, S], q.dtype); // [batch, head, T, S]; onnxruntime writes every element
+    const out = empty(tokenMajor ? [B, T, H, Dv] : [B, H, T, Dv], q.dtype); // [batch, head, T, dv] or [batch, T, head, dv]
+    const swap = { perm: [0, 2, 1, 3] };
+    // token-major: the head split's copies are Transpose nodes, on every thread
+    const [qi, ki, vi, oo] = tokenMajor ? ["qh", "kh", "vh", "oh"] : ["q", "k", "v", "out"];
+    const nodes: NodeSpec[] = [
+      ...(tokenMajor ? ["q", "k", "v"].map((x) => ({ op: "Transpose", inputs: [x], outputs: [`${x}h`], ints: swap })) : []),
+      {
+        op: "FusedMatMul",
+        domain: "com.microsoft",
+        inputs: [qi, ki],
+        outputs: ["s"],
+        int: { transA: 0, transB: 1 },
+        float: { alpha: scale },
+      },
+      { op: "Add", inputs: ["s", "mask"], outputs: ["sm"] },
+      { op: "Softmax", inputs: ["sm"], outputs: ["pattern"], int: { axis: 3 } },
+      { op: "MatMul", inputs: ["pattern", vi], outputs: [oo] },
+      ...(tokenMajor ? [{ op: "Transpose", inputs: ["oh"], outputs: ["out"], ints: swap }] : []),
+    ];
+    this.run(
+      // the scale is an attribute of the graph, so part of its key (one per head size in practice)
+      `attention ${q.dtype}${tokenMajor ? " token-major" : ""} mask rank ${mask.rank} scale ${scale}`,
+      nodes,
+      [
+        { name: "q", t: q },
+        { name: "k", t: k },
+        { name: "v", t: v },
+        { name: "mask", t: mask },
+      ],
+      [
+        { name: "pattern", t: pattern },
+        { name: "out", t: out },
+      ],
+    );
+    return { out, pattern };
+  }
+
+  /**
+   * The gradients of `attention` (q, k, v) in one session from the output's cotangent g and the saved pattern P:
+   * dv = Pᵀ·g, dP = g·vᵀ, dS = P ⊙ (dP − rowsum(dP ⊙ P)), dq = scale·dS·k, dk = scale·dSᵀ·q (the row sums as a
+   * product with a column of ones, which needs no axes input). Token-major operands are transposed inside. f32
+   * only; null below `minElements` scores.
+   */
+  attentionBackward(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    pattern: Tensor,
+    g: Tensor,
+    scale: number,
+    tokenMajor: boolean,
+  ): [Tensor, Tensor, Tensor] | null {
+    if (q.dtype !== "f32" || pattern.size < this.minElements) return null;
+    const S = pattern.shape[3] as number;
+    const [dq, dk, dv] = [q, k, v].map((t) => empty(t.shape, t.dtype)) as [Tensor, Tensor, Tensor]; // as q, k, v
+    const swap = { perm: [0, 2, 1, 3] };
+    const hm = (x: string): NodeSpec[] => (tokenMajor ? [{ op: "Transpose", inputs: [x], outputs: [`${x}h`], ints: swap }] : []);
+    const [qi, ki, vi, gi] = tokenMajor ? ["qh", "kh", "vh", "gh"] : ["q", "k", "v", "g"];
+    const out = (x: string): NodeSpec[] =>
+      tokenMajor ? [{ op: "Transpose", inputs: [`${x}_h`], outputs: [x], ints: swap }] : [];
+    const [dqo, dko, dvo] = tokenMajor ? ["dq_h", "dk_h", "dv_h"] : ["dq", "dk", "dv"];
+    const mm = (a: string, b: string, o: string, transA: number, transB: number, alpha = 1): NodeSpec => ({
+      op: "FusedMatMul",
+      domain: "com.microsoft",
+      inputs: [a, b],
+      outputs: [o],
+      int: { transA, transB },
+      float: { alpha },
+    });
+    const nodes: NodeSpec[] = [
+      ...hm("q"),
+      ...hm("k"),
+      ...hm("v"),
+      ...hm("g"),
+      mm("p", gi, dvo, 1, 0), // [batch, head, S, dv]
+      mm(gi, vi, "dp", 0, 1), // [batch, head, T, S]
+      { op: "Mul", inputs: ["dp", "p"], outputs: ["dpp"] },
+      { op: "MatMul", inputs: ["dpp", "ones"], outputs: ["rs"] }, // [batch, head, T, 1]
+      { op: "Sub", inputs: ["dp", "rs"], outputs: ["c"] },
+      { op: "Mul", inputs: ["p", "c"], outputs: ["ds"] }, // unscaled: the scale rides on the next products
+      mm("ds", ki, dqo, 0, 0, scale), // [batch, head, T, d]
+      mm("ds", qi, dko, 1, 0, scale), // [batch, head, S, d]
+      ...out("dq"),
+      ...out("dk"),
+      ...out("dv"),
+    ];
+    this.run(
+      `attention backward ${q.dtype}${tokenMajor ? " token-major" : ""} scale ${scale}`,
+      nodes,
+      [
+        { name: "q", t: q },
+        { name: "k", t: k },
+        { name: "v", t: v },
+        { name: "p", t: pattern },
+        { name: "g", t: g },
+        { name: "ones", t: fromTyped(new Float32Array(S).fill(1), [S, 1], "f32") }, // [S, 1]
+      ],
+      [
+        { name: "dq", t: dq },
+        { name: "dk", t: dk },
+        { name: "dv", t: dv },
+      ],
+    );
+    return [dq, dk, dv];
   }
 
   /** Whether onnxruntime should run this product: a float type and enough work to pay for the round trip. */

@@ -30,6 +30,12 @@ function int(field: number, v: number, out: number[]): void {
   varint(v, out);
 }
 
+function float32(field: number, v: number, out: number[]): void {
+  tag(field, 5, out);
+  const b = new Uint8Array(new Float32Array([v]).buffer); // little-endian, as protobuf's fixed32
+  for (const x of b) out.push(x);
+}
+
 /** ONNX TensorProto.DataType codes. */
 export const ONNX_FLOAT = 1;
 export const ONNX_DOUBLE = 11;
@@ -47,9 +53,10 @@ export interface NodeSpec {
   domain?: string;
   inputs: string[];
   outputs: string[];
-  /** integer-list attributes only (perm) and integer attributes, which is all these graphs need */
+  /** integer-list attributes (perm), integer and float attributes: all these graphs need */
   ints?: Record<string, number[]>;
   int?: Record<string, number>;
+  float?: Record<string, number>;
 }
 
 function valueInfo(v: ValueInfo): number[] {
@@ -90,6 +97,13 @@ function node(n: NodeSpec): number[] {
     str(1, name, a);
     int(20, 2, a); // AttributeProto.type = INT
     int(3, v, a);
+    bytes(5, a, out);
+  }
+  for (const [name, v] of Object.entries(n.float ?? {})) {
+    const a: number[] = [];
+    str(1, name, a);
+    int(20, 1, a); // AttributeProto.type = FLOAT
+    float32(2, v, a);
     bytes(5, a, out);
   }
   return out;
