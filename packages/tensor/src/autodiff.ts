@@ -8,7 +8,7 @@ import { add } from "./ops.js";
 import type { Prim, PrimAttrs } from "./prims.js";
 import { fmt, ShapeError, sameShape } from "./shape.js";
 import { Tensor, zeros } from "./tensor.js";
-import { vjpRule } from "./vjp.js";
+import { addInto, addSparseInto, freshGrads, sparseGrad, vjpRule } from "./vjp.js";
 
 export interface TapeNode<P extends Prim = Prim> {
   readonly prim: P;
@@ -127,6 +127,27 @@ export interface Backward {
 function backprop(tape: Tape, outs: readonly Tensor[], cts: readonly Tensor[], inputs: readonly Tensor[]): Backward {
   const r = vjpRule;
   const grads = new Map<number, Tensor>();
+  // Gradients held by exactly one entry of `grads` and by nothing else: sums this pass made, and the fresh
+  // tensors of rules that make their own (freshGrads). A further contribution is added into such a gradient in
+  // place instead of into a new tensor of its size. A gradient handed to a rule as its cotangent loses the mark:
+  // the rule may pass it on, or views of it, to its inputs.
+  const owned = new WeakSet<Tensor>();
+  const accumulate = (id: number, gi: Tensor, fresh: boolean): void => {
+    const prev = grads.get(id);
+    if (prev === undefined) {
+      grads.set(id, gi);
+      if (fresh) owned.add(gi);
+    } else if (owned.has(prev)) addInto(prev, gi);
+    else if (fresh) {
+      addInto(gi, prev);
+      grads.set(id, gi);
+      owned.add(gi);
+    } else {
+      const sum = add(prev, gi);
+      grads.set(id, sum);
+      owned.add(sum);
+    }
+  };
   const keep = new Set<number>([...tape.retained, ...inputs.map((x) => x.id)]);
   // the listener is read once: one installed mid-pass would see rules without their phase
   const l = listener;
@@ -146,14 +167,24 @@ function backprop(tape: Tape, outs: readonly Tensor[], cts: readonly Tensor[], i
         const g = grads.get(node.out.id);
         if (g === undefined) continue;
         if (!keep.has(node.out.id)) grads.delete(node.out.id);
+        owned.delete(g);
         if (l !== null) l.rule(node);
-        const gin = r(node, g);
-        node.inputs.forEach((x, i) => {
-          const gi = gin[i];
-          if (gi === null || gi === undefined || x.tape !== tape) return;
-          const prev = grads.get(x.id);
-          grads.set(x.id, prev ? add(prev, gi) : gi);
-        });
+        // a slice's block or a gather's rows go straight into the input's gradient when this pass owns it
+        const x0 = node.inputs[0] as Tensor;
+        const sp = x0.tape === tape ? sparseGrad(node, g) : null;
+        const into = sp === null ? undefined : grads.get(x0.id);
+        if (sp !== null && into !== undefined && owned.has(into)) addSparseInto(into, sp);
+        else {
+          const gin = r(node, g);
+          const fresh = freshGrads(node.prim);
+          node.inputs.forEach((x, i) => {
+            const gi = gin[i];
+            if (gi === null || gi === undefined || x.tape !== tape) return;
+            // fresh: the rule's own tensor, sharing storage with neither its cotangent nor another input's gradient
+            const own = fresh && gi.store !== g.store && gin.every((o, j) => j === i || o?.store !== gi.store);
+            accumulate(x.id, gi, own);
+          });
+        }
         if (l !== null) l.rule(null);
       }
     });

@@ -13,6 +13,8 @@ import {
   siluBackward,
   softmaxBackward,
 } from "./fused.js";
+import { arith } from "./kernels/arith.js";
+import * as mv from "./kernels/movement.js";
 import {
   broadcastTo,
   cast,
@@ -37,7 +39,7 @@ import {
   where,
 } from "./ops.js";
 import type { Prim } from "./prims.js";
-import { type Shape, sameShape } from "./shape.js";
+import { type Shape, sameShape, sizeOf } from "./shape.js";
 import { empty, type Tensor } from "./tensor.js";
 
 type Grads = (Tensor | null)[];
@@ -277,6 +279,48 @@ const rules: { [P in Prim]: Rule<P> } = {
     return hasMask ? [...grads, null] : grads;
   },
 };
+
+/**
+ * The gradient a slice or a gather sends its input, kept sparse — a block at `begin`, or rows at `idx` along
+ * `axis` — for backprop to add into a gradient it already holds instead of materializing a dense one of the
+ * input's size (zeros, then the block or rows) and summing the two: a q/k/v split is three slices of one
+ * tensor, and the token embedding a gather from a table that the tied unembedding also reaches. Null for
+ * every other node.
+ */
+export type SparseGrad =
+  | { readonly kind: "block"; readonly g: Tensor; readonly begin: readonly number[] }
+  | { readonly kind: "rows"; readonly g: Tensor; readonly idx: Int32Array; readonly axis: number };
+
+export function sparseGrad(node: TapeNode, g: Tensor): SparseGrad | null {
+  if (node.prim === "slice") return { kind: "block", g, begin: (node as TapeNode<"slice">).attrs.begin };
+  if (node.prim === "gather")
+    return { kind: "rows", g, idx: inp(node, 1).data as Int32Array, axis: (node as TapeNode<"gather">).attrs.axis };
+  return null;
+}
+
+/** dst += the sparse gradient, in place; dst is the dense gradient of the sliced or gathered tensor. */
+export function addSparseInto(dst: Tensor, sp: SparseGrad): void {
+  const { shape } = dst;
+  if (sp.kind === "block") mv.placeAdd(sp.g.data, sp.g.shape, dst.data, shape, sp.begin);
+  else {
+    const a = sp.axis;
+    mv.scatterAdd(sp.g.data, sp.idx, sizeOf(shape.slice(0, a)), shape[a] as number, sizeOf(shape.slice(a + 1)), dst.data);
+  }
+}
+
+/** dst += src elementwise, in place (one shape, one dtype). */
+export function addInto(dst: Tensor, src: Tensor): void {
+  arith("add", dst.data, dst.shape, src.data, src.shape, dst.data, dst.shape);
+}
+
+/**
+ * Whether the rule of `prim` returns, for each input, a tensor of its own making that nothing else holds (the
+ * products of matmul's rule, slice's padded block, gather's scatter): backprop may then add into it in place.
+ * Rules that pass their cotangent through (add's, reshape's) do not.
+ */
+export function freshGrads(prim: Prim): boolean {
+  return prim === "matmul" || prim === "linear" || prim === "slice" || prim === "gather";
+}
 
 /**
  * The gradients of one tape node's inputs given its output's cotangent (autodiff's backward pass calls it; the

@@ -103,6 +103,32 @@ export function place(x: TypedArray, shape: Shape, out: TypedArray, outShape: Sh
   }
 }
 
+/** Adds `x` (shape) into `out` (outShape) at `begin`, in place: the adjoint of a slice, accumulated. */
+export function placeAdd(x: TypedArray, shape: Shape, out: TypedArray, outShape: Shape, begin: readonly number[]): void {
+  const r = shape.length;
+  const n = x.length;
+  if (n === 0) return;
+  if (r === 0) {
+    out[0] = (out[0] as number) + (x[0] as number);
+    return;
+  }
+  const ost = stridesOf(outShape);
+  let base = 0;
+  for (let d = 0; d < r; d++) base += (begin[d] as number) * (ost[d] as number);
+  const last = shape[r - 1] as number;
+  const idx = new Array<number>(r).fill(0);
+  for (let i = 0; i < n; i += last) {
+    for (let j = 0; j < last; j++) out[base + j] = (out[base + j] as number) + (x[i + j] as number);
+    for (let d = r - 2; d >= 0; d--) {
+      idx[d] = (idx[d] as number) + 1;
+      base += ost[d] as number;
+      if ((idx[d] as number) < (shape[d] as number)) break;
+      base -= (ost[d] as number) * (shape[d] as number);
+      idx[d] = 0;
+    }
+  }
+}
+
 /** out[o, i, k] = x[o, idx[i], k] with o over shape[:axis] and k over shape[axis+1:]. */
 export function gather(x: TypedArray, shape: Shape, axis: number, idx: Int32Array, out: TypedArray): void {
   const outer = sizeOf(shape.slice(0, axis));
