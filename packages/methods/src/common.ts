@@ -24,7 +24,9 @@ export class MethodRequestError extends Error {
 
 /** The number of rows of the model's unembedding: the ids a prediction may have. */
 export function vocabSize(model: TransformerModel): number {
-  return model.W_U.shape[1] as number; // W_U [d_model, d_vocab]
+  // b_U [d_vocab], as wide as W_U [d_model, d_vocab]: a tied W_U is the embedding transposed, a copy of the whole
+  // table (~250 ms for GPT-2) that a bounds check must not pay
+  return model.b_U.shape[0] as number;
 }
 
 /** The number of rows of the token embedding: the ids an input may hold (a classifier has no unembedding). */

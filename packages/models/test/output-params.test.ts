@@ -24,4 +24,18 @@ describe.each(TINY_MODEL_TYPES)("%s", (type) => {
       expect(asInOut(mlp as NonNullable<typeof mlp>).toArray()).toEqual(model.mlp(layer)?.W_out.toArray());
     }
   });
+
+  it("b_U is as wide as W_U (methods read the vocabulary's size from b_U, which costs no transpose)", () => {
+    const m = tinyModel(type, { seed: 3 });
+    const model = buildModel(normalizeHfConfig(m.config, "config.json"), memoryWeights(m.weights), "model.safetensors");
+    let width: number;
+    try {
+      width = model.W_U.shape[1] as number;
+    } catch (e) {
+      // a classifier without a language-model head has neither, and says so the same way
+      expect(() => model.b_U).toThrow((e as Error).message);
+      return;
+    }
+    expect(model.b_U.shape).toEqual([width]);
+  });
 });
