@@ -40,6 +40,39 @@ describe("gpt2 architecture", () => {
     }
   });
 
+  it("a block with nothing observed inside runs as one program on onnxruntime, within the fused-path bound", () => {
+    const be = T.getBackend();
+    if (!(be instanceof T.OrtBackend)) throw new Error("the models' tests run on the ort backend");
+    const min = be.minElements;
+    be.minElements = 0; // the tiny model's blocks are below the size at which programs pay
+    try {
+      const golden = arch.readGolden(GOLDEN, "gpt2-tiny").load("logits");
+      const { result: whole, profile } = T.profileOps(() => run(model, ids).output);
+      expect(profile.forward.program?.calls).toBe(config.nLayers);
+      // observing a point inside block 1 runs that block op by op, the others still as programs
+      const { result: observed, profile: p2 } = T.profileOps(() => run(model, ids, { cache: ["blocks.1.mlp.hook_post"] }).output);
+      expect(p2.forward.program?.calls).toBe(config.nLayers - 1);
+      const opByOp = run(model, ids, { cache: true }).output;
+      const rel = (a: Tensor, b: Tensor) => {
+        let d = 0;
+        let m = 0;
+        for (let i = 0; i < a.size; i++) {
+          d = Math.max(d, Math.abs((a.data[i] as number) - (b.data[i] as number)));
+          m = Math.max(m, Math.abs(b.data[i] as number));
+        }
+        return d / m;
+      };
+      const [vsOps, vsMixed, vsGolden] = [rel(whole, opByOp), rel(observed, opByOp), rel(whole, golden)];
+      console.log(
+        `gpt2 programs: vs op by op ${vsOps.toExponential(2)}, one block observed ${vsMixed.toExponential(2)}, vs golden ${vsGolden.toExponential(2)}`,
+      );
+      for (const d of [vsOps, vsMixed]) expect(d).toBeLessThan(PATH_TOL);
+      expect(vsGolden).toBeLessThan(TOL.activation);
+    } finally {
+      be.minElements = min;
+    }
+  });
+
   it("an identity intervention leaves the logits bit-identical", () => {
     arch.expectIdentityInterventionsExact(model, ids, ["blocks.1.hook_resid_mid"]);
   });

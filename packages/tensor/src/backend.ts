@@ -3,6 +3,7 @@
 // and of the cross-entropy (vectorized, on every thread: the costliest elementwise work of a batched forward pass,
 // ~10–25 ns an element in JavaScript). Every other op runs the shared TypeScript kernels.
 import { type MatmulPlan, matmulRef } from "./kernels/matmul.js";
+import type { Program } from "./program.js";
 import type { Tensor } from "./tensor.js";
 import { empty } from "./tensor.js";
 
@@ -47,6 +48,11 @@ export interface Backend {
     scale: number,
     tokenMajor: boolean,
   ): { out: Tensor; pattern: Tensor } | null;
+  /**
+   * A program (program.ts) in one call, its inputs untaped and its attention masks hiding no row; or null where
+   * the backend does not run this one (a dtype it does not take), and the caller runs it op by op.
+   */
+  program?(program: Program, inputs: Readonly<Record<string, Tensor>>): Tensor | null;
   /** The gradients (dq, dk, dv) of `attention` from its saved pattern and the output's cotangent g, or null. */
   attentionBackward?(
     q: Tensor,

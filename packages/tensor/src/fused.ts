@@ -648,7 +648,7 @@ export function attention(
 const rowHidden = new WeakMap<Tensor, boolean>();
 
 /** Whether some row of `mask` (its last axis; broadcasting repeats rows, never makes new ones) is −∞ throughout. */
-function hidesRow(mask: Tensor): boolean {
+export function hidesRow(mask: Tensor): boolean {
   let hidden = rowHidden.get(mask);
   if (hidden === undefined) {
     const M = mask.data;

@@ -92,6 +92,7 @@ export {
   sumRows,
   unprofiled,
 } from "./profile.js";
+export { type Program, type ProgramStep, runProgram } from "./program.js";
 export { DTypeError, fmt, type Shape, ShapeError, sizeOf } from "./shape.js";
 export {
   arange,

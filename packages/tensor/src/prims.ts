@@ -65,6 +65,11 @@ export interface PrimAttrs {
    * `pattern` is the softmax saved for backward and exposed to hooks.
    */
   attention: { scale: number; causal: boolean; hasMask: boolean; pattern: Tensor | null; tokenMajor: boolean };
+  /**
+   * A chain of fused ops run in one backend call (program.ts), off the tape only: recorded for the op listener (a
+   * profile), never differentiated.
+   */
+  program: { steps: number };
 }
 
 export type Prim = keyof PrimAttrs;

@@ -99,6 +99,10 @@ function matmulOneSide(n: TapeNode<"matmul">, g: Tensor): Grads {
 }
 
 const rules: { [P in Prim]: Rule<P> } = {
+  program: () => {
+    // runProgram refuses any input on a tape, so no program is ever recorded on one
+    throw new Error("vjp: a program has no gradient; it runs only where no input carries gradient history");
+  },
   add: (n, g) => [sumTo(g, inp(n, 0).shape), sumTo(g, inp(n, 1).shape)],
   sub: (n, g) => [sumTo(g, inp(n, 0).shape), sumTo(neg(g), inp(n, 1).shape)],
   mul: (n, g) => [

@@ -162,6 +162,49 @@ const support: ConfigSupport = {
   slidingWindow: "read",
 };
 
+/** The points inside a block, all but its two ends: a block in which none is observed may run as one program. */
+const INNER_POINTS = gpt2HookPoints(1)
+  .filter((p) => p.layer === 0 && p.component !== "hook_resid_pre" && p.component !== "hook_resid_post")
+  .map((p) => p.component);
+
+/**
+ * A GPT-2 block as one program (T.runProgram): ln_1, the fused q/k/v projection split in three, multi-head
+ * attention under the layer's mask, c_proj, the residual, ln_2, the MLP with the config's GELU, the residual —
+ * the ops of the forward below, in their order. Null where the block has something a program does not express
+ * (another norm or activation, no MLP).
+ */
+function blockProgram(config: ModelConfig, transB: boolean, shape: readonly number[]): T.Program | null {
+  if (config.norm.kind !== "layernorm" || config.attnOnly) return null;
+  if (config.activation !== "gelu_tanh" && config.activation !== "gelu_erf") return null;
+  const eps = config.norm.eps;
+  const lin = (x: string, w: string, out: string): T.ProgramStep => ({
+    op: "linear",
+    x,
+    weight: `${w}_w`,
+    bias: `${w}_b`,
+    transB,
+    out,
+  });
+  const scale = 1 / Math.sqrt(config.dHead);
+  return {
+    steps: [
+      { op: "layerNorm", x: "x", weight: "ln1_w", bias: "ln1_b", eps, out: "a" },
+      lin("a", "qkv", "qkv"),
+      { op: "split", x: "qkv", outs: ["q", "k", "v"] },
+      { op: "attention", q: "q", k: "k", v: "v", mask: "mask", heads: config.nHeads, scale, out: "z" },
+      lin("z", "o", "attn_out"),
+      { op: "add", a: "x", b: "attn_out", out: "mid" },
+      { op: "layerNorm", x: "mid", weight: "ln2_w", bias: "ln2_b", eps, out: "m" },
+      lin("m", "fc", "pre"),
+      { op: "gelu", x: "pre", approximate: config.activation === "gelu_tanh" ? "tanh" : "none", out: "post" },
+      lin("post", "proj", "mlp_out"),
+      { op: "add", a: "mid", b: "mlp_out", out: "out" },
+    ],
+    output: "out",
+    outShape: shape,
+  };
+}
+
 /**
  * GPT-2's forward pass over its parameters: ids [batch, pos] → logits [batch, pos, d_vocab], reporting every
  * hook point to `ctx`.
@@ -189,10 +232,34 @@ export function gpt2Forward(
     const pos = ctx.hook("hook_pos_embed", T.gather(p.wpe, plan.positions, 0)); // [batch, pos, d_model]
     return T.add(embed, pos); // [batch, pos, d_model]
   }
+  const program = plan.kvCache === undefined ? blockProgram(config, transB, [B, Tn, D]) : null;
   p.h.forEach((blk, l) => {
     if (l < (start?.layer ?? 0)) return;
     const { h, seen } = blockScope(ctx, l);
     x = h("hook_resid_pre", x); // [batch, pos, d_model]
+    if (program !== null && blk.ln_2 !== null && blk.mlp !== null && !INNER_POINTS.some(seen)) {
+      // nothing observes the block's inside and nothing differentiates it: the backend may run it whole
+      const out = T.runProgram(program, {
+        x,
+        mask: bias(l),
+        ln1_w: blk.ln_1.weight,
+        ln1_b: blk.ln_1.bias as Tensor,
+        qkv_w: blk.attn.c_attn.weight,
+        qkv_b: blk.attn.c_attn.bias as Tensor,
+        o_w: blk.attn.c_proj.weight,
+        o_b: blk.attn.c_proj.bias as Tensor,
+        ln2_w: blk.ln_2.weight,
+        ln2_b: blk.ln_2.bias as Tensor,
+        fc_w: blk.mlp.c_fc.weight,
+        fc_b: blk.mlp.c_fc.bias as Tensor,
+        proj_w: blk.mlp.c_proj.weight,
+        proj_b: blk.mlp.c_proj.bias as Tensor,
+      }); // [batch, pos, d_model], or null: the ops below
+      if (out !== null) {
+        x = h("hook_resid_post", out); // [batch, pos, d_model]
+        return;
+      }
+    }
     const a = norm(x, blk.ln_1, config.norm, `blocks.${l}.ln1`, ctx); // [batch, pos, d_model]
     const qkv = affine(a, blk.attn.c_attn, transB); // [batch, pos, 3*d_model]
     const split = (i: number) => T.reshape(T.narrow(qkv, 2, i * D, D), [B, Tn, H, Dh]); // [batch, pos, head, d_head]
