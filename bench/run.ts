@@ -6,7 +6,7 @@
 //            the weight bytes (load.ts)
 //   methods  integrated gradients, a 12×64 residual-stream activation patching sweep, KernelSHAP and attribution
 //            patching over every head on that model at 64 tokens, vs the same methods written with PyTorch
-//            hooks on the same weights (methods.ts; about 15–20 minutes on 2 cores)
+//            hooks on the same weights (methods.ts; about 8 minutes on 2 cores)
 //   train    training throughput: one full step (forward, causal-LM loss, backward, clipping, AdamW) on 4 × 128
 //            tokens, our train() against a PyTorch training loop on the same weights (train.ts)
 //   projector the web UI's Projector plot panning and zooming 100,000 points in headless Chromium (software
@@ -28,7 +28,7 @@
 // makes the run exit 1.
 //
 //   npm run bench:setup           # once: installs PyTorch (Debian python3-torch)
-//   npm run bench                 # every section (about 20–25 minutes on 2 cores, most of it methods)
+//   npm run bench                 # every section (about 20 minutes on 2 cores)
 //   npm run bench -- gpt2 load    # only these sections
 //   npm run bench -- methods:shap,attr   # only these rows of the methods section
 //
