@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { geluBackward } from "../src/fused.js";
 import type { Tensor } from "../src/node.js";
 import * as T from "../src/node.js";
+import { relDiff } from "./diff.js";
 
 let ort: T.OrtBackend;
 
@@ -30,16 +31,9 @@ function compare(label: string, f: () => Tensor, tol: number): void {
   T.useBackend("ref");
   const b = f();
   T.useBackend("ort");
-  expect(a.shape).toEqual(b.shape);
-  let maxDiff = 0;
-  let maxRef = 0;
-  for (let i = 0; i < a.size; i++) {
-    maxDiff = Math.max(maxDiff, Math.abs((a.data[i] as number) - (b.data[i] as number)));
-    maxRef = Math.max(maxRef, Math.abs(b.data[i] as number));
-  }
-  const rel = maxDiff / Math.max(maxRef, 1e-30);
-  console.log(`ort vs ref ${label}: maxdiff ${maxDiff.toExponential(2)} (relative to max |ref| ${rel.toExponential(2)})`);
-  expect(Number.isFinite(maxDiff)).toBe(true);
+  const rel = relDiff(a, b);
+  console.log(`ort vs ref ${label}: max diff relative to max |ref| ${rel.toExponential(2)}`);
+  expect(Number.isFinite(rel)).toBe(true);
   expect(rel).toBeLessThanOrEqual(tol);
 }
 
@@ -242,18 +236,6 @@ describe("ort linear", () => {
     );
   });
 });
-
-/** max |a − b| / max |b| over two tensors of one shape. */
-function relDiff(a: Tensor, b: Tensor): number {
-  expect(a.shape).toEqual(b.shape);
-  let d = 0;
-  let m = 0;
-  for (let i = 0; i < a.size; i++) {
-    d = Math.max(d, Math.abs((a.data[i] as number) - (b.data[i] as number)));
-    m = Math.max(m, Math.abs(b.data[i] as number));
-  }
-  return d / Math.max(m, 1e-30);
-}
 
 /** `f` on the ref backend, then on ort (counting the calls it makes there). */
 function bothBackends<R>(f: () => R): { ref: R; ort: R; calls: number } {

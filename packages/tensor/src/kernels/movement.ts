@@ -77,39 +77,21 @@ export function broadcastTo(x: TypedArray, shape: Shape, out: TypedArray, outSha
 
 /** Copies `x` (shape) into `out` (outShape) at `begin`; the rest of out is untouched. */
 export function place(x: TypedArray, shape: Shape, out: TypedArray, outShape: Shape, begin: readonly number[]): void {
-  const r = shape.length;
-  const n = x.length;
-  if (n === 0) return;
-  if (r === 0) {
-    out[0] = x[0] as number;
-    return;
-  }
-  const ost = stridesOf(outShape);
-  let base = 0;
-  for (let d = 0; d < r; d++) base += (begin[d] as number) * (ost[d] as number);
-  const last = shape[r - 1] as number;
-  const idx = new Array<number>(r).fill(0);
-  const run = last >= RUN && x.constructor === out.constructor;
-  for (let i = 0; i < n; i += last) {
-    if (run) out.set(x.subarray(i, i + last), base);
-    else for (let j = 0; j < last; j++) out[base + j] = x[i + j] as number;
-    for (let d = r - 2; d >= 0; d--) {
-      idx[d] = (idx[d] as number) + 1;
-      base += ost[d] as number;
-      if ((idx[d] as number) < (shape[d] as number)) break;
-      base -= (ost[d] as number) * (shape[d] as number);
-      idx[d] = 0;
-    }
-  }
+  blockWalk(x, shape, out, outShape, begin, false);
 }
 
 /** Adds `x` (shape) into `out` (outShape) at `begin`, in place: the adjoint of a slice, accumulated. */
 export function placeAdd(x: TypedArray, shape: Shape, out: TypedArray, outShape: Shape, begin: readonly number[]): void {
+  blockWalk(x, shape, out, outShape, begin, true);
+}
+
+/** The rows of `x` written (or added) into the block of `out` at `begin`. */
+function blockWalk(x: TypedArray, shape: Shape, out: TypedArray, outShape: Shape, begin: readonly number[], add: boolean): void {
   const r = shape.length;
   const n = x.length;
   if (n === 0) return;
   if (r === 0) {
-    out[0] = (out[0] as number) + (x[0] as number);
+    out[0] = add ? (out[0] as number) + (x[0] as number) : (x[0] as number);
     return;
   }
   const ost = stridesOf(outShape);
@@ -117,8 +99,11 @@ export function placeAdd(x: TypedArray, shape: Shape, out: TypedArray, outShape:
   for (let d = 0; d < r; d++) base += (begin[d] as number) * (ost[d] as number);
   const last = shape[r - 1] as number;
   const idx = new Array<number>(r).fill(0);
+  const run = !add && last >= RUN && x.constructor === out.constructor;
   for (let i = 0; i < n; i += last) {
-    for (let j = 0; j < last; j++) out[base + j] = (out[base + j] as number) + (x[i + j] as number);
+    if (run) out.set(x.subarray(i, i + last), base);
+    else if (add) for (let j = 0; j < last; j++) out[base + j] = (out[base + j] as number) + (x[i + j] as number);
+    else for (let j = 0; j < last; j++) out[base + j] = x[i + j] as number;
     for (let d = r - 2; d >= 0; d--) {
       idx[d] = (idx[d] as number) + 1;
       base += ost[d] as number;
