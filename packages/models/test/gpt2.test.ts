@@ -53,16 +53,11 @@ describe("gpt2 architecture", () => {
       const { result: observed, profile: p2 } = T.profileOps(() => run(model, ids, { cache: ["blocks.1.mlp.hook_post"] }).output);
       expect(p2.forward.program?.calls).toBe(config.nLayers - 1);
       const opByOp = run(model, ids, { cache: true }).output;
-      const rel = (a: Tensor, b: Tensor) => {
-        let d = 0;
-        let m = 0;
-        for (let i = 0; i < a.size; i++) {
-          d = Math.max(d, Math.abs((a.data[i] as number) - (b.data[i] as number)));
-          m = Math.max(m, Math.abs(b.data[i] as number));
-        }
-        return d / m;
-      };
-      const [vsOps, vsMixed, vsGolden] = [rel(whole, opByOp), rel(observed, opByOp), rel(whole, golden)];
+      const [vsOps, vsMixed, vsGolden] = [
+        arch.relDiff(whole, opByOp),
+        arch.relDiff(observed, opByOp),
+        arch.relDiff(whole, golden),
+      ];
       console.log(
         `gpt2 programs: vs op by op ${vsOps.toExponential(2)}, one block observed ${vsMixed.toExponential(2)}, vs golden ${vsGolden.toExponential(2)}`,
       );

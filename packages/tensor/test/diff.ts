@@ -1,4 +1,5 @@
-// max |a − b| / max |b|: how the tensor tests state a kernel's difference from its oracle.
+// max |a − b| / max |b|: how the tensor tests state a kernel's difference from its oracle. The packages above use
+// @llmdbg/testing's relDiff; the engine's tests import no other package (it is the bottom of the graph).
 import { expect } from "vitest";
 import type { Tensor } from "../src/index.js";
 

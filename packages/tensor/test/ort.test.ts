@@ -1,5 +1,6 @@
 // The onnxruntime backend against the plain-TS oracle on random inputs, for every op it implements
 // (matmul in all its forms, the fused attention that runs on it, and GELU). Prints the max difference.
+
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { geluBackward } from "../src/fused.js";
 import type { Tensor } from "../src/node.js";
@@ -31,7 +32,7 @@ function compare(label: string, f: () => Tensor, tol: number): void {
   T.useBackend("ref");
   const b = f();
   T.useBackend("ort");
-  const rel = relDiff(a, b);
+  const rel = relDiff(a, b); // (asserts one shape)
   console.log(`ort vs ref ${label}: max diff relative to max |ref| ${rel.toExponential(2)}`);
   expect(Number.isFinite(rel)).toBe(true);
   expect(rel).toBeLessThanOrEqual(tol);

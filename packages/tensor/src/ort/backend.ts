@@ -15,7 +15,7 @@ import type { Program } from "../program.js";
 import { type Shape, sizeOf } from "../shape.js";
 import { empty, fromTyped, type Storage, type StorageHome, type Tensor } from "../tensor.js";
 import { lowerProgram } from "./lower.js";
-import { encodeModel, type NodeSpec, ONNX_DOUBLE, ONNX_FLOAT } from "./onnx.js";
+import { encodeModel, fusedMatMul, type NodeSpec, ONNX_DOUBLE, ONNX_FLOAT } from "./onnx.js";
 
 export interface OrtOptions {
   /** intra-op threads; default: all cores (LLMDBG_THREADS overrides). */
@@ -408,23 +408,15 @@ export class OrtBackend implements Backend, StorageHome {
     if (B * H * T * S < this.minElements) return null;
     const pattern = empty([B, H, T, S], q.dtype); // [batch, head, T, S]; onnxruntime writes every element
     const out = empty(tokenMajor ? [B, T, H, Dv] : [B, H, T, Dv], q.dtype); // [batch, head, T, dv] or [batch, T, head, dv]
-    const swap = { perm: [0, 2, 1, 3] };
     // token-major: the head split's copies are Transpose nodes, on every thread
     const [qi, ki, vi, oo] = tokenMajor ? ["qh", "kh", "vh", "oh"] : ["q", "k", "v", "out"];
     const nodes: NodeSpec[] = [
-      ...(tokenMajor ? ["q", "k", "v"].map((x) => ({ op: "Transpose", inputs: [x], outputs: [`${x}h`], ints: swap })) : []),
-      {
-        op: "FusedMatMul",
-        domain: "com.microsoft",
-        inputs: [qi, ki],
-        outputs: ["s"],
-        int: { transA: 0, transB: 1 },
-        float: { alpha: scale },
-      },
+      ...(tokenMajor ? ["q", "k", "v"].map((x) => swapHeads(x, `${x}h`)) : []),
+      fusedMatMul(qi, ki, "s", 0, 1, scale),
       { op: "Add", inputs: ["s", "mask"], outputs: ["sm"] },
       { op: "Softmax", inputs: ["sm"], outputs: ["pattern"], int: { axis: 3 } },
       { op: "MatMul", inputs: ["pattern", vi], outputs: [oo] },
-      ...(tokenMajor ? [{ op: "Transpose", inputs: ["oh"], outputs: ["out"], ints: swap }] : []),
+      ...(tokenMajor ? [swapHeads("oh", "out")] : []),
     ];
     this.run(
       // the scale is an attribute of the graph, so part of its key (one per head size in practice)
@@ -462,20 +454,11 @@ export class OrtBackend implements Backend, StorageHome {
     if (q.dtype !== "f32" || pattern.size < this.minElements) return null;
     const S = pattern.shape[3] as number;
     const [dq, dk, dv] = [q, k, v].map((t) => empty(t.shape, t.dtype)) as [Tensor, Tensor, Tensor]; // as q, k, v
-    const swap = { perm: [0, 2, 1, 3] };
-    const hm = (x: string): NodeSpec[] => (tokenMajor ? [{ op: "Transpose", inputs: [x], outputs: [`${x}h`], ints: swap }] : []);
+    const hm = (x: string): NodeSpec[] => (tokenMajor ? [swapHeads(x, `${x}h`)] : []);
     const [qi, ki, vi, gi] = tokenMajor ? ["qh", "kh", "vh", "gh"] : ["q", "k", "v", "g"];
-    const out = (x: string): NodeSpec[] =>
-      tokenMajor ? [{ op: "Transpose", inputs: [`${x}_h`], outputs: [x], ints: swap }] : [];
+    const out = (x: string): NodeSpec[] => (tokenMajor ? [swapHeads(`${x}_h`, x)] : []);
     const [dqo, dko, dvo] = tokenMajor ? ["dq_h", "dk_h", "dv_h"] : ["dq", "dk", "dv"];
-    const mm = (a: string, b: string, o: string, transA: number, transB: number, alpha = 1): NodeSpec => ({
-      op: "FusedMatMul",
-      domain: "com.microsoft",
-      inputs: [a, b],
-      outputs: [o],
-      int: { transA, transB },
-      float: { alpha },
-    });
+    const mm = fusedMatMul;
     const nodes: NodeSpec[] = [
       ...hm("q"),
       ...hm("k"),
@@ -564,13 +547,17 @@ interface Named {
   t: Tensor;
 }
 
+/** [batch, pos, head, d] ↔ [batch, head, pos, d]: the layout change between token- and head-major heads. */
+function swapHeads(input: string, output: string): NodeSpec {
+  return { op: "Transpose", inputs: [input], outputs: [output], ints: { perm: [0, 2, 1, 3] } };
+}
+
 /** The ONNX nodes computing `out` = op(a) · op(b) from the graph values named `an` and `bn`. */
 function matmulNodes(an: string, bn: string, out: string, a: Tensor, b: Tensor, transA: boolean, transB: boolean): NodeSpec[] {
   if ((transA || transB) && a.dtype === "f32") {
     // FusedMatMul (a documented onnxruntime contrib op) reads transposed operands in place; a Transpose
     // node would copy them first
-    const int = { transA: transA ? 1 : 0, transB: transB ? 1 : 0 };
-    return [{ op: "FusedMatMul", domain: "com.microsoft", inputs: [an, bn], outputs: [out], int }];
+    return [fusedMatMul(an, bn, out, transA ? 1 : 0, transB ? 1 : 0)];
   }
   const nodes: NodeSpec[] = [];
   const swap = (r: number) => [...Array.from({ length: r - 2 }, (_, i) => i), r - 1, r - 2];

@@ -3,7 +3,7 @@
 // large), linear as MatMul (FusedMatMul when transposed) and Add, split as Split, attention as the documented
 // contrib MultiHeadAttention with the mask as its attention_bias, GELU as FastGelu or Gelu.
 import type { Program } from "../program.js";
-import type { NodeSpec } from "./onnx.js";
+import { fusedMatMul, type NodeSpec } from "./onnx.js";
 
 /**
  * The nodes computing `program` from inputs of the given ranks, and the scalar constants the graph reads as
@@ -48,13 +48,7 @@ export function lowerProgram(
       }
       case "linear": {
         const mm: NodeSpec = st.transB
-          ? {
-              op: "FusedMatMul",
-              domain: "com.microsoft",
-              inputs: [st.x, st.weight],
-              outputs: [`${st.out}_mm`],
-              int: { transA: 0, transB: 1 },
-            }
+          ? fusedMatMul(st.x, st.weight, `${st.out}_mm`, 0, 1)
           : { op: "MatMul", inputs: [st.x, st.weight], outputs: [`${st.out}_mm`] };
         nodes.push(mm, { op: "Add", inputs: [`${st.out}_mm`, st.bias], outputs: [st.out] });
         rank.set(st.out, rankOf(st.x));

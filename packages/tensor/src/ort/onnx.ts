@@ -1,5 +1,5 @@
-// A minimal ONNX ModelProto encoder for the single-op graphs the `ort` backend runs. Hand-written because the
-// graphs are tiny and fixed; a protobuf library would add a dependency and code generation for ~60 lines.
+// A minimal ONNX ModelProto encoder for the small graphs the `ort` backend runs (an op, a fused op, a program), and
+// the node helpers they share. Hand-written because the graphs are small and fixed; a protobuf library would add a dependency and code generation for ~60 lines.
 // Field numbers follow onnx/onnx.proto (IR version 8, opset 17).
 
 const utf8 = new TextEncoder();
@@ -127,4 +127,19 @@ export function encodeModel(nodes: NodeSpec[], inputs: ValueInfo[], outputs: Val
     bytes(8, opset, model); // ModelProto.opset_import
   }
   return Uint8Array.from(model);
+}
+
+/**
+ * a·b with either operand read transposed in place and the product scaled by `alpha` (onnxruntime's documented
+ * FusedMatMul contrib op: a Transpose node would copy the operand first).
+ */
+export function fusedMatMul(a: string, b: string, out: string, transA: 0 | 1, transB: 0 | 1, alpha = 1): NodeSpec {
+  return {
+    op: "FusedMatMul",
+    domain: "com.microsoft",
+    inputs: [a, b],
+    outputs: [out],
+    int: { transA, transB },
+    float: { alpha },
+  };
 }

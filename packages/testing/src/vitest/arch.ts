@@ -42,6 +42,18 @@ export function maxDiff(ours: Tensor, ref: Tensor, name: string): number {
   return m;
 }
 
+/** max |a − b| / max |b| (infinite where the shapes differ). */
+export function relDiff(a: Tensor, b: Tensor): number {
+  if (a.shape.join() !== b.shape.join()) return Number.POSITIVE_INFINITY;
+  let d = 0;
+  let m = 0;
+  for (let i = 0; i < a.size; i++) {
+    d = Math.max(d, Math.abs((a.data[i] as number) - (b.data[i] as number)));
+    m = Math.max(m, Math.abs(b.data[i] as number));
+  }
+  return d / Math.max(m, 1e-30);
+}
+
 /** ‖ours − ref‖₂ / ‖ref‖₂. */
 export function relativeError(ours: Tensor, ref: Tensor): number {
   let num = 0;

@@ -4,6 +4,7 @@
 import { run, type TransformerModel } from "@llmdbg/core";
 import type { Tensor } from "@llmdbg/tensor";
 import * as T from "@llmdbg/tensor";
+import { relDiff } from "./arch.js";
 
 /** Where each block's attention and MLP read their input (pre-norm models: ln1/ln2; BERT: resid_pre / ln1). */
 export interface AccessorInputs {
@@ -21,18 +22,6 @@ export const PRE_NORM: AccessorInputs = {
   unembedIn: "ln_final.hook_normalized",
   lastResid: "blocks.-1.hook_resid_post",
 };
-
-/** max |a − b| / max |b|. */
-function rel(a: Tensor, b: Tensor): number {
-  if (a.shape.join() !== b.shape.join()) return Number.POSITIVE_INFINITY;
-  let d = 0;
-  let m = 0;
-  for (let i = 0; i < a.size; i++) {
-    d = Math.max(d, Math.abs((a.data[i] as number) - (b.data[i] as number)));
-    m = Math.max(m, Math.abs(b.data[i] as number));
-  }
-  return d / Math.max(m, 1e-30);
-}
 
 /** x [batch, pos, d_model] through per-head weights W [heads, d_model, d_head] + b [heads, d_head] → [batch, pos, heads, d_head]. */
 function perHead(x: Tensor, W: Tensor, b: Tensor): Tensor {
@@ -57,32 +46,38 @@ export function weightAccessorDiffs(
   const c = r.cache;
   const worst = new Map<string, number>();
   const note = (k: string, v: number) => worst.set(k, Math.max(worst.get(k) ?? 0, v));
-  note("W_E", rel(T.gather(model.W_E, ids, 0), c.get(model.hookPoints.find((p) => p.kind === "embed")?.name ?? "hook_embed")));
+  note(
+    "W_E",
+    relDiff(T.gather(model.W_E, ids, 0), c.get(model.hookPoints.find((p) => p.kind === "embed")?.name ?? "hook_embed")),
+  );
   for (let l = 0; l < model.nLayers; l++) {
     const a = model.attn(l);
     const x = c.get(inputs.attnIn(l)); // [batch, pos, d_model]
-    note("W_Q", rel(perHead(x, a.W_Q, a.b_Q), c.get(`blocks.${l}.attn.hook_q`)));
-    note("W_K", rel(perHead(x, a.W_K, a.b_K), c.get(`blocks.${l}.attn.hook_k`)));
-    note("W_V", rel(perHead(x, a.W_V, a.b_V), c.get(`blocks.${l}.attn.hook_v`)));
+    note("W_Q", relDiff(perHead(x, a.W_Q, a.b_Q), c.get(`blocks.${l}.attn.hook_q`)));
+    note("W_K", relDiff(perHead(x, a.W_K, a.b_K), c.get(`blocks.${l}.attn.hook_k`)));
+    note("W_V", relDiff(perHead(x, a.W_V, a.b_V), c.get(`blocks.${l}.attn.hook_v`)));
     const z = c.get(`blocks.${l}.attn.hook_z`); // [batch, pos, head, d_head]
     const [B, P, H, Dh] = z.shape as [number, number, number, number];
     const perHeadOut = T.matmul(T.permute(T.reshape(z, [B * P, H, Dh]), [1, 0, 2]), a.W_O); // [head, batch*pos, d_model]
     const attnOut = T.reshape(T.add(T.sum(perHeadOut, 0), a.b_O), c.get(`blocks.${l}.hook_attn_out`).shape); // [batch, pos, d_model]
-    note("W_O", rel(attnOut, c.get(`blocks.${l}.hook_attn_out`)));
+    note("W_O", relDiff(attnOut, c.get(`blocks.${l}.hook_attn_out`)));
     const m = model.mlp(l);
     if (m === null) continue; // an attention-only block
     const xm = c.get(inputs.mlpIn(l)); // [batch, pos, d_model]
     const lin = T.add(T.matmul(xm, m.W_in), m.b_in); // [batch, pos, d_mlp]
-    if (m.W_gate === null) note("W_in", rel(lin, c.get(`blocks.${l}.mlp.hook_pre`)));
+    if (m.W_gate === null) note("W_in", relDiff(lin, c.get(`blocks.${l}.mlp.hook_pre`)));
     else {
-      note("W_in", rel(lin, c.get(`blocks.${l}.mlp.hook_pre_linear`)));
-      note("W_gate", rel(T.matmul(xm, m.W_gate), c.get(`blocks.${l}.mlp.hook_pre`)));
+      note("W_in", relDiff(lin, c.get(`blocks.${l}.mlp.hook_pre_linear`)));
+      note("W_gate", relDiff(T.matmul(xm, m.W_gate), c.get(`blocks.${l}.mlp.hook_pre`)));
     }
-    note("W_out", rel(T.add(T.matmul(c.get(`blocks.${l}.mlp.hook_post`), m.W_out), m.b_out), c.get(`blocks.${l}.hook_mlp_out`)));
+    note(
+      "W_out",
+      relDiff(T.add(T.matmul(c.get(`blocks.${l}.mlp.hook_post`), m.W_out), m.b_out), c.get(`blocks.${l}.hook_mlp_out`)),
+    );
   }
   if (inputs.unembedIn !== null) {
-    note("W_U", rel(T.add(T.matmul(c.get(inputs.unembedIn), model.W_U), model.b_U), r.output));
-    note("unembed", rel(model.unembed(c.get(inputs.lastResid)), r.output));
+    note("W_U", relDiff(T.add(T.matmul(c.get(inputs.unembedIn), model.W_U), model.b_U), r.output));
+    note("unembed", relDiff(model.unembed(c.get(inputs.lastResid)), r.output));
   }
   c.dispose();
   return worst;
