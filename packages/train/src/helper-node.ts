@@ -1,16 +1,17 @@
-// The optimizer's second thread (Node): a worker that runs `adamwKernel` — its source text, so both threads run
-// the same code and a parameter's update is the same bits whichever thread makes it — on the parameters
+// The optimizer's second thread (Node): a worker that runs `adamwUpdater` — its source text, with the same
+// compiled kernel, so a parameter's update is the same bits whichever thread makes it — on the parameters
 // AdamW hands it, while the calling thread updates the rest. The arrays travel by transfer (no copy): the
 // caller's copies of values and gradients, and the moments, which come back with the new values. The caller
 // blocks on an Atomics word until the answer is there (the update is synchronous, like the rest of a step),
 // then reads it with receiveMessageOnPort, as the onnxruntime backend's worker calls do.
 import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from "node:worker_threads";
-import { type AdamWDone, type AdamWJob, type AdamWScalars, adamwKernel, type StepHelper } from "./optim.js";
+import { type AdamWDone, type AdamWJob, type AdamWScalars, adamwModule, adamwUpdater, type StepHelper } from "./optim.js";
 
 const WORKER = `
 const { workerData } = require("node:worker_threads");
-const adamwKernel = ${adamwKernel.toString()};
-const { port, ctl } = workerData;
+const adamwUpdater = ${adamwUpdater.toString()};
+const { port, ctl, module } = workerData;
+const update = adamwUpdater(module);
 const flag = new Int32Array(ctl);
 port.on("message", ({ jobs, sc }) => {
   let reply;
@@ -18,7 +19,7 @@ port.on("message", ({ jobs, sc }) => {
   try {
     const done = jobs.map((j) => {
       const out = j.intoG ? j.g : new Float32Array(j.p.length);
-      const [delta2, norm2] = adamwKernel(j.p, j.g, j.m, j.v, out, j.decay, sc.gradScale, sc.c1, sc.b2, sc.c2, sc.num, sc.epsHat);
+      const [delta2, norm2] = update(j.p, j.g, j.m, j.v, out, j.decay, sc);
       transfer.push(out.buffer, j.m.buffer, j.v.buffer);
       return { name: j.name, out, m: j.m, v: j.v, delta2, norm2 };
     });
@@ -45,7 +46,11 @@ export class WorkerStepHelper implements StepHelper {
   constructor(private readonly timeoutMs = 600_000) {
     const { port1, port2 } = new MessageChannel();
     this.port = port1;
-    this.worker = new Worker(WORKER, { eval: true, workerData: { port: port2, ctl: this.ctl.buffer }, transferList: [port2] });
+    this.worker = new Worker(WORKER, {
+      eval: true,
+      workerData: { port: port2, ctl: this.ctl.buffer, module: adamwModule() },
+      transferList: [port2],
+    });
     this.worker.unref();
     this.port.unref();
   }

@@ -51,7 +51,9 @@ export {
   type AdamWJob,
   type AdamWOptions,
   type AdamWScalars,
-  adamwKernel,
+  type AdamWUpdate,
+  adamwModule,
+  adamwUpdater,
   type Optimizer,
   type OptimizerState,
   type ParamAccess,
@@ -59,6 +61,7 @@ export {
   type SgdOptions,
   type StepHelper,
   type UpdateNorms,
+  type WasmModule,
 } from "./optim.js";
 export {
   ADAPTER_CONFIG_FILE,

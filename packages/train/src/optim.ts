@@ -10,6 +10,7 @@
 // caller may still hold (the value `params.set` returned, a cached run), which the rest of llmdbg treats as
 // immutable.
 import { fmt, fromTyped, ShapeError, type Tensor } from "@llmdbg/tensor";
+import { WASM_BASE64 } from "./adamw-wasm.js";
 
 /** What an optimizer needs of a model's parameters (a core ParamStore has it). */
 export interface ParamAccess {
@@ -43,8 +44,9 @@ export interface Optimizer {
   readonly scalesGradients?: boolean;
   /**
    * Applies one update at learning rate `lr` to every parameter named in `grads` (gradients as f32 arrays of the
-   * parameters' sizes); returns each parameter's update norms. `gradScale` (default 1) multiplies every gradient
-   * element as it is read, rounded to f32 as clipGradNorm would store it (bit-identical to clipping first).
+   * parameters' sizes); returns each parameter's update norms. `gradScale` (default 1), taken as a float32 as
+   * clipCoef gives it, multiplies every gradient element as it is read, the product rounded to f32 as
+   * clipGradNorm would store it (bit-identical to clipping first).
    * `consume` says the gradient arrays are the caller's to give up (the trainer's, discarded after the step): an
    * optimizer may then write the new values into them rather than into fresh buffers, which on a large model is
    * hundreds of megabytes of new pages a step, or hand them to a helper thread (they are left detached). The
@@ -84,14 +86,24 @@ export interface AdamWDone {
   readonly norm2: number;
 }
 
-/** The step's constants, the same for every parameter. */
+/**
+ * The step's constants, the same for every parameter; the kernel takes each as a float32, as torch's CPU kernels
+ * take the Python numbers of its update.
+ */
 export interface AdamWScalars {
+  /** the clipping coefficient (1 without clipping) */
   readonly gradScale: number;
+  readonly b1: number;
+  /** 1 − β₁ */
   readonly c1: number;
   readonly b2: number;
+  /** 1 − β₂ */
   readonly c2: number;
-  readonly num: number;
-  readonly epsHat: number;
+  /** √(1 − β₂ᵗ) */
+  readonly bc2Sqrt: number;
+  readonly eps: number;
+  /** −lr / (1 − β₁ᵗ) */
+  readonly negStep: number;
 }
 
 /**
@@ -124,42 +136,100 @@ export interface AdamWOptions {
   readonly parallelFrom?: number;
 }
 
+/** A compiled WebAssembly module (a `WebAssembly.Module`; opaque here). */
+export type WasmModule = object;
+
 /**
- * The AdamW update of one parameter (see AdamW), a function of arrays and numbers alone so that a helper thread
- * runs this very code (from its source text): returns [‖Δw‖², ‖w‖²].
+ * The slice of the WebAssembly API the kernel uses, typed here because the project's TypeScript libraries are
+ * the ECMAScript ones alone (no DOM), which do not declare it.
  */
-export function adamwKernel(
+interface WasmApi {
+  Module: new (bytes: Uint8Array) => WasmModule;
+  Instance: new (module: WasmModule, imports: object) => { exports: unknown };
+}
+
+/** The compiled update kernel (adamw.wat); a module can be handed to a worker, which instantiates its own. */
+export function adamwModule(): WasmModule {
+  const { WebAssembly } = globalThis as unknown as { WebAssembly: WasmApi };
+  return new WebAssembly.Module(Uint8Array.from(atob(WASM_BASE64), (c) => c.charCodeAt(0)));
+}
+
+/**
+ * AdamW's update of one parameter: writes the new values into `out` (which may be `g`: each chunk of the
+ * gradient is read before the same chunk of `out` is written), updates the moments in place and returns
+ * [‖Δw‖², ‖w‖²].
+ */
+export type AdamWUpdate = (
   p: Float32Array,
   g: Float32Array,
   m: Float32Array,
   v: Float32Array,
   out: Float32Array,
   decay: number,
-  gradScale: number,
-  c1: number,
-  b2: number,
-  c2: number,
-  num: number,
-  epsHat: number,
-): [number, number] {
-  const n = p.length;
-  let delta2 = 0;
-  let norm2 = 0;
-  for (let i = 0; i < n; i++) {
-    const w0 = p[i] as number;
-    const gi = Math.fround((g[i] as number) * gradScale);
-    const m0 = m[i] as number;
-    const mi = Math.fround(m0 + (gi - m0) * c1);
-    const vi = Math.fround((v[i] as number) * b2 + c2 * gi * gi);
-    m[i] = mi;
-    v[i] = vi;
-    const w1 = Math.fround(Math.fround(w0 * decay) - (num * mi) / (Math.sqrt(vi) + epsHat));
-    out[i] = w1;
-    const d = w1 - w0;
-    delta2 += d * d;
-    norm2 += w0 * w0;
-  }
-  return [delta2, norm2];
+  sc: AdamWScalars,
+) => [number, number];
+
+/**
+ * An instance of the kernel with its own memory, and the loop that feeds it: chunks of 8192 elements of the
+ * parameter, gradient and moments are copied into the module's memory (they stay in cache), updated there, and
+ * the new values and moments copied back. Self-contained (no outside names) because the helper thread runs
+ * this function from its source text: both threads run the same kernel, so a parameter's update is the same
+ * bits whichever thread makes it.
+ */
+export function adamwUpdater(module: WasmModule): AdamWUpdate {
+  const chunk = 8192;
+  const { WebAssembly } = globalThis as unknown as { WebAssembly: WasmApi };
+  const ex = new WebAssembly.Instance(module, {}).exports as {
+    memory: { buffer: ArrayBuffer };
+    d2: { value: number };
+    n2: { value: number };
+    adamw: (...args: number[]) => void;
+  };
+  const buf = ex.memory.buffer;
+  const P = new Float32Array(buf, 0, chunk);
+  const G = new Float32Array(buf, 4 * chunk, chunk);
+  const M = new Float32Array(buf, 8 * chunk, chunk);
+  const V = new Float32Array(buf, 12 * chunk, chunk);
+  return (p, g, m, v, out, decay, sc) => {
+    ex.d2.value = 0;
+    ex.n2.value = 0;
+    const n = p.length;
+    for (let i = 0; i < n; i += chunk) {
+      const e = Math.min(n, i + chunk);
+      const len = e - i;
+      const len4 = (len + 3) & ~3;
+      P.set(p.subarray(i, e));
+      G.set(g.subarray(i, e));
+      M.set(m.subarray(i, e));
+      V.set(v.subarray(i, e));
+      if (len4 > len) {
+        // the last group of four lanes: zeros update to zeros and add nothing to the sums
+        P.fill(0, len, len4);
+        G.fill(0, len, len4);
+        M.fill(0, len, len4);
+        V.fill(0, len, len4);
+      }
+      ex.adamw(
+        4 * len4,
+        4 * chunk,
+        8 * chunk,
+        12 * chunk,
+        decay,
+        sc.gradScale,
+        sc.b1,
+        sc.c1,
+        sc.b2,
+        sc.c2,
+        sc.bc2Sqrt,
+        sc.eps,
+        sc.negStep,
+      );
+      out.set(P.subarray(0, len), i);
+      m.set(M.subarray(0, len), i);
+      v.set(V.subarray(0, len), i);
+    }
+    return [ex.d2.value, ex.n2.value];
+  };
 }
 
 /** Splits sizes into two bins of about equal total (largest first, each to the lighter bin): the second bin's indices. */
@@ -225,8 +295,8 @@ function importState(state: OptimizerState, kind: string, prefixes: readonly str
 
 /**
  * AdamW with torch.optim.AdamW's single-tensor update, in this order: decoupled decay `p ← p·(1 − lr·wd)`, then
- * `m ← m + (1−β₁)(g − m)`, `v ← β₂v + (1−β₂)g²`, then `p ← p − (lr / (1−β₁ᵗ)) · m / (√v / √(1−β₂ᵗ) + ε)`.
- * Intermediates are float64; every value torch stores (p after decay, m, v, the new p) is rounded to f32.
+ * `m ← β₁m + (1−β₁)g`, `v ← β₂v + (1−β₂)g²`, then `p ← p − (lr / (1−β₁ᵗ)) · m / (√v / √(1−β₂ᵗ) + ε)`, each
+ * operation in float32 as torch's CPU kernels compute it (adamw.wat, run four lanes at a time).
  * @example const opt = new AdamW({ weightDecay: 0.01 }); opt.step(model.params, grads, 1e-3)
  */
 export class AdamW implements Optimizer {
@@ -243,6 +313,7 @@ export class AdamW implements Optimizer {
   private readonly noDecay1d: boolean;
   private readonly helper: StepHelper | null;
   private readonly parallelFrom: number;
+  private readonly update = adamwUpdater(adamwModule());
 
   constructor(opts: AdamWOptions = {}) {
     [this.b1, this.b2] = opts.betas ?? [0.9, 0.999];
@@ -268,13 +339,17 @@ export class AdamW implements Optimizer {
   ): Map<string, UpdateNorms> {
     const t = ++this.t;
     const { b1, b2, eps } = this;
-    const stepSize = lr / (1 - b1 ** t);
-    const bc2Sqrt = Math.sqrt(1 - b2 ** t);
-    // stepSize·m / (√v / bc2Sqrt + ε) = (stepSize·bc2Sqrt)·m / (√v + ε·bc2Sqrt): one division per element, not two
-    // (in float64, rounded to f32 as before: equal to the two-division form to within float64 rounding)
-    const num = stepSize * bc2Sqrt;
-    const epsHat = eps * bc2Sqrt;
-    const sc: AdamWScalars = { gradScale, c1: 1 - b1, b2, c2: 1 - b2, num, epsHat };
+    // torch's Python numbers, computed in float64 as torch does before its kernels take them as float32
+    const sc: AdamWScalars = {
+      gradScale,
+      b1,
+      c1: 1 - b1,
+      b2,
+      c2: 1 - b2,
+      bc2Sqrt: Math.sqrt(1 - b2 ** t),
+      eps,
+      negStep: -(lr / (1 - b1 ** t)),
+    };
     // every parameter checked (and its moments made) before any is updated or handed over
     const work = [...grads].map(([name, g]) => {
       const { old, p } = f32Param(params, name, g);
@@ -304,22 +379,9 @@ export class AdamW implements Optimizer {
     try {
       work.forEach((w, i) => {
         if (theirs.has(i)) return;
-        // the kernel reads g[i] before it writes out[i]: the gradient can be its own output
+        // the update reads a chunk of g before it writes that chunk of out: the gradient can be its own output
         const out = consume ? w.g : new Float32Array(w.p.length);
-        const [delta2, norm2] = adamwKernel(
-          w.p,
-          w.g,
-          w.m,
-          w.v,
-          out,
-          w.decay,
-          sc.gradScale,
-          sc.c1,
-          sc.b2,
-          sc.c2,
-          sc.num,
-          sc.epsHat,
-        );
+        const [delta2, norm2] = this.update(w.p, w.g, w.m, w.v, out, w.decay, sc);
         params.set(w.name, fromTyped(out, w.old.shape, "f32")); // [param shape]
         norms.set(w.name, { delta2, norm2 });
       });
@@ -413,11 +475,12 @@ export class Sgd implements Optimizer {
       const first = !this.buf.has(name);
       const b = mu !== 0 ? stateArray(this.buf, name, n) : null;
       const out = new Float32Array(n);
+      const scale = Math.fround(gradScale);
       let delta2 = 0;
       let norm2 = 0;
       for (let i = 0; i < n; i++) {
         const w0 = p[i] as number;
-        const gi = Math.fround((g[i] as number) * gradScale);
+        const gi = Math.fround((g[i] as number) * scale);
         let d = wd === 0 ? gi : Math.fround(gi + wd * w0);
         if (b !== null) {
           const bi = first ? d : Math.fround(Math.fround((b[i] as number) * mu) + (1 - damp) * d);

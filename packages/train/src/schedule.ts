@@ -59,9 +59,12 @@ export function sumSquares(a: ArrayLike<number>): number {
   return s0 + s1 + (s2 + s3);
 }
 
-/** The factor clipping by global norm scales every gradient by (torch's clip_grad_norm_: max / (norm + 1e-6), at most 1). */
+/**
+ * The factor clipping by global norm scales every gradient by (torch's clip_grad_norm_: max / (norm + 1e-6), at
+ * most 1), as a float32, the type of the tensor torch multiplies the gradients by.
+ */
 export function clipCoef(norm: number, maxNorm: number): number {
-  return Math.min(maxNorm / (norm + 1e-6), 1);
+  return Math.fround(Math.min(maxNorm / (norm + 1e-6), 1));
 }
 
 /**

@@ -191,8 +191,9 @@ describe("clip_grad_norm_", () => {
     const b = Float32Array.from([12]);
     const r = clipGradNorm([a, b], 1);
     expect(r.norm).toBe(13);
-    const coef = 1 / (13 + 1e-6);
+    const coef = Math.fround(1 / (13 + 1e-6)); // a float32, as torch's coefficient tensor
     expect(r.coef).toBe(coef);
+    expect(r.coef).not.toBe(1 / (13 + 1e-6));
     expect([...a, ...b]).toEqual(f32([3 * coef, 4 * coef, 12 * coef]));
     const c = Float32Array.from([3, 4]);
     expect(clipGradNorm([c], 100)).toEqual({ norm: 5, coef: 1 });
