@@ -248,7 +248,8 @@ export function run(model: HookedModel, input: RunInput, opts: RunOptions = {}):
   }, []);
   const [output, loss] = out as [Tensor, Tensor];
   if (loss.size !== 1) throw new ShapeError(`run: grads.loss must return one element, got shape [${loss.shape.join(",")}]`);
-  const b = backward([zeros(output.shape, output.dtype), ones(loss.shape, loss.dtype)]);
+  // no cotangent for the output itself: only the loss's gradient flows back
+  const b = backward([null, ones(loss.shape, loss.dtype)]);
   for (const [name, t] of ctx.watched) ctx.cache.setGrad(name, b.gradOf(t) ?? zeros(t.shape, t.dtype));
   const paramGrads = new Map<string, Tensor>();
   for (const [name, t] of ctx.watchedParams) paramGrads.set(name, b.gradOf(t) ?? zeros(t.shape, t.dtype));

@@ -124,7 +124,7 @@ export interface Backward {
   gradOf(x: Tensor): Tensor | undefined;
 }
 
-function backprop(tape: Tape, outs: readonly Tensor[], cts: readonly Tensor[], inputs: readonly Tensor[]): Backward {
+function backprop(tape: Tape, outs: readonly Tensor[], cts: readonly (Tensor | null)[], inputs: readonly Tensor[]): Backward {
   const r = vjpRule;
   const grads = new Map<number, Tensor>();
   // Gradients held by exactly one entry of `grads` and by nothing else: sums this pass made, and the fresh
@@ -154,7 +154,10 @@ function backprop(tape: Tape, outs: readonly Tensor[], cts: readonly Tensor[], i
   if (l !== null) l.phase("backward");
   try {
     outs.forEach((o, i) => {
-      const ct = cts[i] as Tensor;
+      const ct = cts[i];
+      if (ct === undefined) throw new ShapeError(`vjp: ${outs.length} outputs, ${cts.length} cotangents (null for none)`);
+      // null: nothing flows back from this output (the same as zeros of its shape, without making them)
+      if (ct === null) return;
       if (!sameShape(o.shape, ct.shape)) {
         throw new ShapeError(`vjp: cotangent shape ${fmt(ct.shape)} does not match output shape ${fmt(o.shape)}`);
       }
@@ -198,13 +201,15 @@ function backprop(tape: Tape, outs: readonly Tensor[], cts: readonly Tensor[], i
 }
 
 /**
- * Runs `f` on `inputs` recording a tape, and returns its outputs with a function that pulls cotangents back.
+ * Runs `f` on `inputs` recording a tape, and returns its outputs with a function that pulls cotangents back,
+ * one per output; `null` for an output that contributes nothing (on a model's logits beside its loss, it saves
+ * a logits-sized tensor of zeros and an add of that size).
  * @example const { out, backward } = vjp((x) => [mul(x, x)], [x]); backward([ones(x.shape)]).grads[0] // 2x
  */
 export function vjp(
   f: (...xs: Tensor[]) => Tensor[],
   inputs: readonly Tensor[],
-): { out: Tensor[]; backward: (cts: readonly Tensor[]) => Backward } {
+): { out: Tensor[]; backward: (cts: readonly (Tensor | null)[]) => Backward } {
   const tape = new Tape();
   const prev = active;
   active = tape;

