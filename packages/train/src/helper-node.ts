@@ -20,8 +20,8 @@ port.on("message", ({ jobs, sc }) => {
     const done = jobs.map((j) => {
       const out = j.intoG ? j.g : new Float32Array(j.p.length);
       const [delta2, norm2] = update(j.p, j.g, j.m, j.v, out, j.decay, sc);
-      transfer.push(out.buffer, j.m.buffer, j.v.buffer);
-      return { name: j.name, out, m: j.m, v: j.v, delta2, norm2 };
+      transfer.push(out.buffer, j.m.buffer, j.v.buffer, j.p.buffer);
+      return { name: j.name, out, p: j.p, m: j.m, v: j.v, delta2, norm2 };
     });
     reply = { ok: true, done };
   } catch (e) {

@@ -76,10 +76,14 @@ export interface AdamWJob {
   readonly intoG: boolean;
 }
 
-/** A job's answer: the new values, the moments (the same numbers the job's arrays now hold), the update norms. */
+/**
+ * A job's answer: the new values, the moments (the same numbers the job's arrays now hold), the update norms, and
+ * the job's copy of the values, handed back for the next step's copy.
+ */
 export interface AdamWDone {
   readonly name: string;
   readonly out: Float32Array;
+  readonly p: Float32Array;
   readonly m: Float32Array;
   readonly v: Float32Array;
   readonly delta2: number;
@@ -314,6 +318,8 @@ export class AdamW implements Optimizer {
   private readonly helper: StepHelper | null;
   private readonly parallelFrom: number;
   private readonly update = adamwUpdater(adamwModule());
+  /** the arrays the helper's copies of parameter values came back in, reused by the next step's copies */
+  private readonly spares = new Map<string, Float32Array>();
 
   constructor(opts: AdamWOptions = {}) {
     [this.b1, this.b2] = opts.betas ?? [0.9, 0.999];
@@ -369,7 +375,12 @@ export class AdamW implements Optimizer {
         // a consumed gradient that is a whole buffer travels itself and comes back as the new values
         const whole = w.g.byteOffset === 0 && w.g.byteLength === w.g.buffer.byteLength;
         const intoG = consume && whole;
-        return { name: w.name, p: w.p.slice(), g: intoG ? w.g : w.g.slice(), m: w.m, v: w.v, decay: w.decay, intoG };
+        // the values' copy goes into the array the helper handed back last step: fresh pages cost more than the copy
+        const spare = this.spares.get(w.name);
+        this.spares.delete(w.name);
+        const p = spare?.length === w.p.length ? spare : new Float32Array(w.p.length);
+        p.set(w.p);
+        return { name: w.name, p, g: intoG ? w.g : w.g.slice(), m: w.m, v: w.v, decay: w.decay, intoG };
       });
       this.helper?.start(jobs, sc);
     }
@@ -406,6 +417,7 @@ export class AdamW implements Optimizer {
         // the moments come back in the arrays the helper returned (those handed over are detached now)
         this.m.set(d.name, d.m);
         this.v.set(d.name, d.v);
+        this.spares.set(d.name, d.p);
         params.set(d.name, fromTyped(d.out, w.old.shape, "f32")); // [param shape]
         norms.set(d.name, { delta2: d.delta2, norm2: d.norm2 });
       }
