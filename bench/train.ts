@@ -25,7 +25,7 @@
 // round, after one untimed step that creates AdamW's state). A step takes seconds, so a few per side per round.
 // After timing, one more step of ours, written out as train() runs it, is profiled phase by phase (forward + loss,
 // backward, gradient norm, AdamW with clipping) with profileOps for the forward/backward split; the row's note
-// carries the breakdown.
+// carries the breakdown, and torch's step split the same way (train.py reads the clock between its phases).
 import { join } from "node:path";
 import { type HookedModel, run } from "@llmdbg/core";
 import { readSafetensors, writeSafetensors } from "@llmdbg/formats";
@@ -171,6 +171,8 @@ interface PeerTimes {
   peer: string;
   samples_ms: number[];
   losses: number[];
+  /** medians over the round's timed steps: forward + loss, backward, clipping, AdamW */
+  phases_ms: [number, number, number, number];
 }
 
 /** One step of ours as train() takes it, phase by phase (ms). */
@@ -397,6 +399,7 @@ export async function trainSection(env: BenchEnv, opts: TrainBenchOptions = {}):
     const oursMs: number[] = [];
     const oursStepMs: number[] = [];
     const peerMs: number[] = [];
+    const peerPhases: PeerTimes["phases_ms"][] = [];
     const oursStep = async () => {
       const ts = performance.now();
       await train(model, data, config, { optimizer: opt, onEvent });
@@ -414,6 +417,7 @@ export async function trainSection(env: BenchEnv, opts: TrainBenchOptions = {}):
         break;
       }
       peerMs.push(...(r.json as PeerTimes).samples_ms);
+      peerPhases.push((r.json as PeerTimes).phases_ms);
       console.log(
         `train: round ${round + 1}: ours ${oursMs.slice(-reps).map((x) => x.toFixed(0))} ms, torch ${(r.json as PeerTimes).samples_ms.map((x) => x.toFixed(0))} ms`,
       );
@@ -433,6 +437,11 @@ export async function trainSection(env: BenchEnv, opts: TrainBenchOptions = {}):
         : `; one step of ours profiled: ${b.total.toFixed(0)} ms = forward + loss ${b.forward.toFixed(0)}, backward ${b.backward.toFixed(0)}, ` +
           `run glue ${(b.run - b.forward - b.backward).toFixed(0)}, grad norm ${b.norm.toFixed(0)}, ` +
           `AdamW ${b.adamw.toFixed(0)} (forward by op: ${b.topForward}; backward by rule: ${b.topBackward})`;
+    const phase = (i: number) => median(peerPhases.map((p) => p[i] as number)).toFixed(0);
+    const peerBreakdown =
+      peerPhases.length === 0
+        ? ""
+        : `; torch's step by phase (medians): forward + loss ${phase(0)}, backward ${phase(1)}, clip ${phase(2)}, AdamW ${phase(3)}`;
     const rows: Row[] = [
       row({
         section: "train",
@@ -454,7 +463,7 @@ export async function trainSection(env: BenchEnv, opts: TrainBenchOptions = {}):
         check,
         ours: oursMed,
         peer_value: peerMed,
-        note: `train()'s own step wallMs median ${median(oursStepMs).toFixed(0)} ms${breakdown}`,
+        note: `train()'s own step wallMs median ${median(oursStepMs).toFixed(0)} ms${breakdown}${peerBreakdown}`,
       }),
     ];
     return { rows };

@@ -19,7 +19,8 @@ and loss.item().
 taken after clipping, before the update) and the updated parameters (params.safetensors), F32, under the
 checkpoint's names; it prints the loss and the gradient norm before clipping, both clip_grad_norm_'s (float32 sums,
 which also sets the clipping coefficient) and one summed in float64. "time" runs `warmup` steps (the
-first creates AdamW's state), then `reps` timed steps, and reports their wall times in ms.
+first creates AdamW's state), then `reps` timed steps, and reports their wall times in ms, and each phase's
+median (forward + loss, backward, clipping, AdamW).
 Prints one JSON object on the last line of stdout.
 """
 
@@ -70,18 +71,29 @@ class Trainer:
         self.ids = torch.tensor(spec["ids"], dtype=torch.long)  # [batch, pos]
         self.V = spec["config"]["vocab_size"]
 
-    def step(self, before_clip=None, before_update=None):
-        """One full step; returns the loss and the gradient norm before clipping (clip_grad_norm_'s)."""
+    def step(self, before_clip=None, before_update=None, phases=None):
+        """One full step; returns the loss and the gradient norm before clipping (clip_grad_norm_'s). `phases`, a
+        list, gets the wall times (s) of forward + loss, backward, clipping and the update (CPU ops are
+        synchronous, so reading the clock between them adds nothing to the step)."""
+        t0 = time.perf_counter()
         self.opt.zero_grad(set_to_none=True)
         logits, _ = self.model.forward(self.ids)  # [batch, pos, d_vocab]
         loss = F.cross_entropy(logits[:, :-1, :].reshape(-1, self.V), self.ids[:, 1:].reshape(-1))
+        t1 = time.perf_counter()
         loss.backward()
+        t2 = time.perf_counter()
         if before_clip is not None:
             before_clip()
+        t3 = time.perf_counter()
         norm = torch.nn.utils.clip_grad_norm_(self.params.values(), self.clip)
+        t4 = time.perf_counter()
         if before_update is not None:
             before_update()
+        t5 = time.perf_counter()
         self.opt.step()
+        t6 = time.perf_counter()
+        if phases is not None:
+            phases.append([t1 - t0, t2 - t1, t4 - t3, t6 - t5])
         return loss.item(), float(norm)
 
 
@@ -114,13 +126,15 @@ def main():
         return
     for _ in range(spec["warmup"]):
         tr.step()
-    samples, losses = [], []
+    samples, losses, phases = [], [], []
     for _ in range(spec["reps"]):
         t0 = time.perf_counter()
-        loss, _ = tr.step()
+        loss, _ = tr.step(phases=phases)
         samples.append((time.perf_counter() - t0) * 1e3)
         losses.append(loss)
-    print(json.dumps({"peer": peer, "samples_ms": samples, "losses": losses}))
+    # each phase's median over the timed steps, ms: forward + loss, backward, clip, AdamW
+    med = [sorted(p[i] for p in phases)[len(phases) // 2] * 1e3 for i in range(4)]
+    print(json.dumps({"peer": peer, "samples_ms": samples, "losses": losses, "phases_ms": med}))
 
 
 if __name__ == "__main__":
