@@ -243,9 +243,8 @@ function compareStep(
 ): Check {
   const tg = readSafetensors(join(dir, "grads.safetensors"));
   const tp = readSafetensors(join(dir, "params.safetensors"));
-  // each side's clipping coefficient, as clip_grad_norm_ computes it from that side's norm
-  const coef = (norm: number) => Math.min(STEP.clip / (norm + 1e-6), 1);
-  const [cOurs, cTorch] = [coef(gradNorm), coef(j.grad_norm)];
+  // each side's clipping coefficient, a float32 as clip_grad_norm_ computes it from that side's norm (clipCoef)
+  const [cOurs, cTorch] = [clipCoef(gradNorm, STEP.clip), clipCoef(j.grad_norm, STEP.clip)];
   let gradWorst = 0;
   let gradWorstName = "";
   let adamWorst = 0;
