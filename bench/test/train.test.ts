@@ -5,7 +5,7 @@ import { fromTyped, type Tensor } from "@llmdbg/tensor";
 import { AdamW, resolveTrainConfig, train } from "@llmdbg/train";
 import { describe, expect, it } from "vitest";
 import { GPT2_SMALL_CONFIG, gpt2SmallWeights } from "../gpt2-weights.js";
-import { ADAMW, batchIds, oneStepConfig, profiledStep, recording, STEP } from "../train.js";
+import { ADAMW, batchIds, oneStepConfig, profiledStep, recording, STEP } from "../train-child.js";
 
 const shape = { n_embd: 32, n_head: 4, n_layer: 2, n_positions: STEP.seq, vocab_size: 300 };
 const cfg = { ...GPT2_SMALL_CONFIG, ...shape, bos_token_id: 0, eos_token_id: 0 };
