@@ -9,7 +9,7 @@ import { permute as permuteKernel } from "./kernels/movement.js";
 import * as rd from "./kernels/reduce.js";
 import { needFloat, sameDtype } from "./ops.js";
 import { broadcastShapes, fmt, normAxis, ShapeError, sizeOf } from "./shape.js";
-import { empty, type Tensor } from "./tensor.js";
+import { empty, fromTyped, type Tensor } from "./tensor.js";
 
 // ---------------------------------------------------------------- softmax / log-softmax
 
@@ -85,6 +85,22 @@ export function crossEntropy(x: Tensor, targets: Int32Array, weights: Float32Arr
     if (weights[i] !== 0 && !(Number.isInteger(t) && t >= 0 && t < C))
       throw new RangeError(`crossEntropy: target ${t} of row ${i} is not in [0, ${C})`);
   }
+  const { exps, invSum, loss } = crossEntropyExps(x, targets, weights);
+  const out = empty([], x.dtype); // []
+  out.data[0] = loss;
+  return record("crossEntropy", { targets, weights, exps, invSum, spent: { value: false } }, [x], out);
+}
+
+/**
+ * The forward pass's exps of x [n, C] (for rows of nonzero weight), each row's 1 / Σ exps and the weighted loss;
+ * the backward rule calls it again when a second backward pass finds the first one's gradient written over them.
+ */
+export function crossEntropyExps(
+  x: Tensor,
+  targets: Int32Array,
+  weights: Float32Array | Float64Array,
+): { exps: TypedArray; invSum: Float64Array; loss: number } {
+  const [n, C] = x.shape as [number, number];
   const invSum = new Float64Array(n); // [n]
   // the exps of every row read, kept for backward: computed here anyway, keeping them spares the backward pass an
   // exp per logit (a pass over [tokens, vocab]) for one write of x's size, as torch keeps its log-softmax. A
@@ -119,12 +135,14 @@ export function crossEntropy(x: Tensor, targets: Int32Array, weights: Float32Arr
     invSum[i] = 1 / s;
     loss += w * (max + Math.log(s) - (X[base + t] as number));
   }
-  const out = empty([], x.dtype); // []
-  out.data[0] = loss;
-  return record("crossEntropy", { targets, weights, exps: P, invSum }, [x], out);
+  return { exps: P, invSum, loss };
 }
 
-/** dx[i, c] = g·wᵢ·(softmax(x[i])[c] − [c = tᵢ]), the softmax from the forward's exps; rows of weight 0 get 0. */
+/**
+ * dx[i, c] = g·wᵢ·(softmax(x[i])[c] − [c = tᵢ]), the softmax from the forward's exps; rows of weight 0 get 0.
+ * `overExps` writes dx over the exps (each element is read before it is written), which the caller then no longer
+ * has: on a language model's logits that is one [tokens, vocab] buffer fewer to allocate and fault in per step.
+ */
 export function crossEntropyBackward(
   x: Tensor,
   g: Tensor,
@@ -132,9 +150,10 @@ export function crossEntropyBackward(
   weights: Float32Array | Float64Array,
   exps: TypedArray,
   invSum: Float64Array,
+  overExps = false,
 ): Tensor {
   const [n, C] = x.shape as [number, number];
-  const dx = empty(x.shape, x.dtype); // [n, classes]
+  const dx = overExps ? fromTyped(exps, x.shape, x.dtype) : empty(x.shape, x.dtype); // [n, classes]
   const E = exps;
   const D = dx.data;
   const G = g.data[0] as number;

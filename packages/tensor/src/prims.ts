@@ -51,9 +51,16 @@ export interface PrimAttrs {
   /** inputs: x [n, classes]; Σᵢ wᵢ·(logsumexp(x[i]) − x[i, tᵢ]); `lse` is the per-row log-sum-exp saved for backward. */
   /**
    * `exps`: exp(x − the row's max) for every row read (x's dtype; weight-0 rows left 0) and `invSum` each row's
-   * 1 / Σ exps, kept from the forward pass: the backward pass's softmax without an exp of its own
+   * 1 / Σ exps, kept from the forward pass: the backward pass's softmax without an exp of its own. The first
+   * backward pass writes its gradient over `exps` and sets `spent`; a later one computes them again.
    */
-  crossEntropy: { targets: Int32Array; weights: Float32Array | Float64Array; exps: TypedArray; invSum: Float64Array };
+  crossEntropy: {
+    targets: Int32Array;
+    weights: Float32Array | Float64Array;
+    exps: TypedArray;
+    invSum: Float64Array;
+    spent: { value: boolean };
+  };
   /** `rounded`: the output is the float64 value rounded once (the TypeScript kernel), so the backward pass can
    * read the sigmoid back from it; a backend's kernel is close in absolute terms only (its tails cancel) */
   gelu: { approximate: "tanh" | "none"; rounded: boolean; gate: Tensor | null };

@@ -6,6 +6,7 @@ import { isFloat } from "./dtype.js";
 import {
   attentionScoresBackward,
   crossEntropyBackward,
+  crossEntropyExps,
   geluBackward,
   layerNormBackward,
   rmsNormBackward,
@@ -252,7 +253,15 @@ const rules: { [P in Prim]: Rule<P> } = {
     const r = rmsNormBackward(inp(n, 0), w, g, n.attrs.rstd);
     return w ? [r.dx, r.dw] : [r.dx];
   },
-  crossEntropy: (n, g) => [crossEntropyBackward(inp(n, 0), g, n.attrs.targets, n.attrs.weights, n.attrs.exps, n.attrs.invSum)],
+  crossEntropy: (n, g) => {
+    const { targets, weights, spent } = n.attrs;
+    // the first pass takes the forward's exps and writes dx over them (nothing else reads them); a second pass
+    // over the same tape finds them spent and computes them again, the same way the forward did
+    const e = spent.value ? crossEntropyExps(inp(n, 0), targets, weights) : n.attrs;
+    const first = !spent.value;
+    spent.value = true;
+    return [crossEntropyBackward(inp(n, 0), g, targets, weights, e.exps, e.invSum, first)];
+  },
   gelu: (n, g) => [
     geluBackward(inp(n, 0), g, n.attrs.approximate, n.attrs.rounded ? n.out : undefined, n.attrs.gate ?? undefined),
   ],

@@ -292,6 +292,26 @@ describe("ort softmax in the cross-entropy", () => {
     expect(ddx).toBeLessThan(1e-5);
     for (let c = 0; c < C; c++) expect(r.ort.dx.data[3 * C + c]).toBe(0);
   });
+
+  it("the first backward pass writes its gradient over the forward's exps; a second pass over the tape computes them again", () => {
+    const n = 24;
+    const C = 1000;
+    const x = T.mul(T.randn([n, C], 43), 2);
+    const targets = Int32Array.from({ length: n }, (_, i) => (i * 53) % C);
+    const w = new Float32Array(n).fill(1 / n);
+    w[2] = 0;
+    const r = bothBackends(() => {
+      const { backward } = T.vjp((x) => [T.crossEntropy(x, targets, w)], [x]);
+      const first = Float32Array.from((backward([T.ones([])]).grads[0] as Tensor).data as Float32Array);
+      const again = backward([T.full([], 2)]).grads[0] as Tensor; // twice the cotangent
+      return { first, again: again.data as Float32Array };
+    });
+    for (const side of [r.ort, r.ref]) {
+      expect(side.first.some((v) => v !== 0)).toBe(true);
+      // the same exps, computed again the way the forward did: exactly twice the first gradient
+      expect(Array.from(side.again)).toEqual(Array.from(side.first, (v) => Math.fround(2 * v)));
+    }
+  });
 });
 
 describe("ort attention (one session each way: scores, mask, softmax, weighted sum; and the gradients)", () => {
