@@ -28,7 +28,7 @@
 // makes the run exit 1.
 //
 //   npm run bench:setup           # once: installs PyTorch (Debian python3-torch)
-//   npm run bench                 # every section (about 20 minutes on 2 cores)
+//   npm run bench                 # every section (about 25 minutes on 2 cores)
 //   npm run bench -- gpt2 load    # only these sections
 //   npm run bench -- methods:shap,attr   # only these rows of the methods section
 //
@@ -49,12 +49,14 @@ import { trainSection } from "./train.js";
 import { trainingLiveSection } from "./training-live.js";
 import { uiSection } from "./ui.js";
 
+// train runs first: both of its sides run in child processes, and what the sections before it would leave in
+// this process (models, caches) slows them, torch's memory-bound phases the most
 const sections: { readonly [name: string]: (env: BenchEnv) => SectionResult | Promise<SectionResult> } = {
+  train: trainSection,
   kernels: kernelsSection,
   gpt2: gpt2Section,
   load: loadSection,
   methods: methodsSection,
-  train: trainSection,
   "training-live": trainingLiveSection,
   projector: projectorSection,
   datasets: datasetsSection,

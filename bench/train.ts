@@ -57,8 +57,6 @@ import {
   type TrainChildMode,
 } from "./train-child.js";
 
-export { ADAMW, batchIds, oneStepConfig, profiledStep, recording, STEP, scaledRelDiff, TOL } from "./train-child.js";
-
 /** Untimed steps per side per round, before the timed ones (ours settles by the third: page faults fall ~4×). */
 const WARMUP = 3;
 
