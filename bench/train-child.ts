@@ -318,7 +318,7 @@ export interface OursTimes {
 const CHILD_MODES = ["check", "compare", "time"] as const;
 export type TrainChildMode = (typeof CHILD_MODES)[number];
 
-function loadModel(dir: string, config: ChildOptions["config"]): HookedModel {
+function modelFrom(dir: string, config: ChildOptions["config"]): HookedModel {
   const file = join(dir, "model.safetensors");
   const st = readSafetensors(file);
   const weights: Record<string, Tensor> = {};
@@ -334,7 +334,7 @@ function examples(config: ChildOptions["config"]): { train: Example[]; ids: numb
 async function check(dir: string, o: ChildOptions): Promise<OursCheck> {
   // the weights come back from the file, as the peer reads them (the arrays written are dropped)
   writeSafetensors(join(dir, "model.safetensors"), gpt2SmallWeights(1234, o.config));
-  const model = loadModel(dir, o.config);
+  const model = modelFrom(dir, o.config);
   const helper = stepHelper(); // the optimizer's second thread, as llmdbg train gives it (bit for bit: helper.test.ts)
   try {
     const rec = recording(new AdamW({ ...ADAMW, helper }));
@@ -362,7 +362,7 @@ async function check(dir: string, o: ChildOptions): Promise<OursCheck> {
 }
 
 async function time(dir: string, o: ChildOptions): Promise<OursTimes> {
-  const model = loadModel(dir, o.config);
+  const model = modelFrom(dir, o.config);
   const { train: batch, ids } = examples(o.config);
   const helper = stepHelper();
   try {
