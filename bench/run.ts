@@ -8,7 +8,8 @@
 //            patching over every head on that model at 64 tokens, vs the same methods written with PyTorch
 //            hooks on the same weights (methods.ts; about 8 minutes on 2 cores)
 //   train    training throughput: one full step (forward, causal-LM loss, backward, clipping, AdamW) on 4 × 128
-//            tokens, our train() against a PyTorch training loop on the same weights (train.ts)
+//            tokens, our train() against a PyTorch training loop on the same weights, each side in fresh
+//            processes (train.ts, train-child.ts)
 //   projector the web UI's Projector plot panning and zooming 100,000 points in headless Chromium (software
 //            rendering): the mean frame interval against a 30 frames/s budget (projector.ts)
 //   datasets the web UI's Datasets table: 10,000 rows with predictions scrolled in headless Chromium, the mean frame
