@@ -201,16 +201,43 @@ export function runPeer(
     maxBuffer: 64 << 20,
     timeout: timeoutMs,
   });
-  if (r.error) return { reason: `${py} ${script}: ${r.error.message}` };
+  return lastJson(r, `${py} ${script}`, 3);
+}
+
+/**
+ * Runs one of the bench's own child scripts (bench/<script>) in a fresh process started like the bench itself
+ * (this node, `--import tsx`, the same environment); returns its last stdout line parsed as JSON, or a reason.
+ * The lines before it are the child's log, echoed indented when `echo` is set.
+ */
+export function runChild(
+  script: string,
+  args: string[],
+  timeoutMs: number,
+  echo = false,
+): { json: unknown } | { reason: string } {
+  const r = spawnSync(process.execPath, ["--import", "tsx", join(benchDir, script), ...args], {
+    cwd: repoRoot,
+    env: process.env,
+    encoding: "utf8",
+    maxBuffer: 16 << 20,
+    timeout: timeoutMs,
+  });
+  if (echo && !r.error && r.status === 0) for (const line of r.stdout.trim().split("\n").slice(0, -1)) console.log(`  ${line}`);
+  return lastJson(r, `${script.replace(/\.ts$/, "")} ${args[0] ?? ""}`.trim(), 4);
+}
+
+/** A finished child's last stdout line as JSON, or why not (`label` names it; `tail` lines of its stderr on failure). */
+function lastJson(r: SpawnSyncReturns<string>, label: string, tail: number): { json: unknown } | { reason: string } {
+  if (r.error) return { reason: `${label}: ${r.error.message}` };
   if (r.status !== 0) {
-    const err = (r.stderr || r.stdout).trim().split("\n").slice(-3).join(" | ");
-    return { reason: `${py} ${script} exited with ${r.status ?? r.signal}: ${err}` };
+    const err = (r.stderr || r.stdout).trim().split("\n").slice(-tail).join(" | ");
+    return { reason: `${label} exited with ${r.status ?? r.signal}: ${err}` };
   }
   const last = r.stdout.trim().split("\n").at(-1) ?? "";
   try {
     return { json: JSON.parse(last) };
   } catch {
-    return { reason: `${py} ${script}: unparsable output: ${last.slice(0, 200)}` };
+    return { reason: `${label}: unparsable output: ${last.slice(0, 200)}` };
   }
 }
 

@@ -10,7 +10,6 @@
 // and each loaded model must give, on CHECK_IDS, the logits the parent computed from the weights it wrote
 // (bit-identical: the same kernels on the same f32 weights). A mode whose check fails is refused.
 // The file was just written, so every child reads it from the page cache (as a second load of a model does).
-import { spawnSync } from "node:child_process";
 import { statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { writeSafetensors } from "@llmdbg/formats";
@@ -18,13 +17,12 @@ import { gpt2, memoryWeights, normalizeHfConfig } from "@llmdbg/models";
 import {
   allOf,
   type BenchEnv,
-  benchDir,
   type Check,
   median,
   notRun,
   type Row,
-  repoRoot,
   row,
+  runChild,
   type SectionResult,
   spread,
   within,
@@ -37,27 +35,11 @@ const REPS = 3;
 const MODES: readonly LoadMode[] = ["empty", "read", "loadModel", "gpt2"];
 const MiB = 1024 * 1024;
 
-function runChild(mode: LoadMode, folder: string): { report: ChildReport; wallMs: number } | { reason: string } {
+function runLoadChild(mode: LoadMode, folder: string): { report: ChildReport; wallMs: number } | { reason: string } {
   const t0 = performance.now();
-  const r = spawnSync(process.execPath, ["--import", "tsx", join(benchDir, "load-child.ts"), mode, folder], {
-    cwd: repoRoot,
-    env: process.env,
-    encoding: "utf8",
-    maxBuffer: 16 << 20,
-    timeout: 120_000,
-  });
+  const r = runChild("load-child.ts", [mode, folder], 120_000);
   const wallMs = performance.now() - t0;
-  if (r.error) return { reason: `load-child ${mode}: ${r.error.message}` };
-  if (r.status !== 0) {
-    const err = (r.stderr || r.stdout).trim().split("\n").slice(-4).join(" | ");
-    return { reason: `load-child ${mode} exited with ${r.status ?? r.signal}: ${err}` };
-  }
-  const last = r.stdout.trim().split("\n").at(-1) ?? "";
-  try {
-    return { report: JSON.parse(last) as ChildReport, wallMs };
-  } catch {
-    return { reason: `load-child ${mode}: unparsable output: ${last.slice(0, 200)}` };
-  }
+  return "reason" in r ? r : { report: r.json as ChildReport, wallMs };
 }
 
 export function loadSection(_env: BenchEnv): SectionResult {
@@ -88,7 +70,7 @@ export function loadSection(_env: BenchEnv): SectionResult {
     const checks = new Map(MODES.map((m): [LoadMode, Check[]] => [m, []]));
     for (let rep = 0; rep < REPS; rep++) {
       for (const mode of MODES) {
-        const r = runChild(mode, tmp.dir);
+        const r = runLoadChild(mode, tmp.dir);
         const list = checks.get(mode) as Check[];
         if ("reason" in r) {
           list.push(notRun(r.reason));

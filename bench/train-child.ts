@@ -373,10 +373,11 @@ async function time(dir: string, o: ChildOptions): Promise<OursTimes> {
     };
     const samples: number[] = [];
     const steps: number[] = [];
-    for (let i = 0; i < (o.warmup ?? 1) + (o.reps ?? 3); i++) {
+    const warmup = o.warmup ?? 1;
+    for (let i = 0; i < warmup + (o.reps ?? 3); i++) {
       const t0 = performance.now();
       await train(model, { train: batch }, oneStepConfig(), { optimizer: opt, onEvent });
-      if (i < (o.warmup ?? 1)) continue;
+      if (i < warmup) continue;
       samples.push(performance.now() - t0);
       steps.push(stepMs);
     }

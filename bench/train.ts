@@ -29,18 +29,16 @@
 // Our last round then profiles one more step phase by phase (forward + loss, backward, gradient norm, AdamW with
 // clipping; profileOps for the forward/backward split); the row's note carries it, and torch's step split the same
 // way (train.py reads the clock between its phases).
-import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import {
   type BenchEnv,
-  benchDir,
   type Check,
   findPython,
   median,
   notRun,
   type Row,
-  repoRoot,
   row,
+  runChild,
   runPeer,
   type SectionResult,
   spread,
@@ -67,27 +65,9 @@ export interface TrainBenchOptions {
   reps?: number;
 }
 
-/** One bench/train-child.ts process, started like the bench itself (this node, tsx, the same environment). */
+/** One bench/train-child.ts process (its log lines echoed). */
 function runOurs(mode: TrainChildMode, dir: string, opts: ChildOptions): { json: unknown } | { reason: string } {
-  const r = spawnSync(process.execPath, ["--import", "tsx", join(benchDir, "train-child.ts"), mode, dir, JSON.stringify(opts)], {
-    cwd: repoRoot,
-    env: process.env,
-    encoding: "utf8",
-    maxBuffer: 16 << 20,
-    timeout: 600_000,
-  });
-  if (r.error) return { reason: `train-child ${mode}: ${r.error.message}` };
-  if (r.status !== 0) {
-    const err = (r.stderr || r.stdout).trim().split("\n").slice(-4).join(" | ");
-    return { reason: `train-child ${mode} exited with ${r.status ?? r.signal}: ${err}` };
-  }
-  for (const line of r.stdout.trim().split("\n").slice(0, -1)) console.log(`  ${line}`);
-  const last = r.stdout.trim().split("\n").at(-1) ?? "";
-  try {
-    return { json: JSON.parse(last) };
-  } catch {
-    return { reason: `train-child ${mode}: unparsable output: ${last.slice(0, 200)}` };
-  }
+  return runChild("train-child.ts", [mode, dir, JSON.stringify(opts)], 600_000, true);
 }
 
 export async function trainSection(env: BenchEnv, opts: TrainBenchOptions = {}): Promise<SectionResult> {

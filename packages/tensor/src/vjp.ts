@@ -257,9 +257,9 @@ const rules: { [P in Prim]: Rule<P> } = {
     const { targets, weights, spent } = n.attrs;
     // the first pass takes the forward's exps and writes dx over them (nothing else reads them); a second pass
     // over the same tape finds them spent and computes them again, the same way the forward did
-    const e = spent.value ? crossEntropyExps(inp(n, 0), targets, weights) : n.attrs;
     const first = !spent.value;
     spent.value = true;
+    const e = first ? n.attrs : crossEntropyExps(inp(n, 0), targets, weights);
     return [crossEntropyBackward(inp(n, 0), g, targets, weights, e.exps, e.invSum, first)];
   },
   gelu: (n, g) => [
